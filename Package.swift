@@ -1,0 +1,92 @@
+// swift-tools-version: 6.2
+// Airlock: signed offline bundles of fine-tuned open-weight models, installed and served
+// without network egress, with a tamper-evident audit log. See Docs/architecture.md.
+import PackageDescription
+
+/// Settings every Airlock Swift target shares: Swift 6 mode, strict existentials, explicit
+/// imports, and warnings as errors (the compiler holds the line; dependencies are not affected).
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
+]
+
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+let package = Package(
+    name: "airlock",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "airlock-pack", targets: ["airlock-pack"]),
+        .executable(name: "airlock", targets: ["airlock"]),
+        .executable(name: "airlock-serve", targets: ["airlock-serve"]),
+        .executable(name: "airlock-audit", targets: ["airlock-audit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C system libraries and shims (no C type leaves the one Swift target wrapping it)
+
+        /// OpenSSL 3 libcrypto (Debian libssl-dev): digests, signatures, X.509. Wrapped by `Signing`.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        /// libarchive (Debian libarchive-dev): streaming pax tar and zstd. Wrapped by `Archive`.
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        /// libsystemd (Debian libsystemd-dev): sd_notify and the journal. Wrapped by `Systemd`.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        /// C functions for what Swift cannot import: macros and variadic functions, `CAirlockShims_` prefixed.
+        .target(name: "CAirlockShims", dependencies: ["COpenSSL", "CArchive", "CSystemd"]),
+
+        // MARK: Libraries, one per concern
+
+        /// The error shape every layer throws, and the on-host layout (every path from one root).
+        .target(name: "AirlockCore", swiftSettings: strict),
+        /// Bundle manifest model, canonical bytes, spec file parsing, names and versions.
+        .target(name: "BundleFormat", dependencies: ["AirlockCore"], swiftSettings: strict),
+        /// Digests, keys, signatures, X.509 chains and the trust policy, over OpenSSL 3 only.
+        .target(name: "Signing", dependencies: ["AirlockCore", "COpenSSL", "CAirlockShims"], swiftSettings: strict),
+        /// Streaming tar+zstd write and read and safe extraction, over libarchive.
+        .target(name: "Archive", dependencies: ["AirlockCore", "CArchive", "CAirlockShims"], swiftSettings: strict),
+        /// The on-host store: atomic install, activation, rollback, host probe.
+        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive"], swiftSettings: strict),
+        /// sd_notify, watchdog and journal over libsystemd; unit rendering.
+        .target(name: "Systemd", dependencies: ["AirlockCore", "CSystemd", "CAirlockShims"], swiftSettings: strict),
+        /// The inference runtime (llama-server): explicit command line, launch with a cleared
+        /// environment, Unix-socket HTTP, health checks.
+        .target(name: "Runtime", dependencies: ["AirlockCore", "CAirlockShims"], swiftSettings: strict),
+        /// The OpenAI-compatible gateway in front of the runtime: routing, auth, limits.
+        .target(name: "Gateway", dependencies: ["AirlockCore", "Runtime", "AuditLog"], swiftSettings: strict),
+        /// Append-only hash-chained audit log, signed checkpoints, search and export.
+        .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd"], swiftSettings: strict),
+        /// Every ArgumentParser command of the four executables, shared options and output.
+        .target(
+            name: "AirlockCommands",
+            dependencies: [
+                argumentParser, "AirlockCore", "BundleFormat", "Signing", "Archive", "Store",
+                "Systemd", "Runtime", "Gateway", "AuditLog",
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Executables: entry points only
+
+        .executableTarget(name: "airlock-pack", dependencies: ["AirlockCommands"], swiftSettings: strict),
+        .executableTarget(name: "airlock", dependencies: ["AirlockCommands"], swiftSettings: strict),
+        .executableTarget(name: "airlock-serve", dependencies: ["AirlockCommands"], swiftSettings: strict),
+        .executableTarget(name: "airlock-audit", dependencies: ["AirlockCommands"], swiftSettings: strict),
+
+        // MARK: Tests
+
+        /// Locates the real test parts (llama-server, demo model, systemd container) for every test target.
+        .target(name: "TestSupport", dependencies: ["AirlockCore"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore"], swiftSettings: strict),
+        .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat"], swiftSettings: strict),
+        .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive"], swiftSettings: strict),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AirlockCommandsTests", dependencies: ["AirlockCommands", argumentParser], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,66 @@
+public import ArgumentParser
+public import AirlockCore
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
+
+/// Exit statuses shared by the four executables; scripts may rely on them.
+public enum ExitStatus {
+    /// Refused or failed; the one line on stderr names the cause.
+    public static let failure: Int32 = 1
+    /// The command line itself was wrong (ArgumentParser's validation status).
+    public static let usage: Int32 = 64
+    /// The verb is part of the contract but not available in this build yet.
+    public static let notImplemented: Int32 = 69
+}
+
+/// The entry point every executable calls: parses, runs, and turns errors into one line on
+/// stderr and an exit status.
+public enum CommandMain {
+    public static func run(_ command: any AsyncParsableCommand.Type, arguments: [String]? = nil) async -> Never {
+        let name = command.configuration.commandName ?? "airlock"
+        do {
+            var parsed = try command.parseAsRoot(arguments)
+            if var asyncCommand = parsed as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try parsed.run()
+            }
+            exit(0)
+        } catch let error as AirlockError {
+            writeError("\(name): \(error)")
+            exit(exitStatus(for: error))
+        } catch {
+            let status = command.exitCode(for: error)
+            if status == .success {  // --help, --version
+                print(command.fullMessage(for: error))
+                exit(0)
+            }
+            writeError(command.fullMessage(for: error))
+            exit(status.rawValue)
+        }
+    }
+
+    /// The exit status for an error a command threw.
+    public static func exitStatus(for error: AirlockError) -> Int32 {
+        switch error.code {
+        case .notImplemented: ExitStatus.notImplemented
+        case .invalidInput: ExitStatus.usage
+        default: ExitStatus.failure
+        }
+    }
+
+    static func writeError(_ text: String) {
+        var line = text
+        if !line.hasSuffix("\n") { line += "\n" }
+        let bytes = Array(line.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// Every on-host path Airlock uses, derived from one root.
+///
+/// `/` on a real host; a temporary folder in demos and tests (`--root DIR`), so nothing outside
+/// it is touched. No other file spells these paths.
+public struct HostLayout: Sendable, Equatable {
+    /// The root every other path hangs off (`/` on a real host). Always absolute, no trailing `/`
+    /// except for `/` itself.
+    public let root: String
+
+    public init(root: String = "/") {
+        var normalized = root
+        while normalized.count > 1 && normalized.hasSuffix("/") { normalized.removeLast() }
+        self.root = normalized.isEmpty ? "/" : normalized
+    }
+
+    private func under(_ relative: String) -> String {
+        root == "/" ? "/" + relative : root + "/" + relative
+    }
+
+    /// `/etc/airlock`: trust policy and configuration.
+    public var configDirectory: String { under("etc/airlock") }
+    /// `/etc/airlock/trust.yaml`: who may sign which bundles.
+    public var trustPolicy: String { under("etc/airlock/trust.yaml") }
+    /// `/etc/airlock/clients.yaml`: API clients, keys stored hashed.
+    public var clients: String { under("etc/airlock/clients.yaml") }
+    /// `/var/lib/airlock`: installed bundles, one folder per name.
+    public var storeDirectory: String { under("var/lib/airlock") }
+    /// `/var/log/airlock`: the audit log.
+    public var auditDirectory: String { under("var/log/airlock") }
+    /// Where rendered systemd units go (`/etc/systemd/system` on a real host).
+    public var unitDirectory: String { under("etc/systemd/system") }
+
+    /// `/var/lib/airlock/NAME`: every installed version of one bundle.
+    public func bundleDirectory(name: String) -> String { storeDirectory + "/" + name }
+    /// `/var/lib/airlock/NAME/VERSION`: one installed, read-only tree.
+    public func versionDirectory(name: String, version: String) -> String {
+        bundleDirectory(name: name) + "/" + version
+    }
+    /// `/var/lib/airlock/NAME/current`: the link switched atomically on activation.
+    public func currentLink(name: String) -> String { bundleDirectory(name: name) + "/current" }
+}

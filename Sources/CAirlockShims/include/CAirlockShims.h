@@ -1,0 +1,19 @@
+// C shims for what Swift cannot import from the system libraries: function-like macros,
+// alias macros and variadic functions. Every name is prefixed `CAirlockShims_`.
+#pragma once
+#include <stddef.h>
+
+/// libarchive's file-type macros (`AE_IFREG` ...) as functions.
+unsigned int CAirlockShims_AE_IFREG(void);
+unsigned int CAirlockShims_AE_IFDIR(void);
+unsigned int CAirlockShims_AE_IFLNK(void);
+
+/// OpenSSL's `OPENSSL_free` (a macro over `CRYPTO_free`).
+void CAirlockShims_OPENSSL_free(void *pointer);
+
+#include <spawn.h>
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (closes every descriptor >= `from` in the
+/// child) and `posix_spawn_file_actions_addchdir_np`, which need `_GNU_SOURCE` to be declared.
+int CAirlockShims_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+int CAirlockShims_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);

@@ -1,0 +1,20 @@
+#define _GNU_SOURCE
+#include "CAirlockShims.h"
+
+#include <archive_entry.h>
+#include <openssl/crypto.h>
+#include <spawn.h>
+
+unsigned int CAirlockShims_AE_IFREG(void) { return AE_IFREG; }
+unsigned int CAirlockShims_AE_IFDIR(void) { return AE_IFDIR; }
+unsigned int CAirlockShims_AE_IFLNK(void) { return AE_IFLNK; }
+
+void CAirlockShims_OPENSSL_free(void *pointer) { OPENSSL_free(pointer); }
+
+int CAirlockShims_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+int CAirlockShims_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}

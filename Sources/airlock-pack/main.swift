@@ -1,0 +1,3 @@
+import AirlockCommands
+
+await CommandMain.run(AirlockPackCommand.self)

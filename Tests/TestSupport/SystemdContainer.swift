@@ -1,0 +1,69 @@
+public import Foundation
+
+/// A container whose PID 1 is a real systemd (252), booted from the host's own root through a
+/// tmpfs overlay by `scripts/systemd-container.sh`. Binaries built on the host are visible inside;
+/// everything written inside vanishes when it stops.
+///
+/// Always stop it: use `SystemdContainer.with(name:) { ... }`, which tears down on every path.
+public final class SystemdContainer: Sendable {
+    public let name: String
+    /// The container's systemd, as seen from the host.
+    public let leaderPID: Int32
+
+    private static var script: String { TestEnvironment.script("systemd-container.sh") }
+
+    private init(name: String, leaderPID: Int32) {
+        self.name = name
+        self.leaderPID = leaderPID
+    }
+
+    /// Boots a container, runs `body` with it, and always stops it.
+    public static func with<T>(name: String, _ body: (SystemdContainer) throws -> T) throws -> T {
+        let container = try start(name: name)
+        defer { container.stop() }
+        return try body(container)
+    }
+
+    /// Boots a container named `name` and waits until its systemd is running.
+    public static func start(name: String) throws -> SystemdContainer {
+        let result = try ProcessResult.run(script, ["start", name])
+        guard result.status == 0, let pid = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            _ = try? ProcessResult.run(script, ["stop", name])
+            throw TestSupportError("container \(name) did not boot: \(result)")
+        }
+        return SystemdContainer(name: name, leaderPID: pid)
+    }
+
+    /// Runs a command inside (all of the container's namespaces) and returns its result.
+    @discardableResult
+    public func exec(_ command: [String], input: Data? = nil) throws -> ProcessResult {
+        try ProcessResult.run(Self.script, ["exec", name, "--"] + command, input: input)
+    }
+
+    /// Runs a shell script inside with `bash -c`.
+    @discardableResult
+    public func shell(_ script: String) throws -> ProcessResult {
+        try exec(["/bin/bash", "-c", script])
+    }
+
+    /// Copies a host file into the container.
+    public func copy(_ source: String, to destination: String, mode: String = "0644") throws {
+        try ProcessResult.run(Self.script, ["copy", name, source, destination, mode]).checked()
+    }
+
+    /// Writes `text` into a file inside the container.
+    public func write(_ text: String, to destination: String, mode: String = "0644") throws {
+        try exec(["/usr/bin/install", "-D", "-m", mode, "/dev/stdin", destination], input: Data(text.utf8)).checked()
+    }
+
+    /// Proves the BPF firewall works inside (systemd ignores `IPAddressDeny=` silently when it
+    /// cannot load BPF programs).
+    public func preflightFirewall() throws {
+        try ProcessResult.run(Self.script, ["preflight", name]).checked()
+    }
+
+    /// Powers the container off and removes everything it left on the host.
+    public func stop() {
+        _ = try? ProcessResult.run(Self.script, ["stop", name])
+    }
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Generates Airlock's tiny demo model (a Llama GGUF base model plus the LoRA adapters
+# "claims" and "legal"; see bundle/demo/make_demo_model.py) and caches it.
+#
+#   scripts/demo-model.sh                  generate if needed into the default folder
+#   scripts/demo-model.sh --output DIR     ... into DIR
+#
+# Prints the output folder as the only line on stdout; progress and errors go to stderr.
+# The folder holds base.gguf, claims.gguf, legal.gguf, demo-model.json and .airlock-demo-stamp.
+#
+# Cache: ${XDG_CACHE_HOME:-$HOME/.cache}/airlock/
+#   venv-demo-<hash of requirements.txt>/   Python venv with bundle/demo/requirements.txt
+#   demo-model/                             default output folder
+# The output is regenerated only when the stamp (sha256 of make_demo_model.py and of
+# requirements.txt) differs; it is written into a temporary folder beside DIR and renamed.
+# Needs python3 (3.11 or newer) with the venv module (Debian/Ubuntu: apt-get install python3-venv)
+# and PyPI access the first time. PYTHON=/path/to/python3 picks another interpreter.
+set -euo pipefail
+
+log() { echo "demo-model: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+}
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+demo="$root/bundle/demo"
+generator="$demo/make_demo_model.py"
+requirements="$demo/requirements.txt"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/airlock"
+output="$cache/demo-model"
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --output) [[ $# -ge 2 && -n "$2" ]] || die "--output needs a folder"; output="$2"; shift 2 ;;
+    --output=*) output="${1#--output=}"; [[ -n "$output" ]] || die "--output needs a folder"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage; die "unknown argument: $1" ;;
+  esac
+done
+
+[[ -f "$generator" ]] || die "missing $generator"
+[[ -f "$requirements" ]] || die "missing $requirements"
+
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -d' ' -f1
+  elif command -v shasum >/dev/null 2>&1; then shasum -a 256 "$1" | cut -d' ' -f1
+  else die "need sha256sum or shasum"; fi
+}
+
+# Absolute output path (its parent is created if missing).
+output="${output%/}"; [[ -n "$output" ]] || die "--output must not be /"
+mkdir -p "$(dirname "$output")" || die "cannot create $(dirname "$output")"
+output="$(cd "$(dirname "$output")" && pwd)/$(basename "$output")"
+
+stamp_name=".airlock-demo-stamp"
+stamp="make_demo_model.py $(sha256 "$generator")
+requirements.txt $(sha256 "$requirements")"
+
+is_current() {  # $1: folder
+  [[ -f "$1/$stamp_name" && "$(cat "$1/$stamp_name")" == "$stamp" ]] || return 1
+  local f
+  for f in base.gguf claims.gguf legal.gguf demo-model.json; do [[ -s "$1/$f" ]] || return 1; done
+}
+
+if is_current "$output"; then
+  log "up to date: $output"
+  echo "$output"
+  exit 0
+fi
+if [[ -e "$output" && ! -d "$output" ]]; then
+  die "$output exists and is not a folder"
+fi
+if [[ -d "$output" && ! -f "$output/$stamp_name" && -n "$(ls -A "$output")" ]]; then
+  die "$output is not empty and holds no demo model (no $stamp_name); refusing to replace it"
+fi
+
+# --- Python venv, cached by the hash of requirements.txt ---------------------------------
+python="${PYTHON:-python3}"
+command -v "$python" >/dev/null 2>&1 || die "'$python' not found; install Python 3.11+ (Debian: apt-get install python3 python3-venv)"
+"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || die "$("$python" --version 2>&1) is too old; the pinned numpy needs Python 3.11 or newer (set PYTHON=...)"
+
+req_hash="$(sha256 "$requirements")"
+venv="$cache/venv-demo-${req_hash:0:12}"
+rename_dir() {  # atomic rename that fails if the target exists and is not empty
+  "$python" -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" 2>/dev/null
+}
+
+if [[ ! -f "$venv/.complete" ]]; then
+  mkdir -p "$cache"
+  if [[ -d "$venv" ]]; then log "removing incomplete venv $venv"; rm -rf "$venv"; fi
+  tmpvenv="$(mktemp -d "$venv.tmp.XXXXXX")"
+  trap 'rm -rf "$tmpvenv"' EXIT
+  log "creating Python venv $venv"
+  "$python" -m venv "$tmpvenv" >&2 \
+    || die "'$python -m venv' failed; on Debian/Ubuntu install the venv module: apt-get install python3-venv"
+  log "installing $(grep -cv '^\s*\(#\|$\)' "$requirements") pinned packages from PyPI"
+  "$tmpvenv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    --require-virtualenv -r "$requirements" >&2 \
+    || die "pip install -r $requirements failed (PyPI reachable?)"
+  touch "$tmpvenv/.complete"
+  # The venv is only ever used through bin/python, which does not depend on its folder name.
+  if ! rename_dir "$tmpvenv" "$venv"; then
+    [[ -f "$venv/.complete" ]] || die "cannot move $tmpvenv to $venv"
+    rm -rf "$tmpvenv"   # another run finished first
+  fi
+  trap - EXIT
+fi
+vpython="$venv/bin/python"
+
+# --- Generate into a temporary folder beside the output, then rename ----------------------
+tmpout="$(mktemp -d "$output.tmp.XXXXXX")"
+trap 'rm -rf "$tmpout"' EXIT
+log "generating the demo model into $output"
+"$vpython" "$generator" "$tmpout" >&2 || die "$generator failed"
+printf '%s\n' "$stamp" > "$tmpout/$stamp_name"
+is_current "$tmpout" || die "the generator did not write the expected files"
+chmod "$(printf '%o' $(( 0777 & ~$(umask) )))" "$tmpout"   # mktemp -d makes it 0700
+
+if [[ -d "$output" ]]; then
+  old="$(mktemp -d "$output.old.XXXXXX")"
+  rename_dir "$output" "$old/out" || die "cannot move the old $output aside"
+  if ! rename_dir "$tmpout" "$output"; then
+    rename_dir "$old/out" "$output" || true
+    die "cannot move $tmpout to $output"
+  fi
+  rm -rf "$old"
+elif ! rename_dir "$tmpout" "$output"; then
+  is_current "$output" || die "cannot move $tmpout to $output"
+  log "another run finished first"
+  rm -rf "$tmpout"
+fi
+trap - EXIT
+
+echo "$output"
