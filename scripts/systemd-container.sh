@@ -32,7 +32,9 @@
 #   nspawn.log   nspawn's output (the container's console)
 # Outside it: one cgroup per container, airlock-nspawn-NAME, in the host's systemd-relevant cgroup
 # hierarchies (hybrid layout: /sys/fs/cgroup/unified and /sys/fs/cgroup/systemd; pure cgroup v2:
-# /sys/fs/cgroup), and /run/systemd/nspawn/propagate/NAME made by nspawn. `stop` removes all of it.
+# /sys/fs/cgroup), and /run/systemd/nspawn/propagate/NAME made by nspawn. `stop` removes all of it
+# (and nspawn's shared /run/systemd/nspawn once no nspawn runs). /run/lock/airlock-nspawn.lock is
+# the one file that stays: a lock that keeps concurrent start/stop calls from racing.
 #
 # Why the flags: --register=no/--keep-unit because the host has no systemd/machined;
 # --system-call-filter=bpf because nspawn's default seccomp filter blocks bpf() and systemd then
@@ -45,6 +47,8 @@ prog="systemd-container"
 state_root="${XDG_CACHE_HOME:-$HOME/.cache}/airlock/nspawn"
 cg_prefix="airlock-nspawn-"
 boot_timeout="${AIRLOCK_CONTAINER_BOOT_TIMEOUT:-60}"
+# Serialises the launch of nspawn against the removal of nspawn's shared runtime folders.
+global_lock=/run/lock/airlock-nspawn.lock
 
 # Host units that slow the boot down or make no sense in a throwaway test container.
 masked_units=(
@@ -77,6 +81,7 @@ check_tools() {
   need nsenter util-linux
   need setsid util-linux
   need mountpoint util-linux
+  need flock util-linux
   need mount mount
   need umount mount
   need timeout coreutils
@@ -118,6 +123,14 @@ nspawn_pids_of() {
     cmd=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null) || continue
     if grep -qx -- "--machine=$name" <<<"$cmd"; then echo "${p#/proc/}"; fi
   done
+}
+
+any_nspawn_running() {
+  local p
+  for p in /proc/[0-9]*; do
+    [[ $(cat "$p/comm" 2>/dev/null) == systemd-nspawn ]] && return 0
+  done
+  return 1
 }
 
 # The container's PID 1 as seen from the host, if it is running systemd now.
@@ -165,6 +178,13 @@ diagnose() { # diagnose NAME: what went wrong, on stderr
   fi
 }
 
+start_failed() { # start_failed NAME: explain, remove every trace, exit 1
+  exec 9>&-
+  diagnose "$1"
+  teardown "$1" "$state_root/$1" quiet || true
+  exit 1
+}
+
 cmd_start() {
   local name=$1 dir=$state_root/$1
   check_tools
@@ -173,6 +193,32 @@ cmd_start() {
   fi
   # Leftovers from a killed or failed run under the same name.
   teardown "$name" "$dir" quiet
+
+  local args=(
+    -q -D "$dir/root" --volatile=overlay --machine="$name" -b
+    --register=no --keep-unit --private-network
+    --system-call-filter=bpf --capability=CAP_BPF
+    --link-journal=no --console=read-only
+  )
+  local p binds=()
+  if [[ -n ${AIRLOCK_CONTAINER_BIND_RO:-} ]]; then
+    IFS=: read -ra binds <<<"$AIRLOCK_CONTAINER_BIND_RO"
+    for p in "${binds[@]}"; do
+      [[ -z $p ]] && continue
+      [[ $p == /* && -e $p ]] || die "AIRLOCK_CONTAINER_BIND_RO: '$p' is not an absolute path that exists"
+      args+=(--bind-ro="$p")
+    done
+  fi
+  if [[ -n ${AIRLOCK_CONTAINER_BIND:-} ]]; then
+    IFS=: read -ra binds <<<"$AIRLOCK_CONTAINER_BIND"
+    for p in "${binds[@]}"; do
+      [[ -z $p ]] && continue
+      [[ $p == /* && -e $p ]] || die "AIRLOCK_CONTAINER_BIND: '$p' is not an absolute path that exists"
+      args+=(--bind="$p")
+    done
+  fi
+  local unit kernel_args=()
+  for unit in "${masked_units[@]}" ${AIRLOCK_CONTAINER_MASK:-}; do kernel_args+=("systemd.mask=$unit"); done
 
   local t0=$SECONDS
   mkdir -p "$dir/root"
@@ -186,36 +232,13 @@ cmd_start() {
   mapfile -t roots < <(cgroup_roots)
   for cg in "${roots[@]}"; do mkdir -p "$cg/$cg_prefix$name"; done
 
-  local args=(
-    -q -D "$dir/root" --volatile=overlay --machine="$name" -b
-    --register=no --keep-unit --private-network
-    --system-call-filter=bpf --capability=CAP_BPF
-    --link-journal=no --console=read-only
-  )
-  local p binds=()
-  if [[ -n ${AIRLOCK_CONTAINER_BIND_RO:-} ]]; then
-    IFS=: read -ra binds <<<"$AIRLOCK_CONTAINER_BIND_RO"
-    for p in "${binds[@]}"; do
-      [[ -z $p ]] && continue
-      [[ -e $p ]] || { teardown "$name" "$dir" quiet; die "AIRLOCK_CONTAINER_BIND_RO: '$p' does not exist"; }
-      args+=(--bind-ro="$p")
-    done
-  fi
-  if [[ -n ${AIRLOCK_CONTAINER_BIND:-} ]]; then
-    IFS=: read -ra binds <<<"$AIRLOCK_CONTAINER_BIND"
-    for p in "${binds[@]}"; do
-      [[ -z $p ]] && continue
-      [[ -e $p ]] || { teardown "$name" "$dir" quiet; die "AIRLOCK_CONTAINER_BIND: '$p' does not exist"; }
-      args+=(--bind="$p")
-    done
-  fi
-  local unit kernel_args=()
-  for unit in "${masked_units[@]}" ${AIRLOCK_CONTAINER_MASK:-}; do kernel_args+=("systemd.mask=$unit"); done
-
+  exec 9>"$global_lock"
+  flock -w 60 9 || die "could not take $global_lock"
   # The launcher moves itself into the container's own cgroups, then becomes nspawn (setsid
   # does not fork here: a background job of a non-interactive shell is no process group leader).
   (
     for cg in "${roots[@]}"; do echo "$BASHPID" >"$cg/$cg_prefix$name/cgroup.procs"; done
+    exec 9>&-
     exec setsid systemd-nspawn "${args[@]}" -- "${kernel_args[@]}"
   ) </dev/null >"$dir/nspawn.log" 2>&1 &
   local nspawn=$!
@@ -226,17 +249,18 @@ cmd_start() {
   while [[ -z $leader ]]; do
     if ! kill -0 "$nspawn" 2>/dev/null; then
       log "systemd-nspawn exited before the container came up"
-      diagnose "$name"; teardown "$name" "$dir" quiet; exit 1
+      start_failed "$name"
     fi
     for child in $(cat /proc/"$nspawn"/task/*/children 2>/dev/null); do
       if is_leader "$child" "$nspawn"; then leader=$child; fi
     done
     if [[ -z $leader ]]; then
-      ((SECONDS < deadline)) || { log "no systemd leader after ${boot_timeout}s"; diagnose "$name"; teardown "$name" "$dir" quiet; exit 1; }
+      ((SECONDS < deadline)) || { log "no systemd leader after ${boot_timeout}s"; start_failed "$name"; }
       sleep 0.05
     fi
   done
   echo "$leader" >"$dir/leader.pid"
+  exec 9>&-   # nspawn has made its runtime folders by now
 
   while :; do
     state=$(timeout 5 nsenter -t "$leader" -a -r -w -- systemctl is-system-running 2>/dev/null || true)
@@ -248,15 +272,15 @@ cmd_start() {
         break ;;
       maintenance|stopping|offline)
         log "container '$name' is '$state' instead of booting"
-        diagnose "$name"; teardown "$name" "$dir" quiet; exit 1 ;;
+        start_failed "$name" ;;
     esac
     if ! kill -0 "$nspawn" 2>/dev/null; then
       log "systemd-nspawn exited during boot"
-      diagnose "$name"; teardown "$name" "$dir" quiet; exit 1
+      start_failed "$name"
     fi
     if ((SECONDS >= deadline)); then
       log "container '$name' not running after ${boot_timeout}s (last state: '${state:-unreachable}')"
-      diagnose "$name"; teardown "$name" "$dir" quiet; exit 1
+      start_failed "$name"
     fi
     sleep 0.1
   done
@@ -334,12 +358,20 @@ teardown() {
     kill -KILL "${nspawns[@]}" 2>/dev/null || true
     wait_gone 5 "${nspawns[@]}" || { log "systemd-nspawn of '$name' does not die"; rc=1; }
   fi
-  # nspawn's runtime folder on the host.
+  # nspawn's runtime files on the host: its own (propagate/NAME), then, when no nspawn is left
+  # at all, the shared ones (locks/, empty folders). Under the global lock, so that a `start`
+  # running at the same time cannot lose a folder it has just made.
   local sub
   for sub in /run/systemd/nspawn/*/; do
     [[ -e $sub$name ]] && rm -rf -- "${sub:?}$name"
   done
-  rmdir /run/systemd/nspawn/* /run/systemd/nspawn 2>/dev/null || true
+  (
+    flock -w 30 9 || exit 0
+    if [[ -d /run/systemd/nspawn ]] && ! any_nspawn_running; then
+      rm -f /run/systemd/nspawn/locks/inode-*
+      rmdir /run/systemd/nspawn/* /run/systemd/nspawn 2>/dev/null || true
+    fi
+  ) 9>"$global_lock"
   # The bind mount of / (several if starts were stacked).
   local tries=0
   while mountpoint -q "$dir/root" 2>/dev/null; do
@@ -350,7 +382,8 @@ teardown() {
   # Never `rm -rf` here: root/ may be a mount of the host's /. Remove known files, then
   # rmdir (which refuses a mount point or a non-empty folder).
   if [[ -d $dir ]]; then
-    rm -f -- "$dir/nspawn.pid" "$dir/leader.pid" "$dir/nspawn.log"
+    # .#root.lck: nspawn's image lock, left behind when nspawn itself was killed.
+    rm -f -- "$dir/nspawn.pid" "$dir/leader.pid" "$dir/nspawn.log" "$dir/.#root.lck"
     if [[ -d $dir/root ]]; then rmdir -- "$dir/root" || { log "cannot remove $dir/root"; rc=1; }; fi
     rmdir -- "$dir" 2>/dev/null || { log "left $dir (not empty)"; rc=1; }
   fi

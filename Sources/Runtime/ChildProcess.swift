@@ -48,7 +48,7 @@ public final class ChildProcess: @unchecked Sendable {
         }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         let output = outputPath ?? "/dev/null"
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         CAirlockShims_posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         if let workingDirectory { CAirlockShims_posix_spawn_file_actions_addchdir_np(&actions, workingDirectory) }

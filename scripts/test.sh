@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs Airlock's whole test suite on real parts: builds (or reuses) the test llama-server and
+# the demo model, clears leftovers of killed container runs, builds with warnings as errors,
+# and runs every test. Used by the README and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-host.sh
+echo "== test runtime" >&2
+scripts/test-runtime.sh >/dev/null
+echo "== demo model" >&2
+scripts/demo-model.sh >/dev/null
+echo "== systemd containers left by earlier runs" >&2
+scripts/systemd-container.sh cleanup
+echo "== build" >&2
+swift build --build-tests
+echo "== test" >&2
+swift test --skip-build --disable-xctest "$@"
