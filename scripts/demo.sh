@@ -34,7 +34,7 @@ trap cleanup EXIT
 
 step "start llama-server on $socket (no network, empty environment)"
 env -i "$runtime" --model "$model/base.gguf" --host "$socket" --ctx-size 512 --parallel 1 \
-  --threads 1 --threads-batch 1 --offline --no-webui --no-slots \
+  --threads 1 --threads-batch 1 --offline --no-ui --no-slots \
   --lora-scaled "$model/claims.gguf:0,$model/legal.gguf:0" >"$work/runtime.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do

@@ -51,6 +51,8 @@ command -v ip >/dev/null || fail "missing 'ip': install the Debian package iprou
 links_before=$(ip -o link | wc -l)
 
 # --- 1. boot, and a second container at the same time ----------------------------------------
+"$sc" stop "$name2" >/dev/null 2>&1 || true   # leftovers of an earlier, killed run
+"$sc" stop "$name" >/dev/null 2>&1 || true
 say "starting '$name' and '$name2' at the same time"
 "$sc" start "$name2" >"$tmp/leader2" 2>"$tmp/start2.err" &
 start2=$!
@@ -156,11 +158,15 @@ for cg in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd /sys/fs/cgroup; do
     [[ -d $cg/airlock-nspawn-$n ]] && leftovers+=("cgroup $cg/airlock-nspawn-$n")
   done
 done
+live() { # live PID: exists and is no zombie (the host's PID 1 may reap exited processes late)
+  local st; st=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) && [[ -n $st && $st != Z ]]
+}
 for p in "$leader" "$leader2"; do
-  [[ -d /proc/$p && $(cat /proc/$p/comm 2>/dev/null) == systemd ]] && leftovers+=("process $p (systemd)")
+  live "$p" && [[ $(cat "/proc/$p/comm" 2>/dev/null) == systemd ]] && leftovers+=("process $p (systemd)")
 done
 for p in /proc/[0-9]*; do
-  if [[ $(cat "$p/comm" 2>/dev/null) == systemd-nspawn ]] && tr '\0' '\n' <"$p/cmdline" | grep -qx -- "--machine=$name\|--machine=$name2"; then
+  if [[ $(cat "$p/comm" 2>/dev/null) == systemd-nspawn ]] && live "${p#/proc/}" \
+     && tr '\0' '\n' <"$p/cmdline" | grep -qx -- "--machine=$name\|--machine=$name2"; then
     leftovers+=("process ${p#/proc/} (systemd-nspawn)")
   fi
 done

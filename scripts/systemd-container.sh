@@ -121,14 +121,22 @@ nspawn_pids_of() {
   for p in /proc/[0-9]*; do
     [[ $(cat "$p/comm" 2>/dev/null) == systemd-nspawn ]] || continue
     cmd=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null) || continue
-    if grep -qx -- "--machine=$name" <<<"$cmd"; then echo "${p#/proc/}"; fi
+    if grep -qx -- "--machine=$name" <<<"$cmd" && is_alive "${p#/proc/}"; then echo "${p#/proc/}"; fi
   done
+}
+
+# is_alive PID: running, not a zombie. (Exited nspawns are re-parented to the host's PID 1,
+# which may take a while to reap them; their PIDs linger as zombies meanwhile.)
+is_alive() {
+  local state
+  state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z && $state != X ]]
 }
 
 any_nspawn_running() {
   local p
   for p in /proc/[0-9]*; do
-    [[ $(cat "$p/comm" 2>/dev/null) == systemd-nspawn ]] && return 0
+    [[ $(cat "$p/comm" 2>/dev/null) == systemd-nspawn ]] && is_alive "${p#/proc/}" && return 0
   done
   return 1
 }
@@ -146,7 +154,7 @@ leader_of() {
 # is_leader PID NSPAWN_PID: PID is a child of that nspawn, PID 1 of its own PID namespace, and systemd.
 is_leader() {
   local pid=$1 nspawn=$2 ppid nspid
-  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == systemd ]] || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == systemd ]] && is_alive "$pid" || return 1
   ppid=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || return 1
   [[ $ppid == "$nspawn" ]] || return 1
   nspid=$(awk '/^NSpid:/ {print $NF}' "/proc/$pid/status" 2>/dev/null) || return 1
@@ -247,10 +255,11 @@ cmd_start() {
   # Wait for the leader (the container's systemd), then for the boot to finish.
   local deadline=$((SECONDS + boot_timeout)) leader="" child state=""
   while [[ -z $leader ]]; do
-    if ! kill -0 "$nspawn" 2>/dev/null; then
+    if ! is_alive "$nspawn"; then
       log "systemd-nspawn exited before the container came up"
       start_failed "$name"
     fi
+    # shellcheck disable=SC2013 # the file holds PIDs separated by spaces
     for child in $(cat /proc/"$nspawn"/task/*/children 2>/dev/null); do
       if is_leader "$child" "$nspawn"; then leader=$child; fi
     done
@@ -274,7 +283,7 @@ cmd_start() {
         log "container '$name' is '$state' instead of booting"
         start_failed "$name" ;;
     esac
-    if ! kill -0 "$nspawn" 2>/dev/null; then
+    if ! is_alive "$nspawn"; then
       log "systemd-nspawn exited during boot"
       start_failed "$name"
     fi
@@ -290,12 +299,12 @@ cmd_start() {
 
 # --- stop / cleanup --------------------------------------------------------------------------
 
-wait_gone() { # wait_gone SECONDS PID...: true when all are gone
+wait_gone() { # wait_gone SECONDS PID...: true when all are gone (zombies count as gone)
   local limit=$1 p alive; shift
   local deadline=$((SECONDS + limit))
   while :; do
     alive=0
-    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    for p in "$@"; do is_alive "$p" && alive=1; done
     [[ $alive == 0 ]] && return 0
     ((SECONDS < deadline)) || return 1
     sleep 0.1
@@ -304,9 +313,9 @@ wait_gone() { # wait_gone SECONDS PID...: true when all are gone
 
 # Kills whatever is left in a cgroup subtree and removes it, deepest first.
 remove_cgroup() {
-  local cg=$1 i d p
+  local cg=$1 d p
   [[ -d $cg ]] || return 0
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     if [[ -f $cg/cgroup.kill ]]; then
       echo 1 >"$cg/cgroup.kill" 2>/dev/null || true
     else
@@ -325,7 +334,7 @@ remove_cgroup() {
 
 # teardown NAME STATE_DIR [quiet]: power off and remove every trace; fine if nothing is there.
 teardown() {
-  local name=$1 dir=$2 quiet=${3:-} rc=0 leader="" p nspawns=()
+  local name=$1 dir=$2 quiet=${3:-} rc=0 leader="" p child nspawns=()
   mapfile -t nspawns < <(nspawn_pids_of "$name")
   if [[ -f $dir/leader.pid && -f $dir/nspawn.pid ]]; then
     leader=$(<"$dir/leader.pid"); p=$(<"$dir/nspawn.pid")
@@ -333,6 +342,7 @@ teardown() {
   fi
   if [[ -z $leader ]]; then
     for p in "${nspawns[@]}"; do
+      # shellcheck disable=SC2013 # the file holds PIDs separated by spaces
       for child in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
         is_leader "$child" "$p" && leader=$child
       done
@@ -363,7 +373,9 @@ teardown() {
   # running at the same time cannot lose a folder it has just made.
   local sub
   for sub in /run/systemd/nspawn/*/; do
-    [[ -e $sub$name ]] && rm -rf -- "${sub:?}$name"
+    [[ -e $sub$name ]] || continue
+    while mountpoint -q "$sub$name"; do umount -l "$sub$name" || break; done
+    rm -rf --one-file-system -- "${sub:?}$name"
   done
   (
     flock -w 30 9 || exit 0
@@ -400,7 +412,7 @@ cmd_stop() {
 cmd_cleanup() {
   check_tools
   # name<TAB>state folder, from every trace a container of this script can leave.
-  local entries=() line name dir p cmd cg m
+  local entries=() name dir p cmd cg m
   if [[ -d $state_root ]]; then
     for dir in "$state_root"/*/; do
       [[ -d $dir ]] || continue

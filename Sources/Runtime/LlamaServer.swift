@@ -81,7 +81,7 @@ public struct LlamaServerConfiguration: Sendable, Equatable {
             "--threads", String(threads),
             "--threads-batch", String(threads),
             "--offline",
-            "--no-webui",
+            "--no-ui",
             "--no-slots",
         ]
         if !adapters.isEmpty {
