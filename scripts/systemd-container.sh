@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Boots, uses and tears down throwaway containers whose PID 1 is a real systemd, for tests that
 # need systemctl, systemd-run, Type=notify, IPAddressDeny= and friends on a machine whose own
-# PID 1 is not systemd (see Docs and shared notes: "A real systemd for the tests").
+# PID 1 is not systemd (measured facts: the test-environment notes, "A real systemd for the tests").
 #
 #   scripts/systemd-container.sh start NAME                  boot; print the leader PID alone on stdout
 #   scripts/systemd-container.sh exec NAME -- CMD [ARGS...]  run CMD inside (stdin/stdout/stderr and
 #                                                            the exit status pass through)
-#   scripts/systemd-container.sh copy NAME SRC DEST [MODE]   install a host file inside (MODE 0644)
+#   scripts/systemd-container.sh copy NAME SRC DEST [MODE]   install a host file inside (MODE default
+#                                                            0644; parent folders are created)
 #   scripts/systemd-container.sh stop NAME                   power off and remove every leftover
 #                                                            (idempotent; fine if already gone)
-#   scripts/systemd-container.sh cleanup                     stop every container this script started,
-#                                                            including ones left by killed runs
+#   scripts/systemd-container.sh cleanup                     stop every container this script started
+#                                                            on this machine, also ones left by killed
+#                                                            runs (for the start of a test run)
 #   scripts/systemd-container.sh preflight NAME              prove the BPF firewall works inside
 #
 # NAME: [a-z0-9-]+ (at most 40 characters). Several containers with different NAMEs may run at once.
@@ -19,8 +21,9 @@
 # onto a folder and booted with `systemd-nspawn --volatile=overlay`, so the host's files are the
 # read-only lower layer and every write inside lands in a tmpfs overlay that vanishes at poweroff.
 # Nothing is downloaded, and whatever is built on the host (toolchain output, test binaries) is
-# visible inside at the same path. The container has its own /tmp, /run and network (only `lo`;
-# --private-network). To share host folders:
+# visible inside at the same path. (Files changed on the host after the boot showed up inside too,
+# but overlayfs does not promise that for a lower layer: bind what must be exact.) The container
+# has its own /tmp, /run and network (only `lo`; --private-network). To share host folders:
 #   AIRLOCK_CONTAINER_BIND_RO=/a:/b   colon-separated host paths, bound read-only at the same path
 #   AIRLOCK_CONTAINER_BIND=/c         the same, read-write
 #   AIRLOCK_CONTAINER_MASK="x.service y.timer"   extra units to mask on boot
@@ -68,7 +71,7 @@ log() { echo "$prog: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '6,19p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -240,6 +243,7 @@ cmd_start() {
   mapfile -t roots < <(cgroup_roots)
   for cg in "${roots[@]}"; do mkdir -p "$cg/$cg_prefix$name"; done
 
+  mkdir -p "${global_lock%/*}"
   exec 9>"$global_lock"
   flock -w 60 9 || die "could not take $global_lock"
   # The launcher moves itself into the container's own cgroups, then becomes nspawn (setsid
@@ -377,6 +381,7 @@ teardown() {
     while mountpoint -q "$sub$name"; do umount -l "$sub$name" || break; done
     rm -rf --one-file-system -- "${sub:?}$name"
   done
+  mkdir -p "${global_lock%/*}"
   (
     flock -w 30 9 || exit 0
     if [[ -d /run/systemd/nspawn ]] && ! any_nspawn_running; then

@@ -1,5 +1,5 @@
 public import Foundation
-import Synchronization
+import Runtime
 
 /// The outcome of running a program to completion: exit status and both outputs.
 public struct ProcessResult: Sendable, CustomStringConvertible {
@@ -8,43 +8,38 @@ public struct ProcessResult: Sendable, CustomStringConvertible {
     public let stdout: String
     public let stderr: String
 
-    /// Runs `executable` with `arguments`, waits, and collects its output.
+    /// Runs `executable` with `arguments`, waits (at most `timeout`), and collects its output.
     /// `environment` nil inherits the test process's environment.
+    ///
+    /// Output goes through temporary files, not pipes: scripts that leave daemons behind (the
+    /// systemd container) must not keep a test waiting for an end of file, and Foundation's
+    /// `Process` was seen to hang waiting for such a script's exit.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        input: Data? = nil
+        input: Data? = nil, timeout: Duration = .seconds(600)
     ) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let inputPipe = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
-        try process.run()
+        let folder = try TemporaryDirectory("airlock-run")
+        defer { folder.remove() }
+        var inputPath: String?
         if let input {
-            inputPipe.fileHandleForWriting.write(input)
-            try inputPipe.fileHandleForWriting.close()
+            inputPath = folder.file("stdin")
+            try input.write(to: URL(fileURLWithPath: folder.file("stdin")))
         }
-        // Read both pipes concurrently so a chatty child cannot block on a full pipe.
-        let errorData = Mutex<Data>(Data())
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            errorData.withLock { $0 = data }
-            group.leave()
+        let child = try ChildProcess(
+            executable: executable, arguments: arguments,
+            environment: environment ?? ProcessInfo.processInfo.environment,
+            outputPath: folder.file("stdout"), errorPath: folder.file("stderr"), inputPath: inputPath)
+        let status: Int32
+        do {
+            status = try child.waitForExit(timeout: timeout)
+        } catch {
+            child.terminate(grace: .seconds(2))
+            throw error
         }
-        let outputData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return ProcessResult(
-            command: [executable] + arguments, status: process.terminationStatus,
-            stdout: String(decoding: outputData, as: UTF8.self),
-            stderr: errorData.withLock { String(decoding: $0, as: UTF8.self) })
+        func read(_ name: String) -> String {
+            (try? String(contentsOfFile: folder.file(name), encoding: .utf8)) ?? ""
+        }
+        return ProcessResult(command: [executable] + arguments, status: status, stdout: read("stdout"), stderr: read("stderr"))
     }
 
     /// Throws unless the program exited 0.
