@@ -93,7 +93,8 @@ final class OpenSSLKey: @unchecked Sendable {
             let curve = known[group].map { "\($0) (\(group))" } ?? group
             throw AirlockError(.invalidInput, "an ECDSA key on curve \(curve): \(accepted)")
         }
-        throw AirlockError(.invalidInput, "a key of type \(typeName): \(accepted)")
+        let kind = typeName.hasPrefix("RSA") ? "an \(typeName) key" : "a key of type \(typeName)"
+        throw AirlockError(.invalidInput, "\(kind): \(accepted)")
     }
 
     // MARK: Encodings

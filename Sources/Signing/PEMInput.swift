@@ -4,7 +4,9 @@ internal import AirlockCore
 enum PEMInput {
     /// The one PEM block of a key file, with a message that names the problem otherwise.
     static func singleBlock(_ bytes: [UInt8], expecting label: String, kind: String) throws(AirlockError) -> PEMBlock {
-        let blocks = try blocks(bytes, expecting: label, kind: kind)
+        // `openssl ecparam -genkey` puts the curve's parameters before the key: not a second key.
+        let blocks = try blocks(bytes, expecting: label, kind: kind).filter { $0.label != "EC PARAMETERS" }
+        guard !blocks.isEmpty else { throw AirlockError(.invalidInput, "only EC curve parameters, no \(kind)") }
         guard blocks.count == 1 else {
             throw AirlockError(.invalidInput, "\(blocks.count) PEM blocks where a \(kind) file holds one")
         }
