@@ -11,6 +11,8 @@ unsigned int CAirlockShims_AE_IFLNK(void);
 /// OpenSSL's `OPENSSL_free` (a macro over `CRYPTO_free`).
 void CAirlockShims_OPENSSL_free(void *pointer);
 
+#include "CAirlockShims_openssl.h"
+
 #include <spawn.h>
 
 /// glibc's `posix_spawn_file_actions_addclosefrom_np` (closes every descriptor >= `from` in the
