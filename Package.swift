@@ -13,6 +13,7 @@ let strict: [SwiftSetting] = [
 ]
 
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
 
 let package = Package(
     name: "airlock",
@@ -25,6 +26,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: C system libraries and shims (no C type leaves the one Swift target wrapping it)
@@ -43,9 +45,9 @@ let package = Package(
         /// The error shape every layer throws, and the on-host layout (every path from one root).
         .target(name: "AirlockCore", swiftSettings: strict),
         /// Bundle manifest model, canonical bytes, spec file parsing, names and versions.
-        .target(name: "BundleFormat", dependencies: ["AirlockCore"], swiftSettings: strict),
+        .target(name: "BundleFormat", dependencies: ["AirlockCore", yams], swiftSettings: strict),
         /// Digests, keys, signatures, X.509 chains and the trust policy, over OpenSSL 3 only.
-        .target(name: "Signing", dependencies: ["AirlockCore", "COpenSSL", "CAirlockShims"], swiftSettings: strict),
+        .target(name: "Signing", dependencies: ["AirlockCore", "COpenSSL", "CAirlockShims", yams], swiftSettings: strict),
         /// Streaming tar+zstd write and read and safe extraction, over libarchive.
         .target(name: "Archive", dependencies: ["AirlockCore", "CArchive", "CAirlockShims"], swiftSettings: strict),
         /// The on-host store: atomic install, activation, rollback, host probe.

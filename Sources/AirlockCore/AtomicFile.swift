@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
+
+/// Replacing a file so that a reader, or a crash, sees either the old or the new contents,
+/// never a mixture: temporary file beside it, fsync, rename, fsync of the folder.
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to path: String, mode: UInt32) throws(AirlockError) {
+        let folder = Self.folder(of: path)
+        try makeDirectories(folder, mode: 0o755)
+        let temporary = path + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        guard descriptor >= 0 else { throw AirlockError.system("cannot create \(temporary)", errno: errno) }
+        var failure: AirlockError?
+        var offset = 0
+        while offset < bytes.count, failure == nil {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = .system("cannot write \(temporary)", errno: errno)
+            } else {
+                offset += written
+            }
+        }
+        if failure == nil, fchmod(descriptor, mode_t(mode)) != 0 { failure = .system("cannot set the mode of \(temporary)", errno: errno) }
+        if failure == nil, fsync(descriptor) != 0 { failure = .system("cannot flush \(temporary)", errno: errno) }
+        close(descriptor)
+        if failure == nil, rename(temporary, path) != 0 { failure = .system("cannot replace \(path)", errno: errno) }
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+        try syncDirectory(folder)
+    }
+
+    /// `mkdir -p` with `mode` for the folders it creates.
+    public static func makeDirectories(_ path: String, mode: UInt32) throws(AirlockError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, mode_t(mode)) != 0 && errno != EEXIST {
+                throw AirlockError.system("cannot create the folder \(current)", errno: errno)
+            }
+        }
+    }
+
+    /// fsync of a folder, so that a rename or a new entry in it survives a crash.
+    public static func syncDirectory(_ path: String) throws(AirlockError) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw AirlockError.system("cannot open the folder \(path)", errno: errno) }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush the folder \(path)", errno: errno) }
+    }
+
+    static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}

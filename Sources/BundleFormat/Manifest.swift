@@ -1,0 +1,236 @@
+public import AirlockCore
+internal import Foundation
+
+/// The signed description of a bundle: what it is, what it needs of the host, and every payload
+/// file with its size, mode and SHA-256. Its exact bytes are what signers sign (DSSE), so
+/// it is written once, deterministically (`encoded()`), and never re-encoded for verification.
+public struct Manifest: Codable, Sendable, Equatable {
+    /// `airlock-bundle/1`.
+    public var format: String
+    public var name: String
+    public var version: String
+    /// UTC, RFC 3339 seconds (`2026-11-29T08:00:00Z`); from `SOURCE_DATE_EPOCH` or the newest
+    /// input file, so that the same inputs give the same bundle.
+    public var created: String
+    /// The base model: shipped (`path` set) or, in an adapter-only bundle, named by digest.
+    public var base: BaseModel
+    public var adapters: [Adapter]
+    public var runtimes: [RuntimeVariant]
+    public var service: ServiceSettings?
+    /// Large files are also hashed in chunks of this many bytes (the last one shorter).
+    public var chunkSize: UInt64
+    /// Every payload file, in archive order.
+    public var files: [FileEntry]
+
+    public struct BaseModel: Codable, Sendable, Equatable {
+        /// The bundle name the base model was shipped in.
+        public var name: String
+        /// `gguf` or `safetensors`; absent in adapter-only bundles.
+        public var format: String?
+        /// The payload path; absent in adapter-only bundles.
+        public var path: String?
+        /// `sha256:...` of the weights file: how adapters name the base they fit.
+        public var digest: String
+    }
+
+    public struct Adapter: Codable, Sendable, Equatable {
+        /// The model id clients use.
+        public var name: String
+        public var path: String
+        public var digest: String
+        /// `sha256:...` of the base weights it fits.
+        public var baseDigest: String
+    }
+
+    public struct RuntimeVariant: Codable, Sendable, Equatable {
+        /// `cpu-generic`, `cpu-avx2`, `cpu-avx512`, `cuda12`, ...
+        public var variant: String
+        /// The folder (payload path prefix, ending in `/`) holding this variant's files.
+        public var path: String
+        /// The `llama-server` program inside it.
+        public var executable: String
+        /// What the host must have: CPU flags (`avx2`, `avx512f`) or `cuda>=12.2`-style needs.
+        public var requires: [String]
+    }
+
+    public struct ServiceSettings: Codable, Sendable, Equatable {
+        public var context: Int?
+        public var parallel: Int?
+    }
+
+    public struct FileEntry: Codable, Sendable, Equatable {
+        /// Relative, `/`-separated path inside the bundle and the installed tree.
+        public var path: String
+        /// Size of the installed (decoded) bytes.
+        public var size: UInt64
+        /// `0644` or `0755`, as an octal string.
+        public var mode: String
+        /// Hex SHA-256 of the installed bytes.
+        public var sha256: String
+        /// Hex SHA-256 of each `chunkSize` slice, for files larger than one chunk.
+        public var chunks: [String]?
+        /// `stored` (as is) or `zstd` (one zstd frame in the archive).
+        public var encoding: Encoding
+        /// Bytes the entry occupies in the archive (equals `size` when stored).
+        public var storedSize: UInt64
+
+        public enum Encoding: String, Codable, Sendable {
+            case stored
+            case zstd
+        }
+
+        public var isExecutable: Bool { mode == "0755" }
+    }
+
+    public init(
+        name: String, version: String, created: String, base: BaseModel, adapters: [Adapter],
+        runtimes: [RuntimeVariant], service: ServiceSettings?, chunkSize: UInt64, files: [FileEntry]
+    ) {
+        self.format = bundleFormatVersion
+        self.name = name
+        self.version = version
+        self.created = created
+        self.base = base
+        self.adapters = adapters
+        self.runtimes = runtimes
+        self.service = service
+        self.chunkSize = chunkSize
+        self.files = files
+    }
+
+    /// Whether the bundle carries a base model and runtimes (false: adapter-only).
+    public var shipsBase: Bool { base.path != nil }
+
+    /// The manifest's one encoding: sorted keys, no insignificant white space, `/` unescaped,
+    /// snake_case keys. The same manifest always gives the same bytes.
+    public func encoded() throws(AirlockError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        do {
+            return Array(try encoder.encode(self))
+        } catch {
+            throw AirlockError(.invalidInput, "cannot encode the manifest", cause: ManifestCodingError(text: "\(error)"))
+        }
+    }
+
+    /// Parses manifest bytes from a bundle, within `limits`, and checks that it describes a
+    /// bundle this version understands. Nothing about trust is decided here.
+    public static func decode(_ bytes: [UInt8], limits: ManifestLimits = .standard) throws(AirlockError) -> Manifest {
+        try JSONShape.check(bytes, maxBytes: limits.maxBytes, maxDepth: limits.maxDepth)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let manifest: Manifest
+        do {
+            manifest = try decoder.decode(Manifest.self, from: Data(bytes))
+        } catch {
+            throw AirlockError(.invalidInput, "manifest.json is not a valid manifest", cause: ManifestCodingError(text: Self.describe(error)))
+        }
+        try manifest.validate(limits: limits)
+        return manifest
+    }
+
+    /// Structural rules every manifest must meet (names, versions, paths, sizes, references).
+    public func validate(limits: ManifestLimits = .standard) throws(AirlockError) {
+        func refuse(_ why: String) -> AirlockError { AirlockError(.invalidInput, "manifest.json: \(why)") }
+        guard format == bundleFormatVersion else {
+            throw refuse("format '\(format)' is not supported (this Airlock reads \(bundleFormatVersion))")
+        }
+        _ = try BundleName(name)
+        _ = try SemanticVersion(version)
+        guard files.count <= limits.maxFiles else { throw refuse("\(files.count) files; at most \(limits.maxFiles) allowed") }
+        guard chunkSize >= 1 << 20, chunkSize <= 1 << 30 else { throw refuse("chunk size \(chunkSize) is outside 1 MiB to 1 GiB") }
+        var seen = Set<String>()
+        for file in files {
+            try PayloadPath.validate(file.path)
+            guard seen.insert(file.path).inserted else { throw refuse("'\(file.path)' is listed twice") }
+            guard file.path != manifestEntryName, !file.path.hasPrefix(signaturesDirectory + "/") else {
+                throw refuse("'\(file.path)' is a reserved name")
+            }
+            guard file.mode == "0644" || file.mode == "0755" else { throw refuse("'\(file.path)' has mode \(file.mode); only 0644 and 0755") }
+            guard Self.isHexDigest(file.sha256) else { throw refuse("'\(file.path)' has a malformed sha256") }
+            let expectedChunks = file.size <= chunkSize ? 0 : Int((file.size + chunkSize - 1) / chunkSize)
+            guard (file.chunks?.count ?? 0) == expectedChunks, file.chunks?.allSatisfy(Self.isHexDigest) ?? true else {
+                throw refuse("'\(file.path)' should have \(expectedChunks) chunk digests")
+            }
+            if file.encoding == .stored, file.storedSize != file.size {
+                throw refuse("'\(file.path)' is stored but its stored size differs from its size")
+            }
+        }
+        let paths = Set(files.map(\.path))
+        guard Self.isDigest(base.digest) else { throw refuse("the base digest is malformed") }
+        if let path = base.path {
+            guard paths.contains(path) else { throw refuse("the base model '\(path)' is not in the file list") }
+            guard let entry = files.first(where: { $0.path == path }), "sha256:" + entry.sha256 == base.digest else {
+                throw refuse("the base digest does not match the base file")
+            }
+            guard !runtimes.isEmpty else { throw refuse("a bundle with a base model needs at least one runtime") }
+        } else {
+            guard runtimes.isEmpty else { throw refuse("an adapter-only bundle cannot carry runtimes") }
+            guard !adapters.isEmpty else { throw refuse("an adapter-only bundle has no adapters") }
+        }
+        var adapterNames = Set<String>()
+        for adapter in adapters {
+            _ = try BundleName(adapter.name)
+            guard adapterNames.insert(adapter.name).inserted, adapter.name != name else {
+                throw refuse("adapter name '\(adapter.name)' is used twice or equals the bundle name")
+            }
+            guard paths.contains(adapter.path),
+                  let entry = files.first(where: { $0.path == adapter.path }), "sha256:" + entry.sha256 == adapter.digest
+            else { throw refuse("adapter '\(adapter.name)' does not match a file in the list") }
+            guard adapter.baseDigest == base.digest else { throw refuse("adapter '\(adapter.name)' fits another base") }
+        }
+        var variants = Set<String>()
+        for runtime in runtimes {
+            guard variants.insert(runtime.variant).inserted else { throw refuse("runtime variant '\(runtime.variant)' twice") }
+            guard runtime.path.hasSuffix("/"), runtime.executable.hasPrefix(runtime.path),
+                  let entry = files.first(where: { $0.path == runtime.executable }), entry.isExecutable
+            else { throw refuse("runtime '\(runtime.variant)' has no executable program at '\(runtime.executable)'") }
+        }
+    }
+
+    static func isHexDigest(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    static func isDigest(_ text: String) -> Bool {
+        text.hasPrefix("sha256:") && isHexDigest(String(text.dropFirst(7)))
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing '\(path(context.codingPath + [key]))'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "wrong type at '\(path(context.codingPath))'"
+        case DecodingError.dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not JSON" : "bad value at '\(path(context.codingPath))'"
+        default:
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+    }
+}
+
+/// Caps on what a manifest may be, so a hostile bundle cannot make parsing slow or large.
+public struct ManifestLimits: Sendable {
+    public var maxBytes: Int
+    public var maxDepth: Int
+    public var maxFiles: Int
+
+    /// 16 MiB, nesting 16, 100,000 files.
+    public static let standard = ManifestLimits(maxBytes: 16 << 20, maxDepth: 16, maxFiles: 100_000)
+}
+
+/// The bundle's first entry.
+public let manifestEntryName = "manifest.json"
+/// Signature envelopes live under this folder: `signatures/1.dsse.json`, ...
+public let signaturesDirectory = "signatures"
+
+struct ManifestCodingError: Error, CustomStringConvertible, Sendable {
+    let text: String
+    var description: String { text }
+}

@@ -1,0 +1,111 @@
+public import Foundation
+
+/// One signature envelope found in a bundle, with the certificate chain that came with it.
+public struct SignatureInput: Sendable {
+    /// Where it was found, for messages (`signatures/1.dsse.json`).
+    public var source: String
+    public var envelope: DSSEEnvelope
+    /// Leaf first, then intermediates; empty for a plain key signature.
+    public var chain: [Certificate]
+
+    public init(source: String, envelope: DSSEEnvelope, chain: [Certificate] = []) {
+        self.source = source
+        self.envelope = envelope
+        self.chain = chain
+    }
+}
+
+/// A signer whose signature counted.
+public struct TrustedSigner: Sendable, Equatable, Codable {
+    public var keyID: String
+    /// `key` (trusted directly) or the subject of the certificate and the CA it chains to.
+    public var via: String
+    public var source: String
+}
+
+/// The answer to "may this bundle be trusted": who signed, or every reason it may not.
+public enum TrustVerdict: Sendable, Equatable {
+    case trusted([TrustedSigner])
+    case refused([String])
+}
+
+extension TrustPolicy {
+    /// Decides whether `manifest` (its exact bytes) of bundle `name` carries at least `threshold`
+    /// valid signatures by distinct signers this policy trusts for that name, at `time`.
+    public func evaluate(manifest: [UInt8], name: String, signatures: [SignatureInput], at time: Date = Date()) -> TrustVerdict {
+        guard !keys.isEmpty || !authorities.isEmpty else {
+            return .refused(["the trust policy trusts no key or CA (add one with 'airlock trust add')"])
+        }
+        var reasons: [String] = []
+        var signers: [TrustedSigner] = []
+        for input in signatures {
+            guard input.envelope.payloadType == DSSE.manifestPayloadType else {
+                reasons.append("\(input.source): unknown payload type '\(input.envelope.payloadType)'")
+                continue
+            }
+            guard let payload = try? input.envelope.payloadBytes(), payload == manifest else {
+                reasons.append("\(input.source): signs a different manifest than the bundle's")
+                continue
+            }
+            guard !input.envelope.signatures.isEmpty else {
+                reasons.append("\(input.source): holds no signature")
+                continue
+            }
+            for signature in input.envelope.signatures {
+                switch check(signature, in: input, name: name, at: time) {
+                case .success(let signer):
+                    if signers.contains(where: { $0.keyID == signer.keyID }) {
+                        reasons.append("\(input.source): signer \(signer.keyID) signed more than once and is counted once")
+                    } else {
+                        signers.append(signer)
+                    }
+                case .failure(let reason):
+                    reasons.append("\(input.source): \(reason.text)")
+                }
+            }
+        }
+        if signers.count >= threshold { return .trusted(signers) }
+        let counted = "\(signers.count) trusted signature\(signers.count == 1 ? "" : "s"), the policy requires \(threshold)"
+        return .refused(reasons.isEmpty ? [counted] : reasons + [counted])
+    }
+
+    private struct Reason: Error { let text: String }
+
+    private func check(
+        _ signature: DSSEEnvelope.Signature, in input: SignatureInput, name: String, at time: Date
+    ) -> Result<TrustedSigner, Reason> {
+        if let leaf = input.chain.first {
+            let verdict = CertificateChainVerifier.verify(
+                leaf: leaf, intermediates: Array(input.chain.dropFirst()),
+                trustedRoots: authorities.map(\.certificate), at: time)
+            guard case .trusted(let root) = verdict else {
+                if case .refused(let why) = verdict { return .failure(Reason(text: "certificate \(leaf.subject): \(why)")) }
+                return .failure(Reason(text: "certificate \(leaf.subject) is not trusted"))
+            }
+            guard let key = try? leaf.publicKey else {
+                return .failure(Reason(text: "certificate \(leaf.subject) has a key of an unsupported algorithm"))
+            }
+            guard key.keyID == signature.keyid else {
+                return .failure(Reason(text: "signature names key \(signature.keyid) but its certificate holds \(key.keyID)"))
+            }
+            guard input.envelope.isValid(signature, by: key) else {
+                return .failure(Reason(text: "signature by \(leaf.subject) does not verify"))
+            }
+            let authority = authorities.first { $0.certificate == root }
+            guard let authority, Self.allows(authority.names, name: name) else {
+                return .failure(Reason(text: "CA \(root.subject) may not sign bundle '\(name)'"))
+            }
+            return .success(TrustedSigner(keyID: key.keyID, via: "\(leaf.subject) (CA \(authority.subject))", source: input.source))
+        }
+        guard let trusted = keys.first(where: { $0.id == signature.keyid }) else {
+            return .failure(Reason(text: "signed by untrusted key \(signature.keyid)"))
+        }
+        guard input.envelope.isValid(signature, by: trusted.publicKey) else {
+            return .failure(Reason(text: "signature by key \(trusted.id) does not verify"))
+        }
+        guard Self.allows(trusted.names, name: name) else {
+            return .failure(Reason(text: "key \(trusted.id) may not sign bundle '\(name)' (allowed: \(trusted.names.joined(separator: ",")))"))
+        }
+        return .success(TrustedSigner(keyID: trusted.id, via: "key", source: input.source))
+    }
+}

@@ -1,0 +1,244 @@
+public import AirlockCore
+public import Foundation
+internal import Yams
+
+/// The target host's trust policy (`ROOT/etc/airlock/trust.yaml`): which public keys and which
+/// CAs may sign bundles, which bundle names each may sign, and how many distinct trusted signers
+/// a bundle needs (k of n). Operators change it only through `airlock trust ...`.
+public struct TrustPolicy: Sendable, Equatable {
+    /// Distinct trusted signatures a bundle needs.
+    public var threshold: Int
+    public var keys: [TrustedKey]
+    public var authorities: [TrustedAuthority]
+
+    public struct TrustedKey: Sendable, Equatable {
+        /// `sha256:` of the DER SubjectPublicKeyInfo; what signatures name as their key id.
+        public var id: String
+        public var algorithm: SignatureAlgorithm
+        /// Bundle-name patterns it may sign (`*` matches any run of characters).
+        public var names: [String]
+        public var added: String
+        public var publicKey: PublicKey
+    }
+
+    public struct TrustedAuthority: Sendable, Equatable {
+        /// `sha256:` of the certificate's DER.
+        public var id: String
+        public var subject: String
+        public var names: [String]
+        public var added: String
+        public var certificate: Certificate
+    }
+
+    public init(threshold: Int = 1, keys: [TrustedKey] = [], authorities: [TrustedAuthority] = []) {
+        self.threshold = threshold
+        self.keys = keys
+        self.authorities = authorities
+    }
+
+    // MARK: Changing the policy
+
+    /// Trusts `key` for bundle names matching `names`. Refuses a key already trusted.
+    public mutating func add(key: PublicKey, names: [String], at date: Date = Date()) throws(AirlockError) {
+        guard !keys.contains(where: { $0.id == key.keyID }) else {
+            throw AirlockError(.invalidInput, "key \(key.keyID) is already trusted")
+        }
+        try Self.validate(patterns: names)
+        keys.append(TrustedKey(id: key.keyID, algorithm: key.algorithm, names: names, added: Self.timestamp(date), publicKey: key))
+    }
+
+    /// Trusts certificates issued under `certificate` (a root or intermediate CA).
+    public mutating func add(authority certificate: Certificate, names: [String], at date: Date = Date()) throws(AirlockError) {
+        let id = certificate.fingerprint.description
+        guard !authorities.contains(where: { $0.id == id }) else {
+            throw AirlockError(.invalidInput, "CA \(certificate.subject) is already trusted")
+        }
+        try Self.validate(patterns: names)
+        authorities.append(TrustedAuthority(id: id, subject: certificate.subject, names: names, added: Self.timestamp(date), certificate: certificate))
+    }
+
+    /// Removes the key or CA whose id is `id` or starts with `id` (at least 8 hex digits, unique).
+    /// Refuses when that would leave fewer trusted signers than the threshold.
+    @discardableResult
+    public mutating func remove(id: String) throws(AirlockError) -> String {
+        let wanted = id.hasPrefix("sha256:") ? id : "sha256:" + id
+        guard wanted.count >= 15 else { throw AirlockError(.invalidInput, "give at least 8 hex digits of the id to remove") }
+        let keyMatches = keys.filter { $0.id.hasPrefix(wanted) }
+        let caMatches = authorities.filter { $0.id.hasPrefix(wanted) }
+        guard keyMatches.count + caMatches.count == 1 else {
+            throw AirlockError(.invalidInput, keyMatches.isEmpty && caMatches.isEmpty
+                ? "no trusted key or CA has id \(id)" : "id \(id) matches more than one entry; give more digits")
+        }
+        guard keys.count + authorities.count - 1 >= threshold else {
+            throw AirlockError(.invalidInput, "removing \(id) would leave fewer trusted signers than the threshold (\(threshold)); lower it first")
+        }
+        if let key = keyMatches.first {
+            keys.removeAll { $0.id == key.id }
+            return key.id
+        }
+        let authority = caMatches[0]
+        authorities.removeAll { $0.id == authority.id }
+        return authority.id
+    }
+
+    /// Sets k of k-of-n. Refuses 0 and more than the trusted signers there are.
+    public mutating func setThreshold(_ count: Int) throws(AirlockError) {
+        guard count >= 1 else { throw AirlockError(.invalidInput, "the threshold must be at least 1") }
+        guard count <= keys.count + authorities.count else {
+            throw AirlockError(.invalidInput, "the threshold \(count) is more than the \(keys.count + authorities.count) trusted signers")
+        }
+        threshold = count
+    }
+
+    // MARK: Deciding
+
+    /// Whether `pattern` (with `*` wildcards) matches the whole bundle `name`.
+    public static func matches(pattern: String, name: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 1 { return pattern == name }
+        var rest = Substring(name)
+        guard rest.hasPrefix(parts[0]) else { return false }
+        rest = rest.dropFirst(parts[0].count)
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let range = rest.range(of: part) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return rest.hasSuffix(parts.last ?? "")
+    }
+
+    static func allows(_ patterns: [String], name: String) -> Bool {
+        patterns.contains { matches(pattern: $0, name: name) }
+    }
+
+    private static func validate(patterns: [String]) throws(AirlockError) {
+        guard !patterns.isEmpty else { throw AirlockError(.invalidInput, "give at least one bundle-name pattern") }
+        for pattern in patterns {
+            let allowed = !pattern.isEmpty && pattern.utf8.allSatisfy {
+                (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "*")
+            }
+            guard allowed else {
+                throw AirlockError(.invalidInput, "name pattern '\(pattern)' may hold only a-z, 0-9, '-' and '*'")
+            }
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon).timeZone(separator: .omitted))
+    }
+}
+
+// MARK: - The file
+
+extension TrustPolicy {
+    /// Reads the policy; a missing file is an empty policy (nothing trusted, threshold 1).
+    public static func load(path: String) throws(AirlockError) -> TrustPolicy {
+        guard FileManager.default.fileExists(atPath: path) else { return TrustPolicy() }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw AirlockError(.invalidInput, "cannot read the trust policy \(path)", cause: PolicyFileError(text: error.localizedDescription))
+        }
+        return try parse(text, origin: path)
+    }
+
+    /// Parses policy text, checking every key and certificate in it.
+    public static func parse(_ text: String, origin: String = "trust policy") throws(AirlockError) -> TrustPolicy {
+        let raw: RawPolicy
+        do {
+            raw = try YAMLDecoder().decode(RawPolicy.self, from: text)
+        } catch {
+            throw AirlockError(.invalidInput, "\(origin) is not a valid trust policy", cause: PolicyFileError(text: "\(error)"))
+        }
+        var policy = TrustPolicy(threshold: raw.threshold)
+        for key in raw.keys ?? [] {
+            let publicKey = try PublicKey(pem: Array(key.publicKey.utf8))
+            guard publicKey.keyID == key.id else {
+                throw AirlockError(.invalidInput, "\(origin): key \(key.id) does not match its public key (\(publicKey.keyID))")
+            }
+            try validate(patterns: key.names)
+            policy.keys.append(TrustedKey(id: key.id, algorithm: publicKey.algorithm, names: key.names, added: key.added, publicKey: publicKey))
+        }
+        for authority in raw.authorities ?? [] {
+            let certificate = try Certificate(pem: Array(authority.certificate.utf8))
+            guard certificate.fingerprint.description == authority.id else {
+                throw AirlockError(.invalidInput, "\(origin): CA \(authority.id) does not match its certificate")
+            }
+            try validate(patterns: authority.names)
+            policy.authorities.append(TrustedAuthority(
+                id: authority.id, subject: certificate.subject, names: authority.names, added: authority.added, certificate: certificate))
+        }
+        guard policy.threshold >= 1 else { throw AirlockError(.invalidInput, "\(origin): threshold must be at least 1") }
+        return policy
+    }
+
+    /// The policy as YAML, with a header saying how to change it.
+    public func yaml() -> String {
+        func block(_ pem: [UInt8]) -> String {
+            String(decoding: pem, as: UTF8.self).split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
+        }
+        func list(_ names: [String]) -> String { "[" + names.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
+        var text = """
+            # Airlock trust policy: who may sign which bundles, and how many signatures a bundle needs.
+            # Change it with `airlock trust add|remove|threshold`, not by hand.
+            threshold: \(threshold)
+            keys:\(keys.isEmpty ? " []" : "")
+
+            """
+        for key in keys {
+            text += """
+                  - id: "\(key.id)"
+                    algorithm: \(key.algorithm.rawValue)
+                    names: \(list(key.names))
+                    added: "\(key.added)"
+                    public_key: |
+                \(block(key.publicKey.spkiPEM))
+
+                """
+        }
+        text += "authorities:\(authorities.isEmpty ? " []" : "")\n"
+        for authority in authorities {
+            text += """
+                  - id: "\(authority.id)"
+                    subject: "\(authority.subject.replacingOccurrences(of: "\"", with: "'"))"
+                    names: \(list(authority.names))
+                    added: "\(authority.added)"
+                    certificate: |
+                \(block(authority.certificate.pem))
+
+                """
+        }
+        return text
+    }
+
+    /// Writes the policy atomically (temporary file, fsync, rename, fsync of the folder), 0644.
+    public func save(path: String) throws(AirlockError) {
+        try AtomicFile.write(Array(yaml().utf8), to: path, mode: 0o644)
+    }
+}
+
+private struct RawPolicy: Decodable {
+    var threshold: Int
+    var keys: [RawKey]?
+    var authorities: [RawAuthority]?
+
+    struct RawKey: Decodable {
+        var id: String
+        var names: [String]
+        var added: String
+        var publicKey: String
+        enum CodingKeys: String, CodingKey { case id, names, added, publicKey = "public_key" }
+    }
+
+    struct RawAuthority: Decodable {
+        var id: String
+        var names: [String]
+        var added: String
+        var certificate: String
+    }
+}
+
+struct PolicyFileError: Error, CustomStringConvertible, Sendable {
+    let text: String
+    var description: String { text }
+}
