@@ -21,6 +21,12 @@ public struct TrustedSigner: Sendable, Equatable, Codable {
     /// `key` (trusted directly) or the subject of the certificate and the CA it chains to.
     public var via: String
     public var source: String
+
+    public init(keyID: String, via: String, source: String) {
+        self.keyID = keyID
+        self.via = via
+        self.source = source
+    }
 }
 
 /// The answer to "may this bundle be trusted": who signed, or every reason it may not.

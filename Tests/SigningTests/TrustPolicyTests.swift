@@ -1,0 +1,155 @@
+import AirlockCore
+import Foundation
+import Signing
+import TestSupport
+import Testing
+
+@Suite struct TrustPolicyTests {
+    let manifest = Array(#"{"name":"claims-assistant","version":"1.4.0"}"#.utf8)
+
+    func signed(_ keys: [PrivateKey], manifest: [UInt8]? = nil) throws -> [SignatureInput] {
+        try keys.enumerated().map { index, key in
+            SignatureInput(source: "signatures/\(index + 1).dsse.json", envelope: try DSSE.sign(payload: manifest ?? self.manifest, key: key))
+        }
+    }
+
+    func policy(trusting keys: [PrivateKey], names: [String] = ["*"], threshold: Int = 1) throws -> TrustPolicy {
+        var policy = TrustPolicy()
+        for key in keys { try policy.add(key: key.publicKey, names: names) }
+        try policy.setThreshold(threshold)
+        return policy
+    }
+
+    @Test func oneTrustedSignatureIsEnoughByDefault() throws {
+        let key = try PrivateKey.generate()
+        let verdict = try policy(trusting: [key]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([key]))
+        #expect(verdict == .trusted([TrustedSigner(keyID: key.publicKey.keyID, via: "key", source: "signatures/1.dsse.json")]))
+    }
+
+    @Test func emptyPolicyTrustsNothing() throws {
+        let key = try PrivateKey.generate(.ed25519)
+        guard case .refused(let reasons) = TrustPolicy().evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([key])) else {
+            Issue.record("an empty policy trusted a bundle"); return
+        }
+        #expect(reasons == ["the trust policy trusts no key or CA (add one with 'airlock trust add')"])
+    }
+
+    @Test func untrustedKeyIsRefusedAndNamed() throws {
+        let trusted = try PrivateKey.generate()
+        let stranger = try PrivateKey.generate()
+        let verdict = try policy(trusting: [trusted]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([stranger]))
+        guard case .refused(let reasons) = verdict else { Issue.record("trusted a stranger"); return }
+        #expect(reasons.first == "signatures/1.dsse.json: signed by untrusted key \(stranger.publicKey.keyID)")
+    }
+
+    @Test func trustedKeyNotAllowedForTheNameIsRefused() throws {
+        let key = try PrivateKey.generate()
+        let verdict = try policy(trusting: [key], names: ["legal-*"]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([key]))
+        guard case .refused(let reasons) = verdict else { Issue.record("name rule ignored"); return }
+        #expect(reasons.first?.contains("may not sign bundle 'claims-assistant' (allowed: legal-*)") == true)
+    }
+
+    @Test func tooFewSignaturesForTheThreshold() throws {
+        let a = try PrivateKey.generate()
+        let b = try PrivateKey.generate(.ed25519)
+        let policy = try policy(trusting: [a, b], threshold: 2)
+        guard case .refused(let reasons) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a])) else {
+            Issue.record("one signature met a threshold of two"); return
+        }
+        #expect(reasons.last == "1 trusted signature, the policy requires 2")
+        guard case .trusted(let signers) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a, b])) else {
+            Issue.record("two of two refused"); return
+        }
+        #expect(Set(signers.map(\.keyID)) == [a.publicKey.keyID, b.publicKey.keyID])
+    }
+
+    @Test func sameSignerTwiceCountsOnce() throws {
+        let a = try PrivateKey.generate()
+        let b = try PrivateKey.generate()
+        let policy = try policy(trusting: [a, b], threshold: 2)
+        guard case .refused(let reasons) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a, a])) else {
+            Issue.record("one signer counted twice"); return
+        }
+        #expect(reasons.contains { $0.contains("signed more than once and is counted once") })
+    }
+
+    @Test func signatureOverAnotherManifestIsRefused() throws {
+        let key = try PrivateKey.generate()
+        let other = Array(#"{"name":"claims-assistant","version":"9.9.9"}"#.utf8)
+        let verdict = try policy(trusting: [key]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([key], manifest: other))
+        guard case .refused(let reasons) = verdict else { Issue.record("accepted a signature over another manifest"); return }
+        #expect(reasons.first == "signatures/1.dsse.json: signs a different manifest than the bundle's")
+    }
+
+    @Test func forgedSignatureBytesAreRefused() throws {
+        let key = try PrivateKey.generate()
+        var inputs = try signed([key])
+        var bytes = Array(Data(base64Encoded: inputs[0].envelope.signatures[0].sig)!)
+        bytes[bytes.count / 2] ^= 0x01
+        inputs[0].envelope.signatures[0].sig = Data(bytes).base64EncodedString()
+        guard case .refused(let reasons) = try policy(trusting: [key]).evaluate(manifest: manifest, name: "claims-assistant", signatures: inputs) else {
+            Issue.record("accepted a forged signature"); return
+        }
+        #expect(reasons.first?.contains("does not verify") == true)
+    }
+
+    @Test func unknownPayloadTypeIsRefused() throws {
+        let key = try PrivateKey.generate()
+        let envelope = try DSSE.sign(payload: manifest, payloadType: "application/vnd.in-toto+json", key: key)
+        let verdict = try policy(trusting: [key]).evaluate(
+            manifest: manifest, name: "claims-assistant", signatures: [SignatureInput(source: "signatures/1.dsse.json", envelope: envelope)])
+        guard case .refused(let reasons) = verdict else { Issue.record("accepted another payload type"); return }
+        #expect(reasons.first?.contains("unknown payload type") == true)
+    }
+
+    @Test(arguments: [("claims-*", "claims-assistant", true), ("claims-*", "legal", false), ("*", "anything", true),
+                      ("claims-assistant", "claims-assistant", true), ("claims-assistant", "claims-assistant-2", false),
+                      ("*-assistant", "claims-assistant", true), ("c*s-a*t", "claims-assistant", true), ("c*x", "claims", false)])
+    func namePatterns(pattern: String, name: String, expected: Bool) {
+        #expect(TrustPolicy.matches(pattern: pattern, name: name) == expected)
+    }
+
+    @Test func fileRoundTripAndOperatorRules() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let a = try PrivateKey.generate()
+        let b = try PrivateKey.generate(.ed25519)
+        var policy = TrustPolicy()
+        try policy.add(key: a.publicKey, names: ["claims-*"])
+        try policy.add(key: b.publicKey, names: ["*"])
+        try policy.setThreshold(2)
+        let path = folder.file("etc/airlock/trust.yaml")
+        try policy.save(path: path)
+        let loaded = try TrustPolicy.load(path: path)
+        #expect(loaded == policy)
+        #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("# Airlock trust policy"))
+
+        var changed = loaded
+        #expect(throws: AirlockError.self) { try changed.add(key: a.publicKey, names: ["*"]) }  // already trusted
+        #expect(throws: AirlockError.self) { try changed.setThreshold(3) }                     // more than signers
+        #expect(throws: AirlockError.self) { try changed.setThreshold(0) }
+        #expect(throws: AirlockError.self) { try changed.remove(id: a.publicKey.keyID) }       // below threshold
+        try changed.setThreshold(1)
+        #expect(try changed.remove(id: String(a.publicKey.keyID.dropFirst(7).prefix(12))) == a.publicKey.keyID)
+        #expect(changed.keys.map(\.id) == [b.publicKey.keyID])
+        #expect(throws: AirlockError.self) { try changed.add(key: a.publicKey, names: ["Claims/../x"]) }
+    }
+
+    @Test func tamperedPolicyFileIsRefused() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let a = try PrivateKey.generate()
+        let b = try PrivateKey.generate()
+        var policy = TrustPolicy()
+        try policy.add(key: a.publicKey, names: ["*"])
+        let path = folder.file("trust.yaml")
+        try policy.save(path: path)
+        // Someone swaps the PEM under a trusted id.
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let swapped = text.replacingOccurrences(of: String(decoding: a.publicKey.spkiPEM, as: UTF8.self).split(separator: "\n")[1],
+                                                with: String(decoding: b.publicKey.spkiPEM, as: UTF8.self).split(separator: "\n")[1])
+        try swapped.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: AirlockError.self) { try TrustPolicy.load(path: path) }
+        #expect(try TrustPolicy.load(path: folder.file("missing.yaml")) == TrustPolicy())
+    }
+}
