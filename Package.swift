@@ -83,7 +83,7 @@ let package = Package(
         /// Locates the real test parts (llama-server, demo model, systemd container) for every test target.
         .target(name: "TestSupport", dependencies: ["AirlockCore", "Runtime"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore"], swiftSettings: strict),
-        .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat"], swiftSettings: strict),
+        .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat", "AirlockCore"], swiftSettings: strict),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive"], swiftSettings: strict),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"], swiftSettings: strict),

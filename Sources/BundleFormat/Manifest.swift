@@ -31,6 +31,13 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var path: String?
         /// `sha256:...` of the weights file: how adapters name the base they fit.
         public var digest: String
+
+        public init(name: String, format: String?, path: String?, digest: String) {
+            self.name = name
+            self.format = format
+            self.path = path
+            self.digest = digest
+        }
     }
 
     public struct Adapter: Codable, Sendable, Equatable {
@@ -40,6 +47,13 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var digest: String
         /// `sha256:...` of the base weights it fits.
         public var baseDigest: String
+
+        public init(name: String, path: String, digest: String, baseDigest: String) {
+            self.name = name
+            self.path = path
+            self.digest = digest
+            self.baseDigest = baseDigest
+        }
     }
 
     public struct RuntimeVariant: Codable, Sendable, Equatable {
@@ -51,11 +65,23 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var executable: String
         /// What the host must have: CPU flags (`avx2`, `avx512f`) or `cuda>=12.2`-style needs.
         public var requires: [String]
+
+        public init(variant: String, path: String, executable: String, requires: [String]) {
+            self.variant = variant
+            self.path = path
+            self.executable = executable
+            self.requires = requires
+        }
     }
 
     public struct ServiceSettings: Codable, Sendable, Equatable {
         public var context: Int?
         public var parallel: Int?
+
+        public init(context: Int? = nil, parallel: Int? = nil) {
+            self.context = context
+            self.parallel = parallel
+        }
     }
 
     public struct FileEntry: Codable, Sendable, Equatable {
@@ -77,6 +103,19 @@ public struct Manifest: Codable, Sendable, Equatable {
         public enum Encoding: String, Codable, Sendable {
             case stored
             case zstd
+        }
+
+        public init(
+            path: String, size: UInt64, mode: String, sha256: String, chunks: [String]?, encoding: Encoding,
+            storedSize: UInt64
+        ) {
+            self.path = path
+            self.size = size
+            self.mode = mode
+            self.sha256 = sha256
+            self.chunks = chunks
+            self.encoding = encoding
+            self.storedSize = storedSize
         }
 
         public var isExecutable: Bool { mode == "0755" }
