@@ -8,6 +8,8 @@ unsigned int CAirlockShims_AE_IFREG(void);
 unsigned int CAirlockShims_AE_IFDIR(void);
 unsigned int CAirlockShims_AE_IFLNK(void);
 
+#include "CAirlockShims_archive.h"
+
 /// OpenSSL's `OPENSSL_free` (a macro over `CRYPTO_free`).
 void CAirlockShims_OPENSSL_free(void *pointer);
 
