@@ -50,8 +50,11 @@ let package = Package(
         .target(name: "Signing", dependencies: ["AirlockCore", "COpenSSL", "CAirlockShims", yams], swiftSettings: strict),
         /// Streaming tar+zstd write and read and safe extraction, over libarchive.
         .target(name: "Archive", dependencies: ["AirlockCore", "CArchive", "CAirlockShims"], swiftSettings: strict),
+        /// Whole bundle files: build, co-sign, inspect and verify (the one place that combines
+        /// BundleFormat, Signing and Archive); `VerifiedBundle` is what install accepts.
+        .target(name: "BundleIO", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive"], swiftSettings: strict),
         /// The on-host store: atomic install, activation, rollback, host probe.
-        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive"], swiftSettings: strict),
+        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive", "BundleIO"], swiftSettings: strict),
         /// sd_notify, watchdog and journal over libsystemd; unit rendering.
         .target(name: "Systemd", dependencies: ["AirlockCore", "CSystemd", "CAirlockShims"], swiftSettings: strict),
         /// The inference runtime (llama-server): explicit command line, launch with a cleared
@@ -65,7 +68,7 @@ let package = Package(
         .target(
             name: "AirlockCommands",
             dependencies: [
-                argumentParser, "AirlockCore", "BundleFormat", "Signing", "Archive", "Store",
+                argumentParser, "AirlockCore", "BundleFormat", "Signing", "Archive", "BundleIO", "Store",
                 "Systemd", "Runtime", "Gateway", "AuditLog",
             ],
             swiftSettings: strict
@@ -85,7 +88,8 @@ let package = Package(
         .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore"], swiftSettings: strict),
         .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat", "AirlockCore"], swiftSettings: strict),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ArchiveTests", dependencies: ["Archive"], swiftSettings: strict),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "BundleIOTests", dependencies: ["BundleIO", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AirlockCommandsTests", dependencies: ["AirlockCommands", argumentParser], swiftSettings: strict),

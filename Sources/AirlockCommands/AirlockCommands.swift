@@ -1,4 +1,8 @@
 public import ArgumentParser
+internal import AirlockCore
+internal import BundleIO
+internal import Foundation
+internal import Signing
 
 /// `airlock`: verifies, installs and runs bundles on the air-gapped target host (as root).
 public struct AirlockCommand: AsyncParsableCommand {
@@ -30,24 +34,85 @@ public struct AirlockCommand: AsyncParsableCommand {
             @OptionGroup var root: RootOptions
             @Argument(help: ArgumentHelp("A public key (KEY.pub.pem) or CA certificate (CA.pem).", valueName: "PEM"))
             var file: String
-            @Option(help: ArgumentHelp("Bundle names it may sign (patterns, comma-separated).", valueName: "PATTERN,..."))
-            var names: String?
-            func run() throws { throw notAvailable("airlock trust add") }
+            @Option(help: ArgumentHelp("Bundle names it may sign: patterns with '*', comma-separated (default: any name).", valueName: "PATTERN,..."))
+            var names: String = "*"
+            func run() throws {
+                let layout = root.layout
+                var policy = try TrustPolicy.load(path: layout.trustPolicy)
+                let patterns = names.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+                let bytes = try Self.read(file)
+                if String(decoding: bytes, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") {
+                    let certificate = try Certificate(pem: bytes)
+                    try policy.add(authority: certificate, names: patterns)
+                    try policy.save(path: layout.trustPolicy)
+                    Output.line("trusted CA \(certificate.subject) \(certificate.fingerprint) for bundle names: \(patterns.joined(separator: ","))")
+                } else {
+                    let key = try PublicKey(pem: bytes)
+                    try policy.add(key: key, names: patterns)
+                    try policy.save(path: layout.trustPolicy)
+                    Output.line("trusted key \(key.keyID) (\(key.algorithm.rawValue)) for bundle names: \(patterns.joined(separator: ","))")
+                }
+                if patterns == ["*"] { Output.line("note: it may sign any bundle name; restrict it with --names") }
+            }
+
+            static func read(_ path: String) throws(AirlockError) -> [UInt8] {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw AirlockError(.invalidInput, "cannot read '\(path)'")
+                }
+                return Array(data)
+            }
         }
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List trusted keys and CAs.")
             @OptionGroup var root: RootOptions
             @OptionGroup var output: OutputOptions
-            func run() throws { throw notAvailable("airlock trust list") }
+
+            struct Entry: Encodable {
+                var id: String
+                var kind: String
+                var algorithm: String?
+                var subject: String?
+                var names: [String]
+                var added: String
+            }
+
+            struct Listing: Encodable {
+                var threshold: Int
+                var signers: [Entry]
+            }
+
+            func run() throws {
+                let policy = try TrustPolicy.load(path: root.layout.trustPolicy)
+                let entries = policy.keys.map {
+                    Entry(id: $0.id, kind: "key", algorithm: $0.algorithm.rawValue, subject: nil, names: $0.names, added: $0.added)
+                } + policy.authorities.map {
+                    Entry(id: $0.id, kind: "ca", algorithm: nil, subject: $0.subject, names: $0.names, added: $0.added)
+                }
+                if output.json {
+                    try Output.json(Listing(threshold: policy.threshold, signers: entries))
+                    return
+                }
+                Output.line("threshold: \(policy.threshold) signature\(policy.threshold == 1 ? "" : "s") from distinct trusted signers")
+                if entries.isEmpty { Output.line("nothing is trusted yet: add a key with 'airlock trust add KEY.pub.pem'") }
+                for entry in entries {
+                    let what = entry.kind == "key" ? "key \(entry.algorithm ?? "")" : "CA  \(entry.subject ?? "")"
+                    Output.line("\(entry.id)  \(what)  names: \(entry.names.joined(separator: ","))  added \(entry.added)")
+                }
+            }
         }
 
         struct Remove: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Stop trusting a key or CA.")
             @OptionGroup var root: RootOptions
-            @Argument(help: "The key id shown by 'trust list'.")
+            @Argument(help: "The id shown by 'trust list' (at least its first 8 hex digits).")
             var id: String
-            func run() throws { throw notAvailable("airlock trust remove") }
+            func run() throws {
+                var policy = try TrustPolicy.load(path: root.layout.trustPolicy)
+                let removed = try policy.remove(id: id)
+                try policy.save(path: root.layout.trustPolicy)
+                Output.line("no longer trusted: \(removed)")
+            }
         }
 
         struct Threshold: ParsableCommand {
@@ -55,7 +120,12 @@ public struct AirlockCommand: AsyncParsableCommand {
             @OptionGroup var root: RootOptions
             @Argument(help: "The number of signatures (k of n).")
             var count: Int
-            func run() throws { throw notAvailable("airlock trust threshold") }
+            func run() throws {
+                var policy = try TrustPolicy.load(path: root.layout.trustPolicy)
+                try policy.setThreshold(count)
+                try policy.save(path: root.layout.trustPolicy)
+                Output.line("bundles now need \(count) signature\(count == 1 ? "" : "s") from distinct trusted signers")
+            }
         }
     }
 
@@ -66,7 +136,42 @@ public struct AirlockCommand: AsyncParsableCommand {
         @Argument(help: "The bundle file.")
         var bundle: String
         @OptionGroup var output: OutputOptions
-        func run() throws { throw notAvailable("airlock verify") }
+        @Flag(help: "Show progress even when standard error is not a terminal.")
+        var progress = false
+
+        struct Report: Encodable {
+            var verified: Bool
+            var bundle: String
+            var name: String?
+            var version: String?
+            var signers: [TrustedSigner]?
+            var files: Int?
+            var bytes: UInt64?
+            var stage: String?
+            var reasons: [String]?
+        }
+
+        func run() throws {
+            let policy = try TrustPolicy.load(path: root.layout.trustPolicy)
+            let outcome = try BundleVerifier.verify(path: bundle, policy: policy, progress: ProgressReporter(force: progress))
+            switch outcome {
+            case .verified(let verified):
+                let manifest = verified.manifest
+                if output.json {
+                    try Output.json(Report(
+                        verified: true, bundle: bundle, name: manifest.name, version: manifest.version,
+                        signers: verified.signers, files: verified.fileCount, bytes: verified.payloadBytes))
+                } else {
+                    Output.line("verified \(manifest.name) \(manifest.version): \(verified.fileCount) files, \(Output.bytes(verified.payloadBytes)), every byte matches the signed manifest")
+                    for signer in verified.signers { Output.line("signed by \(signer.keyID) (\(signer.via))") }
+                }
+            case .refused(let refusal):
+                if output.json {
+                    try Output.json(Report(verified: false, bundle: bundle, stage: refusal.stage.rawValue, reasons: refusal.reasons))
+                }
+                throw AirlockError(.refused, "refused \(bundle): \(refusal.description)")
+            }
+        }
     }
 
     struct Install: ParsableCommand {

@@ -1,0 +1,38 @@
+internal import Foundation
+internal import AirlockCore
+
+/// Writing results: human lines on stdout, JSON for `--json`, one-line refusals via errors.
+enum Output {
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func json(_ value: some Encodable) throws(AirlockError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        do {
+            var data = try encoder.encode(value)
+            data.append(UInt8(ascii: "\n"))
+            FileHandle.standardOutput.write(data)
+        } catch {
+            throw AirlockError(.system, "cannot encode the result as JSON")
+        }
+    }
+
+    static func bytes(_ count: some BinaryInteger) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+}
+
+extension AirlockError.Code {
+    /// A bundle, signature or request was checked and refused.
+    static let refused = AirlockError.Code("refused")
+}

@@ -1,0 +1,252 @@
+public import AirlockCore
+public import BundleFormat
+public import Signing
+internal import Archive
+public import Foundation
+
+/// Where a spec's files go inside the bundle, and how each is encoded.
+struct PlannedFile {
+    let path: String
+    let source: String
+    let executable: Bool
+    let encoding: EntryEncoding
+}
+
+/// Builds signed bundles (`airlock-pack build`): plans the payload from a spec, hashes every file
+/// (chunks on every core), writes the manifest, one DSSE envelope per key, then the payload, into
+/// a temporary file beside the output that is renamed into place only when complete.
+///
+/// The same spec and inputs give a byte-identical bundle: entries in a fixed order, fixed owner,
+/// modes and times (see `BundleArchiveWriter`), and `created` from `SOURCE_DATE_EPOCH` or the
+/// newest input file's modification time.
+public enum BundleBuilder {
+    /// Large files are hashed in 64 MiB chunks.
+    public static let chunkSize: UInt64 = 64 << 20
+    /// zstd level for runtime files (compressed once at build, decoded at every install).
+    public static let runtimeCompressionLevel = 9
+
+    public struct Result: Sendable {
+        public let manifest: Manifest
+        public let manifestBytes: [UInt8]
+        public let signers: [String]
+        public let bundleBytes: Int64
+    }
+
+    public static func build(
+        spec: BundleSpec, keys: [PrivateKey], output: String, created: Date? = nil,
+        progress: ProgressReporter? = nil
+    ) throws(AirlockError) -> Result {
+        guard !keys.isEmpty else { throw AirlockError(.invalidInput, "give at least one --key to sign the bundle with") }
+        guard Set(keys.map(\.publicKey.keyID)).count == keys.count else {
+            throw AirlockError(.invalidInput, "the same key was given twice")
+        }
+        guard !FileManager.default.fileExists(atPath: output) else {
+            throw AirlockError(.invalidInput, "'\(output)' already exists; choose another --output or remove it")
+        }
+        let plan = try plan(spec)
+        var inputBytes: Int64 = 0
+        for file in plan { inputBytes += try fileSize(file.source) }
+        progress?.begin("hashing", total: inputBytes)
+
+        // Pass 1: digests and stored sizes, for the manifest that precedes the payload.
+        var entries: [Manifest.FileEntry] = []
+        let scratch = FileManager.default.temporaryDirectory.path
+        for file in plan {
+            let hasher = try ChunkHasher(chunkSize: chunkSize, wholeFile: true)
+            var storedSize: Int64
+            var size: Int64
+            let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+            defer { close(null) }
+            let probe = try BundleArchiveWriter(fileDescriptor: null, temporaryDirectory: scratch)
+            let written = try probe.addFile(path: file.path, from: file.source, executable: file.executable, encoding: file.encoding) {
+                (block: UnsafeRawBufferPointer) throws(AirlockError) in
+                try hasher.update(block)
+                progress?.advance(by: Int64(block.count))
+            }
+            storedSize = written.storedSize
+            size = written.plainSize
+            let digests = try hasher.finish()
+            entries.append(Manifest.FileEntry(
+                path: file.path, size: UInt64(size), mode: file.executable ? "0755" : "0644",
+                sha256: digests.whole?.hex ?? "", chunks: UInt64(size) > chunkSize ? digests.chunks.map(\.hex) : nil,
+                encoding: written.encoding.decoding == .zstd ? .zstd : .stored, storedSize: UInt64(storedSize)))
+        }
+        progress?.end()
+
+        let createdAt: Date
+        if let created { createdAt = created } else { createdAt = try defaultCreated(plan) }
+        let manifest = try makeManifest(spec: spec, entries: entries, created: createdAt)
+        try manifest.validate()
+        let manifestBytes = try manifest.encoded()
+        var envelopes: [[UInt8]] = []
+        for key in keys {
+            envelopes.append(try encode(try DSSE.sign(payload: manifestBytes, key: key)))
+        }
+
+        // Pass 2: the archive, into a temporary file renamed into place when complete.
+        let temporary = output + ".partial-\(getpid())"
+        unlink(temporary)
+        do throws(AirlockError) {
+            let writer = try BundleArchiveWriter(path: temporary, temporaryDirectory: scratch)
+            try writer.addData(path: manifestEntryName, bytes: manifestBytes)
+            for (index, envelope) in envelopes.enumerated() {
+                try writer.addData(path: BundleLayout.signaturePath(index + 1), bytes: envelope)
+            }
+            progress?.begin("writing", total: entries.reduce(0) { $0 + Int64($1.size) })
+            for (file, entry) in zip(plan, entries) {
+                let written = try writer.addFile(path: file.path, from: file.source, executable: file.executable, encoding: file.encoding) {
+                    (block: UnsafeRawBufferPointer) throws(AirlockError) in progress?.advance(by: Int64(block.count))
+                }
+                guard UInt64(written.storedSize) == entry.storedSize, UInt64(written.plainSize) == entry.size else {
+                    throw AirlockError(.invalidInput, "'\(file.source)' changed while the bundle was built")
+                }
+            }
+            try writer.finish()
+            progress?.end()
+            guard rename(temporary, output) == 0 else { throw AirlockError.system("cannot move the bundle to \(output)", errno: errno) }
+            try AtomicFile.syncDirectory(folder(of: output))
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        return Result(
+            manifest: manifest, manifestBytes: manifestBytes, signers: keys.map(\.publicKey.keyID),
+            bundleBytes: try fileSize(output))
+    }
+
+    /// The payload, in archive order: base, adapters, then each runtime variant's files sorted.
+    static func plan(_ spec: BundleSpec) throws(AirlockError) -> [PlannedFile] {
+        var files: [PlannedFile] = []
+        if case .file(let path, _) = spec.base {
+            files.append(PlannedFile(path: BundleLayout.basePath(fileName: lastComponent(path)), source: path, executable: false, encoding: .stored))
+        }
+        for adapter in spec.adapters {
+            files.append(PlannedFile(
+                path: BundleLayout.adapterPath(name: adapter.name, fileName: lastComponent(adapter.path)),
+                source: adapter.path, executable: false, encoding: .stored))
+        }
+        for runtime in spec.runtimes {
+            for relative in try regularFiles(under: runtime.path) {
+                let source = runtime.path + "/" + relative
+                files.append(PlannedFile(
+                    path: BundleLayout.runtimeFolder(variant: runtime.variant) + relative, source: source,
+                    executable: isExecutable(source), encoding: .zstd(level: runtimeCompressionLevel)))
+            }
+        }
+        return files
+    }
+
+    static func makeManifest(spec: BundleSpec, entries: [Manifest.FileEntry], created: Date) throws(AirlockError) -> Manifest {
+        func digest(of path: String) -> String { "sha256:" + (entries.first { $0.path == path }?.sha256 ?? "") }
+        let base: Manifest.BaseModel
+        switch spec.base {
+        case .file(let path, let format):
+            let inBundle = BundleLayout.basePath(fileName: lastComponent(path))
+            base = .init(name: spec.name.rawValue, format: format, path: inBundle, digest: digest(of: inBundle))
+        case .reference(let digest, let name):
+            base = .init(name: name, format: nil, path: nil, digest: digest)
+        }
+        let adapters = spec.adapters.map { adapter in
+            let inBundle = BundleLayout.adapterPath(name: adapter.name, fileName: lastComponent(adapter.path))
+            return Manifest.Adapter(name: adapter.name, path: inBundle, digest: digest(of: inBundle), baseDigest: base.digest)
+        }
+        let runtimes = spec.runtimes.map { runtime in
+            let folder = BundleLayout.runtimeFolder(variant: runtime.variant)
+            return Manifest.RuntimeVariant(variant: runtime.variant, path: folder, executable: folder + runtime.executable, requires: runtime.requires)
+        }
+        return Manifest(
+            name: spec.name.rawValue, version: spec.version.description, created: timestamp(created), base: base,
+            adapters: adapters, runtimes: runtimes, service: spec.service, chunkSize: chunkSize, files: entries)
+    }
+
+    /// `SOURCE_DATE_EPOCH` if set (reproducible-builds convention), else the newest input's mtime.
+    static func defaultCreated(_ plan: [PlannedFile]) throws(AirlockError) -> Date {
+        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
+            guard let seconds = Int64(epoch), seconds >= 0 else {
+                throw AirlockError(.invalidInput, "SOURCE_DATE_EPOCH '\(epoch)' is not a number of seconds")
+            }
+            return Date(timeIntervalSince1970: TimeInterval(seconds))
+        }
+        var newest: Int = 0
+        for file in plan {
+            var status = stat()
+            if stat(file.source, &status) == 0 { newest = max(newest, status.st_mtim.tv_sec) }
+        }
+        return Date(timeIntervalSince1970: TimeInterval(newest))
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let seconds = Int(date.timeIntervalSince1970)
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+
+    static func encode(_ envelope: DSSEEnvelope) throws(AirlockError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do { return Array(try encoder.encode(envelope)) } catch {
+            throw AirlockError(.crypto, "cannot encode a signature envelope")
+        }
+    }
+
+    /// Regular files under `folder`, relative, sorted bytewise; links and special files refused.
+    static func regularFiles(under folder: String) throws(AirlockError) -> [String] {
+        var found: [String] = []
+        func walk(_ relative: String) throws(AirlockError) {
+            let absolute = relative.isEmpty ? folder : folder + "/" + relative
+            let names: [String]
+            do { names = try FileManager.default.contentsOfDirectory(atPath: absolute) } catch {
+                throw AirlockError(.invalidInput, "cannot list runtime folder '\(absolute)'")
+            }
+            for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+                let child = relative.isEmpty ? name : relative + "/" + name
+                var status = stat()
+                guard lstat(folder + "/" + child, &status) == 0 else { throw AirlockError.system("cannot stat '\(folder)/\(child)'", errno: errno) }
+                switch status.st_mode & S_IFMT {
+                case S_IFDIR: try walk(child)
+                case S_IFREG: found.append(child)
+                default:
+                    throw AirlockError(.invalidInput, "'\(folder)/\(child)' is not a regular file or folder (links and special files cannot go into a bundle)")
+                }
+            }
+        }
+        try walk("")
+        guard !found.isEmpty else { throw AirlockError(.invalidInput, "runtime folder '\(folder)' is empty") }
+        return found
+    }
+
+    static func isExecutable(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && status.st_mode & 0o111 != 0
+    }
+
+    static func fileSize(_ path: String) throws(AirlockError) -> Int64 {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw AirlockError.system("cannot stat '\(path)'", errno: errno) }
+        return Int64(status.st_size)
+    }
+
+    static func lastComponent(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+/// The bundle's internal layout: one place for every entry name.
+public enum BundleLayout {
+    public static func signaturePath(_ index: Int) -> String { "\(signaturesDirectory)/\(index).dsse.json" }
+    public static func chainPath(_ index: Int) -> String { "\(signaturesDirectory)/\(index).chain.pem" }
+    public static func basePath(fileName: String) -> String { "base/" + fileName }
+    public static func adapterPath(name: String, fileName: String) -> String { "adapters/\(name)/" + fileName }
+    public static func runtimeFolder(variant: String) -> String { "runtime/\(variant)/" }
+    /// At most this many signature envelopes, each at most `maxSignatureBytes`.
+    public static let maxSignatures = 32
+    public static let maxSignatureBytes = 1 << 20
+}

@@ -1,0 +1,213 @@
+public import AirlockCore
+public import BundleFormat
+public import Signing
+internal import Archive
+public import Foundation
+
+/// Receives a bundle's payload while it is verified (install extracts through this): each file's
+/// plain bytes in order. `endFile` is called only once the file's digests matched.
+public protocol PayloadSink: AnyObject {
+    func beginFile(_ entry: Manifest.FileEntry) throws(AirlockError)
+    func write(_ bytes: UnsafeRawBufferPointer) throws(AirlockError)
+    func endFile(_ entry: Manifest.FileEntry) throws(AirlockError)
+}
+
+/// A bundle whose signatures met the trust policy and whose every byte matched its manifest.
+/// Only `BundleVerifier` makes one; install accepts nothing else.
+public struct VerifiedBundle: Sendable {
+    public let manifest: Manifest
+    public let manifestBytes: [UInt8]
+    public let signers: [TrustedSigner]
+    public let fileCount: Int
+    /// Bytes of installed (plain) payload.
+    public let payloadBytes: UInt64
+    /// Bytes of the bundle file read.
+    public let bundleBytes: Int64
+}
+
+/// Why a bundle was refused: one line for the operator, and every reason found.
+public struct Refusal: Sendable, Error, CustomStringConvertible {
+    public enum Stage: String, Sendable { case format, signatures, payload }
+    public let stage: Stage
+    public let reasons: [String]
+    public var description: String { reasons.first ?? "refused" }
+}
+
+public enum Verification: Sendable {
+    case verified(VerifiedBundle)
+    case refused(Refusal)
+}
+
+/// A bundle's metadata read without deciding trust (`airlock-pack inspect`).
+public struct InspectedBundle: Sendable {
+    public let manifest: Manifest
+    public let manifestBytes: [UInt8]
+    public let signatures: [SignatureInput]
+}
+
+/// Verifies bundles (`airlock verify`, and inside `airlock install`): the manifest and signatures
+/// first, against the trust policy, then every payload byte while streaming it once, in order,
+/// against the signed sizes and digests. It writes nothing (unless given a sink).
+public enum BundleVerifier {
+    public static func verify(
+        path: String, policy: TrustPolicy, at time: Date = Date(), sink: (any PayloadSink)? = nil,
+        progress: ProgressReporter? = nil
+    ) throws(AirlockError) -> Verification {
+        let reader: BundleArchiveReader
+        do { reader = try BundleArchiveReader(path: path) } catch {
+            if error.code == .archive { return .refused(Refusal(stage: .format, reasons: [error.description])) }
+            throw error
+        }
+        let head: Head
+        do { head = try readHead(reader) } catch let refusal { return .refused(refusal) }
+
+        let verdict = policy.evaluate(manifest: head.manifestBytes, name: head.manifest.name, signatures: head.signatures, at: time)
+        let signers: [TrustedSigner]
+        switch verdict {
+        case .refused(let reasons): return .refused(Refusal(stage: .signatures, reasons: reasons))
+        case .trusted(let trusted): signers = trusted
+        }
+
+        let manifest = head.manifest
+        let expected = manifest.files
+        let listed = Set(expected.map(\.path))
+        var seen = Set<String>()
+        var index = 0
+        var header: EntryHeader? = head.firstPayload
+        progress?.begin("verifying", total: Int64(expected.reduce(0) { $0 + $1.size }))
+        do throws(Refusal) {
+            while let entry = header {
+                if index < expected.count, entry.path == expected[index].path, entry.kind == .file {
+                    try verifyFile(expected[index], chunkSize: manifest.chunkSize, reader: reader, sink: sink, progress: progress)
+                    seen.insert(entry.path)
+                    index += 1
+                } else if seen.contains(entry.path) {
+                    throw Refusal(stage: .payload, reasons: ["entry '\(entry.path)' appears twice in the bundle"])
+                } else if !listed.contains(entry.path) || entry.kind != .file {
+                    throw Refusal(stage: .payload, reasons: ["entry '\(entry.path)' is not in the manifest"])
+                } else {
+                    throw Refusal(stage: .payload, reasons: ["manifest entry '\(expected[index].path)' is missing from the bundle"])
+                }
+                header = try refusing(.payload) { () throws(AirlockError) in try reader.next() }
+            }
+            if index < expected.count {
+                throw Refusal(stage: .payload, reasons: ["manifest entry '\(expected[index].path)' is missing from the bundle"])
+            }
+        } catch {
+            return .refused(error)
+        }
+        progress?.end()
+        return .verified(VerifiedBundle(
+            manifest: manifest, manifestBytes: head.manifestBytes, signers: signers, fileCount: expected.count,
+            payloadBytes: expected.reduce(0) { $0 + $1.size }, bundleBytes: (try? BundleBuilder.fileSize(path)) ?? 0))
+    }
+
+    /// Reads the manifest and signatures, deciding nothing about trust.
+    public static func inspect(path: String) throws(AirlockError) -> InspectedBundle {
+        let reader = try BundleArchiveReader(path: path)
+        do {
+            let head = try readHead(reader)
+            return InspectedBundle(manifest: head.manifest, manifestBytes: head.manifestBytes, signatures: head.signatures)
+        } catch {
+            throw AirlockError(.invalidInput, "\(path): \(error.description)")
+        }
+    }
+
+    struct Head {
+        let manifest: Manifest
+        let manifestBytes: [UInt8]
+        let signatures: [SignatureInput]
+        let firstPayload: EntryHeader?
+    }
+
+    static func readHead(_ reader: BundleArchiveReader) throws(Refusal) -> Head {
+        let first = try refusing(.format) { () throws(AirlockError) in try reader.next() }
+        guard let first, first.path == manifestEntryName, first.kind == .file else {
+            throw Refusal(stage: .format, reasons: ["the first entry is \(first.map { "'\($0.path)'" } ?? "missing"), not \(manifestEntryName): not an Airlock bundle"])
+        }
+        let manifestBytes = try refusing(.format) { () throws(AirlockError) in try reader.readAll(limit: ManifestLimits.standard.maxBytes) }
+        let manifest = try refusing(.format) { () throws(AirlockError) in try Manifest.decode(manifestBytes) }
+
+        var envelopes: [Int: DSSEEnvelope] = [:]
+        var chains: [Int: [Certificate]] = [:]
+        var next = try refusing(.format) { () throws(AirlockError) in try reader.next() }
+        while let entry = next, entry.path.hasPrefix(signaturesDirectory + "/") {
+            guard let (number, kind) = signatureEntry(entry.path), number <= BundleLayout.maxSignatures else {
+                throw Refusal(stage: .signatures, reasons: ["'\(entry.path)' is not a signature entry this Airlock reads (at most \(BundleLayout.maxSignatures))"])
+            }
+            let bytes = try refusing(.signatures) { () throws(AirlockError) in try reader.readAll(limit: BundleLayout.maxSignatureBytes) }
+            switch kind {
+            case .envelope:
+                guard envelopes[number] == nil else { throw Refusal(stage: .signatures, reasons: ["'\(entry.path)' appears twice"]) }
+                envelopes[number] = try refusing(.signatures) { () throws(AirlockError) in try decodeEnvelope(bytes, source: entry.path) }
+            case .chain:
+                guard chains[number] == nil else { throw Refusal(stage: .signatures, reasons: ["'\(entry.path)' appears twice"]) }
+                chains[number] = try refusing(.signatures) { () throws(AirlockError) in try Certificate.loadChain(pem: bytes) }
+            }
+            next = try refusing(.format) { () throws(AirlockError) in try reader.next() }
+        }
+        guard !envelopes.isEmpty else { throw Refusal(stage: .signatures, reasons: ["the bundle carries no signature"]) }
+        for number in chains.keys where envelopes[number] == nil {
+            throw Refusal(stage: .signatures, reasons: ["'\(BundleLayout.chainPath(number))' has no signature beside it"])
+        }
+        let signatures = envelopes.keys.sorted().map { number in
+            SignatureInput(source: BundleLayout.signaturePath(number), envelope: envelopes[number]!, chain: chains[number] ?? [])
+        }
+        return Head(manifest: manifest, manifestBytes: manifestBytes, signatures: signatures, firstPayload: next)
+    }
+
+    enum SignatureKind { case envelope, chain }
+
+    static func signatureEntry(_ path: String) -> (Int, SignatureKind)? {
+        let name = path.dropFirst(signaturesDirectory.count + 1)
+        for (suffix, kind) in [(".dsse.json", SignatureKind.envelope), (".chain.pem", .chain)] where name.hasSuffix(suffix) {
+            let digits = name.dropLast(suffix.count)
+            guard !digits.isEmpty, digits.count <= 3, digits.allSatisfy(\.isNumber), !digits.hasPrefix("0"), let number = Int(digits) else { return nil }
+            return (number, kind)
+        }
+        return nil
+    }
+
+    static func decodeEnvelope(_ bytes: [UInt8], source: String) throws(AirlockError) -> DSSEEnvelope {
+        try JSONShape.check(bytes, maxBytes: BundleLayout.maxSignatureBytes, maxDepth: 4)
+        do {
+            return try JSONDecoder().decode(DSSEEnvelope.self, from: Data(bytes))
+        } catch {
+            throw AirlockError(.invalidInput, "'\(source)' is not a DSSE envelope")
+        }
+    }
+
+    static func verifyFile(
+        _ file: Manifest.FileEntry, chunkSize: UInt64, reader: BundleArchiveReader, sink: (any PayloadSink)?,
+        progress: ProgressReporter?
+    ) throws(Refusal) {
+        let hasher: ChunkHasher
+        do { hasher = try ChunkHasher(chunkSize: chunkSize, wholeFile: false) } catch {
+            throw Refusal(stage: .payload, reasons: [error.description])
+        }
+        try refusing(.payload) { () throws(AirlockError) in
+            try sink?.beginFile(file)
+            try reader.readDecoded(file.encoding == .zstd ? .zstd : .stored, storedSize: Int64(file.storedSize), plainSize: Int64(file.size)) {
+                (block: UnsafeRawBufferPointer) throws(AirlockError) in
+                try hasher.update(block)
+                try sink?.write(block)
+                progress?.advance(by: Int64(block.count))
+            }
+        }
+        let digests = try refusing(.payload) { () throws(AirlockError) in try hasher.finish() }
+        let expected = file.chunks ?? [file.sha256]
+        guard digests.chunks.map(\.hex) == expected else {
+            let bad = zip(digests.chunks.map(\.hex), expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? 0
+            let where_ = expected.count > 1 ? " (chunk \(bad) of \(expected.count))" : ""
+            throw Refusal(stage: .payload, reasons: ["file '\(file.path)' does not match its signed digest\(where_): it was changed"])
+        }
+        try refusing(.payload) { () throws(AirlockError) in try sink?.endFile(file) }
+    }
+
+    /// Runs `body`, turning an error into a refusal at `stage`.
+    static func refusing<T>(_ stage: Refusal.Stage, _ body: () throws(AirlockError) -> T) throws(Refusal) -> T {
+        do { return try body() } catch {
+            throw Refusal(stage: stage, reasons: [error.description])
+        }
+    }
+}
