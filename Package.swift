@@ -84,7 +84,7 @@ let package = Package(
         // MARK: Tests
 
         /// Locates the real test parts (llama-server, demo model, systemd container) for every test target.
-        .target(name: "TestSupport", dependencies: ["AirlockCore", "Runtime"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["AirlockCore", "Runtime", "Signing"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore"], swiftSettings: strict),
         .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat", "AirlockCore"], swiftSettings: strict),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),

@@ -1,6 +1,5 @@
-import Foundation
-import Signing
-import TestSupport
+public import Foundation
+public import Signing
 
 /// A throwaway PKI made with the `openssl` command line (`req -x509` for roots, `ca` for the
 /// rest, so start and end dates can be set), read into memory, its folder removed at once:
@@ -11,27 +10,35 @@ import TestSupport
 ///                                                     ├─ future        (2030 ... 2031)
 ///                                                     └─ key-agreement (no digitalSignature)
 ///     Other Root ── other-signer
-struct TestPKI: Sendable {
-    let root: Certificate
-    let intermediate: Certificate
-    let signer: Certificate
-    let expired: Certificate
-    let future: Certificate
-    let keyAgreementOnly: Certificate
-    let otherRoot: Certificate
-    let otherSigner: Certificate
+public struct TestPKI: Sendable {
+    public let root: Certificate
+    public let intermediate: Certificate
+    public let signer: Certificate
+    public let expired: Certificate
+    public let future: Certificate
+    public let keyAgreementOnly: Certificate
+    public let otherRoot: Certificate
+    public let otherSigner: Certificate
     /// The signer's private key, as `openssl genpkey` made it.
-    let signerKey: PrivateKey
+    public let signerKey: PrivateKey
+    /// Keys of the expired, the future and the other root's signers.
+    public let expiredKey: PrivateKey
+    public let futureKey: PrivateKey
+    public let otherSignerKey: PrivateKey
+    /// Chain files (leaf, then intermediate; the other signer's has only its leaf).
+    public let expiredChainPEM: [UInt8]
+    public let futureChainPEM: [UInt8]
+    public let otherSignerChainPEM: [UInt8]
     /// `openssl x509 -fingerprint -sha256` of the signer, `AB:CD:...`.
-    let signerFingerprintFromOpenSSL: String
+    public let signerFingerprintFromOpenSSL: String
     /// The signer's certificate followed by the intermediate, as a chain file holds them.
-    let signerChainPEM: [UInt8]
-    let created: Date
+    public let signerChainPEM: [UInt8]
+    public let created: Date
 
     /// One PKI for the whole test run (made on first use).
-    static let shared: Result<TestPKI, any Error> = Result { try TestPKI() }
+    public static let shared: Result<TestPKI, any Error> = Result { try TestPKI() }
 
-    static func get() throws -> TestPKI { try shared.get() }
+    public static func get() throws -> TestPKI { try shared.get() }
 
     private init() throws {
         let folder = try TemporaryDirectory("airlock-pki")
@@ -44,24 +51,24 @@ struct TestPKI: Sendable {
         try Data(Self.configuration(folder: folder.path).utf8).write(to: URL(fileURLWithPath: file("ca.cnf")))
 
         func key(_ name: String) throws {
-            try openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", file("\(name).key"))
+            try Self.openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", file("\(name).key"))
         }
         func makeRoot(_ name: String, _ commonName: String) throws {
             try key(name)
-            try openssl(
+            try Self.openssl(
                 "req", "-x509", "-new", "-key", file("\(name).key"), "-sha384", "-days", "7300", "-subj", "/CN=\(commonName)",
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
                 "-out", file("\(name).pem"))
         }
         func issue(_ name: String, _ commonName: String, by issuer: String, _ extensions: String, from start: String, to end: String) throws {
             try key(name)
-            try openssl("req", "-new", "-key", file("\(name).key"), "-subj", "/CN=\(commonName)", "-out", file("\(name).csr"))
-            try openssl(
+            try Self.openssl("req", "-new", "-key", file("\(name).key"), "-subj", "/CN=\(commonName)", "-out", file("\(name).csr"))
+            try Self.openssl(
                 "ca", "-batch", "-config", file("ca.cnf"), "-cert", file("\(issuer).pem"), "-keyfile", file("\(issuer).key"),
                 "-in", file("\(name).csr"), "-out", file("\(name).pem"), "-extensions", extensions, "-notext",
                 "-startdate", start, "-enddate", end)
         }
-        func load(_ name: String) throws -> Certificate { try Certificate(pem: readBytes(file("\(name).pem"))) }
+        func load(_ name: String) throws -> Certificate { try Certificate(pem: Self.readBytes(file("\(name).pem"))) }
 
         let now = Self.stamp(created.addingTimeInterval(-3600))
         try makeRoot("root", "Airlock Test Root")
@@ -82,13 +89,19 @@ struct TestPKI: Sendable {
         otherRoot = try load("other-root")
         otherSigner = try load("other-signer")
         signerKey = try PrivateKey.load(path: file("signer.key"))
-        signerFingerprintFromOpenSSL = try openssl("x509", "-in", file("signer.pem"), "-noout", "-fingerprint", "-sha256")
+        signerFingerprintFromOpenSSL = try Self.openssl("x509", "-in", file("signer.pem"), "-noout", "-fingerprint", "-sha256")
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        signerChainPEM = try readBytes(file("signer.pem")) + readBytes(file("intermediate.pem"))
+        signerChainPEM = try Self.readBytes(file("signer.pem")) + Self.readBytes(file("intermediate.pem"))
+        expiredKey = try PrivateKey.load(path: file("expired.key"))
+        futureKey = try PrivateKey.load(path: file("future.key"))
+        otherSignerKey = try PrivateKey.load(path: file("other-signer.key"))
+        expiredChainPEM = try Self.readBytes(file("expired.pem")) + Self.readBytes(file("intermediate.pem"))
+        futureChainPEM = try Self.readBytes(file("future.pem")) + Self.readBytes(file("intermediate.pem"))
+        otherSignerChainPEM = try Self.readBytes(file("other-signer.pem"))
     }
 
     /// `YYYYMMDDHHMMSSZ` in UTC, as `openssl ca -startdate` takes it.
-    static func stamp(_ date: Date) -> String {
+    public static func stamp(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -97,13 +110,20 @@ struct TestPKI: Sendable {
     }
 
     /// A date from `YYYY-MM-DD` (UTC midnight).
-    static func day(_ text: String) -> Date {
+    public static func day(_ text: String) -> Date {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd"
         return formatter.date(from: text)!
     }
+
+    @discardableResult
+    private static func openssl(_ arguments: String...) throws -> ProcessResult {
+        try ProcessResult.run("/usr/bin/openssl", arguments).checked()
+    }
+
+    private static func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 
     private static func configuration(folder: String) -> String {
         """
