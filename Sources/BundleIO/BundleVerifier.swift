@@ -71,7 +71,6 @@ public enum BundleVerifier {
         let manifest = head.manifest
         let expected = manifest.files
         let listed = Set(expected.map(\.path))
-        var seen = Set<String>()
         var index = 0
         var header: EntryHeader? = head.firstPayload
         progress?.begin("verifying", total: Int64(expected.reduce(0) { $0 + $1.size }))
@@ -79,10 +78,7 @@ public enum BundleVerifier {
             while let entry = header {
                 if index < expected.count, entry.path == expected[index].path, entry.kind == .file {
                     try verifyFile(expected[index], chunkSize: manifest.chunkSize, reader: reader, sink: sink, progress: progress)
-                    seen.insert(entry.path)
                     index += 1
-                } else if seen.contains(entry.path) {
-                    throw Refusal(stage: .payload, reasons: ["entry '\(entry.path)' appears twice in the bundle"])
                 } else if !listed.contains(entry.path) || entry.kind != .file {
                     throw Refusal(stage: .payload, reasons: ["entry '\(entry.path)' is not in the manifest"])
                 } else {
