@@ -99,7 +99,15 @@ public struct AirlockPackCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The private key to sign with.", valueName: "KEY.pem"))
         var key: String
 
-        func run() throws { throw notAvailable("airlock-pack sign") }
+        @Flag(help: "Show progress even when standard error is not a terminal.")
+        var progress = false
+
+        func run() throws {
+            let privateKey = try PrivateKey.load(path: key)
+            let result = try BundleCoSigner.sign(path: bundle, key: privateKey, progress: ProgressReporter(force: progress))
+            Output.line("co-signed \(bundle): \(result.name) \(result.version), now signed by:")
+            for signer in result.signers { Output.line("  \(signer)") }
+        }
     }
 
     struct Inspect: ParsableCommand {

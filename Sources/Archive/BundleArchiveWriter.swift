@@ -143,6 +143,21 @@ public final class BundleArchiveWriter {
         }
     }
 
+    /// The reader's current entry, copied byte for byte as it is stored (a zstd frame stays the
+    /// same frame): how a co-signature is added without re-encoding the payload.
+    @discardableResult
+    public func copyEntry(from reader: BundleArchiveReader, header: EntryHeader) throws(AirlockError) -> WrittenEntry {
+        try guarded { () throws(AirlockError) in
+            guard header.kind == .file else { throw AirlockError(.archive, "only files are copied; '\(header.path)' is a directory") }
+            try claim(header.path)
+            try writeHeader(path: header.path, kind: .file, size: header.size, executable: header.isExecutable)
+            try reader.readChunks(maxChunk: blockSize) { (chunk: UnsafeRawBufferPointer) throws(AirlockError) in try writeData(chunk) }
+            return record(WrittenEntry(
+                path: header.path, kind: .file, encoding: .stored, executable: header.isExecutable,
+                storedSize: header.size, plainSize: header.size))
+        }
+    }
+
     /// Ends the archive (end-of-archive marker, padding) and flushes it; for a writer made with a
     /// path, syncs and closes the file. Returns every entry written.
     @discardableResult

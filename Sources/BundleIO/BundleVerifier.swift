@@ -53,6 +53,19 @@ public enum BundleVerifier {
         path: String, policy: TrustPolicy, at time: Date = Date(), sink: (any PayloadSink)? = nil,
         progress: ProgressReporter? = nil
     ) throws(AirlockError) -> Verification {
+        try check(path: path, policy: policy, at: time, sink: sink, progress: progress)
+    }
+
+    /// Checks every payload byte against the manifest without deciding trust (before adding a
+    /// co-signature: nobody should co-sign a bundle whose payload was changed). The result's
+    /// signer list is empty.
+    public static func checkIntegrity(path: String, progress: ProgressReporter? = nil) throws(AirlockError) -> Verification {
+        try check(path: path, policy: nil, at: Date(), sink: nil, progress: progress)
+    }
+
+    static func check(
+        path: String, policy: TrustPolicy?, at time: Date, sink: (any PayloadSink)?, progress: ProgressReporter?
+    ) throws(AirlockError) -> Verification {
         let reader: BundleArchiveReader
         do { reader = try BundleArchiveReader(path: path) } catch {
             if error.code == .archive { return .refused(Refusal(stage: .format, reasons: [error.description])) }
@@ -61,11 +74,14 @@ public enum BundleVerifier {
         let head: Head
         do { head = try readHead(reader) } catch let refusal { return .refused(refusal) }
 
-        let verdict = policy.evaluate(manifest: head.manifestBytes, name: head.manifest.name, signatures: head.signatures, at: time)
         let signers: [TrustedSigner]
-        switch verdict {
-        case .refused(let reasons): return .refused(Refusal(stage: .signatures, reasons: reasons))
-        case .trusted(let trusted): signers = trusted
+        if let policy {
+            switch policy.evaluate(manifest: head.manifestBytes, name: head.manifest.name, signatures: head.signatures, at: time) {
+            case .refused(let reasons): return .refused(Refusal(stage: .signatures, reasons: reasons))
+            case .trusted(let trusted): signers = trusted
+            }
+        } else {
+            signers = []
         }
 
         let manifest = head.manifest
