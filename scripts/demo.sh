@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The main job, end to end, on the generated tiny demo model, as far as Airlock is built:
-#   1. set up the host (Debian packages), build the toolkit,
+#   1. set up the host (Debian packages) and build the toolkit,
 #   2. build (or reuse) the pinned llama-server and generate the demo model and its adapters,
-#   3. start llama-server on the demo model, on a Unix socket, with a cleared environment,
-#      both adapters loaded at scale 0, and ask it one question with the `claims` adapter applied
-#      (and the same question of the base model, to show the adapter at work).
-# Later issues extend it until it packs, signs, verifies, installs, serves and audits.
+#   3. build host: make two signing keys, pack the model, adapters and runtime into a signed
+#      bundle, add a co-signature, inspect it,
+#   4. target host (under a --root folder): trust both keys, require two signatures, verify,
+#      and show that a tampered copy is refused,
+#   5. start the bundle's llama-server on the demo model (Unix socket, empty environment) and ask
+#      one question with the `claims` adapter, and the same of the base model.
+# Later issues extend it until it installs, serves through the gateway and audits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -16,7 +20,6 @@ scripts/setup-host.sh
 step "build the toolkit (swift build)"
 swift build
 bin=$(swift build --show-bin-path)
-"$bin/airlock" --version >/dev/null
 step "test runtime (llama-server, cached under ${XDG_CACHE_HOME:-$HOME/.cache}/airlock/)"
 runtime=$(scripts/test-runtime.sh)
 echo "$runtime" >&2
@@ -25,17 +28,47 @@ model=$(scripts/demo-model.sh)
 ls -l "$model" >&2
 
 work=$(mktemp -d /tmp/airlock-demo.XXXXXX)
-socket="$work/runtime.sock"
 cleanup() {
   [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
+root="$work/target-root"
 
-step "start llama-server on $socket (no network, empty environment)"
-env -i "$runtime" --model "$model/base.gguf" --host "$socket" --ctx-size 512 --parallel 1 \
-  --threads 1 --threads-batch 1 --offline --no-ui --no-slots \
-  --lora-scaled "$model/claims.gguf:0,$model/legal.gguf:0" >"$work/runtime.log" 2>&1 &
+step "build host: signing keys"
+cd "$work"
+"$bin/airlock-pack" keygen --output release.pem
+"$bin/airlock-pack" keygen --algorithm ed25519 --output security-officer.pem
+
+step "build host: pack and sign the bundle"
+mkdir -p input/model input/runtime/cpu-generic
+cp "$repo/bundle/demo/bundle.yaml" input/
+cp "$model/base.gguf" "$model/claims.gguf" "$model/legal.gguf" input/model/
+cp "$runtime" input/runtime/cpu-generic/llama-server
+"$bin/airlock-pack" build input/bundle.yaml --key release.pem --output claims-assistant-1.0.0.airlock
+"$bin/airlock-pack" sign claims-assistant-1.0.0.airlock --key security-officer.pem
+"$bin/airlock-pack" inspect claims-assistant-1.0.0.airlock
+
+step "target host: trust both keys for claims-*, require two signatures, verify"
+"$bin/airlock" --root "$root" trust add release.pub.pem --names 'claims-*'
+"$bin/airlock" --root "$root" trust add security-officer.pub.pem --names 'claims-*'
+"$bin/airlock" --root "$root" trust threshold 2
+"$bin/airlock" --root "$root" verify claims-assistant-1.0.0.airlock
+
+step "target host: a copy with one flipped byte is refused"
+cp claims-assistant-1.0.0.airlock tampered.airlock
+size=$(stat -c %s tampered.airlock)
+printf '\x00' | dd of=tampered.airlock bs=1 seek=$((size - 20000)) conv=notrunc status=none
+if "$bin/airlock" --root "$root" verify tampered.airlock; then
+  echo "a tampered bundle verified" >&2; exit 1
+fi
+cd "$repo"
+
+step "start the bundle's llama-server on $work/runtime.sock (no network, empty environment)"
+socket="$work/runtime.sock"
+env -i "$work/input/runtime/cpu-generic/llama-server" --model "$work/input/model/base.gguf" --host "$socket" \
+  --ctx-size 512 --parallel 1 --threads 1 --threads-batch 1 --offline --no-ui --no-slots \
+  --lora-scaled "$work/input/model/claims.gguf:0,$work/input/model/legal.gguf:0" >"$work/runtime.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do
   curl -sf --unix-socket "$socket" http://runtime/health >/dev/null 2>&1 && break
