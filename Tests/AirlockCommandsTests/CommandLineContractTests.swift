@@ -37,8 +37,22 @@ import Testing
     ]
 
     @Test(arguments: 0..<contract.count)
-    func contractSpellingParsesAndUnbuiltVerbsRefuse(index: Int) async throws {
+    func contractSpellingParses(index: Int) throws {
         let (root, arguments) = Self.contract[index]
+        _ = try root.parseAsRoot(arguments)
+    }
+
+    /// Verbs of the contract that later issues build.
+    static let unbuilt: [(any ParsableCommand.Type, [String])] = contract.filter { root, arguments in
+        let built: Set<String> = ["keygen", "build", "sign", "inspect", "trust", "verify"]
+        let isPackOrAirlock = [ObjectIdentifier(AirlockPackCommand.self), ObjectIdentifier(AirlockCommand.self)].contains(ObjectIdentifier(root))
+        let verb = arguments.first { !$0.hasPrefix("-") && !$0.hasPrefix("/") } ?? ""
+        return !isPackOrAirlock || !built.contains(verb)
+    }
+
+    @Test(arguments: 0..<unbuilt.count)
+    func unbuiltVerbsRefuseWithoutPretending(index: Int) async throws {
+        let (root, arguments) = Self.unbuilt[index]
         var command = try root.parseAsRoot(arguments)
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
