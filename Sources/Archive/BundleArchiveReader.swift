@@ -61,6 +61,10 @@ public final class BundleArchiveReader {
     private var state: State = .ready
     private var current: Current?
     private var entryCount = 0
+    /// Where the next entry's first header block must start: 0, then the end of each entry's
+    /// padded data. libarchive's `archive_read_header_position` must agree, and after a failure
+    /// (when libarchive reports only `ARCHIVE_FATAL` there) this is where the diagnosis looks.
+    private var nextHeaderOffset: Int64 = 0
     private var seenPaths = Set<String>()
     private var scratch: UnsafeMutableRawBufferPointer?
 
@@ -97,7 +101,10 @@ public final class BundleArchiveReader {
                     guard let client, let buffer else { return -1 }
                     return Unmanaged<RawInput>.fromOpaque(client).takeUnretainedValue().fill(buffer)
                 }, nil)
-            try archive.check(opened, "cannot open the bundle")
+            // libarchive reads the first block and bids on the format here already.
+            guard opened == ARCHIVE_OK else {
+                throw diagnoseHeaderFailure(at: 0, previous: nil, libarchive: archive.failure("cannot open the bundle"))
+            }
         }
     }
 
@@ -130,7 +137,13 @@ public final class BundleArchiveReader {
             current = nil
             var entry: OpaquePointer?
             let result = archive_read_next_header(archive.raw, &entry)
-            let position = archive_read_header_position(archive.raw)
+            let position = nextHeaderOffset
+            if result == ARCHIVE_OK || result == ARCHIVE_EOF {
+                let theirs = archive_read_header_position(archive.raw)
+                guard theirs == position else {
+                    throw AirlockError(.archive, "libarchive places entry \(entryCount + 1) at offset \(theirs), the reader at \(position)")
+                }
+            }
             if result == ARCHIVE_EOF {
                 try checkEnd(at: position, after: previous)
                 state = .finished
@@ -145,6 +158,7 @@ public final class BundleArchiveReader {
             }
             let header = try check(entry, at: position)
             current = header
+            nextHeaderOffset = header.dataEnd
             return header.header
         }
     }
@@ -344,6 +358,7 @@ public final class BundleArchiveReader {
                 "bundle is truncated: entry '\(previous.header.path)' needs \(previous.header.size) bytes and the bundle ends \(previous.dataEnd - input.position) bytes short",
                 cause: libarchive.cause)
         }
+        let notATar = AirlockError(.archive, "not a bundle: the input is not a tar archive", cause: libarchive.cause)
         do throws(AirlockError) {
             let outcome = try TarEntryHeaders.parse(at: position, maxExtendedHeader: limits.maxExtendedHeaderBytes) { offset, count in
                 _ = input.ensure(upTo: offset + Int64(count))
@@ -353,12 +368,10 @@ public final class BundleArchiveReader {
                 return AirlockError(.archive, "bundle is truncated: the header at offset \(position) is cut off", cause: libarchive.cause)
             }
         } catch {
-            return error  // our own reason for refusing the header, more precise than libarchive's
+            // Our own reason for refusing the header is more precise than libarchive's.
+            return entryCount == 0 ? AirlockError(.archive, notATar.message, cause: error) : error
         }
-        if entryCount == 0 {
-            return AirlockError(.archive, "not a bundle: the input is not a tar archive", cause: libarchive.cause)
-        }
-        return libarchive
+        return entryCount == 0 ? notATar : libarchive
     }
 
     /// After a data read failed: "bundle is truncated" when the input ended inside the entry.
