@@ -88,9 +88,9 @@ final class ZstdDecoder {
                 guard let client, let buffer else { return -1 }
                 return Unmanaged<EntrySource>.fromOpaque(client).takeUnretainedValue().pull(buffer)
             }, nil)
-        try archive.check(opened, "entry '\(entryName)' is not a zstd stream")
+        try archive.check(opened, "entry '\(entryName)' is not a valid zstd stream")
         var entry: OpaquePointer?
-        try archive.check(archive_read_next_header(raw, &entry), "entry '\(entryName)' is not a zstd stream")
+        try archive.check(archive_read_next_header(raw, &entry), "entry '\(entryName)' is not a valid zstd stream")
         // Exactly one zstd layer over libarchive's own pass-through: libarchive bids filters
         // again on decoded bytes, and a second layer would decode what is not ours to decode.
         guard archive_filter_count(raw) == 2, archive_filter_code(raw, 0) == ARCHIVE_FILTER_ZSTD else {

@@ -130,6 +130,13 @@ func peakResidentBytes() -> Int {
     return usage.ru_maxrss * 1024
 }
 
+/// Resident memory of this process now, in bytes (Linux: `/proc/self/statm`).
+func currentResidentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+
 /// Makes the hostile archive `name` at `path` with Python (tarfile, or raw header blocks where
 /// tarfile would refuse or fix what we need broken). Nothing binary is committed.
 func makeHostile(_ name: String, at path: String) throws {

@@ -278,9 +278,11 @@ extension BundleArchiveTests {
             try writer.finish()
             let reader = try BundleArchiveReader(path: dir.file("b.airlock"))
             _ = try reader.next()
-            #expect(throws: AirlockError.self) {
+            let error = #expect(throws: AirlockError.self) {
                 try reader.readDecoded(.zstd, storedSize: Int64(frame.count), plainSize: 1000) { _ in }
             }
+            #expect(error?.description.contains("entry 'junk.zst' is not a valid zstd stream") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("Unknown frame descriptor") == true)
         }
 
         /// One zstd frame of `bytes`.
