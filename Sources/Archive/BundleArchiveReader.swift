@@ -76,6 +76,8 @@ public final class BundleArchiveReader {
 
     private struct Current {
         let header: EntryHeader
+        /// Data bytes handed out so far.
+        var consumed: Int64 = 0
         /// Offset of the entry's first data byte in the bundle.
         let dataStart: Int64
         var dataEnd: Int64 { dataStart + Int64(TarEntryHeaders.roundUp(Int(header.size))) }
@@ -169,18 +171,20 @@ public final class BundleArchiveReader {
             let entry = try requireEntry()
             let got = archive_read_data(archive.raw, buffer.baseAddress, buffer.count)
             guard got >= 0 else { throw diagnoseDataFailure(entry, archive.failure("cannot read entry '\(entry.header.path)'")) }
+            current?.consumed += Int64(got)
             return got
         }
     }
 
-    /// Hands the current entry's stored bytes to `body` in chunks of at most `maxChunk` bytes,
-    /// without copying; ends at the entry's declared size.
+    /// Hands the current entry's stored bytes (from where earlier reads stopped) to `body` in
+    /// chunks of at most `maxChunk` bytes, without copying; ends at the entry's declared size.
     public func readChunks(
         maxChunk: Int = 4 << 20, _ body: (UnsafeRawBufferPointer) throws(AirlockError) -> Void
     ) throws(AirlockError) {
         try guarded { () throws(AirlockError) in
             let entry = try requireEntry()
-            var consumed: Int64 = 0
+            var consumed = entry.consumed
+            defer { current?.consumed = consumed }
             while true {
                 var block: UnsafeRawPointer?
                 var size = 0
@@ -211,6 +215,7 @@ public final class BundleArchiveReader {
     /// refused without reading when the entry is over `limit` bytes.
     public func readAll(limit: Int) throws(AirlockError) -> [UInt8] {
         let entry = try guarded { () throws(AirlockError) in try requireEntry() }
+        guard entry.consumed == 0 else { throw fail(AirlockError(.archive, "entry '\(entry.header.path)' was already partly read")) }
         guard entry.header.size <= Int64(limit) else {
             throw fail(AirlockError(.archive, "entry '\(entry.header.path)' is \(entry.header.size) bytes, over the limit of \(limit) for an entry held in memory"))
         }
@@ -232,6 +237,7 @@ public final class BundleArchiveReader {
         try guarded { () throws(AirlockError) in
             let entry = try requireEntry()
             let path = entry.header.path
+            guard entry.consumed == 0 else { throw AirlockError(.archive, "entry '\(path)' was already partly read") }
             guard entry.header.kind == .file else { throw AirlockError(.archive, "entry '\(path)' is a directory, not a file") }
             if entry.header.size > storedSize {
                 throw AirlockError(.archive, "entry '\(path)' is larger than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
@@ -258,6 +264,7 @@ public final class BundleArchiveReader {
         guard plainSize > 0 else {
             throw AirlockError(.archive, "entry '\(path)' is declared zstd with a plain size of 0 (empty files are stored)")
         }
+        current?.consumed = entry.header.size  // the decoder takes the stored bytes from here on
         let buffer = scratchBuffer()
         let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[..<min(buffer.count, max(1, maxChunk))])
         var produced: Int64 = 0
@@ -455,6 +462,7 @@ final class RawInput: ArchiveIO {
 
     /// libarchive's read callback: the next block (0: end of input, -1: failure parked).
     func fill(_ buffer: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
+        if atEnd { return 0 }  // keep the kept blocks: libarchive may ask again at the end
         guard readBlock() else { return -1 }
         buffer.pointee = UnsafeRawPointer(slots[newest].baseAddress)
         return slotLength[newest]

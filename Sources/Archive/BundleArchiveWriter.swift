@@ -93,6 +93,7 @@ public final class BundleArchiveWriter {
 
     deinit {
         block.deallocate()
+        if case .finished = state {} else { sink.abandon() }
         if let ownedDescriptor { close(ownedDescriptor) }
     }
 
@@ -136,6 +137,9 @@ public final class BundleArchiveWriter {
     ) throws(AirlockError) -> WrittenEntry {
         try guarded { () throws(AirlockError) in
             try BundlePath.validate(path)
+            if case .zstd(let level) = encoding, !ZstdMagic.levels.contains(level) {
+                throw AirlockError(.invalidInput, "zstd level \(level) is outside \(ZstdMagic.levels)")
+            }
             guard !paths.contains(path) else { throw AirlockError(.archive, "entry '\(path)' is added twice") }
             let source = try SourceFile(sourcePath)
             let written: WrittenEntry

@@ -20,6 +20,7 @@ enum ZstdMagic {
 final class ZstdEncoder {
     private let archive: ArchivePointer
     private let sink: FileSink
+    private var finished = false
 
     init(level: Int, fileDescriptor fd: Int32, bufferSize: Int) throws(AirlockError) {
         guard ZstdMagic.levels.contains(level) else {
@@ -46,6 +47,10 @@ final class ZstdEncoder {
         }
     }
 
+    deinit {
+        if !finished { sink.abandon() }
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer) throws(AirlockError) {
         guard !bytes.isEmpty else { return }
         let wrote = archive_write_data(archive.raw, bytes.baseAddress, bytes.count)
@@ -56,6 +61,7 @@ final class ZstdEncoder {
 
     /// Ends the frame and flushes; returns the compressed size.
     func finish() throws(AirlockError) -> Int64 {
+        finished = true
         try archive.check(archive_write_close(archive.raw), "cannot finish the zstd stream")
         archive.markClosed()
         return sink.count

@@ -192,6 +192,37 @@ extension BundleArchiveTests {
             try writer.finish()
         }
 
+        @Test func abandonedWriterLeavesNoEndMarker() throws {
+            let dir = try Scratch()
+            defer { dir.remove() }
+            let fd = open(dir.file("b.airlock"), O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            defer { close(fd) }
+            do {
+                let writer = try BundleArchiveWriter(fileDescriptor: fd, blockSize: 64 << 10)
+                try writer.addData(path: "manifest.json", bytes: noise(300_000))
+                // Dropped without finish() while the descriptor stays open: libarchive, freed,
+                // would still write an end-of-archive marker and make this look complete.
+            }
+            expectRefused(dir.file("b.airlock"), "bundle is truncated")
+        }
+
+        @Test func failureAfterAHeaderBreaksTheWriter() throws {
+            let dir = try Scratch()
+            defer { dir.remove() }
+            try write(noise(1 << 20), to: dir.file("weights"))
+            let writer = try BundleArchiveWriter(path: dir.file("b.airlock"), blockSize: 64 << 10)
+            var calls = 0
+            #expect(throws: AirlockError.self) {
+                try writer.addFile(path: "weights", from: dir.file("weights")) { _ throws(AirlockError) in
+                    calls += 1
+                    if calls == 3 { throw AirlockError(.crypto, "hasher failed") }
+                }
+            }
+            let error = #expect(throws: AirlockError.self) { try writer.addData(path: "next", bytes: [1]) }
+            #expect(error?.message == "hasher failed")
+            #expect(throws: AirlockError.self) { try writer.finish() }
+        }
+
         /// What libarchive's pax writer puts in the ustar size field, checked on the writer's own
         /// header bytes (the data itself is never written: the writer is dropped after the header).
         @Test func writerFollowsTheSizeRuleForEightGiBAndSixtyFiveGiB() throws {
