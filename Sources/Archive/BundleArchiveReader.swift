@@ -61,6 +61,10 @@ public final class BundleArchiveReader {
     private var state: State = .ready
     private var current: Current?
     private var entryCount = 0
+    /// Where the next entry's first header block must start: 0, then the end of each entry's
+    /// padded data. libarchive's `archive_read_header_position` must agree, and after a failure
+    /// (when libarchive reports only `ARCHIVE_FATAL` there) this is where the diagnosis looks.
+    private var nextHeaderOffset: Int64 = 0
     private var seenPaths = Set<String>()
     private var scratch: UnsafeMutableRawBufferPointer?
 
@@ -72,6 +76,8 @@ public final class BundleArchiveReader {
 
     private struct Current {
         let header: EntryHeader
+        /// Data bytes handed out so far.
+        var consumed: Int64 = 0
         /// Offset of the entry's first data byte in the bundle.
         let dataStart: Int64
         var dataEnd: Int64 { dataStart + Int64(TarEntryHeaders.roundUp(Int(header.size))) }
@@ -97,7 +103,10 @@ public final class BundleArchiveReader {
                     guard let client, let buffer else { return -1 }
                     return Unmanaged<RawInput>.fromOpaque(client).takeUnretainedValue().fill(buffer)
                 }, nil)
-            try archive.check(opened, "cannot open the bundle")
+            // libarchive reads the first block and bids on the format here already.
+            guard opened == ARCHIVE_OK else {
+                throw diagnoseHeaderFailure(at: 0, previous: nil, libarchive: archive.failure("cannot open the bundle"))
+            }
         }
     }
 
@@ -130,7 +139,13 @@ public final class BundleArchiveReader {
             current = nil
             var entry: OpaquePointer?
             let result = archive_read_next_header(archive.raw, &entry)
-            let position = archive_read_header_position(archive.raw)
+            let position = nextHeaderOffset
+            if result == ARCHIVE_OK || result == ARCHIVE_EOF {
+                let theirs = archive_read_header_position(archive.raw)
+                guard theirs == position else {
+                    throw AirlockError(.archive, "libarchive places entry \(entryCount + 1) at offset \(theirs), the reader at \(position)")
+                }
+            }
             if result == ARCHIVE_EOF {
                 try checkEnd(at: position, after: previous)
                 state = .finished
@@ -145,6 +160,7 @@ public final class BundleArchiveReader {
             }
             let header = try check(entry, at: position)
             current = header
+            nextHeaderOffset = header.dataEnd
             return header.header
         }
     }
@@ -155,18 +171,20 @@ public final class BundleArchiveReader {
             let entry = try requireEntry()
             let got = archive_read_data(archive.raw, buffer.baseAddress, buffer.count)
             guard got >= 0 else { throw diagnoseDataFailure(entry, archive.failure("cannot read entry '\(entry.header.path)'")) }
+            current?.consumed += Int64(got)
             return got
         }
     }
 
-    /// Hands the current entry's stored bytes to `body` in chunks of at most `maxChunk` bytes,
-    /// without copying; ends at the entry's declared size.
+    /// Hands the current entry's stored bytes (from where earlier reads stopped) to `body` in
+    /// chunks of at most `maxChunk` bytes, without copying; ends at the entry's declared size.
     public func readChunks(
         maxChunk: Int = 4 << 20, _ body: (UnsafeRawBufferPointer) throws(AirlockError) -> Void
     ) throws(AirlockError) {
         try guarded { () throws(AirlockError) in
             let entry = try requireEntry()
-            var consumed: Int64 = 0
+            var consumed = entry.consumed
+            defer { current?.consumed = consumed }
             while true {
                 var block: UnsafeRawPointer?
                 var size = 0
@@ -197,6 +215,7 @@ public final class BundleArchiveReader {
     /// refused without reading when the entry is over `limit` bytes.
     public func readAll(limit: Int) throws(AirlockError) -> [UInt8] {
         let entry = try guarded { () throws(AirlockError) in try requireEntry() }
+        guard entry.consumed == 0 else { throw fail(AirlockError(.archive, "entry '\(entry.header.path)' was already partly read")) }
         guard entry.header.size <= Int64(limit) else {
             throw fail(AirlockError(.archive, "entry '\(entry.header.path)' is \(entry.header.size) bytes, over the limit of \(limit) for an entry held in memory"))
         }
@@ -218,6 +237,7 @@ public final class BundleArchiveReader {
         try guarded { () throws(AirlockError) in
             let entry = try requireEntry()
             let path = entry.header.path
+            guard entry.consumed == 0 else { throw AirlockError(.archive, "entry '\(path)' was already partly read") }
             guard entry.header.kind == .file else { throw AirlockError(.archive, "entry '\(path)' is a directory, not a file") }
             if entry.header.size > storedSize {
                 throw AirlockError(.archive, "entry '\(path)' is larger than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
@@ -244,6 +264,7 @@ public final class BundleArchiveReader {
         guard plainSize > 0 else {
             throw AirlockError(.archive, "entry '\(path)' is declared zstd with a plain size of 0 (empty files are stored)")
         }
+        current?.consumed = entry.header.size  // the decoder takes the stored bytes from here on
         let buffer = scratchBuffer()
         let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[..<min(buffer.count, max(1, maxChunk))])
         var produced: Int64 = 0
@@ -344,6 +365,7 @@ public final class BundleArchiveReader {
                 "bundle is truncated: entry '\(previous.header.path)' needs \(previous.header.size) bytes and the bundle ends \(previous.dataEnd - input.position) bytes short",
                 cause: libarchive.cause)
         }
+        let notATar = AirlockError(.archive, "not a bundle: the input is not a tar archive", cause: libarchive.cause)
         do throws(AirlockError) {
             let outcome = try TarEntryHeaders.parse(at: position, maxExtendedHeader: limits.maxExtendedHeaderBytes) { offset, count in
                 _ = input.ensure(upTo: offset + Int64(count))
@@ -353,12 +375,10 @@ public final class BundleArchiveReader {
                 return AirlockError(.archive, "bundle is truncated: the header at offset \(position) is cut off", cause: libarchive.cause)
             }
         } catch {
-            return error  // our own reason for refusing the header, more precise than libarchive's
+            // Our own reason for refusing the header is more precise than libarchive's.
+            return entryCount == 0 ? AirlockError(.archive, notATar.message, cause: error) : error
         }
-        if entryCount == 0 {
-            return AirlockError(.archive, "not a bundle: the input is not a tar archive", cause: libarchive.cause)
-        }
-        return libarchive
+        return entryCount == 0 ? notATar : libarchive
     }
 
     /// After a data read failed: "bundle is truncated" when the input ended inside the entry.
@@ -442,6 +462,7 @@ final class RawInput: ArchiveIO {
 
     /// libarchive's read callback: the next block (0: end of input, -1: failure parked).
     func fill(_ buffer: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
+        if atEnd { return 0 }  // keep the kept blocks: libarchive may ask again at the end
         guard readBlock() else { return -1 }
         buffer.pointee = UnsafeRawPointer(slots[newest].baseAddress)
         return slotLength[newest]

@@ -31,7 +31,8 @@ public final class BundleArchiveWriter {
     public typealias Progress = (UnsafeRawBufferPointer) throws(AirlockError) -> Void
 
     private let archive: ArchivePointer
-    private let sink: FileSink
+    /// Internal (not private) so tests can flush a lone header: see `writeHeader`.
+    let sink: FileSink
     private let temporaryDirectory: String?
     private let blockSize: Int
     private let block: UnsafeMutableRawBufferPointer
@@ -49,9 +50,15 @@ public final class BundleArchiveWriter {
 
     /// Writes to `fileDescriptor` (not closed by the writer). `.zstd` entries need
     /// `temporaryDirectory` for their scratch files.
-    public init(
+    public convenience init(
         fileDescriptor: Int32, temporaryDirectory: String? = nil, blockSize: Int = defaultBlockSize
     ) throws(AirlockError) {
+        try self.init(fileDescriptor: fileDescriptor, temporaryDirectory: temporaryDirectory, blockSize: blockSize, recordSize: 10240)
+    }
+
+    /// `recordSize`: libarchive's output blocking (tar's 10240-byte records; 0, only for tests
+    /// that look at a lone header, passes each write straight through without padding).
+    init(fileDescriptor: Int32, temporaryDirectory: String?, blockSize: Int, recordSize: Int32) throws(AirlockError) {
         guard blockSize >= 64 * 1024 else { throw AirlockError(.invalidInput, "writer block size \(blockSize) is under 64 KiB") }
         self.temporaryDirectory = temporaryDirectory
         self.blockSize = blockSize
@@ -61,8 +68,8 @@ public final class BundleArchiveWriter {
         let raw = archive.raw
         try withUTF8Locale { () throws(AirlockError) in
             try archive.check(archive_write_set_format_pax_restricted(raw), "libarchive cannot write pax tar")
-            try archive.check(archive_write_set_bytes_per_block(raw, 10240), "cannot set the tar record size")
-            try archive.check(archive_write_set_bytes_in_last_block(raw, 10240), "cannot set the last record's padding")
+            try archive.check(archive_write_set_bytes_per_block(raw, recordSize), "cannot set the tar record size")
+            try archive.check(archive_write_set_bytes_in_last_block(raw, max(recordSize, 1)), "cannot set the last record's padding")
             try archive.open(writingTo: sink)
         }
     }
@@ -76,7 +83,7 @@ public final class BundleArchiveWriter {
         guard fd >= 0 else { throw .system("cannot create bundle '\(path)'", errno: errno) }
         let folder = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
         do throws(AirlockError) {
-            try self.init(fileDescriptor: fd, temporaryDirectory: temporaryDirectory ?? folder, blockSize: blockSize)
+            try self.init(fileDescriptor: fd, temporaryDirectory: temporaryDirectory ?? folder, blockSize: blockSize, recordSize: 10240)
         } catch {
             close(fd)
             throw error
@@ -86,6 +93,7 @@ public final class BundleArchiveWriter {
 
     deinit {
         block.deallocate()
+        if case .finished = state {} else { sink.abandon() }
         if let ownedDescriptor { close(ownedDescriptor) }
     }
 
@@ -129,6 +137,9 @@ public final class BundleArchiveWriter {
     ) throws(AirlockError) -> WrittenEntry {
         try guarded { () throws(AirlockError) in
             try BundlePath.validate(path)
+            if case .zstd(let level) = encoding, !ZstdMagic.levels.contains(level) {
+                throw AirlockError(.invalidInput, "zstd level \(level) is outside \(ZstdMagic.levels)")
+            }
             guard !paths.contains(path) else { throw AirlockError(.archive, "entry '\(path)' is added twice") }
             let source = try SourceFile(sourcePath)
             let written: WrittenEntry
@@ -263,7 +274,11 @@ public final class BundleArchiveWriter {
         return entry
     }
 
-    private func writeHeader(path: String, kind: EntryKind, size: Int64, executable: Bool) throws(AirlockError) {
+    /// Writes an entry's header. Internal (not private) so tests can look at the header bytes
+    /// libarchive writes for sizes too big to write out (9 GiB, 65 GiB): a writer with
+    /// `recordSize` 0, the header, `sink.flush()`, then drop the writer, which abandons the entry
+    /// without padding it.
+    func writeHeader(path: String, kind: EntryKind, size: Int64, executable: Bool) throws(AirlockError) {
         guard let entry = archive_entry_new() else { throw AirlockError(.archive, "cannot allocate an entry") }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, path)

@@ -107,6 +107,7 @@ final class FileSink: ArchiveIO {
     /// Bytes handed to `write(2)` so far plus those still buffered.
     private(set) var count: Int64 = 0
     var failure: AirlockError?
+    private var abandoned = false
 
     init(fileDescriptor fd: Int32, bufferSize: Int) {
         self.fd = fd
@@ -115,8 +116,14 @@ final class FileSink: ArchiveIO {
 
     deinit { buffer.deallocate() }
 
+    /// Stops all output for good: libarchive, freed without a successful close, still writes an
+    /// end-of-archive marker and flushes, and that must not reach the descriptor (which may be
+    /// closed, or even reused, by then).
+    func abandon() { abandoned = true }
+
     /// Takes bytes from libarchive; false after a write failed (the failure is parked).
     func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !abandoned else { return false }
         guard failure == nil else { return false }
         count += Int64(bytes.count)
         if used == 0 && bytes.count >= buffer.count { return emit(bytes) }
@@ -135,6 +142,7 @@ final class FileSink: ArchiveIO {
 
     /// Writes out what is buffered.
     func flush() -> Bool {
+        guard !abandoned else { return false }
         guard failure == nil else { return false }
         guard used > 0 else { return true }
         let ok = emit(UnsafeRawBufferPointer(start: buffer.baseAddress, count: used))

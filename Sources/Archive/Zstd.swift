@@ -20,6 +20,7 @@ enum ZstdMagic {
 final class ZstdEncoder {
     private let archive: ArchivePointer
     private let sink: FileSink
+    private var finished = false
 
     init(level: Int, fileDescriptor fd: Int32, bufferSize: Int) throws(AirlockError) {
         guard ZstdMagic.levels.contains(level) else {
@@ -46,6 +47,10 @@ final class ZstdEncoder {
         }
     }
 
+    deinit {
+        if !finished { sink.abandon() }
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer) throws(AirlockError) {
         guard !bytes.isEmpty else { return }
         let wrote = archive_write_data(archive.raw, bytes.baseAddress, bytes.count)
@@ -56,6 +61,7 @@ final class ZstdEncoder {
 
     /// Ends the frame and flushes; returns the compressed size.
     func finish() throws(AirlockError) -> Int64 {
+        finished = true
         try archive.check(archive_write_close(archive.raw), "cannot finish the zstd stream")
         archive.markClosed()
         return sink.count
@@ -88,9 +94,9 @@ final class ZstdDecoder {
                 guard let client, let buffer else { return -1 }
                 return Unmanaged<EntrySource>.fromOpaque(client).takeUnretainedValue().pull(buffer)
             }, nil)
-        try archive.check(opened, "entry '\(entryName)' is not a zstd stream")
+        try archive.check(opened, "entry '\(entryName)' is not a valid zstd stream")
         var entry: OpaquePointer?
-        try archive.check(archive_read_next_header(raw, &entry), "entry '\(entryName)' is not a zstd stream")
+        try archive.check(archive_read_next_header(raw, &entry), "entry '\(entryName)' is not a valid zstd stream")
         // Exactly one zstd layer over libarchive's own pass-through: libarchive bids filters
         // again on decoded bytes, and a second layer would decode what is not ours to decode.
         guard archive_filter_count(raw) == 2, archive_filter_code(raw, 0) == ARCHIVE_FILTER_ZSTD else {
