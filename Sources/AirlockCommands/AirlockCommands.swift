@@ -40,7 +40,7 @@ public struct AirlockCommand: AsyncParsableCommand {
                 let layout = root.layout
                 var policy = try TrustPolicy.load(path: layout.trustPolicy)
                 let patterns = names.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-                let bytes = try Self.read(file)
+                let bytes = try readFile(file)
                 if String(decoding: bytes, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") {
                     let certificate = try Certificate(pem: bytes)
                     try policy.add(authority: certificate, names: patterns)
@@ -55,12 +55,6 @@ public struct AirlockCommand: AsyncParsableCommand {
                 if patterns == ["*"] { Output.line("note: it may sign any bundle name; restrict it with --names") }
             }
 
-            static func read(_ path: String) throws(AirlockError) -> [UInt8] {
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw AirlockError(.invalidInput, "cannot read '\(path)'")
-                }
-                return Array(data)
-            }
         }
 
         struct List: ParsableCommand {

@@ -73,17 +73,23 @@ public struct AirlockPackCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The bundle file to write.", valueName: "NAME-VERSION.airlock"))
         var output: String
 
+        @Option(help: ArgumentHelp("The signer's certificate and intermediates (PEM), for sites that trust a CA; needs exactly one --key.", valueName: "CHAIN.pem"))
+        var chain: String?
+
         @Flag(help: "Show progress even when standard error is not a terminal.")
         var progress = false
 
         func validate() throws {
             guard !keys.isEmpty else { throw ValidationError("give at least one --key KEY.pem to sign the bundle with") }
+            guard chain == nil || keys.count == 1 else { throw ValidationError("--chain goes with exactly one --key; add co-signers with 'airlock-pack sign'") }
         }
 
         func run() throws {
             let parsed = try BundleSpec.load(path: spec)
             let privateKeys = try keys.map { path throws(AirlockError) in try PrivateKey.load(path: path) }
-            let result = try BundleBuilder.build(spec: parsed, keys: privateKeys, output: output, progress: ProgressReporter(force: progress))
+            let chains = try chain.map { path throws(AirlockError) in [0: try readFile(path)] } ?? [:]
+            let result = try BundleBuilder.build(
+                spec: parsed, keys: privateKeys, chains: chains, output: output, progress: ProgressReporter(force: progress))
             Output.line("built \(output): \(result.manifest.name) \(result.manifest.version), \(result.manifest.files.count) files, \(Output.bytes(result.bundleBytes))")
             for signer in result.signers { Output.line("signed by \(signer)") }
         }
@@ -99,12 +105,16 @@ public struct AirlockPackCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The private key to sign with.", valueName: "KEY.pem"))
         var key: String
 
+        @Option(help: ArgumentHelp("The signer's certificate and intermediates (PEM), for sites that trust a CA.", valueName: "CHAIN.pem"))
+        var chain: String?
+
         @Flag(help: "Show progress even when standard error is not a terminal.")
         var progress = false
 
         func run() throws {
             let privateKey = try PrivateKey.load(path: key)
-            let result = try BundleCoSigner.sign(path: bundle, key: privateKey, progress: ProgressReporter(force: progress))
+            let chainBytes = try chain.map { path throws(AirlockError) in try readFile(path) }
+            let result = try BundleCoSigner.sign(path: bundle, key: privateKey, chain: chainBytes, progress: ProgressReporter(force: progress))
             Output.line("co-signed \(bundle): \(result.name) \(result.version), now signed by:")
             for signer in result.signers { Output.line("  \(signer)") }
         }
@@ -160,4 +170,12 @@ public struct AirlockPackCommand: AsyncParsableCommand {
             Output.line("(not verified: 'airlock verify' checks signatures against a trust policy and every byte)")
         }
     }
+}
+
+/// The bytes of a file named on the command line.
+func readFile(_ path: String) throws(AirlockError) -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw AirlockError(.invalidInput, "cannot read '\(path)'")
+    }
+    return Array(data)
 }

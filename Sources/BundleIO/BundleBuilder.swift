@@ -20,8 +20,10 @@ struct PlannedFile {
 /// modes and times (see `BundleArchiveWriter`), and `created` from `SOURCE_DATE_EPOCH` or the
 /// newest input file's modification time.
 public enum BundleBuilder {
-    /// Large files are hashed in 64 MiB chunks.
-    public static let chunkSize: UInt64 = 64 << 20
+    /// Large files are also hashed in 4 MiB chunks: small enough that a verifier streaming the
+    /// file can keep every core hashing with a few MiB of buffers (chunk k goes to core k mod N),
+    /// large enough that a 70 GB model's manifest stays near 1 MB.
+    public static let chunkSize: UInt64 = 4 << 20
     /// zstd level for runtime files (compressed once at build, decoded at every install).
     public static let runtimeCompressionLevel = 9
 
@@ -32,11 +34,16 @@ public enum BundleBuilder {
         public let bundleBytes: Int64
     }
 
+    /// `chains[i]`, when present, is the certificate chain (PEM) of `keys[i]`.
     public static func build(
-        spec: BundleSpec, keys: [PrivateKey], output: String, created: Date? = nil,
+        spec: BundleSpec, keys: [PrivateKey], chains: [Int: [UInt8]] = [:], output: String, created: Date? = nil,
         progress: ProgressReporter? = nil
     ) throws(AirlockError) -> Result {
         guard !keys.isEmpty else { throw AirlockError(.invalidInput, "give at least one --key to sign the bundle with") }
+        for (index, chain) in chains {
+            guard keys.indices.contains(index) else { throw AirlockError(.invalidInput, "a certificate chain has no key") }
+            try checkChain(chain, matches: keys[index])
+        }
         guard Set(keys.map(\.publicKey.keyID)).count == keys.count else {
             throw AirlockError(.invalidInput, "the same key was given twice")
         }
@@ -91,6 +98,7 @@ public enum BundleBuilder {
             try writer.addData(path: manifestEntryName, bytes: manifestBytes)
             for (index, envelope) in envelopes.enumerated() {
                 try writer.addData(path: BundleLayout.signaturePath(index + 1), bytes: envelope)
+                if let chain = chains[index] { try writer.addData(path: BundleLayout.chainPath(index + 1), bytes: chain) }
             }
             progress?.begin("writing", total: entries.reduce(0) { $0 + Int64($1.size) })
             for (file, entry) in zip(plan, entries) {
@@ -112,6 +120,14 @@ public enum BundleBuilder {
         return Result(
             manifest: manifest, manifestBytes: manifestBytes, signers: keys.map(\.publicKey.keyID),
             bundleBytes: try fileSize(output))
+    }
+
+    /// Refuses a chain whose leaf certificate does not hold `key`'s public key.
+    static func checkChain(_ chain: [UInt8], matches key: PrivateKey) throws(AirlockError) {
+        let certificates = try Certificate.loadChain(pem: chain)
+        guard let leaf = certificates.first, (try? leaf.publicKey)?.keyID == key.publicKey.keyID else {
+            throw AirlockError(.invalidInput, "the certificate chain's first certificate is not for key \(key.publicKey.keyID)")
+        }
     }
 
     /// The payload, in archive order: base, adapters, then each runtime variant's files sorted.

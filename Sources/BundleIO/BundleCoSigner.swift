@@ -15,7 +15,11 @@ public enum BundleCoSigner {
         public let signers: [String]
     }
 
-    public static func sign(path: String, key: PrivateKey, progress: ProgressReporter? = nil) throws(AirlockError) -> Result {
+    /// `chain`: the signer's certificate and intermediates (PEM), for sites that trust a CA.
+    public static func sign(
+        path: String, key: PrivateKey, chain: [UInt8]? = nil, progress: ProgressReporter? = nil
+    ) throws(AirlockError) -> Result {
+        if let chain { try BundleBuilder.checkChain(chain, matches: key) }
         if case .refused(let refusal) = try BundleVerifier.checkIntegrity(path: path, progress: progress) {
             throw AirlockError(.invalidInput, "will not co-sign \(path): \(refusal.description)")
         }
@@ -39,12 +43,16 @@ public enum BundleCoSigner {
             while let header = try reader.next() {
                 let isHead = header.path == manifestEntryName || header.path.hasPrefix(signaturesDirectory + "/")
                 if !isHead && !added {
-                    try writer.addData(path: BundleLayout.signaturePath(number), bytes: envelope)
+                    try addSignature()
                     added = true
                 }
                 try writer.copyEntry(from: reader, header: header)
             }
-            if !added { try writer.addData(path: BundleLayout.signaturePath(number), bytes: envelope) }
+            if !added { try addSignature() }
+            func addSignature() throws(AirlockError) {
+                try writer.addData(path: BundleLayout.signaturePath(number), bytes: envelope)
+                if let chain { try writer.addData(path: BundleLayout.chainPath(number), bytes: chain) }
+            }
             try writer.finish()
             guard rename(temporary, path) == 0 else { throw AirlockError.system("cannot replace \(path)", errno: errno) }
             try AtomicFile.syncDirectory(BundleBuilder.folder(of: path))

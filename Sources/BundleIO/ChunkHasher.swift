@@ -32,11 +32,11 @@ final class ChunkHasher: @unchecked Sendable {
     private var position: UInt64 = 0
 
     /// `wholeFile`: also compute the digest of the whole file (on the caller's thread).
-    init(chunkSize: UInt64, wholeFile: Bool, workers count: Int = ChunkHasher.workerCount, blockSize: Int = 4 << 20) throws(AirlockError) {
+    init(chunkSize: UInt64, wholeFile: Bool, workers count: Int = ChunkHasher.workerCount, blockSize: Int = 1 << 20) throws(AirlockError) {
         self.chunkSize = chunkSize
         self.blockSize = blockSize
         workers = (0..<max(1, count)).map { DispatchQueue(label: "airlock.hash.\($0)") }
-        let buffers = 2 * max(1, count) + 2
+        let buffers = 4 * max(1, count) + 2
         slots = DispatchSemaphore(value: buffers)
         pool = Mutex((0..<buffers).map { _ in Block(bytes: .allocate(byteCount: blockSize, alignment: 64)) })
         whole = wholeFile ? try SHA256Hasher() : nil

@@ -50,4 +50,23 @@ import Testing
         let error = #expect(throws: AirlockError.self) { try BundleCoSigner.sign(path: fixture.bundle, key: fixture.release) }
         #expect(error?.description.contains("is already signed by") == true)
     }
+
+    @Test func coSigningWithACertificateChainVerifiesThroughTheCA() throws {
+        let pki = try TestPKI.get()
+        let fixture = try BundleFixture()
+        _ = try BundleCoSigner.sign(path: fixture.bundle, key: pki.signerKey, chain: pki.signerChainPEM)
+        try fixture.policy.add(authority: pki.root, names: ["claims-*"])
+        try fixture.policy.setThreshold(2)
+        let verified = try #require(try fixture.verify().verified)
+        #expect(verified.signers.map(\.via).contains { $0.contains("Airlock Test Signer") && $0.contains("Airlock Test Root") })
+    }
+
+    @Test func refusesAChainThatIsNotTheSignersKey() throws {
+        let pki = try TestPKI.get()
+        let fixture = try BundleFixture()
+        let error = #expect(throws: AirlockError.self) {
+            try BundleCoSigner.sign(path: fixture.bundle, key: fixture.officer, chain: pki.signerChainPEM)
+        }
+        #expect(error?.description.contains("is not for key") == true)
+    }
 }
