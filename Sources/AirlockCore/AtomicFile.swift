@@ -54,7 +54,8 @@ public enum AtomicFile {
         guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush the folder \(path)", errno: errno) }
     }
 
-    static func folder(of path: String) -> String {
+    /// The folder holding `path` (`.` for a bare name, `/` for a top-level path).
+    public static func folder(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }

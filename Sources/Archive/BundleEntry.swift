@@ -1,4 +1,4 @@
-public import AirlockCore
+internal import AirlockCore
 
 /// How an entry's bytes are kept in the bundle. The bundle itself is an uncompressed tar; an
 /// entry may hold its file as one zstd frame.
@@ -63,52 +63,4 @@ public struct WrittenEntry: Sendable, Hashable {
     public let storedSize: Int64
     /// Bytes of the file itself (what the caller hashed through `progress`).
     public let plainSize: Int64
-}
-
-/// The rules for an entry's path, shared by the writer (which refuses to write a bad one) and
-/// the reader (which refuses to read past one).
-///
-/// A path is UTF-8, 1 to 255 bytes, relative and `/`-separated, with no empty, `.` or `..`
-/// component, no leading or trailing `/`, and no NUL or control character (U+0000–U+001F,
-/// U+007F). A `./` prefix is refused rather than normalised: a name has exactly one spelling,
-/// so the comparison with the manifest is exact. (Directories are written with the trailing `/`
-/// tar uses; the reader strips exactly that one before checking.)
-public enum BundlePath {
-    public static let maxBytes = 255
-
-    /// Why `bytes` is not an acceptable path, or nil when it is.
-    public static func problem(_ bytes: some BidirectionalCollection<UInt8>) -> String? {
-        if bytes.isEmpty { return "the path is empty" }
-        if bytes.count > maxBytes { return "the path is \(bytes.count) bytes, over the limit of \(maxBytes)" }
-        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) { return "the path contains a NUL or control character" }
-        guard String(validating: bytes, as: UTF8.self) != nil else { return "the path is not valid UTF-8" }
-        if bytes.first == UInt8(ascii: "/") { return "the path is absolute" }
-        if bytes.last == UInt8(ascii: "/") { return "the path ends with '/'" }
-        for component in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
-            if component.isEmpty { return "the path has an empty component" }
-            if component.elementsEqual([UInt8(ascii: ".")]) { return "the path has a '.' component" }
-            if component.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) { return "the path has a '..' component" }
-        }
-        return nil
-    }
-
-    /// Throws an `.archive` error naming `path` unless it is acceptable.
-    public static func validate(_ path: String) throws(AirlockError) {
-        if let problem = problem(Array(path.utf8)) {
-            throw AirlockError(.archive, "bad entry path '\(printable(Array(path.utf8)))': \(problem)")
-        }
-    }
-
-    /// `bytes` for a message: valid UTF-8 with control characters escaped, at most 300 bytes.
-    static func printable(_ bytes: [UInt8]) -> String {
-        var text = ""
-        for scalar in String(decoding: bytes.prefix(300), as: UTF8.self).unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7f {
-                text += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
-                text.unicodeScalars.append(scalar)
-            }
-        }
-        return bytes.count > 300 ? text + "…" : text
-    }
 }

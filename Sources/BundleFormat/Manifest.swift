@@ -181,7 +181,9 @@ public struct Manifest: Codable, Sendable, Equatable {
         guard chunkSize >= 1 << 20, chunkSize <= 1 << 30 else { throw refuse("chunk size \(chunkSize) is outside 1 MiB to 1 GiB") }
         var seen = Set<String>()
         for file in files {
-            try PayloadPath.validate(file.path)
+            if let problem = BundlePath.problem(Array(file.path.utf8)) {
+                throw refuse("'\(BundlePath.printable(Array(file.path.utf8)))': \(problem)")
+            }
             guard seen.insert(file.path).inserted else { throw refuse("'\(file.path)' is listed twice") }
             guard file.path != manifestEntryName, !file.path.hasPrefix(signaturesDirectory + "/") else {
                 throw refuse("'\(file.path)' is a reserved name")

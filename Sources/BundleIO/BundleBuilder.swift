@@ -112,7 +112,7 @@ public enum BundleBuilder {
             try writer.finish()
             progress?.end()
             guard rename(temporary, output) == 0 else { throw AirlockError.system("cannot move the bundle to \(output)", errno: errno) }
-            try AtomicFile.syncDirectory(folder(of: output))
+            try AtomicFile.syncDirectory(AtomicFile.folder(of: output))
         } catch {
             unlink(temporary)
             throw error
@@ -247,11 +247,6 @@ public enum BundleBuilder {
 
     static func lastComponent(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
-    }
-
-    static func folder(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }
 

@@ -55,7 +55,7 @@ public enum BundleCoSigner {
             }
             try writer.finish()
             guard rename(temporary, path) == 0 else { throw AirlockError.system("cannot replace \(path)", errno: errno) }
-            try AtomicFile.syncDirectory(BundleBuilder.folder(of: path))
+            try AtomicFile.syncDirectory(AtomicFile.folder(of: path))
         } catch {
             unlink(temporary)
             throw error

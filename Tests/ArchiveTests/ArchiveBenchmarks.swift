@@ -2,6 +2,7 @@ import AirlockCore
 @testable import Archive
 import Foundation
 import Testing
+import TestSupport
 
 /// Throughput and compression measurements, printed, not asserted: run with `AIRLOCK_BENCH=1`.
 /// Baselines are timed the same way (wall clock around the command, warm page cache).

@@ -2,57 +2,18 @@ import AirlockCore
 @testable import Archive
 import Foundation
 import Testing
+import TestSupport
 
-// Helpers for the archive tests. (ArchiveTests depends on Archive only, so the few lines of
-// TestSupport it needs are repeated here rather than widening the package graph.)
+// Helpers for the archive tests, over TestSupport's.
 
 /// A folder under the temporary folder, removed when the test ends (`defer { dir.remove() }`).
-struct Scratch {
-    let path: String
+typealias Scratch = TemporaryDirectory
+typealias TestFailure = TestSupportError
 
-    init(_ prefix: String = "airlock-archive-test") throws {
-        var template = Array((NSTemporaryDirectory() + "/\(prefix).XXXXXX").utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw TestFailure("mkdtemp failed")
-        }
-        path = String(cString: made)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Runs a program to completion; throws unless it exits 0. Returns its standard output.
+/// Runs a program (found on PATH) to completion; throws unless it exits 0. Returns its standard output.
 @discardableResult
 func run(_ arguments: [String], input: Data? = nil) throws -> Data {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    let stdin = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-    try process.run()
-    if let input {
-        stdin.fileHandleForWriting.write(input)
-        try stdin.fileHandleForWriting.close()
-    }
-    let stderrReader = Thread { _ = errors.fileHandleForReading.readDataToEndOfFile() }
-    stderrReader.start()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw TestFailure("\(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
-    }
-    return data
+    try ProcessResult.run("/usr/bin/env", arguments, input: input).checked().output
 }
 
 /// Deterministic pseudo-random bytes (xorshift), for contents that do not compress.
@@ -121,20 +82,6 @@ func expectRefused(_ path: String, _ fragment: String, limits: BundleArchiveRead
         #expect(error.code == .archive, sourceLocation: sourceLocation)
         #expect(error.description.contains(fragment), "\(error.description)", sourceLocation: sourceLocation)
     }
-}
-
-/// Peak resident memory of this process so far, in bytes.
-func peakResidentBytes() -> Int {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return usage.ru_maxrss * 1024
-}
-
-/// Resident memory of this process now, in bytes (Linux: `/proc/self/statm`).
-func currentResidentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-    let fields = text.split(separator: " ")
-    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
 }
 
 /// Makes the hostile archive `name` at `path` with Python (tarfile, or raw header blocks where

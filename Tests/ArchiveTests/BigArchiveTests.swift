@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// Big entries through a pipe: the writer on one thread, the reader on this one, nothing on disk
 /// but the (sparse) source. Memory must stay flat whatever the size.

@@ -2,6 +2,7 @@ import AirlockCore
 @testable import Archive
 import Foundation
 import Testing
+import TestSupport
 
 /// Every bundle archive test, run one at a time: some move gigabytes and one checks the
 /// process's peak memory, which tests running beside it would blur.

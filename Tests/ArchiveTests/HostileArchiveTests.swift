@@ -2,6 +2,7 @@ import AirlockCore
 @testable import Archive
 import Foundation
 import Testing
+import TestSupport
 
 /// One named test per hostile input: each must be refused with a message that says what is wrong.
 extension BundleArchiveTests {

@@ -296,10 +296,3 @@ import Testing
         #expect(reason.contains("but its certificate holds"), "\(reason)")
     }
 }
-
-/// Peak resident memory of this process so far (getrusage's maxrss).
-func peakResidentBytes() -> Int {
-    var usage = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-    return usage.ru_maxrss * 1024
-}

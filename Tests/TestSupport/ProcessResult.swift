@@ -5,8 +5,12 @@ import Runtime
 public struct ProcessResult: Sendable, CustomStringConvertible {
     public let command: [String]
     public let status: Int32
-    public let stdout: String
+    /// Standard output as bytes, exactly as written.
+    public let output: Data
     public let stderr: String
+
+    /// Standard output as UTF-8 text.
+    public var stdout: String { String(decoding: output, as: UTF8.self) }
 
     /// Runs `executable` with `arguments`, waits (at most `timeout`), and collects its output.
     /// `environment` nil inherits the test process's environment.
@@ -36,10 +40,12 @@ public struct ProcessResult: Sendable, CustomStringConvertible {
             child.terminate(grace: .seconds(2))
             throw error
         }
-        func read(_ name: String) -> String {
-            (try? String(contentsOfFile: folder.file(name), encoding: .utf8)) ?? ""
+        func read(_ name: String) -> Data {
+            (try? Data(contentsOf: URL(fileURLWithPath: folder.file(name)))) ?? Data()
         }
-        return ProcessResult(command: [executable] + arguments, status: status, stdout: read("stdout"), stderr: read("stderr"))
+        return ProcessResult(
+            command: [executable] + arguments, status: status, output: read("stdout"),
+            stderr: String(decoding: read("stderr"), as: UTF8.self))
     }
 
     /// Throws unless the program exited 0.
