@@ -51,75 +51,123 @@ public enum BundleBuilder {
             throw AirlockError(.invalidInput, "'\(output)' already exists; choose another --output or remove it")
         }
         let plan = try plan(spec)
-        var inputBytes: Int64 = 0
-        for file in plan { inputBytes += try fileSize(file.source) }
-        progress?.begin("hashing", total: inputBytes)
-
-        // Pass 1: digests and stored sizes, for the manifest that precedes the payload.
-        var entries: [Manifest.FileEntry] = []
-        let scratch = FileManager.default.temporaryDirectory.path
-        for file in plan {
-            let hasher = try ChunkHasher(chunkSize: chunkSize, wholeFile: true)
-            var storedSize: Int64
-            var size: Int64
-            let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
-            defer { close(null) }
-            let probe = try BundleArchiveWriter(fileDescriptor: null, temporaryDirectory: scratch)
-            let written = try probe.addFile(path: file.path, from: file.source, executable: file.executable, encoding: file.encoding) {
-                (block: UnsafeRawBufferPointer) throws(AirlockError) in
-                try hasher.update(block)
-                progress?.advance(by: Int64(block.count))
-            }
-            storedSize = written.storedSize
-            size = written.plainSize
-            let digests = try hasher.finish()
-            entries.append(Manifest.FileEntry(
-                path: file.path, size: UInt64(size), mode: file.executable ? "0755" : "0644",
-                sha256: digests.whole?.hex ?? "", chunks: UInt64(size) > chunkSize ? digests.chunks.map(\.hex) : nil,
-                encoding: written.encoding.decoding == .zstd ? .zstd : .stored, storedSize: UInt64(storedSize)))
-        }
-        progress?.end()
-
         let createdAt: Date
         if let created { createdAt = created } else { createdAt = try defaultCreated(plan) }
-        let manifest = try makeManifest(spec: spec, entries: entries, created: createdAt)
-        try manifest.validate()
-        let manifestBytes = try manifest.encoded()
-        var envelopes: [[UInt8]] = []
-        for key in keys {
-            envelopes.append(try encode(try DSSE.sign(payload: manifestBytes, key: key)))
+        let scratch = FileManager.default.temporaryDirectory.path
+
+        // Compressed entries (runtime files, small) are compressed once ahead, for their stored size.
+        var entries: [Manifest.FileEntry] = []
+        for file in plan {
+            let size = UInt64(try fileSize(file.source))
+            var entry = Manifest.FileEntry(
+                path: file.path, size: size, mode: file.executable ? "0755" : "0644",
+                sha256: placeholderDigest, chunks: size > chunkSize ? Array(repeating: placeholderDigest, count: Int((size + chunkSize - 1) / chunkSize)) : nil,
+                encoding: .stored, storedSize: size)
+            if case .zstd = file.encoding {
+                let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+                defer { close(null) }
+                let written = try BundleArchiveWriter(fileDescriptor: null, temporaryDirectory: scratch)
+                    .addFile(path: file.path, from: file.source, executable: file.executable, encoding: file.encoding)
+                entry.encoding = written.encoding.decoding == .zstd ? .zstd : .stored
+                entry.storedSize = UInt64(written.storedSize)
+            }
+            entries.append(entry)
         }
 
-        // Pass 2: the archive, into a temporary file renamed into place when complete.
+        // The head's exact size: digests are fixed-length hex, envelopes are padded to the
+        // longest signature their algorithm can make, so placeholders measure it.
+        let placeholder = try makeManifest(spec: spec, entries: entries, created: createdAt)
+        let placeholderBytes = try placeholder.encoded()
+        let reserved = try BundleArchiveWriter.headBytes(try headEntries(manifest: placeholderBytes, keys: keys, chains: chains)).count
+
+        // One pass over the inputs: the payload is written behind the reserved head while it is
+        // hashed (chunks on every core); then the signed head is written in front.
         let temporary = output + ".partial-\(getpid())"
         unlink(temporary)
+        let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw AirlockError.system("cannot create '\(temporary)'", errno: errno) }
+        var closed = false
+        defer { if !closed { close(descriptor) } }
         do throws(AirlockError) {
-            let writer = try BundleArchiveWriter(path: temporary, temporaryDirectory: scratch)
-            try writer.addData(path: manifestEntryName, bytes: manifestBytes)
-            for (index, envelope) in envelopes.enumerated() {
-                try writer.addData(path: BundleLayout.signaturePath(index + 1), bytes: envelope)
-                if let chain = chains[index] { try writer.addData(path: BundleLayout.chainPath(index + 1), bytes: chain) }
+            guard lseek(descriptor, off_t(reserved), SEEK_SET) == off_t(reserved) else {
+                throw AirlockError.system("cannot seek in '\(temporary)'", errno: errno)
             }
-            progress?.begin("writing", total: entries.reduce(0) { $0 + Int64($1.size) })
-            for (file, entry) in zip(plan, entries) {
+            let writer = try BundleArchiveWriter(fileDescriptor: descriptor, temporaryDirectory: scratch)
+            progress?.begin("packing", total: Int64(entries.reduce(0) { $0 + $1.size }))
+            for index in plan.indices {
+                let file = plan[index]
+                let hasher = try ChunkHasher(chunkSize: chunkSize, wholeFile: true)
                 let written = try writer.addFile(path: file.path, from: file.source, executable: file.executable, encoding: file.encoding) {
-                    (block: UnsafeRawBufferPointer) throws(AirlockError) in progress?.advance(by: Int64(block.count))
+                    (block: UnsafeRawBufferPointer) throws(AirlockError) in
+                    try hasher.update(block)
+                    progress?.advance(by: Int64(block.count))
                 }
-                guard UInt64(written.storedSize) == entry.storedSize, UInt64(written.plainSize) == entry.size else {
+                guard UInt64(written.storedSize) == entries[index].storedSize, UInt64(written.plainSize) == entries[index].size else {
                     throw AirlockError(.invalidInput, "'\(file.source)' changed while the bundle was built")
                 }
+                let digests = try hasher.finish()
+                entries[index].sha256 = digests.whole?.hex ?? ""
+                if entries[index].chunks != nil { entries[index].chunks = digests.chunks.map(\.hex) }
             }
             try writer.finish()
             progress?.end()
+
+            let manifest = try makeManifest(spec: spec, entries: entries, created: createdAt)
+            try manifest.validate()
+            let manifestBytes = try manifest.encoded()
+            guard manifestBytes.count == placeholderBytes.count else {
+                throw AirlockError(.system, "internal error: the manifest changed length once its digests were filled in")
+            }
+            let head = try BundleArchiveWriter.headBytes(try headEntries(manifest: manifestBytes, keys: keys, chains: chains))
+            guard head.count == reserved else {
+                throw AirlockError(.system, "internal error: the signed head is \(head.count) bytes, \(reserved) were reserved")
+            }
+            var offset = 0
+            while offset < head.count {
+                let count = head[offset...].withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
+                guard count > 0 else { throw AirlockError.system("cannot write the bundle head", errno: errno) }
+                offset += count
+            }
+            guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush '\(temporary)'", errno: errno) }
+            closed = true
+            guard close(descriptor) == 0 else { throw AirlockError.system("cannot close '\(temporary)'", errno: errno) }
             guard rename(temporary, output) == 0 else { throw AirlockError.system("cannot move the bundle to \(output)", errno: errno) }
             try AtomicFile.syncDirectory(AtomicFile.folder(of: output))
+            return Result(
+                manifest: manifest, manifestBytes: manifestBytes, signers: keys.map(\.publicKey.keyID),
+                bundleBytes: try fileSize(output))
         } catch {
             unlink(temporary)
             throw error
         }
-        return Result(
-            manifest: manifest, manifestBytes: manifestBytes, signers: keys.map(\.publicKey.keyID),
-            bundleBytes: try fileSize(output))
+    }
+
+    static let placeholderDigest = String(repeating: "0", count: 64)
+
+    /// The head's entries: the manifest, then each key's envelope (and certificate chain).
+    static func headEntries(
+        manifest: [UInt8], keys: [PrivateKey], chains: [Int: [UInt8]]
+    ) throws(AirlockError) -> [(path: String, bytes: [UInt8])] {
+        var entries: [(path: String, bytes: [UInt8])] = [(manifestEntryName, manifest)]
+        for (index, key) in keys.enumerated() {
+            entries.append((BundleLayout.signaturePath(index + 1), try signedEnvelope(manifest, key: key)))
+            if let chain = chains[index] { entries.append((BundleLayout.chainPath(index + 1), chain)) }
+        }
+        return entries
+    }
+
+    /// The DSSE envelope of `manifest` signed by `key`, as JSON padded with trailing spaces to the
+    /// longest envelope that key's algorithm can produce (ECDSA's DER signatures vary by a few
+    /// bytes), so that a bundle's head has a size known before it is signed.
+    static func signedEnvelope(_ manifest: [UInt8], key: PrivateKey) throws(AirlockError) -> [UInt8] {
+        var envelope = try DSSE.sign(payload: manifest, key: key)
+        var bytes = try encode(envelope)
+        let longest = key.algorithm == .ed25519 ? 64 : 104  // Ed25519; DER ECDSA P-384 at most 104
+        envelope.signatures[0].sig = String(repeating: "A", count: (longest + 2) / 3 * 4)
+        let padded = try encode(envelope).count
+        guard bytes.count <= padded else { throw AirlockError(.crypto, "a signature came out longer than its algorithm allows") }
+        bytes += Array(repeating: UInt8(ascii: " "), count: padded - bytes.count)
+        return bytes
     }
 
     /// Refuses a chain whose leaf certificate does not hold `key`'s public key.

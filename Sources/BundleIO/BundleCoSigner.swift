@@ -31,29 +31,43 @@ public enum BundleCoSigner {
         guard inspected.signatures.count < BundleLayout.maxSignatures else {
             throw AirlockError(.invalidInput, "\(path) already carries \(BundleLayout.maxSignatures) signatures")
         }
-        let envelope = try BundleBuilder.encode(try DSSE.sign(payload: inspected.manifestBytes, key: key))
+        let envelope = try BundleBuilder.signedEnvelope(inspected.manifestBytes, key: key)
         let number = (inspected.signatures.compactMap { BundleVerifier.signatureEntry($0.source)?.0 }.max() ?? 0) + 1
 
         let temporary = path + ".partial-\(getpid())"
         unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw AirlockError.system("cannot create '\(temporary)'", errno: errno) }
+        var closed = false
+        defer { if !closed { close(descriptor) } }
         do throws(AirlockError) {
+            // The head: the manifest and the existing signature entries exactly as they are, then
+            // the new signature; then the payload entries copied byte for byte behind it.
             let reader = try BundleArchiveReader(path: path)
-            let writer = try BundleArchiveWriter(path: temporary)
-            var added = false
-            while let header = try reader.next() {
-                let isHead = header.path == manifestEntryName || header.path.hasPrefix(signaturesDirectory + "/")
-                if !isHead && !added {
-                    try addSignature()
-                    added = true
-                }
-                try writer.copyEntry(from: reader, header: header)
+            var head: [(path: String, bytes: [UInt8])] = []
+            var header = try reader.next()
+            while let entry = header, entry.path == manifestEntryName || entry.path.hasPrefix(signaturesDirectory + "/") {
+                head.append((entry.path, try reader.readAll(limit: ManifestLimits.standard.maxBytes)))
+                header = try reader.next()
             }
-            if !added { try addSignature() }
-            func addSignature() throws(AirlockError) {
-                try writer.addData(path: BundleLayout.signaturePath(number), bytes: envelope)
-                if let chain { try writer.addData(path: BundleLayout.chainPath(number), bytes: chain) }
+            head.append((BundleLayout.signaturePath(number), envelope))
+            if let chain { head.append((BundleLayout.chainPath(number), chain)) }
+            let headBytes = try BundleArchiveWriter.headBytes(head)
+            var offset = 0
+            while offset < headBytes.count {
+                let count = headBytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                guard count > 0 else { throw AirlockError.system("cannot write '\(temporary)'", errno: errno) }
+                offset += count
+            }
+            let writer = try BundleArchiveWriter(fileDescriptor: descriptor)
+            while let entry = header {
+                try writer.copyEntry(from: reader, header: entry)
+                header = try reader.next()
             }
             try writer.finish()
+            guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush '\(temporary)'", errno: errno) }
+            closed = true
+            guard close(descriptor) == 0 else { throw AirlockError.system("cannot close '\(temporary)'", errno: errno) }
             guard rename(temporary, path) == 0 else { throw AirlockError.system("cannot replace \(path)", errno: errno) }
             try AtomicFile.syncDirectory(AtomicFile.folder(of: path))
         } catch {
