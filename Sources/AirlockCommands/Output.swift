@@ -22,8 +22,3 @@ enum Output {
 
     static func bytes(_ count: some BinaryInteger) -> String { ByteCount.text(count) }
 }
-
-extension AirlockError.Code {
-    /// A bundle, signature or request was checked and refused.
-    static let refused = AirlockError.Code("refused")
-}

@@ -33,6 +33,8 @@ public struct AirlockError: Error, CustomStringConvertible, Sendable {
         public static let io = Code("io")
         /// Waited longer than allowed.
         public static let timeout = Code("timeout")
+        /// A bundle, signature, request or operation was checked and refused.
+        public static let refused = Code("refused")
     }
 
     public var code: Code

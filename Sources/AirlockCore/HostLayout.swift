@@ -30,6 +30,12 @@ public struct HostLayout: Sendable, Equatable {
     /// Where rendered systemd units go (`/etc/systemd/system` on a real host).
     public var unitDirectory: String { under("etc/systemd/system") }
 
+    /// `/var/lib/airlock/.staging`: installs in progress (same file system as the store, so a
+    /// finished tree is renamed into place).
+    public var stagingDirectory: String { storeDirectory + "/.staging" }
+    /// `/var/lib/airlock/.lock`: one install, activation or removal at a time.
+    public var storeLock: String { storeDirectory + "/.lock" }
+
     /// `/var/lib/airlock/NAME`: every installed version of one bundle.
     public func bundleDirectory(name: String) -> String { storeDirectory + "/" + name }
     /// `/var/lib/airlock/NAME/VERSION`: one installed, read-only tree.
@@ -38,4 +44,6 @@ public struct HostLayout: Sendable, Equatable {
     }
     /// `/var/lib/airlock/NAME/current`: the link switched atomically on activation.
     public func currentLink(name: String) -> String { bundleDirectory(name: name) + "/current" }
+    /// `/var/lib/airlock/NAME/state.json`: activation history and the downgrade floor.
+    public func bundleState(name: String) -> String { bundleDirectory(name: name) + "/state.json" }
 }

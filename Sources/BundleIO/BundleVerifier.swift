@@ -7,6 +7,9 @@ public import Foundation
 /// Receives a bundle's payload while it is verified (install extracts through this): each file's
 /// plain bytes in order. `endFile` is called only once the file's digests matched.
 public protocol PayloadSink: AnyObject {
+    /// Called once the signatures are trusted, before any payload byte: the last moment to
+    /// refuse (downgrade, host fit, disk space) with nothing written.
+    func prepare(manifest: Manifest, manifestBytes: [UInt8], signers: [TrustedSigner]) throws(AirlockError)
     func beginFile(_ entry: Manifest.FileEntry) throws(AirlockError)
     func write(_ bytes: UnsafeRawBufferPointer) throws(AirlockError)
     func endFile(_ entry: Manifest.FileEntry) throws(AirlockError)
@@ -30,6 +33,14 @@ public struct Refusal: Sendable, Error, CustomStringConvertible {
     public enum Stage: String, Sendable { case format, signatures, payload }
     public let stage: Stage
     public let reasons: [String]
+    /// Set when the sink (not the bundle) failed: thrown as an error, not returned as a refusal.
+    var sinkFailure: AirlockError?
+
+    init(stage: Stage, reasons: [String], sinkFailure: AirlockError? = nil) {
+        self.stage = stage
+        self.reasons = reasons
+        self.sinkFailure = sinkFailure
+    }
     public var description: String { reasons.first ?? "refused" }
 }
 
@@ -85,6 +96,7 @@ public enum BundleVerifier {
         }
 
         let manifest = head.manifest
+        if let sink { try sink.prepare(manifest: manifest, manifestBytes: head.manifestBytes, signers: signers) }
         let expected = manifest.files
         let listed = Set(expected.map(\.path))
         var index = 0
@@ -106,6 +118,7 @@ public enum BundleVerifier {
                 throw Refusal(stage: .payload, reasons: ["manifest entry '\(expected[index].path)' is missing from the bundle"])
             }
         } catch {
+            if let failure = error.sinkFailure { throw failure }
             return .refused(error)
         }
         progress?.end()
@@ -197,14 +210,25 @@ public enum BundleVerifier {
         do { hasher = try ChunkHasher(chunkSize: chunkSize, wholeFile: false) } catch {
             throw Refusal(stage: .payload, reasons: [error.description])
         }
-        try refusing(.payload) { () throws(AirlockError) in
-            try sink?.beginFile(file)
-            try reader.readDecoded(file.encoding == .zstd ? .zstd : .stored, storedSize: Int64(file.storedSize), plainSize: Int64(file.size)) {
-                (block: UnsafeRawBufferPointer) throws(AirlockError) in
-                try hasher.update(block)
-                try sink?.write(block)
-                progress?.advance(by: Int64(block.count))
+        var sinkFailure: AirlockError?
+        func toSink(_ body: () throws(AirlockError) -> Void) throws(AirlockError) {
+            do { try body() } catch {
+                sinkFailure = error
+                throw error
             }
+        }
+        do {
+            try refusing(.payload) { () throws(AirlockError) in
+                try toSink { () throws(AirlockError) in try sink?.beginFile(file) }
+                try reader.readDecoded(file.encoding == .zstd ? .zstd : .stored, storedSize: Int64(file.storedSize), plainSize: Int64(file.size)) {
+                    (block: UnsafeRawBufferPointer) throws(AirlockError) in
+                    try hasher.update(block)
+                    try toSink { () throws(AirlockError) in try sink?.write(block) }
+                    progress?.advance(by: Int64(block.count))
+                }
+            }
+        } catch {
+            throw Refusal(stage: error.stage, reasons: error.reasons, sinkFailure: sinkFailure)
         }
         let digests = try refusing(.payload) { () throws(AirlockError) in try hasher.finish() }
         let expected = file.chunks ?? [file.sha256]
@@ -213,7 +237,9 @@ public enum BundleVerifier {
             let where_ = expected.count > 1 ? " (chunk \(bad) of \(expected.count))" : ""
             throw Refusal(stage: .payload, reasons: ["file '\(file.path)' does not match its signed digest\(where_): it was changed"])
         }
-        try refusing(.payload) { () throws(AirlockError) in try sink?.endFile(file) }
+        do { try sink?.endFile(file) } catch {
+            throw Refusal(stage: .payload, reasons: [error.description], sinkFailure: error)
+        }
     }
 
     /// Runs `body`, turning an error into a refusal at `stage`.
