@@ -2,4 +2,6 @@
 // `var/lib/airlock/NAME/VERSION`, switch `current` atomically, roll back; the host probe that
 // picks a runtime variant. Paths come from `AirlockCore.HostLayout`.
 //
-// Not built yet: issue #4 (Install, activate and roll back on the target host).
+// Built so far (issue #4): the host probe (`HostProbe` → `HostFacts`) and the runtime choice
+// (`RuntimeSelector`, requirements in `RuntimeRequirement`). Install, activate and roll back
+// are not built yet.
