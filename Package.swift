@@ -54,7 +54,7 @@ let package = Package(
         /// BundleFormat, Signing and Archive); `VerifiedBundle` is what install accepts.
         .target(name: "BundleIO", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive"], swiftSettings: strict),
         /// The on-host store: atomic install, activation, rollback, host probe.
-        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive", "BundleIO"], swiftSettings: strict),
+        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO"], swiftSettings: strict),
         /// sd_notify, watchdog and journal over libsystemd; unit rendering.
         .target(name: "Systemd", dependencies: ["AirlockCore", "CSystemd", "CAirlockShims"], swiftSettings: strict),
         /// The inference runtime (llama-server): explicit command line, launch with a cleared
@@ -84,14 +84,14 @@ let package = Package(
         // MARK: Tests
 
         /// Locates the real test parts (llama-server, demo model, systemd container) for every test target.
-        .target(name: "TestSupport", dependencies: ["AirlockCore", "Runtime", "Signing"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["AirlockCore", "Runtime", "Signing", "BundleFormat", "BundleIO"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore"], swiftSettings: strict),
         .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat", "AirlockCore"], swiftSettings: strict),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "BundleIOTests", dependencies: ["BundleIO", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", "BundleFormat"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", "BundleFormat", "BundleIO", "Signing"], swiftSettings: strict),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AirlockCommandsTests", dependencies: ["AirlockCommands", argumentParser], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),

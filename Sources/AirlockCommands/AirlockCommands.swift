@@ -3,6 +3,7 @@ internal import AirlockCore
 internal import BundleIO
 internal import Foundation
 internal import Signing
+internal import Store
 
 /// `airlock`: verifies, installs and runs bundles on the air-gapped target host (as root).
 public struct AirlockCommand: AsyncParsableCommand {
@@ -170,7 +171,13 @@ public struct AirlockCommand: AsyncParsableCommand {
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify and install a bundle atomically, make it current and (re)start its services.")
+            abstract: "Verify and install a bundle atomically, make it current and (re)start its services.",
+            discussion: """
+                The bundle is read once: verified while it is extracted into a staging folder, \
+                flushed, renamed into place read-only, and made current by switching one link. \
+                Any failure leaves the previous version current and nothing of the new one behind. \
+                Services are not built yet: --no-start is required for now.
+                """)
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle file.")
         var bundle: String
@@ -178,14 +185,38 @@ public struct AirlockCommand: AsyncParsableCommand {
         var noStart = false
         @Flag(help: "Allow a version not newer than the highest ever activated (audited).")
         var allowDowngrade = false
-        func run() throws { throw notAvailable("airlock install") }
+        @Flag(help: "Show progress even when standard error is not a terminal.")
+        var progress = false
+
+        func run() throws {
+            guard noStart else {
+                throw AirlockError(.notImplemented, "starting services is not available in this build of Airlock yet: install with --no-start, and run it with 'airlock run' once that lands")
+            }
+            let layout = root.layout
+            let policy = try TrustPolicy.load(path: layout.trustPolicy)
+            let result = try BundleStore(layout: layout).install(
+                bundle: bundle, policy: policy, allowDowngrade: allowDowngrade, progress: ProgressReporter(force: progress))
+            Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")
+            if let runtime = result.installed.runtime { Output.line("runtime: \(runtime) (\(result.installed.runtimeReason ?? ""))") }
+            if result.downgradeAllowed { Output.line("note: installed although not newer than the highest version ever activated (--allow-downgrade)") }
+            Output.line("services: not started (--no-start)")
+        }
     }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List installed bundles and versions.")
         @OptionGroup var root: RootOptions
         @OptionGroup var output: OutputOptions
-        func run() throws { throw notAvailable("airlock list") }
+
+        func run() throws {
+            let report = try StatusReport.make(BundleStore(layout: root.layout))
+            if output.json { return try Output.json(report) }
+            if report.bundles.isEmpty { Output.line("nothing installed") }
+            for bundle in report.bundles {
+                let versions = bundle.versions.map { $0.version == bundle.current ? "\($0.version) (current)" : $0.version }
+                Output.line("\(bundle.name): \(versions.joined(separator: ", "))")
+            }
+        }
     }
 
     struct Status: ParsableCommand {
@@ -193,7 +224,22 @@ public struct AirlockCommand: AsyncParsableCommand {
             abstract: "Show what is installed and current, signers, runtime variant and service state.")
         @OptionGroup var root: RootOptions
         @OptionGroup var output: OutputOptions
-        func run() throws { throw notAvailable("airlock status") }
+
+        func run() throws {
+            let report = try StatusReport.make(BundleStore(layout: root.layout))
+            if output.json { return try Output.json(report) }
+            if report.bundles.isEmpty { Output.line("nothing installed under \(root.layout.storeDirectory)") }
+            for bundle in report.bundles {
+                Output.line("\(bundle.name): current \(bundle.current ?? "none"), highest ever activated \(bundle.floor ?? "none")")
+                for version in bundle.versions {
+                    let mark = version.version == bundle.current ? "*" : " "
+                    Output.line("  \(mark) \(version.version)  installed \(version.installedAt)  \(version.files) files, \(Output.bytes(version.bytes))")
+                    Output.line("      runtime \(version.runtime ?? "none (adapter-only)")\(version.runtimeReason.map { ": \($0)" } ?? "")")
+                    Output.line("      signed by \(version.signers.joined(separator: ", "))")
+                }
+                Output.line("  services: not built yet")
+            }
+        }
     }
 
     struct Activate: ParsableCommand {
@@ -203,7 +249,10 @@ public struct AirlockCommand: AsyncParsableCommand {
         var name: String
         @Argument(help: "The installed version to activate.")
         var version: String
-        func run() throws { throw notAvailable("airlock activate") }
+        func run() throws {
+            let previous = try BundleStore(layout: root.layout).activate(name: name, version: version)
+            Output.line("\(name) \(version) is current\(previous.map { " (was \($0))" } ?? "")")
+        }
     }
 
     struct Rollback: ParsableCommand {
@@ -211,7 +260,10 @@ public struct AirlockCommand: AsyncParsableCommand {
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle name.")
         var name: String
-        func run() throws { throw notAvailable("airlock rollback") }
+        func run() throws {
+            let (from, to) = try BundleStore(layout: root.layout).rollback(name: name)
+            Output.line("rolled \(name) back from \(from) to \(to)")
+        }
     }
 
     struct Remove: ParsableCommand {

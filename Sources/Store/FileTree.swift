@@ -23,7 +23,11 @@ enum FileTree {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw AirlockError.system("cannot create \(path)", errno: errno) }
         defer { close(descriptor) }
-        try bytes.withUnsafeBytes { (buffer) throws(AirlockError) in try writeAll(descriptor, buffer, path: path) }
+        var failure: AirlockError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(AirlockError) { try writeAll(descriptor, buffer, path: path) } catch { failure = error }
+        }
+        if let failure { throw failure }
         guard fchmod(descriptor, mode) == 0 else { throw AirlockError.system("cannot set the mode of \(path)", errno: errno) }
         guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush \(path)", errno: errno) }
     }

@@ -1,32 +1,31 @@
 import AirlockCore
-import BundleFormat
-import BundleIO
-import Foundation
-import Signing
-import TestSupport
+public import BundleFormat
+public import BundleIO
+public import Foundation
+public import Signing
 
 /// A small, real bundle built by `BundleBuilder` from synthetic inputs, the keys that signed it,
 /// and a trust policy that trusts the release key for `claims-*`; plus ways to make hostile
 /// variants of it (`Fixtures/retar.py` rewrites the tar; nothing is committed as a binary).
-final class BundleFixture: @unchecked Sendable {
-    let folder: TemporaryDirectory
-    let release: PrivateKey
-    let officer: PrivateKey
-    let bundle: String
-    var policy: TrustPolicy
+public final class BundleFixture: @unchecked Sendable {
+    public let folder: TemporaryDirectory
+    public let release: PrivateKey
+    public let officer: PrivateKey
+    public let bundle: String
+    public var policy: TrustPolicy
 
     /// Payload paths inside the bundle.
-    static let base = "base/base.gguf"
-    static let adapter = "adapters/claims/claims.gguf"
-    static let runtime = "runtime/cpu-generic/llama-server"
-    static let runtimeNote = "runtime/cpu-generic/share/NOTICE.txt"
+    public static let base = "base/base.gguf"
+    public static let adapter = "adapters/claims/claims.gguf"
+    public static let runtime = "runtime/cpu-generic/llama-server"
+    public static let runtimeNote = "runtime/cpu-generic/share/NOTICE.txt"
 
-    init(baseBytes: Int = 3 << 20, signWithOfficer: Bool = false) throws {
+    public init(baseBytes: Int = 3 << 20, signWithOfficer: Bool = false, version: String = "1.4.0", name: String = "claims-assistant") throws {
         folder = try TemporaryDirectory("airlock-bundle")
         release = try PrivateKey.generate(.ecdsaP384)
         officer = try PrivateKey.generate(.ed25519)
-        try Self.writeInputs(in: folder, baseBytes: baseBytes)
-        bundle = folder.file("claims-assistant-1.4.0.airlock")
+        try Self.writeInputs(in: folder, baseBytes: baseBytes, version: version, name: name)
+        bundle = folder.file("\(name)-\(version).airlock")
         let spec = try BundleSpec.load(path: folder.file("input/bundle.yaml"))
         _ = try BundleBuilder.build(
             spec: spec, keys: signWithOfficer ? [release, officer] : [release], output: bundle,
@@ -37,7 +36,7 @@ final class BundleFixture: @unchecked Sendable {
 
     deinit { folder.remove() }
 
-    static func writeInputs(in folder: TemporaryDirectory, baseBytes: Int) throws {
+    public static func writeInputs(in folder: TemporaryDirectory, baseBytes: Int, version: String = "1.4.0", name: String = "claims-assistant") throws {
         let input = folder.file("input")
         try FileManager.default.createDirectory(atPath: input + "/runtime/cpu-generic/share", withIntermediateDirectories: true)
         // Fixed, incompressible bytes (xorshift), written in 1 MiB pieces so memory stays small.
@@ -62,8 +61,8 @@ final class BundleFixture: @unchecked Sendable {
         chmod(program, 0o755)
         try Data("third-party notices\n".utf8).write(to: URL(fileURLWithPath: input + "/runtime/cpu-generic/share/NOTICE.txt"))
         try Data("""
-            name: claims-assistant
-            version: 1.4.0
+            name: \(name)
+            version: \(version)
             base: { path: base.gguf, format: gguf }
             adapters:
               - { name: claims, path: claims.gguf }
@@ -74,12 +73,12 @@ final class BundleFixture: @unchecked Sendable {
     }
 
     /// Verifies `path` (the good bundle by default) against the fixture's policy.
-    func verify(_ path: String? = nil, at time: Date = Date()) throws -> Verification {
+    public func verify(_ path: String? = nil, at time: Date = Date()) throws -> Verification {
         try BundleVerifier.verify(path: path ?? bundle, policy: policy, at: time)
     }
 
     /// The good bundle rewritten by `Fixtures/retar.py` with `operations`.
-    func hostile(_ name: String, _ operations: [[String: Any]]) throws -> String {
+    public func hostile(_ name: String, _ operations: [[String: Any]]) throws -> String {
         let output = folder.file(name + ".airlock")
         let ops = folder.file(name + ".ops.json")
         try JSONSerialization.data(withJSONObject: operations).write(to: URL(fileURLWithPath: ops))
@@ -89,20 +88,20 @@ final class BundleFixture: @unchecked Sendable {
     }
 
     /// Writes `bytes` to a file in the fixture's folder and returns its path.
-    func file(_ name: String, _ bytes: [UInt8]) throws -> String {
+    public func file(_ name: String, _ bytes: [UInt8]) throws -> String {
         let path = folder.file(name)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
 
     /// The good bundle's manifest bytes and manifest.
-    func manifest() throws -> (bytes: [UInt8], manifest: Manifest) {
+    public func manifest() throws -> (bytes: [UInt8], manifest: Manifest) {
         let inspected = try BundleVerifier.inspect(path: bundle)
         return (inspected.manifestBytes, inspected.manifest)
     }
 
     /// A DSSE envelope's JSON bytes for `payload`, signed by `key`.
-    func envelope(_ payload: [UInt8], key: PrivateKey, type: String = DSSE.manifestPayloadType) throws -> [UInt8] {
+    public func envelope(_ payload: [UInt8], key: PrivateKey, type: String = DSSE.manifestPayloadType) throws -> [UInt8] {
         let envelope = try DSSE.sign(payload: payload, payloadType: type, key: key)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -112,12 +111,12 @@ final class BundleFixture: @unchecked Sendable {
 
 extension Verification {
     /// The refusal's reasons; records nothing and returns nil when verified.
-    var refusal: Refusal? {
+    public var refusal: Refusal? {
         if case .refused(let refusal) = self { return refusal }
         return nil
     }
 
-    var verified: VerifiedBundle? {
+    public var verified: VerifiedBundle? {
         if case .verified(let bundle) = self { return bundle }
         return nil
     }

@@ -1,0 +1,24 @@
+internal import Store
+
+/// What `airlock list` and `airlock status` report (also as JSON).
+struct StatusReport: Encodable {
+    struct Bundle: Encodable {
+        var name: String
+        var current: String?
+        var floor: String?
+        var history: [String]
+        var versions: [InstalledVersion]
+    }
+
+    var bundles: [Bundle]
+
+    static func make(_ store: BundleStore) throws -> StatusReport {
+        var bundles: [Bundle] = []
+        for name in store.names() {
+            let state = try store.loadState(name: name)
+            let versions = state.installed.values.sorted { $0.installedAt < $1.installedAt || ($0.installedAt == $1.installedAt && $0.version < $1.version) }
+            bundles.append(Bundle(name: name, current: store.current(name: name), floor: state.floor, history: state.history, versions: versions))
+        }
+        return StatusReport(bundles: bundles)
+    }
+}
