@@ -5,10 +5,10 @@
 #   3. build host: make two signing keys, pack the model, adapters and runtime into a signed
 #      bundle, add a co-signature, inspect it,
 #   4. target host (under a --root folder): trust both keys, require two signatures, verify,
-#      and show that a tampered copy is refused,
-#   5. start the bundle's llama-server on the demo model (Unix socket, empty environment) and ask
-#      one question with the `claims` adapter, and the same of the base model.
-# Later issues extend it until it installs, serves through the gateway and audits.
+#      show that a tampered copy is refused, install the bundle (--no-start) and show its status,
+#   5. start the installed llama-server on the installed demo model (Unix socket, empty
+#      environment) and ask one question with the `claims` adapter, and the same of the base model.
+# Later issues extend it until it serves through the gateway under systemd and audits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -62,13 +62,18 @@ printf '\x00' | dd of=tampered.airlock bs=1 seek=$((size - 20000)) conv=notrunc 
 if "$bin/airlock" --root "$root" verify tampered.airlock; then
   echo "a tampered bundle verified" >&2; exit 1
 fi
+
+step "target host: install (verified while extracted; services come later, hence --no-start)"
+"$bin/airlock" --root "$root" install claims-assistant-1.0.0.airlock --no-start
+"$bin/airlock" --root "$root" status
 cd "$repo"
 
-step "start the bundle's llama-server on $work/runtime.sock (no network, empty environment)"
+installed="$root/var/lib/airlock/claims-assistant/current"
+step "start the installed llama-server on $work/runtime.sock (no network, empty environment)"
 socket="$work/runtime.sock"
-env -i "$work/input/runtime/cpu-generic/llama-server" --model "$work/input/model/base.gguf" --host "$socket" \
+env -i "$installed/runtime/cpu-generic/llama-server" --model "$installed/base/base.gguf" --host "$socket" \
   --ctx-size 512 --parallel 1 --threads 1 --threads-batch 1 --offline --no-ui --no-slots \
-  --lora-scaled "$work/input/model/claims.gguf:0,$work/input/model/legal.gguf:0" >"$work/runtime.log" 2>&1 &
+  --lora-scaled "$installed/adapters/claims/claims.gguf:0,$installed/adapters/legal/legal.gguf:0" >"$work/runtime.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do
   curl -sf --unix-socket "$socket" http://runtime/health >/dev/null 2>&1 && break

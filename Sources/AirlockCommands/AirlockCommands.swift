@@ -197,7 +197,7 @@ public struct AirlockCommand: AsyncParsableCommand {
             let result = try BundleStore(layout: layout).install(
                 bundle: bundle, policy: policy, allowDowngrade: allowDowngrade, progress: ProgressReporter(force: progress))
             Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")
-            if let runtime = result.installed.runtime { Output.line("runtime: \(runtime) (\(result.installed.runtimeReason ?? ""))") }
+            if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
             if result.downgradeAllowed { Output.line("note: installed although not newer than the highest version ever activated (--allow-downgrade)") }
             Output.line("services: not started (--no-start)")
         }
@@ -234,7 +234,7 @@ public struct AirlockCommand: AsyncParsableCommand {
                 for version in bundle.versions {
                     let mark = version.version == bundle.current ? "*" : " "
                     Output.line("  \(mark) \(version.version)  installed \(version.installedAt)  \(version.files) files, \(Output.bytes(version.bytes))")
-                    Output.line("      runtime \(version.runtime ?? "none (adapter-only)")\(version.runtimeReason.map { ": \($0)" } ?? "")")
+                    Output.line("      runtime \(version.runtimeReason ?? version.runtime ?? "none (adapter-only: runs on its base's runtime)")")
                     Output.line("      signed by \(version.signers.joined(separator: ", "))")
                 }
                 Output.line("  services: not built yet")
