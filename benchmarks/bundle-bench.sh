@@ -63,6 +63,7 @@ results=$(
   rm -f "$work/baseline.tar.zst"
   measure "airlock-pack build" "$bin/airlock-pack" build "$work/input/bundle.yaml" --key "$work/key.pem" --output "$work/bench.airlock"
   measure "airlock verify" "$bin/airlock" --root "$root" verify "$work/bench.airlock"
+  measure "airlock install --no-start" "$bin/airlock" --root "$root" install "$work/bench.airlock" --no-start
   "$bin/airlock-pack" build "$work/small.yaml" --key "$work/key.pem" --output "$work/small.airlock" >/dev/null
   measure "airlock verify (64 MiB bundle)" "$bin/airlock" --root "$root" verify "$work/small.airlock"
 )
@@ -73,9 +74,28 @@ while IFS=$'\t' read -r label seconds peak; do
   printf '%-44s %9s %12s\n' "$label" "$seconds" "$((peak / 1024))"
 done <<<"$results"
 get() { awk -F'\t' -v l="$1" '$1 == l { print $2 }' <<<"$results"; }
-python3 - "$(get 'openssl dgst -sha256 (baseline)')" "$(get 'airlock verify')" "$(get 'tar | zstd -1 -T0 (baseline)')" "$(get 'airlock-pack build')" "$(get 'tar | zstd -1 -T0, then sync (baseline)')" <<'PY'
+
+# Activation and rollback switch a link: time them on the installed 4 GiB bundle (second version
+# installed from a rebuilt bundle with a higher version).
+sed -i 's/^version: 1.0.0/version: 1.1.0/' "$work/input/bundle.yaml"
+"$bin/airlock-pack" build "$work/input/bundle.yaml" --key "$work/key.pem" --output "$work/bench-1.1.airlock" >/dev/null
+"$bin/airlock" --root "$root" install "$work/bench-1.1.airlock" --no-start >/dev/null
+python3 - "$bin/airlock" "$root" <<'PY'
+import subprocess, sys, time
+airlock, root = sys.argv[1:]
+def timed(*args):
+    start = time.monotonic()
+    subprocess.run([airlock, "--root", root, *args], check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - start
+noop = min(timed("list") for _ in range(5))
+rollback = min(timed("rollback", "bench") for _ in range(1))
+activate = min(timed("activate", "bench", "1.1.0") for _ in range(1))
+print(f"\nrollback {rollback*1000:.0f} ms, activate {activate*1000:.0f} ms, process start + 'list' {noop*1000:.0f} ms (4 GiB model; goal: under 50 ms of work)")
+PY
+python3 - "$(get 'openssl dgst -sha256 (baseline)')" "$(get 'airlock verify')" "$(get 'tar | zstd -1 -T0 (baseline)')" "$(get 'airlock-pack build')" "$(get 'tar | zstd -1 -T0, then sync (baseline)')" "$(get 'airlock install --no-start')" <<'PY'
 import sys
-dgst, verify, tar, build, tar_sync = map(float, sys.argv[1:])
+dgst, verify, tar, build, tar_sync, install = map(float, sys.argv[1:])
+print(f"install time vs verify: {install / verify:.2f}x  (goal: at most 1.3x; install writes and fsyncs every byte, verify reads from the page cache)")
 print(f"\nverify speed vs openssl dgst: {dgst / verify:.2f}x  (goal: at least 1.6x)")
 print(f"build time vs tar | zstd -1 -T0: {build / tar:.2f}x  (goal: at most 1.0x; the build fsyncs its output, tar does not)")
 print(f"build time vs tar | zstd -1 -T0 then sync: {build / tar_sync:.2f}x")

@@ -57,6 +57,21 @@ import Testing
         #expect((verdict?["signers"] as? [Any])?.count == 2)
         #expect(FileManager.default.subpaths(atPath: root)?.sorted() == ["etc", "etc/airlock", "etc/airlock/trust.yaml"], "verify wrote something")
 
+
+        // Install needs --no-start until services exist; then list and status report it.
+        let withServices = try run("airlock", ["--root", root, "install", bundle])
+        #expect(withServices.status == 69)
+        #expect(withServices.stderr.contains("install with --no-start"))
+        let installed = try run("airlock", ["--root", root, "install", bundle, "--no-start"]).checked()
+        #expect(installed.stdout.contains("installed claims-assistant 1.0.0"))
+        let status = try run("airlock", ["--root", root, "status", "--json"]).checked()
+        let bundles = (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["bundles"] as? [[String: Any]]
+        #expect(bundles?.first?["current"] as? String == "1.0.0")
+        #expect(((bundles?.first?["versions"] as? [[String: Any]])?.first?["runtime"] as? String) == "cpu-generic")
+        let again = try run("airlock", ["--root", root, "install", bundle, "--no-start"])
+        #expect(again.status == 1)
+        #expect(again.stderr == "airlock: claims-assistant 1.0.0 is already installed\n")
+
         // One flipped byte near the end (inside the last payload file) is refused, with JSON too.
         var bytes = try Data(contentsOf: URL(fileURLWithPath: bundle))
         bytes[bytes.count - 20_000] ^= 0x01
