@@ -268,15 +268,19 @@ public struct AirlockCommand: AsyncParsableCommand {
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Remove an installed version (never the current one without --force), or a whole bundle.")
+            abstract: "Remove an installed version (never the current one without --force), or a whole bundle.",
+            discussion: "The highest version ever activated is remembered: removing it does not let an older one back in.")
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle name.")
         var name: String
         @Argument(help: "The version to remove (all versions if omitted).")
         var version: String?
-        @Flag(help: "Also remove the current version, stopping its services.")
+        @Flag(help: "Also remove the current version.")
         var force = false
-        func run() throws { throw notAvailable("airlock remove") }
+        func run() throws {
+            let removed = try BundleStore(layout: root.layout).remove(name: name, version: version, force: force)
+            Output.line("removed \(name) \(removed.joined(separator: ", "))")
+        }
     }
 
     struct Run: ParsableCommand {
@@ -324,10 +328,33 @@ public struct AirlockCommand: AsyncParsableCommand {
 
     struct Doctor: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the store's consistency and the rendered units; --repair clears leftovers of interrupted operations.")
+            abstract: "Check the store's consistency and the rendered units; --repair clears leftovers of interrupted operations.",
+            discussion: """
+                Re-reads every installed tree and compares every byte with its signed manifest, \
+                checks each 'current' link, and lists leftovers of interrupted installs. \
+                --repair removes only leftovers; it never changes an installed tree.
+                """)
         @OptionGroup var root: RootOptions
         @Flag(help: "Remove leftovers of interrupted operations.")
         var repair = false
-        func run() throws { throw notAvailable("airlock doctor") }
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let findings = try BundleStore(layout: root.layout).doctor(repair: repair)
+            if output.json {
+                try Output.json(findings)
+            } else {
+                for finding in findings {
+                    let action = repair && finding.repairable ? "removed" : finding.kind.rawValue
+                    Output.line("\(action): \(finding.path): \(finding.detail)")
+                }
+                if findings.isEmpty { Output.line("store is consistent: every installed tree matches its signed manifest") }
+            }
+            let remaining = findings.filter { !(repair && $0.repairable) }
+            if !remaining.isEmpty {
+                let hint = remaining.allSatisfy(\.repairable) ? " (run 'airlock doctor --repair')" : ""
+                throw AirlockError(.refused, "\(remaining.count) problem\(remaining.count == 1 ? "" : "s") found\(hint)")
+            }
+        }
     }
 }
