@@ -87,10 +87,12 @@ public struct BundleStore: Sendable {
         // The signed manifest goes beside the payload, for doctor and status.
         try FileTree.create(staging + "/" + manifestEntryName, bytes: verified.manifestBytes, mode: 0o444)
         try FileTree.create(staging + "/install.json", bytes: try Self.encode(record), mode: 0o444)
+        CrashPoint.reach("install.staged")
         for folder in FileTree.directories(under: staging) {
             try AtomicFile.syncDirectory(folder)
             guard chmod(folder, 0o555) == 0 else { throw AirlockError.system("cannot make \(folder) read-only", errno: errno) }
         }
+        CrashPoint.reach("install.synced")
         let bundleFolder = layout.bundleDirectory(name: manifest.name)
         try AtomicFile.makeDirectories(bundleFolder, mode: 0o755)
         let target = layout.versionDirectory(name: manifest.name, version: manifest.version)
@@ -98,11 +100,15 @@ public struct BundleStore: Sendable {
         sink.staging = nil
         try AtomicFile.syncDirectory(bundleFolder)
         try AtomicFile.syncDirectory(layout.stagingDirectory)
+        CrashPoint.reach("install.renamed")
 
+        // Recorded as installed first, then made current (the commit point), then the
+        // activation recorded: `doctor` names and repairs a crash between any two of these.
         var state = try loadState(name: manifest.name)
         let previous = current(name: manifest.name)
         state.installed[manifest.version] = record
         try saveState(state)
+        CrashPoint.reach("install.recorded")
         try activateLocked(name: manifest.name, version: manifest.version, state: &state)
         return InstallResult(
             name: manifest.name, version: manifest.version, previous: previous, installed: record,
@@ -142,7 +148,9 @@ public struct BundleStore: Sendable {
     }
 
     private func activateLocked(name: String, version: String, state: inout BundleState) throws(AirlockError) {
+        CrashPoint.reach("activate.before-switch")
         try FileTree.switchLink(layout.currentLink(name: name), to: version)
+        CrashPoint.reach("activate.switched")
         state.history.removeAll { $0 == version }
         state.history.append(version)
         if let candidate = try? SemanticVersion(version) {
@@ -266,12 +274,14 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
         FileTree.removeTree(folder)
         guard mkdir(folder, 0o700) == 0 else { throw AirlockError.system("cannot create the staging folder \(folder)", errno: errno) }
         staging = folder
+        CrashPoint.reach("install.prepared")
         record = InstalledVersion(
             version: manifest.version, installedAt: BundleStore.timestamp(now), signers: signers.map(\.keyID),
             files: manifest.files.count, bytes: payload, runtime: runtime, runtimeReason: reason)
     }
 
     func beginFile(_ entry: Manifest.FileEntry) throws(AirlockError) {
+        CrashPoint.reach("install.file-begin")
         guard let staging else { throw AirlockError(.system, "internal error: no staging folder") }
         currentPath = staging + "/" + entry.path
         try AtomicFile.makeDirectories(AtomicFile.folder(of: currentPath), mode: 0o755)
@@ -281,6 +291,7 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(AirlockError) {
         try FileTree.writeAll(descriptor, bytes, path: currentPath)
+        CrashPoint.reach("install.file-data")
     }
 
     func endFile(_ entry: Manifest.FileEntry) throws(AirlockError) {
@@ -291,7 +302,9 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
         guard fchmod(descriptor, entry.isExecutable ? 0o555 : 0o444) == 0 else {
             throw AirlockError.system("cannot set the mode of \(currentPath)", errno: errno)
         }
+        CrashPoint.reach("install.file-before-fsync")
         guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush \(currentPath)", errno: errno) }
+        CrashPoint.reach("install.file-synced")
     }
 }
 

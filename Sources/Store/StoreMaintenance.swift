@@ -17,13 +17,16 @@ public struct StoreFinding: Sendable, Codable, Equatable {
         case leftover
         /// state.json cannot be read.
         case unreadableState
+        /// `current` was switched but the activation was not recorded (a crash right after the
+        /// switch): repair records it.
+        case unrecordedActivation
     }
 
     public var kind: Kind
     public var path: String
     public var detail: String
     /// Whether `doctor --repair` removes it (only leftovers: installed trees are never touched).
-    public var repairable: Bool { kind == .leftover }
+    public var repairable: Bool { kind == .leftover || kind == .unrecordedActivation }
 }
 
 extension BundleStore {
@@ -82,15 +85,50 @@ extension BundleStore {
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where entry.contains(".new-") || entry.contains(".tmp-") {
                 findings.append(StoreFinding(kind: .leftover, path: folder + "/" + entry, detail: "temporary file of an interrupted operation"))
             }
-            let state: BundleState
+            var state: BundleState
             do { state = try loadState(name: name) } catch {
                 findings.append(StoreFinding(kind: .unreadableState, path: layout.bundleState(name: name), detail: error.description))
                 continue
             }
-            if let current = current(name: name), state.installed[current] == nil || !directoryExists(layout.versionDirectory(name: name, version: current)) {
-                findings.append(StoreFinding(kind: .brokenLink, path: layout.currentLink(name: name), detail: "points at \(current), which is not installed"))
+            let current = current(name: name)
+            // Trees an install renamed into place but never recorded, or recorded but never made
+            // current: the install did not reach its commit point (the link switch).
+            let reserved: Set<String> = ["current", "state.json"]
+            for entry in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+            where !reserved.contains(entry) && !entry.contains(".new-") && !entry.contains(".tmp-") && entry != current {
+                let tree = folder + "/" + entry
+                guard directoryExists(tree) else { continue }
+                let recorded = state.installed[entry] != nil
+                let activated = state.history.contains(entry)
+                if !recorded || !activated {
+                    findings.append(StoreFinding(
+                        kind: .leftover, path: tree,
+                        detail: recorded ? "installed but never made current: an interrupted install" : "tree not recorded in state.json: an interrupted install"))
+                    if repair {
+                        state.installed[entry] = nil
+                        try saveState(state)
+                    }
+                }
             }
-            for version in state.installed.keys.sorted() {
+            if let current {
+                if state.installed[current] == nil || !directoryExists(layout.versionDirectory(name: name, version: current)) {
+                    findings.append(StoreFinding(kind: .brokenLink, path: layout.currentLink(name: name), detail: "points at \(current), which is not installed"))
+                } else if state.history.last != current {
+                    findings.append(StoreFinding(
+                        kind: .unrecordedActivation, path: layout.bundleState(name: name),
+                        detail: "\(current) is current but its activation was not recorded"))
+                    if repair {
+                        state.history.removeAll { $0 == current }
+                        state.history.append(current)
+                        if let candidate = try? SemanticVersion(current),
+                           state.floor.flatMap({ try? SemanticVersion($0) }).map({ $0 < candidate }) ?? true {
+                            state.floor = current
+                        }
+                        try saveState(state)
+                    }
+                }
+            }
+            for version in state.installed.keys.sorted() where state.history.contains(version) || version == current {
                 let tree = layout.versionDirectory(name: name, version: version)
                 if let problem = Self.check(tree: tree) {
                     findings.append(StoreFinding(kind: .damaged, path: tree, detail: problem))
@@ -98,7 +136,7 @@ extension BundleStore {
             }
         }
         if repair {
-            for finding in findings where finding.repairable { FileTree.removeTree(finding.path) }
+            for finding in findings where finding.kind == .leftover { FileTree.removeTree(finding.path) }
         }
         return findings
     }
