@@ -77,13 +77,6 @@ enum FileTree {
         rmdir(path)
     }
 
-    /// Free bytes on the file system holding `path` (what an unprivileged writer may use).
-    static func freeBytes(at path: String) -> UInt64? {
-        var info = statvfs()
-        guard statvfs(path, &info) == 0 else { return nil }
-        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
-    }
-
     /// Points `link` at `target` atomically: a new link beside it, renamed over it, folder flushed.
     static func switchLink(_ link: String, to target: String) throws(AirlockError) {
         let temporary = link + ".new-\(getpid())"
