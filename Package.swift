@@ -54,7 +54,7 @@ let package = Package(
         /// BundleFormat, Signing and Archive); `VerifiedBundle` is what install accepts.
         .target(name: "BundleIO", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive"], swiftSettings: strict),
         /// The on-host store: atomic install, activation, rollback, host probe.
-        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO"], swiftSettings: strict),
+        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO", yams], swiftSettings: strict),
         /// sd_notify, watchdog and journal over libsystemd; unit rendering.
         .target(name: "Systemd", dependencies: ["AirlockCore", "CSystemd", "CAirlockShims"], swiftSettings: strict),
         /// The inference runtime (llama-server): explicit command line, launch with a cleared

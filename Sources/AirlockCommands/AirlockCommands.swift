@@ -199,6 +199,7 @@ public struct AirlockCommand: AsyncParsableCommand {
             Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")
             if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
             if result.downgradeAllowed { Output.line("note: installed although not newer than the highest version ever activated (--allow-downgrade)") }
+            if !result.pruned.isEmpty { Output.line("removed older versions (store policy keep_versions): \(result.pruned.joined(separator: ", "))") }
             Output.line("services: not started (--no-start)")
         }
     }

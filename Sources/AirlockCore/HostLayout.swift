@@ -21,6 +21,8 @@ public struct HostLayout: Sendable, Equatable {
     public var configDirectory: String { under("etc/airlock") }
     /// `/etc/airlock/trust.yaml`: who may sign which bundles.
     public var trustPolicy: String { under("etc/airlock/trust.yaml") }
+    /// `/etc/airlock/store.yaml`: store policy (how many versions to keep).
+    public var storePolicy: String { under("etc/airlock/store.yaml") }
     /// `/etc/airlock/clients.yaml`: API clients, keys stored hashed.
     public var clients: String { under("etc/airlock/clients.yaml") }
     /// `/var/lib/airlock`: installed bundles, one folder per name.

@@ -42,6 +42,8 @@ public struct InstallResult: Sendable {
     public let previous: String?
     public let installed: InstalledVersion
     public let downgradeAllowed: Bool
+    /// Older versions removed by the store policy's `keep_versions`.
+    public let pruned: [String]
 }
 
 /// The on-host store under `ROOT/var/lib/airlock`: installs verify while extracting into a
@@ -110,9 +112,10 @@ public struct BundleStore: Sendable {
         try saveState(state)
         CrashPoint.reach("install.recorded")
         try activateLocked(name: manifest.name, version: manifest.version, state: &state)
+        let pruned = try prune(name: manifest.name, state: &state, keep: try StorePolicy.load(path: layout.storePolicy).keepVersions)
         return InstallResult(
             name: manifest.name, version: manifest.version, previous: previous, installed: record,
-            downgradeAllowed: sink.downgradeUsed)
+            downgradeAllowed: sink.downgradeUsed, pruned: pruned)
     }
 
     // MARK: Activation
@@ -158,6 +161,21 @@ public struct BundleStore: Sendable {
             if floor.map({ $0 < candidate }) ?? true { state.floor = version }
         }
         try saveState(state)
+    }
+
+    /// Removes installed versions beyond the `keep` most recently activated (never the current
+    /// one); the floor stays.
+    private func prune(name: String, state: inout BundleState, keep: Int) throws(AirlockError) -> [String] {
+        let current = current(name: name)
+        let kept = Set(state.history.suffix(keep) + (current.map { [$0] } ?? []))
+        let doomed = state.installed.keys.filter { !kept.contains($0) }.sorted()
+        for version in doomed {
+            state.installed[version] = nil
+            state.history.removeAll { $0 == version }
+            try saveState(state)
+            FileTree.removeTree(layout.versionDirectory(name: name, version: version))
+        }
+        return doomed
     }
 
     // MARK: Reading

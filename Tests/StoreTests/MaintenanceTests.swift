@@ -75,4 +75,31 @@ import Testing
         symlink("9.9.9", link)
         #expect(try store.doctor(repair: true).map(\.kind) == [.brokenLink])
     }
+
+    @Test func installKeepsOnlyTheLastVersionsThePolicyAsksFor() throws {
+        let root = try TemporaryDirectory("airlock-root")
+        defer { root.remove() }
+        let layout = HostLayout(root: root.path)
+        try AtomicFile.write(Array("keep_versions: 2\n".utf8), to: layout.storePolicy, mode: 0o644)
+        let store = BundleStore(layout: layout)
+        var pruned: [[String]] = []
+        for version in ["1.0.0", "1.1.0", "1.2.0"] {
+            let fixture = try BundleFixture(version: version)
+            pruned.append(try store.install(bundle: fixture.bundle, policy: fixture.policy).pruned)
+        }
+        #expect(pruned == [[], [], ["1.0.0"]])
+        #expect(try store.loadState(name: "claims-assistant").installed.keys.sorted() == ["1.1.0", "1.2.0"])
+        #expect(!FileManager.default.fileExists(atPath: layout.versionDirectory(name: "claims-assistant", version: "1.0.0")))
+        #expect(try store.rollback(name: "claims-assistant") == ("1.2.0", "1.1.0"))
+        #expect(try store.doctor(repair: false).isEmpty)
+    }
+
+    @Test func storePolicyBelowTwoIsRefused() throws {
+        let root = try TemporaryDirectory("airlock-root")
+        defer { root.remove() }
+        let layout = HostLayout(root: root.path)
+        try AtomicFile.write(Array("keep_versions: 1\n".utf8), to: layout.storePolicy, mode: 0o644)
+        let error = #expect(throws: AirlockError.self) { try StorePolicy.load(path: layout.storePolicy) }
+        #expect(error?.description.contains("at least 2") == true)
+    }
 }
