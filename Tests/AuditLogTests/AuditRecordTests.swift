@@ -1,0 +1,64 @@
+import AuditLog
+import Foundation
+import Signing
+import TestSupport
+import Testing
+
+@Suite struct AuditRecordTests {
+    @Test func canonicalLineHasSortedKeysNoSpacesAndOneNewline() throws {
+        let record = AuditRecord(
+            seq: 42, time: "2026-11-29T05:00:39.123Z", clock: .synchronized,
+            actor: .local(user: "alice", uid: 1000), action: AuditAction.install.rawValue,
+            target: AuditTarget(bundle: "claims-llm", version: "1.2.0"), outcome: .ok,
+            details: ["zeta": "last", "alpha": "first \"quoted\"\n"],
+            request: AuditRequest(tokensIn: 12, tokensOut: 40, latencyMilliseconds: 8, status: 200),
+            prev: AuditRecord.genesisPrev)
+        let expected =
+            #"{"action":"bundle.install","actor":{"id":"alice","kind":"local","uid":1000},"clock":"synchronized","#
+            + #""details":{"alpha":"first \"quoted\"\n","zeta":"last"},"outcome":"ok","#
+            + #""prev":"0000000000000000000000000000000000000000000000000000000000000000","#
+            + #""request":{"latency_ms":8,"status":200,"tokens_in":12,"tokens_out":40},"seq":42,"#
+            + #""target":{"bundle":"claims-llm","version":"1.2.0"},"time":"2026-11-29T05:00:39.123Z"}"# + "\n"
+        #expect(String(decoding: record.line, as: UTF8.self) == expected)
+        #expect(try AuditRecord(line: record.line) == record)
+    }
+
+    @Test func absentOptionalsAreLeftOut() throws {
+        let record = AuditRecord(
+            seq: 1, time: "2026-11-29T05:00:39.123Z", clock: .unknown, actor: .client("sha256:ab"),
+            action: AuditAction.request.rawValue, target: .none, outcome: .refused, prev: AuditRecord.genesisPrev)
+        let text = String(decoding: record.line, as: UTF8.self)
+        #expect(text.contains(#""actor":{"id":"sha256:ab","kind":"client"}"#))
+        #expect(text.contains(#""target":{}"#))
+        #expect(!text.contains("\"details\"") && !text.contains("\"request\"") && !text.contains(" "))
+    }
+
+    @Test func timesAreRFC3339UTCWithMilliseconds() {
+        #expect(AuditTime.format(0) == "1970-01-01T00:00:00.000Z")
+        #expect(AuditTime.format(1_795_953_639_123) == "2026-11-29T12:00:39.123Z")
+        #expect(AuditTime.parse("2026-11-29T12:00:39.123Z") == 1_795_953_639_123)
+        #expect(AuditTime.parse("2026-11-29T12:00:39Z") == nil)
+        #expect(AuditTime.parse("2026-13-29T12:00:39.123Z") == nil)
+    }
+
+    @Test func actionsAreDistinctDottedNames() {
+        let names = AuditAction.allCases.map(\.rawValue)
+        #expect(Set(names).count == names.count)
+        #expect(names.allSatisfy { $0.contains(".") && $0 == $0.lowercased() })
+        let event = AuditEvent.downgradeAllowed(by: .local(user: "root", uid: 0), bundle: "b", from: "2.0", to: "1.0", outcome: .ok)
+        #expect(event.action == .downgradeAllowed && event.details == ["from": "2.0"] && event.target.version == "1.0")
+    }
+
+    @Test func clockStateComesFromTheTimesyncFlagFirst() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let flag = folder.file("synchronized")
+        #expect(FileManager.default.createFile(atPath: flag, contents: Data()))
+        #expect(SystemAuditClock(synchronizedFlag: flag).syncState() == .synchronized)
+        // Without the flag, the kernel's adjtimex(2) state decides; any of the three is an answer.
+        let kernel = SystemAuditClock(synchronizedFlag: folder.file("absent")).syncState()
+        #expect([.synchronized, .unsynchronized, .unknown].contains(kernel))
+        let now = SystemAuditClock().now()
+        #expect(abs(now - Int64(Date().timeIntervalSince1970 * 1000)) < 5000)
+    }
+}
