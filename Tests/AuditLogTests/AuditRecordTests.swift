@@ -61,4 +61,17 @@ import Testing
         let now = SystemAuditClock().now()
         #expect(abs(now - Int64(Date().timeIntervalSince1970 * 1000)) < 5000)
     }
+
+    @Test func checkpointRoundTripsThroughItsJSONForm() async throws {
+        let log = try TestLog(segmentBytes: 1 << 20)
+        defer { log.remove() }
+        #expect(try await log.fill(5).count == 5)
+        let checkpoint = try await log.writer().checkpoint()
+        #expect(checkpoint.seq == 6)
+        #expect(checkpoint.reason == "request")
+        #expect(try AuditCheckpoint(json: checkpoint.json) == checkpoint)
+        #expect(checkpoint.isSigned(by: try log.publicKey()))
+        #expect(!checkpoint.isSigned(by: try PrivateKey.generate(.ecdsaP384).publicKey))
+        #expect(throws: (any Error).self) { try AuditCheckpoint(json: Array("{\"seq\":1}".utf8)) }
+    }
 }
