@@ -43,8 +43,8 @@ public final class AuditLogWriter: Sendable {
     /// The files this writer appends to.
     public let layout: AuditLayout
 
-    private enum Work { case event(AuditEvent), checkpoint }
-    private struct Waiter {
+    private enum Work: Sendable { case event(RecordTemplate), checkpoint }
+    private struct Waiter: Sendable {
         let work: Work
         let continuation: CheckedContinuation<Result<Committed, AirlockError>, Never>
     }
@@ -85,7 +85,8 @@ public final class AuditLogWriter: Sendable {
     /// Appends one record and returns its `seq` once it is on disk (fdatasync done).
     @discardableResult
     public func append(_ event: AuditEvent) async throws(AirlockError) -> UInt64 {
-        try await submit(.event(event)).seq
+        // Encoded here, on the appending task, so the flusher only stitches and hashes.
+        try await submit(.event(RecordTemplate(event))).seq
     }
 
     /// Signs a checkpoint now (`airlock-audit checkpoint`) and returns it once it is on disk.
@@ -190,17 +191,16 @@ public final class AuditLogWriter: Sendable {
                 if discardedBytes > 0 {
                     let segment = AuditLayout.segmentName(tail?.segment ?? 1)
                     try add(
-                        .recovered, target: .none, outcome: .ok,
-                        details: ["discarded_bytes": String(discardedBytes), "segment": segment], request: nil)
+                        RecordTemplate(
+                            action: AuditAction.recovered.rawValue, actor: actor, target: .none, outcome: .ok,
+                            details: ["discarded_bytes": String(discardedBytes), "segment": segment], request: nil))
                 }
                 var committed: [Committed] = []
                 committed.reserveCapacity(works.count)
                 for work in works {
                     switch work {
-                    case .event(let event):
-                        let seq = try add(
-                            event.action, actor: event.actor, target: event.target, outcome: event.outcome,
-                            details: event.details, request: event.request)
+                    case .event(let template):
+                        let seq = try add(template)
                         committed.append(Committed(seq: seq, checkpoint: nil))
                     case .checkpoint:
                         let checkpoint = try addCheckpoint(reason: "request")
@@ -303,17 +303,11 @@ public final class AuditLogWriter: Sendable {
 
         /// Adds one record to the flush being built and returns its `seq`.
         @discardableResult
-        func add(
-            _ action: AuditAction, actor: AuditActor? = nil, target: AuditTarget, outcome: AuditOutcome,
-            details: [String: String]?, request: AuditRequest?
-        ) throws(AirlockError) -> UInt64 {
+        func add(_ template: RecordTemplate) throws(AirlockError) -> UInt64 {
             let now = clock.now()
+            let time = format(now)
             var line = try rotateIfNeeded(now: now) { tail in
-                AuditRecord(
-                    seq: tail.lastSeq + 1, time: AuditTime.format(now), clock: clockState, actor: actor ?? self.actor,
-                    action: action.rawValue, target: target, outcome: outcome, details: details, request: request,
-                    prev: tail.prev
-                ).line
+                template.line(seq: tail.lastSeq + 1, time: time, clock: clockState, prev: tail.prev)
             }
             let seq = try append(&line, day: AuditTime.day(now))
             if (seq + 1) % options.checkpointInterval == 0 { try addCheckpoint(reason: "interval") }
@@ -339,6 +333,14 @@ public final class AuditLogWriter: Sendable {
             guard let checkpoint else { throw AirlockError(.crypto, "no checkpoint was signed") }
             latestCheckpoint = checkpoint
             return checkpoint
+        }
+
+        private var formatted: (milliseconds: Int64, text: String) = (-1, "")
+
+        /// `AuditTime.format`, remembered for the millisecond most records of a flush share.
+        func format(_ milliseconds: Int64) -> String {
+            if formatted.milliseconds != milliseconds { formatted = (milliseconds, AuditTime.format(milliseconds)) }
+            return formatted.text
         }
 
         /// The line `make` builds for the current tail, after sealing the segment first when

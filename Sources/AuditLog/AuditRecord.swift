@@ -56,10 +56,9 @@ public struct AuditRecord: Sendable, Equatable, Codable {
 
     /// The exact bytes of the record's line: canonical JSON and one `\n`.
     public var line: [UInt8] {
-        var json = CanonicalJSON(capacity: 512)
-        write(to: &json)
-        json.bytes.append(0x0A)
-        return json.bytes
+        RecordTemplate(
+            action: action, actor: actor, target: target, outcome: outcome, details: details, request: request
+        ).line(seq: seq, time: time, clock: clock, prev: prev)
     }
 
     /// The record read back from one line (with or without its `\n`).
@@ -72,27 +71,82 @@ public struct AuditRecord: Sendable, Equatable, Codable {
             throw AirlockError(.invalidInput, "not an audit record: \(error)")
         }
     }
+}
 
-    /// The fields in sorted key order (`CanonicalJSON` relies on its callers for the order).
-    func write(to json: inout CanonicalJSON) {
-        json.object { json in
-            json.field("action", string: action)
-            json.field("actor") { actor.write(to: &$0) }
-            json.field("clock", string: clock.rawValue)
-            if let details {
-                json.field("details") { json in
-                    for key in details.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-                        json.field(key, string: details[key] ?? "")
-                    }
+/// A record's line cut around the four fields only the writer knows (`clock`, `prev`, `seq`,
+/// `time`): the appending task encodes the rest, so the writer, under its lock, only stitches
+/// the pieces and hashes. The one way lines are made (`AuditRecord.line` uses it too).
+///
+/// Keys in sorted order: action, actor, clock, details, outcome, prev, request, seq, target, time.
+struct RecordTemplate: Sendable {
+    /// `{"action":…,"actor":{…},"clock":"`
+    private let beforeClock: [UInt8]
+    /// `","details":{…},"outcome":"…","prev":"`
+    private let beforePrev: [UInt8]
+    /// `","request":{…},"seq":`
+    private let beforeSeq: [UInt8]
+    /// `,"target":{…},"time":"`
+    private let beforeTime: [UInt8]
+
+    init(
+        action: String, actor: AuditActor, target: AuditTarget, outcome: AuditOutcome,
+        details: [String: String]?, request: AuditRequest?
+    ) {
+        var json = CanonicalJSON()
+        json.bytes.append(UInt8(ascii: "{"))
+        json.field("action", string: action)
+        json.field("actor") { actor.write(to: &$0) }
+        json.bytes.append(contentsOf: #","clock":""#.utf8)
+        beforeClock = json.bytes
+
+        json = CanonicalJSON()
+        json.bytes.append(UInt8(ascii: "\""))
+        json.needsComma = true
+        if let details {
+            json.field("details") { json in
+                for key in details.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                    json.field(key, string: details[key] ?? "")
                 }
             }
-            json.field("outcome", string: outcome.rawValue)
-            json.field("prev", string: prev)
-            if let request { json.field("request") { request.write(to: &$0) } }
-            json.field("seq", number: seq)
-            json.field("target") { target.write(to: &$0) }
-            json.field("time", string: time)
         }
+        json.field("outcome", string: outcome.rawValue)
+        json.bytes.append(contentsOf: #","prev":""#.utf8)
+        beforePrev = json.bytes
+
+        json = CanonicalJSON()
+        json.bytes.append(UInt8(ascii: "\""))
+        json.needsComma = true
+        if let request { json.field("request") { request.write(to: &$0) } }
+        json.bytes.append(contentsOf: #","seq":"#.utf8)
+        beforeSeq = json.bytes
+
+        json = CanonicalJSON()
+        json.needsComma = true
+        json.field("target") { target.write(to: &$0) }
+        json.bytes.append(contentsOf: #","time":""#.utf8)
+        beforeTime = json.bytes
+    }
+
+    init(_ event: AuditEvent) {
+        self.init(
+            action: event.action.rawValue, actor: event.actor, target: event.target, outcome: event.outcome,
+            details: event.details, request: event.request)
+    }
+
+    /// The whole line, `\n` included.
+    func line(seq: UInt64, time: String, clock: ClockSyncState, prev: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(beforeClock.count + beforePrev.count + beforeSeq.count + beforeTime.count + 140)
+        bytes.append(contentsOf: beforeClock)
+        CanonicalJSON.writeString(clock.rawValue, to: &bytes, quoted: false)
+        bytes.append(contentsOf: beforePrev)
+        CanonicalJSON.writeString(prev, to: &bytes, quoted: false)
+        bytes.append(contentsOf: beforeSeq)
+        bytes.append(contentsOf: String(seq).utf8)
+        bytes.append(contentsOf: beforeTime)
+        CanonicalJSON.writeString(time, to: &bytes, quoted: false)
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "}"), 0x0A])
+        return bytes
     }
 }
 
@@ -199,7 +253,7 @@ public struct AuditRequest: Sendable, Equatable, Codable {
 /// exact bytes), so nothing is sorted or built as a tree.
 struct CanonicalJSON {
     var bytes: [UInt8] = []
-    private var needsComma = false
+    var needsComma = false
 
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
@@ -237,8 +291,8 @@ struct CanonicalJSON {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ text: String, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
+    static func writeString(_ text: String, to output: inout [UInt8], quoted: Bool = true) {
+        if quoted { output.append(UInt8(ascii: "\"")) }
         var text = text
         text.withUTF8 { utf8 in
             // Nearly every string (names, digests, times) needs no escape: copy it whole.
@@ -266,7 +320,7 @@ struct CanonicalJSON {
                 }
             }
         }
-        output.append(UInt8(ascii: "\""))
+        if quoted { output.append(UInt8(ascii: "\"")) }
     }
 }
 
