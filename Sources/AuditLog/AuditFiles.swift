@@ -26,14 +26,45 @@ enum AuditFiles {
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-    /// The whole file.
-    static func contents(of path: String) throws(AirlockError) -> [UInt8] {
+    /// The whole file, or its first `limit` bytes.
+    static func contents(of path: String, upTo limit: Int64? = nil) throws(AirlockError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .system("cannot open \(path)", errno: errno) }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw .system("cannot examine \(path)", errno: errno) }
-        return try read(descriptor, at: 0, count: Int(status.st_size), path: path)
+        let size = min(Int64(status.st_size), limit ?? Int64.max)
+        return try read(descriptor, at: 0, count: Int(size), path: path)
+    }
+
+    /// The size of the file at `path`.
+    static func size(of path: String) throws(AirlockError) -> Int64 {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw .system("cannot examine \(path)", errno: errno) }
+        return Int64(status.st_size)
+    }
+
+    /// The log as it is at one instant: the segments and their sizes, and the latest
+    /// checkpoint's bytes, noted under a shared flock of the writers' lock (when there is one),
+    /// so a verify running beside a writer never sees half a flush. Segments only grow, so
+    /// reading each up to its noted size later gives the same bytes.
+    static func snapshot(of directory: String) throws(AirlockError) -> (segments: [(number: Int, size: Int64)], latest: [UInt8]?) {
+        let lock = open(directory + "/" + AuditLayout.lockName, O_RDONLY | O_CLOEXEC)
+        if lock >= 0 {
+            while flock(lock, LOCK_SH) != 0 && errno == EINTR {}
+        }
+        defer {
+            if lock >= 0 {
+                flock(lock, LOCK_UN)
+                close(lock)
+            }
+        }
+        var segments: [(number: Int, size: Int64)] = []
+        for number in try segmentNumbers(in: directory) {
+            segments.append((number, try size(of: directory + "/" + AuditLayout.segmentName(number))))
+        }
+        let latestPath = directory + "/" + AuditLayout.latestCheckpointName
+        return (segments, exists(latestPath) ? try contents(of: latestPath) : nil)
     }
 
     /// `count` bytes at `offset` (fewer only at the end of the file).

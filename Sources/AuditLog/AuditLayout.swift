@@ -26,10 +26,14 @@ public struct AuditLayout: Sendable, Equatable {
         self.init(directory: host.auditDirectory, keyPath: host.storeDirectory + "/audit-key.pem")
     }
 
-    /// `audit.lock`: every writer, in every process, holds its exclusive flock while appending.
-    public var lockPath: String { directory + "/audit.lock" }
+    /// `audit.lock`: every writer, in every process, holds its exclusive flock while appending;
+    /// the verifier holds a shared one for the instant it notes the segments' sizes.
+    public static let lockName = "audit.lock"
     /// `audit-checkpoint.json`: the latest checkpoint, replaced atomically each time one is signed.
-    public var latestCheckpointPath: String { directory + "/audit-checkpoint.json" }
+    public static let latestCheckpointName = "audit-checkpoint.json"
+
+    public var lockPath: String { directory + "/" + Self.lockName }
+    public var latestCheckpointPath: String { directory + "/" + Self.latestCheckpointName }
     /// Where the public half of the audit key lies.
     public var publicKeyPath: String {
         keyPath.hasSuffix(".pem") ? String(keyPath.dropLast(4)) + ".pub.pem" : keyPath + ".pub.pem"

@@ -79,13 +79,13 @@ public enum AuditLogVerifier {
         clockToleranceMilliseconds: Int64 = defaultClockTolerance
     ) throws(AirlockError) -> AuditVerdict {
         var walk = Walk(publicKey: publicKey, tolerance: clockToleranceMilliseconds)
-        let latestPath = directory + "/" + "audit-checkpoint.json"
+        let snapshot = try AuditFiles.snapshot(of: directory)
         var expected: [(source: String, checkpoint: AuditCheckpoint)] = []
-        if AuditFiles.exists(latestPath) {
-            let name = "audit-checkpoint.json"
+        if let latest = snapshot.latest {
+            let name = AuditLayout.latestCheckpointName
             let checkpoint: AuditCheckpoint
             do throws(AirlockError) {
-                checkpoint = try AuditCheckpoint(json: AuditFiles.contents(of: latestPath))
+                checkpoint = try AuditCheckpoint(json: latest)
             } catch {
                 return .damaged(AuditDamage(kind: .malformed, segment: name, line: 1, seq: nil, message: error.description))
             }
@@ -100,9 +100,9 @@ public enum AuditLogVerifier {
         }
         walk.watched = Set(expected.map(\.checkpoint.seq))
 
-        let numbers = try AuditFiles.segmentNumbers(in: directory)
+        let numbers = snapshot.segments.map(\.number)
         var previousNumber = 0
-        for (index, number) in numbers.enumerated() {
+        for (index, (number, size)) in snapshot.segments.enumerated() {
             if number != previousNumber + 1 {
                 return .damaged(
                     AuditDamage(
@@ -113,7 +113,7 @@ public enum AuditLogVerifier {
             }
             previousNumber = number
             let name = AuditLayout.segmentName(number)
-            let bytes = try AuditFiles.contents(of: directory + "/" + name)
+            let bytes = try AuditFiles.contents(of: directory + "/" + name, upTo: size)
             if let damage = try walk.segment(name, bytes: bytes, sealed: index < numbers.count - 1) {
                 return .damaged(damage)
             }
