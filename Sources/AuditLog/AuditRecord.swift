@@ -65,6 +65,10 @@ public struct AuditRecord: Sendable, Equatable, Codable {
     public init(line: some Collection<UInt8>) throws(AirlockError) {
         var bytes = Array(line)
         if bytes.last == 0x0A { bytes.removeLast() }
+        if let record = bytes.withUnsafeBufferPointer(RecordParser.record) {
+            self = record
+            return
+        }
         do {
             self = try JSONCoding.decode(AuditRecord.self, from: bytes)
         } catch {

@@ -33,6 +33,24 @@ import Testing
         #expect(!text.contains("\"details\"") && !text.contains("\"request\"") && !text.contains(" "))
     }
 
+    @Test func readsEscapesAndHandEditedLinesToo() throws {
+        let record = AuditRecord(
+            seq: 7, time: "2026-11-29T05:00:39.123Z", clock: .unsynchronized, actor: .local(user: "ünï \"q\"", uid: 0),
+            action: AuditAction.policyLoaded.rawValue, target: AuditTarget(adapter: "legal"), outcome: .failed,
+            details: ["tab": "a\tb", "control": "\u{01}\u{1f}", "back": "c:\\x", "cr": "\r\n"],
+            request: AuditRequest(tokensIn: 0, status: 503, answerSHA256: "ff"), prev: String(repeating: "e", count: 64))
+        #expect(try AuditRecord(line: record.line) == record)
+        #expect(String(decoding: record.line, as: UTF8.self).contains(#""control":"\u0001\u001f""#))
+        // Valid JSON but not the log's form (spaces, an unknown key): still read, so the chain judges it.
+        let edited = #"{ "seq": 7, "time": "2026-11-29T05:00:39.123Z", "clock": "unknown", "extra": true, "#
+            + #""actor": {"kind": "client", "id": "x"}, "action": "gateway.request", "target": {}, "#
+            + #""outcome": "ok", "prev": "00" }"#
+        let read = try AuditRecord(line: Array(edited.utf8))
+        #expect(read.seq == 7 && read.actor == .client("x") && read.prev == "00")
+        #expect(throws: (any Error).self) { try AuditRecord(line: Array(#"{"seq":1}"#.utf8)) }
+        #expect(throws: (any Error).self) { try AuditRecord(line: Array("not json".utf8)) }
+    }
+
     @Test func timesAreRFC3339UTCWithMilliseconds() {
         #expect(AuditTime.format(0) == "1970-01-01T00:00:00.000Z")
         #expect(AuditTime.format(1_795_953_639_123) == "2026-11-29T12:00:39.123Z")
