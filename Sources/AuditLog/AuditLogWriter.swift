@@ -233,21 +233,37 @@ public final class AuditLogWriter: Sendable {
             var size = try AuditFiles.size(descriptor, path: path)
             if let tail, tail.segment == current, tail.size == size { return }
 
-            // Cut off an unfinished last line: no newline, or not a record.
+            // Cut off an unfinished last line: no newline, or not a record. A crash leaves at
+            // most one (a flush is one write(2); what a torn write leaves has no newline), so a
+            // second bad line is damage for `verify` to name, and the writer refuses to go on.
+            func record(_ line: [UInt8]) -> AuditRecord? {
+                line.last == 0x0A ? try? AuditRecord(line: line) : nil
+            }
             var last: AuditRecord?
             var lastLine: [UInt8] = []
-            while size > 0 {
+            if size > 0 {
                 let (start, line) = try AuditFiles.lastLine(descriptor, size: size, path: path)
-                if line.last == 0x0A, let record = try? AuditRecord(line: line) {
-                    last = record
+                if let parsed = record(line) {
+                    last = parsed
                     lastLine = line
-                    break
+                } else {
+                    if start > 0 {
+                        let (_, before) = try AuditFiles.lastLine(descriptor, size: start, path: path)
+                        guard let parsed = record(before) else {
+                            throw AirlockError(
+                                .invalidInput,
+                                "the audit log segment \(path) ends with more than one line that is not a record: "
+                                    + "not appending (run `airlock-audit verify`)")
+                        }
+                        last = parsed
+                        lastLine = before
+                    }
+                    guard ftruncate(descriptor, off_t(start)) == 0 else {
+                        throw .system("cannot cut the unfinished last record off \(path)", errno: errno)
+                    }
+                    discardedBytes += size - start
+                    size = start
                 }
-                guard ftruncate(descriptor, off_t(start)) == 0 else {
-                    throw .system("cannot cut the unfinished last record off \(path)", errno: errno)
-                }
-                discardedBytes += size - start
-                size = start
             }
             if discardedBytes > 0, fdatasync(descriptor) != 0 {
                 throw .system("cannot flush \(path) to disk", errno: errno)

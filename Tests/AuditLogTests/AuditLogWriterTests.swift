@@ -66,6 +66,21 @@ import Testing
         #expect(try log.verify().isIntact)
     }
 
+    @Test func twoBadLastLinesAreDamageNotSomethingToCutAway() async throws {
+        let log = try TestLog()
+        defer { log.remove() }
+        try await log.fill(3)
+        let handle = try #require(FileHandle(forWritingAtPath: log.segmentPath(1)))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("garbage\n{\"half".utf8))
+        try handle.close()
+        let size = try FileManager.default.attributesOfItem(atPath: log.segmentPath(1))[.size] as? NSNumber
+
+        #expect(throws: AirlockError.self) { _ = try log.writer() }
+        // Nothing was cut: the evidence stays for verify.
+        #expect(try FileManager.default.attributesOfItem(atPath: log.segmentPath(1))[.size] as? NSNumber == size)
+    }
+
     @Test func concurrentTasksAndTwoWritersNeverInterleaveOrForkTheChain() async throws {
         let log = try TestLog(segmentBytes: 16 * 1024, checkpointInterval: 50)
         defer { log.remove() }
