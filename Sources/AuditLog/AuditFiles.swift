@@ -127,5 +127,19 @@ enum AuditFiles {
         return (start, try read(descriptor, at: start, count: Int(size - start), path: path))
     }
 
-    static func hash(_ line: [UInt8]) throws(AirlockError) -> String { try SHA256Hasher.hash(line).hex }
+    static func hash(_ line: [UInt8]) throws(AirlockError) -> String { try hash(line[...]) }
+
+    static func hash(_ line: ArraySlice<UInt8>) throws(AirlockError) -> String {
+        let hasher = try SHA256Hasher()
+        let failure: AirlockError? = line.withUnsafeBytes { raw in
+            do throws(AirlockError) {
+                try hasher.update(raw)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
+        return try hasher.finalize().hex
+    }
 }
