@@ -1,0 +1,153 @@
+/// Every action name the log knows, so producers cannot misspell one. The raw values are what
+/// records store; they never change once released (add new cases instead).
+public enum AuditAction: String, Sendable, CaseIterable {
+    // Admin commands of `airlock`.
+    case verify = "bundle.verify"
+    case install = "bundle.install"
+    case activate = "bundle.activate"
+    case rollback = "bundle.rollback"
+    case remove = "bundle.remove"
+    case downgradeAllowed = "bundle.downgrade_allowed"
+    case trustChange = "trust.change"
+    case clientAdd = "client.add"
+    case clientRevoke = "client.revoke"
+    case policyLoaded = "policy.loaded"
+    // The gateway.
+    case request = "gateway.request"
+    case authenticationFailed = "gateway.auth_failed"
+    // `airlock-audit` reading the log (search, export, report).
+    case auditRead = "audit.read"
+    // Written by the log itself, never by producers.
+    case checkpoint = "audit.checkpoint"
+    case recovered = "audit.recovered"
+}
+
+/// What a producer hands to `AuditLogWriter.append`: everything of a record except its place
+/// in the log (`seq`, `time`, `clock`, `prev`), which the writer fills in.
+///
+/// Made only through the builders below, one per kind of event, so every record of one action
+/// has the same shape.
+public struct AuditEvent: Sendable, Equatable {
+    public let action: AuditAction
+    public let actor: AuditActor
+    public let target: AuditTarget
+    public let outcome: AuditOutcome
+    public let details: [String: String]?
+    public let request: AuditRequest?
+
+    init(
+        _ action: AuditAction, actor: AuditActor, target: AuditTarget = .none, outcome: AuditOutcome,
+        details: [String: String]? = nil, request: AuditRequest? = nil
+    ) {
+        self.action = action
+        self.actor = actor
+        self.target = target
+        self.outcome = outcome
+        self.details = details.flatMap { $0.isEmpty ? nil : $0 }
+        self.request = request
+    }
+
+    /// A bundle file was verified (`airlock verify`, or the verification step of install).
+    public static func verify(
+        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
+    ) -> AuditEvent {
+        AuditEvent(.verify, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
+    }
+
+    /// A bundle version was installed into the store.
+    public static func install(
+        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
+    ) -> AuditEvent {
+        AuditEvent(.install, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
+    }
+
+    /// A version was made the active one.
+    public static func activate(
+        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
+    ) -> AuditEvent {
+        AuditEvent(.activate, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
+    }
+
+    /// The active version went back to `version`.
+    public static func rollback(
+        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
+    ) -> AuditEvent {
+        AuditEvent(.rollback, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
+    }
+
+    /// An installed version was removed.
+    public static func remove(
+        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
+    ) -> AuditEvent {
+        AuditEvent(.remove, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
+    }
+
+    /// An older version than the active one was let in with `--allow-downgrade`.
+    public static func downgradeAllowed(
+        by actor: AuditActor, bundle: String, from active: String, to version: String, outcome: AuditOutcome
+    ) -> AuditEvent {
+        AuditEvent(
+            .downgradeAllowed, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome,
+            details: ["from": active])
+    }
+
+    /// The trust policy changed: `change` says how (`add`, `remove`, `threshold`), `keyID` which key.
+    public static func trustChange(
+        by actor: AuditActor, change: String, keyID: String? = nil, outcome: AuditOutcome, details: [String: String] = [:]
+    ) -> AuditEvent {
+        var all = details
+        all["change"] = change
+        if let keyID { all["key"] = keyID }
+        return AuditEvent(.trustChange, actor: actor, outcome: outcome, details: all)
+    }
+
+    /// An API client was added, with the adapters it may use.
+    public static func clientAdd(
+        by actor: AuditActor, client: String, adapters: [String] = [], outcome: AuditOutcome
+    ) -> AuditEvent {
+        var details = ["client": client]
+        if !adapters.isEmpty { details["adapters"] = adapters.joined(separator: ",") }
+        return AuditEvent(.clientAdd, actor: actor, outcome: outcome, details: details)
+    }
+
+    /// An API client's key was revoked.
+    public static func clientRevoke(by actor: AuditActor, client: String, outcome: AuditOutcome) -> AuditEvent {
+        AuditEvent(.clientRevoke, actor: actor, outcome: outcome, details: ["client": client])
+    }
+
+    /// A policy file (trust, egress, retention, audit text) was loaded; `digest` is its hex SHA-256.
+    public static func policyLoaded(
+        by actor: AuditActor, policy: String, digest: String, outcome: AuditOutcome
+    ) -> AuditEvent {
+        AuditEvent(.policyLoaded, actor: actor, outcome: outcome, details: ["policy": policy, "sha256": digest])
+    }
+
+    /// The log was read: `verb` is `search`, `export`, `report` or `verify`; `query` the filters.
+    public static func auditRead(
+        by actor: AuditActor, verb: String, query: String? = nil, outcome: AuditOutcome = .ok
+    ) -> AuditEvent {
+        var details = ["verb": verb]
+        if let query { details["query"] = query }
+        return AuditEvent(.auditRead, actor: actor, outcome: outcome, details: details)
+    }
+
+    /// One gateway request, answered, refused or failed.
+    public static func request(
+        by actor: AuditActor, bundle: String? = nil, version: String? = nil, adapter: String? = nil,
+        outcome: AuditOutcome, request: AuditRequest, details: [String: String] = [:]
+    ) -> AuditEvent {
+        AuditEvent(
+            .request, actor: actor, target: AuditTarget(bundle: bundle, version: version, adapter: adapter),
+            outcome: outcome, details: details, request: request)
+    }
+
+    /// A request whose credentials did not authenticate; `presented` names what was offered
+    /// (a key prefix, never the key).
+    public static func authenticationFailed(
+        presented: String, reason: String, request: AuditRequest? = nil
+    ) -> AuditEvent {
+        AuditEvent(
+            .authenticationFailed, actor: .client(presented), outcome: .refused, details: ["reason": reason],
+            request: request)
+    }
+}

@@ -1,0 +1,58 @@
+public import AirlockCore
+
+/// The audit log's file names, in one place.
+///
+/// ```
+/// ROOT/var/log/airlock/audit-000001.jsonl     sealed segment (ends with its checkpoint)
+/// ROOT/var/log/airlock/audit-000002.jsonl     current segment (appended to)
+/// ROOT/var/log/airlock/audit.lock             flock(2) taken around every read-tail-and-append
+/// ROOT/var/log/airlock/audit-checkpoint.json  copy of the latest signed checkpoint
+/// ROOT/var/lib/airlock/audit-key.pem          host audit key, ECDSA P-384, 0600 (created at first use)
+/// ROOT/var/lib/airlock/audit-key.pub.pem      its public half, what the verifier needs
+/// ```
+public struct AuditLayout: Sendable, Equatable {
+    /// The folder holding the segments.
+    public let directory: String
+    /// The host audit key's private PEM file.
+    public let keyPath: String
+
+    public init(directory: String, keyPath: String) {
+        self.directory = directory
+        self.keyPath = keyPath
+    }
+
+    /// The layout under a host root: `HostLayout.auditDirectory` and `storeDirectory/audit-key.pem`.
+    public init(host: HostLayout) {
+        self.init(directory: host.auditDirectory, keyPath: host.storeDirectory + "/audit-key.pem")
+    }
+
+    /// `audit.lock`: every writer, in every process, holds its exclusive flock while appending;
+    /// the verifier holds a shared one for the instant it notes the segments' sizes.
+    public static let lockName = "audit.lock"
+    /// `audit-checkpoint.json`: the latest checkpoint, replaced atomically each time one is signed.
+    public static let latestCheckpointName = "audit-checkpoint.json"
+
+    public var lockPath: String { directory + "/" + Self.lockName }
+    public var latestCheckpointPath: String { directory + "/" + Self.latestCheckpointName }
+    /// Where the public half of the audit key lies.
+    public var publicKeyPath: String {
+        keyPath.hasSuffix(".pem") ? String(keyPath.dropLast(4)) + ".pub.pem" : keyPath + ".pub.pem"
+    }
+
+    /// `audit-000042.jsonl` for segment 42.
+    public static func segmentName(_ number: Int) -> String {
+        let digits = String(number)
+        return "audit-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".jsonl"
+    }
+
+    public func segmentPath(_ number: Int) -> String { directory + "/" + Self.segmentName(number) }
+
+    /// The segment number of a file name in the form `segmentName` writes; nil for any other name.
+    public static func segmentNumber(of name: String) -> Int? {
+        guard name.hasPrefix("audit-"), name.hasSuffix(".jsonl") else { return nil }
+        let digits = name.dropFirst(6).dropLast(6)
+        guard digits.count >= 6, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(digits), number > 0
+        else { return nil }
+        return segmentName(number) == name ? number : nil
+    }
+}

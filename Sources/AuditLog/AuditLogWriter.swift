@@ -1,0 +1,466 @@
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
+public import AirlockCore
+public import Signing
+internal import Dispatch
+internal import Synchronization
+
+/// Appends records to the audit log, durably, in order, from any number of tasks and processes.
+///
+/// - Group commit: `append` queues the event and waits; one flusher takes everything queued,
+///   writes it with one write(2) per segment and one fdatasync(2), then wakes every waiter.
+///   While a flush is on disk, new events gather for the next one, so the number of records per
+///   fsync grows with the load.
+/// - Cross-process: every flush holds `flock(LOCK_EX)` on `audit.lock` and, under it, checks that
+///   the segment's size is what this writer last left; if not (another writer appended, or a new
+///   segment appeared), it re-reads the tail for the last `seq` and chain hash. Segments are
+///   opened `O_APPEND`. Two writers never interleave bytes or fork the chain.
+/// - Recovery: an unfinished last line (no `\n`, or not a record) is cut off, and the next
+///   record says so (`audit.recovered`, `details.discarded_bytes`).
+/// - Rotation: before a record that would take the segment past `segmentBytes`, or when the UTC
+///   day differs from the segment's last record's, the segment is sealed with a checkpoint
+///   record and the next one is created. A checkpoint is also signed when `seq` reaches a
+///   multiple of `checkpointInterval`.
+/// - Failure: when the log cannot be written (disk full, read-only), the whole flush fails with
+///   an `AirlockError` naming the segment, what was partly written is cut off again, and every
+///   waiting `append` throws it, so the gateway can fail closed.
+public final class AuditLogWriter: Sendable {
+    public struct Options: Sendable {
+        /// A segment is sealed before the record that would take it past this size.
+        public var segmentBytes: Int64
+        /// A checkpoint is signed at every `seq` that is a multiple of this.
+        public var checkpointInterval: UInt64
+
+        public init(segmentBytes: Int64 = 64 << 20, checkpointInterval: UInt64 = 1000) {
+            self.segmentBytes = segmentBytes
+            self.checkpointInterval = max(2, checkpointInterval)
+        }
+    }
+
+    /// The files this writer appends to.
+    public let layout: AuditLayout
+
+    private enum Work: Sendable { case event(RecordTemplate), checkpoint }
+    private struct Waiter: Sendable {
+        let work: Work
+        let continuation: CheckedContinuation<Result<Committed, AirlockError>, Never>
+    }
+    private struct Queue {
+        var waiting: [Waiter] = []
+        var flushing = false
+    }
+    struct Committed: Sendable {
+        let seq: UInt64
+        let checkpoint: AuditCheckpoint?
+    }
+
+    private let queue = Mutex(Queue())
+    private let engine: Mutex<SegmentEngine>
+    private let flusher = DispatchQueue(label: "airlock.audit.flush")
+
+    /// Opens (and if need be creates) the log in `layout.directory`, with the audit key at
+    /// `layout.keyPath` (created, 0600, on first use). Repairs an unfinished last line and
+    /// records the repair before returning.
+    public init(
+        layout: AuditLayout, options: Options = Options(), clock: any AuditClock = SystemAuditClock()
+    ) throws(AirlockError) {
+        self.layout = layout
+        try AtomicFile.makeDirectories(layout.directory, mode: 0o750)
+        let key = try AuditKey.loadOrCreate(path: layout.keyPath)
+        let engine = try SegmentEngine(layout: layout, options: options, clock: clock, key: key)
+        _ = try engine.commit([]).get()
+        self.engine = Mutex(engine)
+    }
+
+    /// The log of the host under `host` (`HostLayout.auditDirectory`, `storeDirectory/audit-key.pem`).
+    public convenience init(
+        host: HostLayout, options: Options = Options(), clock: any AuditClock = SystemAuditClock()
+    ) throws(AirlockError) {
+        try self.init(layout: AuditLayout(host: host), options: options, clock: clock)
+    }
+
+    /// Appends one record and returns its `seq` once it is on disk (fdatasync done).
+    @discardableResult
+    public func append(_ event: AuditEvent) async throws(AirlockError) -> UInt64 {
+        // Encoded here, on the appending task, so the flusher only stitches and hashes.
+        try await submit(.event(RecordTemplate(event))).seq
+    }
+
+    /// Signs a checkpoint now (`airlock-audit checkpoint`) and returns it once it is on disk.
+    public func checkpoint() async throws(AirlockError) -> AuditCheckpoint {
+        let committed = try await submit(.checkpoint)
+        guard let checkpoint = committed.checkpoint else {
+            throw AirlockError(.system, "the audit log wrote no checkpoint")
+        }
+        return checkpoint
+    }
+
+    private func submit(_ work: Work) async throws(AirlockError) -> Committed {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Committed, AirlockError>, Never>) in
+            let start = queue.withLock { state in
+                state.waiting.append(Waiter(work: work, continuation: continuation))
+                if state.flushing { return false }
+                state.flushing = true
+                return true
+            }
+            if start { flusher.async { self.drain() } }
+        }
+        return try result.get()
+    }
+
+    /// Runs on `flusher`: commits whatever is waiting until nothing is.
+    private func drain() {
+        while true {
+            let batch = queue.withLock { state -> [Waiter] in
+                if state.waiting.isEmpty {
+                    state.flushing = false
+                    return []
+                }
+                defer { state.waiting.removeAll(keepingCapacity: true) }
+                return state.waiting
+            }
+            if batch.isEmpty { return }
+            let outcome = engine.withLock { $0.commit(batch.map(\.work)) }
+            switch outcome {
+            case .success(let committed):
+                for (waiter, done) in zip(batch, committed) { waiter.continuation.resume(returning: .success(done)) }
+            case .failure(let error):
+                for waiter in batch { waiter.continuation.resume(returning: .failure(error)) }
+            }
+        }
+    }
+
+    /// The state of the chain and the open segment; used only on the flusher (or in `init`).
+    private final class SegmentEngine {
+        let layout: AuditLayout
+        let options: Options
+        let clock: any AuditClock
+        let key: PrivateKey
+        /// Who the log's own records (checkpoints, recovery) name.
+        let actor = AuditActor.local(user: "airlock", uid: UInt32(getuid()))
+        let lock: Int32
+
+        /// What the log ends with, as of the last time this writer held the lock.
+        struct Tail {
+            var segment: Int
+            var size: Int64
+            var lastSeq: UInt64
+            var prev: String
+            /// The UTC day of the segment's last record; nil for an empty segment.
+            var day: Int64?
+            /// The segment ends with its seal checkpoint: the next record opens a new one.
+            var sealed: Bool
+        }
+        var tail: Tail?
+        var descriptor: Int32 = -1
+        var descriptorSegment = 0
+
+        // The flush being built.
+        var buffer: [UInt8] = []
+        var latestCheckpoint: AuditCheckpoint?
+        var discardedBytes: Int64 = 0
+        var clockState = ClockSyncState.unknown
+
+        init(layout: AuditLayout, options: Options, clock: any AuditClock, key: PrivateKey) throws(AirlockError) {
+            self.layout = layout
+            self.options = options
+            self.clock = clock
+            self.key = key
+            lock = open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+            guard lock >= 0 else { throw .system("cannot open the audit log lock \(layout.lockPath)", errno: errno) }
+        }
+
+        deinit {
+            close(lock)
+            if descriptor >= 0 { close(descriptor) }
+        }
+
+        func commit(_ works: [Work]) -> Result<[Committed], AirlockError> {
+            do throws(AirlockError) {
+                while flock(lock, LOCK_EX) != 0 {
+                    guard errno == EINTR else { throw .system("cannot lock the audit log \(layout.lockPath)", errno: errno) }
+                }
+                defer { flock(lock, LOCK_UN) }
+                buffer.removeAll(keepingCapacity: true)
+                latestCheckpoint = nil
+                clockState = clock.syncState()
+                try refreshTail()
+                if discardedBytes > 0 {
+                    let segment = AuditLayout.segmentName(tail?.segment ?? 1)
+                    try add(
+                        RecordTemplate(
+                            action: AuditAction.recovered.rawValue, actor: actor, target: .none, outcome: .ok,
+                            details: ["discarded_bytes": String(discardedBytes), "segment": segment], request: nil))
+                }
+                var committed: [Committed] = []
+                committed.reserveCapacity(works.count)
+                for work in works {
+                    switch work {
+                    case .event(let template):
+                        let seq = try add(template)
+                        committed.append(Committed(seq: seq, checkpoint: nil))
+                    case .checkpoint:
+                        let checkpoint = try addCheckpoint(reason: "request")
+                        committed.append(Committed(seq: checkpoint.seq, checkpoint: checkpoint))
+                    }
+                }
+                try flush()
+                discardedBytes = 0
+                if let latestCheckpoint {
+                    // Best effort: the records are already durable; the copy only speeds up
+                    // finding a cut-short log. A failure here shows on the next verify.
+                    try? AtomicFile.write(latestCheckpoint.json, to: layout.latestCheckpointPath, mode: 0o644)
+                }
+                return .success(committed)
+            } catch {
+                tail = nil
+                buffer.removeAll(keepingCapacity: true)
+                return .failure(error)
+            }
+        }
+
+        /// Makes `tail` match the files: cheap when this writer was the last to append.
+        func refreshTail() throws(AirlockError) {
+            let numbers = try AuditFiles.segmentNumbers(in: layout.directory)
+            let current = numbers.last ?? 1
+            if descriptorSegment != current || descriptor < 0 {
+                try openSegment(current, create: numbers.isEmpty)
+            }
+            let path = layout.segmentPath(current)
+            var size = try AuditFiles.size(descriptor, path: path)
+            if let tail, tail.segment == current, tail.size == size { return }
+
+            // Cut off an unfinished last line: no newline, or not a record. A crash leaves at
+            // most one (a flush is one write(2); what a torn write leaves has no newline), so a
+            // second bad line is damage for `verify` to name, and the writer refuses to go on.
+            func record(_ line: [UInt8]) -> AuditRecord? {
+                line.last == 0x0A ? try? AuditRecord(line: line) : nil
+            }
+            var last: AuditRecord?
+            var lastLine: [UInt8] = []
+            if size > 0 {
+                let (start, line) = try AuditFiles.lastLine(descriptor, size: size, path: path)
+                if let parsed = record(line) {
+                    last = parsed
+                    lastLine = line
+                } else {
+                    if start > 0 {
+                        let (_, before) = try AuditFiles.lastLine(descriptor, size: start, path: path)
+                        guard let parsed = record(before) else {
+                            throw AirlockError(
+                                .invalidInput,
+                                "the audit log segment \(path) ends with more than one line that is not a record: "
+                                    + "not appending (run `airlock-audit verify`)")
+                        }
+                        last = parsed
+                        lastLine = before
+                    }
+                    guard ftruncate(descriptor, off_t(start)) == 0 else {
+                        throw .system("cannot cut the unfinished last record off \(path)", errno: errno)
+                    }
+                    discardedBytes += size - start
+                    size = start
+                }
+            }
+            if discardedBytes > 0, fdatasync(descriptor) != 0 {
+                throw .system("cannot flush \(path) to disk", errno: errno)
+            }
+            if let last {
+                tail = Tail(
+                    segment: current, size: size, lastSeq: last.seq, prev: try AuditFiles.hash(lastLine),
+                    day: AuditTime.parse(last.time).map(AuditTime.day), sealed: Self.isSeal(last))
+                return
+            }
+            // An empty segment continues the chain of the one before it.
+            guard current > 1 else {
+                tail = Tail(segment: current, size: 0, lastSeq: 0, prev: AuditRecord.genesisPrev, day: nil, sealed: false)
+                return
+            }
+            let previousPath = layout.segmentPath(current - 1)
+            let previous = open(previousPath, O_RDONLY | O_CLOEXEC)
+            guard previous >= 0 else {
+                throw .system("cannot continue the audit chain from \(previousPath)", errno: errno)
+            }
+            defer { close(previous) }
+            let previousSize = try AuditFiles.size(previous, path: previousPath)
+            guard previousSize > 0 else {
+                throw AirlockError(.invalidInput, "cannot continue the audit chain: \(previousPath) is empty")
+            }
+            let (_, line) = try AuditFiles.lastLine(previous, size: previousSize, path: previousPath)
+            let record: AuditRecord
+            do throws(AirlockError) {
+                guard line.last == 0x0A else { throw AirlockError(.invalidInput, "its last line is unfinished") }
+                record = try AuditRecord(line: line)
+            } catch {
+                throw AirlockError(.invalidInput, "cannot continue the audit chain from \(previousPath)", cause: error)
+            }
+            tail = Tail(
+                segment: current, size: 0, lastSeq: record.seq, prev: try AuditFiles.hash(line), day: nil, sealed: false)
+        }
+
+        static func isSeal(_ record: AuditRecord) -> Bool {
+            record.action == AuditAction.checkpoint.rawValue && record.details?["reason"] == "seal"
+        }
+
+        func openSegment(_ number: Int, create: Bool) throws(AirlockError) {
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = -1
+            let path = layout.segmentPath(number)
+            let flags = O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0)
+            let opened = open(path, flags, 0o640)
+            guard opened >= 0 else { throw .system("cannot open the audit log segment \(path)", errno: errno) }
+            descriptor = opened
+            descriptorSegment = number
+            if create { try AtomicFile.syncDirectory(layout.directory) }
+        }
+
+        /// Adds one record to the flush being built and returns its `seq`.
+        @discardableResult
+        func add(_ template: RecordTemplate) throws(AirlockError) -> UInt64 {
+            let now = clock.now()
+            let time = format(now)
+            var line = try rotateIfNeeded(now: now) { tail in
+                template.line(seq: tail.lastSeq + 1, time: time, clock: clockState, prev: tail.prev)
+            }
+            let seq = try append(&line, day: AuditTime.day(now))
+            if (seq + 1) % options.checkpointInterval == 0 { try addCheckpoint(reason: "interval") }
+            return seq
+        }
+
+        @discardableResult
+        func addCheckpoint(reason: String) throws(AirlockError) -> AuditCheckpoint {
+            let now = clock.now()
+            var checkpoint: AuditCheckpoint?
+            var line = try rotateIfNeeded(now: now) { tail throws(AirlockError) in
+                let signed = try AuditCheckpoint.sign(
+                    seq: tail.lastSeq + 1, chain: tail.prev, segment: AuditLayout.segmentName(tail.segment),
+                    time: AuditTime.format(now), reason: reason, key: key)
+                checkpoint = signed
+                return AuditRecord(
+                    seq: signed.seq, time: signed.time, clock: clockState, actor: actor,
+                    action: AuditAction.checkpoint.rawValue, target: .none, outcome: .ok,
+                    details: signed.recordDetails, prev: signed.chain
+                ).line
+            }
+            try append(&line, day: AuditTime.day(now))
+            guard let checkpoint else { throw AirlockError(.crypto, "no checkpoint was signed") }
+            latestCheckpoint = checkpoint
+            return checkpoint
+        }
+
+        private var formatted: (milliseconds: Int64, text: String) = (-1, "")
+
+        /// `AuditTime.format`, remembered for the millisecond most records of a flush share.
+        func format(_ milliseconds: Int64) -> String {
+            if formatted.milliseconds != milliseconds { formatted = (milliseconds, AuditTime.format(milliseconds)) }
+            return formatted.text
+        }
+
+        /// The line `make` builds for the current tail, after sealing the segment first when
+        /// the line would not fit, the day changed, or the segment is already sealed.
+        func rotateIfNeeded(
+            now: Int64, _ make: (Tail) throws(AirlockError) -> [UInt8]
+        ) throws(AirlockError) -> [UInt8] {
+            guard let current = tail else { throw AirlockError(.system, "the audit log's tail is unknown") }
+            let line = try make(current)
+            let used = current.size + Int64(buffer.count)
+            let full = used > 0 && used + Int64(line.count) > options.segmentBytes
+            let newDay = current.day.map { $0 != AuditTime.day(now) } ?? false
+            guard current.sealed || full || newDay else { return line }
+            if !current.sealed { try seal() }
+            try flush()
+            try startNextSegment()
+            guard let next = tail else { throw AirlockError(.system, "the audit log's tail is unknown") }
+            return try make(next)
+        }
+
+        /// Appends the seal checkpoint to the buffer (it may go past `segmentBytes`).
+        func seal() throws(AirlockError) {
+            guard let current = tail else { return }
+            let now = clock.now()
+            let checkpoint = try AuditCheckpoint.sign(
+                seq: current.lastSeq + 1, chain: current.prev, segment: AuditLayout.segmentName(current.segment),
+                time: AuditTime.format(now), reason: "seal", key: key)
+            var line = AuditRecord(
+                seq: checkpoint.seq, time: checkpoint.time, clock: clockState, actor: actor,
+                action: AuditAction.checkpoint.rawValue, target: .none, outcome: .ok,
+                details: checkpoint.recordDetails, prev: checkpoint.chain
+            ).line
+            try append(&line, day: AuditTime.day(now))
+            tail?.sealed = true
+            latestCheckpoint = checkpoint
+        }
+
+        @discardableResult
+        func append(_ line: inout [UInt8], day: Int64) throws(AirlockError) -> UInt64 {
+            guard var current = tail else { throw AirlockError(.system, "the audit log's tail is unknown") }
+            buffer.append(contentsOf: line)
+            current.lastSeq += 1
+            current.prev = try AuditFiles.hash(line)
+            current.day = day
+            tail = current
+            return current.lastSeq
+        }
+
+        /// Writes the buffer to the current segment with one write(2), then fdatasync(2). On
+        /// failure, cuts the segment back to where it was.
+        func flush() throws(AirlockError) {
+            guard !buffer.isEmpty, var current = tail else { return }
+            let path = layout.segmentPath(current.segment)
+            let before = current.size
+            do throws(AirlockError) {
+                try AuditFiles.write(descriptor, buffer, path: path)
+                guard fdatasync(descriptor) == 0 else {
+                    throw .system("cannot flush the audit log segment \(path) to disk", errno: errno)
+                }
+            } catch {
+                _ = ftruncate(descriptor, off_t(before))
+                throw AirlockError(
+                    error.code, "the audit log cannot be written: \(buffer.count) bytes of records were not kept",
+                    cause: error)
+            }
+            current.size += Int64(buffer.count)
+            tail = current
+            buffer.removeAll(keepingCapacity: true)
+        }
+
+        /// Creates the next segment, empty, continuing the chain.
+        func startNextSegment() throws(AirlockError) {
+            guard let current = tail else { return }
+            let next = current.segment + 1
+            let path = layout.segmentPath(next)
+            let opened = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+            guard opened >= 0 else { throw .system("cannot create the audit log segment \(path)", errno: errno) }
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = opened
+            descriptorSegment = next
+            try AtomicFile.syncDirectory(layout.directory)
+            tail = Tail(segment: next, size: 0, lastSeq: current.lastSeq, prev: current.prev, day: nil, sealed: false)
+        }
+    }
+}
+
+/// The host audit key: loaded, or created (ECDSA P-384, 0600, public half beside it) on first use.
+public enum AuditKey {
+    public static func loadOrCreate(path: String) throws(AirlockError) -> PrivateKey {
+        if AuditFiles.exists(path) { return try PrivateKey.load(path: path) }
+        try AtomicFile.makeDirectories(AtomicFile.folder(of: path), mode: 0o755)
+        let key = try PrivateKey.generate(.ecdsaP384)
+        do throws(AirlockError) {
+            try key.write(privateTo: path)
+            return key
+        } catch {
+            // Another writer created it first: use theirs.
+            if AuditFiles.exists(path) { return try PrivateKey.load(path: path) }
+            throw AirlockError(error.code, "cannot create the audit key \(path)", cause: error)
+        }
+    }
+
+    /// The public half the verifier needs, from `AuditLayout.publicKeyPath`.
+    public static func publicKey(_ layout: AuditLayout) throws(AirlockError) -> PublicKey {
+        try PublicKey.load(path: layout.publicKeyPath)
+    }
+}
