@@ -4,6 +4,7 @@ internal import BundleIO
 internal import Foundation
 internal import Signing
 internal import Store
+internal import AuditLog
 
 /// `airlock`: verifies, installs and runs bundles on the air-gapped target host (as root).
 public struct AirlockCommand: AsyncParsableCommand {
@@ -30,30 +31,45 @@ public struct AirlockCommand: AsyncParsableCommand {
             abstract: "Manage the trust policy: who may sign which bundles, and how many must.",
             subcommands: [Add.self, List.self, Remove.self, Threshold.self])
 
-        struct Add: ParsableCommand {
+        struct Add: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Trust a public key or a CA certificate.")
             @OptionGroup var root: RootOptions
             @Argument(help: ArgumentHelp("A public key (KEY.pub.pem) or CA certificate (CA.pem).", valueName: "PEM"))
             var file: String
             @Option(help: ArgumentHelp("Bundle names it may sign: patterns with '*', comma-separated (default: any name).", valueName: "PATTERN,..."))
             var names: String = "*"
-            func run() throws {
+            func run() async throws {
                 let layout = root.layout
-                var policy = try TrustPolicy.load(path: layout.trustPolicy)
                 let patterns = names.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+                let message: String
+                let id: String
+                do {
+                    (message, id) = try add(patterns: patterns, layout: layout)
+                } catch {
+                    throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
+                        AuditEvent.trustChange(by: AdminAudit.actor, change: "add", outcome: outcome, details: details)
+                    }
+                }
+                let details = ["names": patterns.joined(separator: ","), "file": file]
+                try await AdminAudit.record(.trustChange(by: AdminAudit.actor, change: "add", keyID: id, outcome: .ok, details: details), layout: layout)
+                Output.line(message)
+                if patterns == ["*"] { Output.line("note: it may sign any bundle name; restrict it with --names") }
+            }
+
+            func add(patterns: [String], layout: AirlockCore.HostLayout) throws(AirlockError) -> (String, String) {
+                var policy = try TrustPolicy.load(path: layout.trustPolicy)
                 let bytes = try readFile(file)
                 if String(decoding: bytes, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") {
                     let certificate = try Certificate(pem: bytes)
                     try policy.add(authority: certificate, names: patterns)
                     try policy.save(path: layout.trustPolicy)
-                    Output.line("trusted CA \(certificate.subject) \(certificate.fingerprint) for bundle names: \(patterns.joined(separator: ","))")
-                } else {
-                    let key = try PublicKey(pem: bytes)
-                    try policy.add(key: key, names: patterns)
-                    try policy.save(path: layout.trustPolicy)
-                    Output.line("trusted key \(key.keyID) (\(key.algorithm.rawValue)) for bundle names: \(patterns.joined(separator: ","))")
+                    let id = certificate.fingerprint.description
+                    return ("trusted CA \(certificate.subject) \(id) for bundle names: \(patterns.joined(separator: ","))", id)
                 }
-                if patterns == ["*"] { Output.line("note: it may sign any bundle name; restrict it with --names") }
+                let key = try PublicKey(pem: bytes)
+                try policy.add(key: key, names: patterns)
+                try policy.save(path: layout.trustPolicy)
+                return ("trusted key \(key.keyID) (\(key.algorithm.rawValue)) for bundle names: \(patterns.joined(separator: ","))", key.keyID)
             }
 
         }
@@ -97,34 +113,52 @@ public struct AirlockCommand: AsyncParsableCommand {
             }
         }
 
-        struct Remove: ParsableCommand {
+        struct Remove: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Stop trusting a key or CA.")
             @OptionGroup var root: RootOptions
             @Argument(help: "The id shown by 'trust list' (at least its first 8 hex digits).")
             var id: String
-            func run() throws {
-                var policy = try TrustPolicy.load(path: root.layout.trustPolicy)
-                let removed = try policy.remove(id: id)
-                try policy.save(path: root.layout.trustPolicy)
+            func run() async throws {
+                let layout = root.layout
+                let removed: String
+                do {
+                    var policy = try TrustPolicy.load(path: layout.trustPolicy)
+                    removed = try policy.remove(id: id)
+                    try policy.save(path: layout.trustPolicy)
+                } catch {
+                    throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
+                        AuditEvent.trustChange(by: AdminAudit.actor, change: "remove", outcome: outcome, details: details)
+                    }
+                }
+                try await AdminAudit.record(.trustChange(by: AdminAudit.actor, change: "remove", keyID: removed, outcome: .ok), layout: layout)
                 Output.line("no longer trusted: \(removed)")
             }
         }
 
-        struct Threshold: ParsableCommand {
+        struct Threshold: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Set how many distinct trusted signatures a bundle needs.")
             @OptionGroup var root: RootOptions
             @Argument(help: "The number of signatures (k of n).")
             var count: Int
-            func run() throws {
-                var policy = try TrustPolicy.load(path: root.layout.trustPolicy)
-                try policy.setThreshold(count)
-                try policy.save(path: root.layout.trustPolicy)
+            func run() async throws {
+                let layout = root.layout
+                let details = ["threshold": String(count)]
+                do {
+                    var policy = try TrustPolicy.load(path: layout.trustPolicy)
+                    try policy.setThreshold(count)
+                    try policy.save(path: layout.trustPolicy)
+                } catch {
+                    throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, reason: [String: String]) -> AuditEvent in
+                        AuditEvent.trustChange(by: AdminAudit.actor, change: "threshold", outcome: outcome, details: reason.merging(details) { a, _ in a })
+                    }
+                }
+                try await AdminAudit.record(.trustChange(by: AdminAudit.actor, change: "threshold", outcome: .ok, details: details), layout: layout)
                 Output.line("bundles now need \(count) signature\(count == 1 ? "" : "s") from distinct trusted signers")
             }
         }
     }
 
-    struct Verify: ParsableCommand {
+    struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a bundle's signatures against the trust policy and every byte against its manifest; writes nothing.")
         @OptionGroup var root: RootOptions
@@ -146,12 +180,23 @@ public struct AirlockCommand: AsyncParsableCommand {
             var reasons: [String]?
         }
 
-        func run() throws {
-            let policy = try TrustPolicy.load(path: root.layout.trustPolicy)
-            let outcome = try BundleVerifier.verify(path: bundle, policy: policy, progress: ProgressReporter(force: progress))
+        func run() async throws {
+            let layout = root.layout
+            let outcome: Verification
+            do {
+                let policy = try TrustPolicy.load(path: layout.trustPolicy)
+                outcome = try BundleVerifier.verify(path: bundle, policy: policy, progress: ProgressReporter(force: progress))
+            } catch {
+                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
+                    AuditEvent.verify(by: AdminAudit.actor, bundle: bundle, version: "", outcome: outcome, details: details)
+                }
+            }
             switch outcome {
             case .verified(let verified):
                 let manifest = verified.manifest
+                let details = ["file": bundle, "signers": verified.signers.map(\.keyID).joined(separator: ",")]
+                try await AdminAudit.record(
+                    .verify(by: AdminAudit.actor, bundle: manifest.name, version: manifest.version, outcome: .ok, details: details), layout: layout)
                 if output.json {
                     try Output.json(Report(
                         verified: true, bundle: bundle, name: manifest.name, version: manifest.version,
@@ -161,6 +206,8 @@ public struct AirlockCommand: AsyncParsableCommand {
                     for signer in verified.signers { Output.line("signed by \(signer.keyID) (\(signer.via))") }
                 }
             case .refused(let refusal):
+                let details = ["file": bundle, "reason": refusal.description, "stage": refusal.stage.rawValue]
+                try await AdminAudit.record(.verify(by: AdminAudit.actor, bundle: bundle, version: "", outcome: .refused, details: details), layout: layout)
                 if output.json {
                     try Output.json(Report(verified: false, bundle: bundle, stage: refusal.stage.rawValue, reasons: refusal.reasons))
                 }
@@ -169,7 +216,7 @@ public struct AirlockCommand: AsyncParsableCommand {
         }
     }
 
-    struct Install: ParsableCommand {
+    struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify and install a bundle atomically, make it current and (re)start its services.",
             discussion: """
@@ -188,17 +235,30 @@ public struct AirlockCommand: AsyncParsableCommand {
         @Flag(help: "Show progress even when standard error is not a terminal.")
         var progress = false
 
-        func run() throws {
+        func run() async throws {
             guard noStart else {
                 throw AirlockError(.notImplemented, "starting services is not available in this build of Airlock yet: install with --no-start, and run it with 'airlock run' once that lands")
             }
             let layout = root.layout
-            let policy = try TrustPolicy.load(path: layout.trustPolicy)
-            let result = try BundleStore(layout: layout).install(
-                bundle: bundle, policy: policy, allowDowngrade: allowDowngrade, progress: ProgressReporter(force: progress))
+            let result: InstallResult
+            do {
+                let policy = try TrustPolicy.load(path: layout.trustPolicy)
+                result = try BundleStore(layout: layout).install(
+                    bundle: bundle, policy: policy, allowDowngrade: allowDowngrade, progress: ProgressReporter(force: progress))
+            } catch {
+                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
+                    AuditEvent.install(by: AdminAudit.actor, bundle: bundle, version: "", outcome: outcome, details: details)
+                }
+            }
+            var details = ["file": bundle, "signers": result.installed.signers.joined(separator: ","), "previous": result.previous ?? ""]
+            if let runtime = result.installed.runtime { details["runtime"] = runtime }
+            if result.downgradeAllowed { details["downgrade_allowed"] = "true" }
+            if !result.pruned.isEmpty { details["pruned"] = result.pruned.joined(separator: ",") }
+            try await AdminAudit.record(
+                .install(by: AdminAudit.actor, bundle: result.name, version: result.version, outcome: .ok, details: details), layout: layout)
             Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")
             if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
-            if result.downgradeAllowed { Output.line("note: installed although not newer than the highest version ever activated (--allow-downgrade)") }
+            if result.downgradeAllowed { Output.line("note: installed although not newer than the highest version ever activated (--allow-downgrade; recorded in the audit log)") }
             if !result.pruned.isEmpty { Output.line("removed older versions (store policy keep_versions): \(result.pruned.joined(separator: ", "))") }
             Output.line("services: not started (--no-start)")
         }
@@ -243,31 +303,51 @@ public struct AirlockCommand: AsyncParsableCommand {
         }
     }
 
-    struct Activate: ParsableCommand {
+    struct Activate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make an installed version current.")
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle name.")
         var name: String
         @Argument(help: "The installed version to activate.")
         var version: String
-        func run() throws {
-            let previous = try BundleStore(layout: root.layout).activate(name: name, version: version)
+        func run() async throws {
+            let layout = root.layout
+            let previous: String?
+            do {
+                previous = try BundleStore(layout: layout).activate(name: name, version: version)
+            } catch {
+                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
+                    AuditEvent.activate(by: AdminAudit.actor, bundle: name, version: version, outcome: outcome, details: details)
+                }
+            }
+            try await AdminAudit.record(
+                .activate(by: AdminAudit.actor, bundle: name, version: version, outcome: .ok, details: ["previous": previous ?? ""]), layout: layout)
             Output.line("\(name) \(version) is current\(previous.map { " (was \($0))" } ?? "")")
         }
     }
 
-    struct Rollback: ParsableCommand {
+    struct Rollback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Go back to the previously activated version.")
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle name.")
         var name: String
-        func run() throws {
-            let (from, to) = try BundleStore(layout: root.layout).rollback(name: name)
+        func run() async throws {
+            let layout = root.layout
+            let from: String
+            let to: String
+            do {
+                (from, to) = try BundleStore(layout: layout).rollback(name: name)
+            } catch {
+                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
+                    AuditEvent.rollback(by: AdminAudit.actor, bundle: name, version: "", outcome: outcome, details: details)
+                }
+            }
+            try await AdminAudit.record(.rollback(by: AdminAudit.actor, bundle: name, version: to, outcome: .ok, details: ["from": from]), layout: layout)
             Output.line("rolled \(name) back from \(from) to \(to)")
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove an installed version (never the current one without --force), or a whole bundle.",
             discussion: "The highest version ever activated is remembered: removing it does not let an older one back in.")
@@ -278,8 +358,18 @@ public struct AirlockCommand: AsyncParsableCommand {
         var version: String?
         @Flag(help: "Also remove the current version.")
         var force = false
-        func run() throws {
-            let removed = try BundleStore(layout: root.layout).remove(name: name, version: version, force: force)
+        func run() async throws {
+            let layout = root.layout
+            let removed: [String]
+            do {
+                removed = try BundleStore(layout: layout).remove(name: name, version: version, force: force)
+            } catch {
+                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
+                    AuditEvent.remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: outcome, details: details)
+                }
+            }
+            let details = ["removed": removed.joined(separator: ","), "force": String(force)]
+            try await AdminAudit.record(.remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: .ok, details: details), layout: layout)
             Output.line("removed \(name) \(removed.joined(separator: ", "))")
         }
     }

@@ -1,0 +1,100 @@
+import AirlockCore
+import Foundation
+import Signing
+import TestSupport
+import Testing
+
+/// Every admin command leaves exactly one audit record, refused ones included, and a compliance
+/// officer can verify the log, keep a checkpoint off the host, and catch tampering.
+@Suite struct AuditTrailTests {
+    struct Host {
+        let root: TemporaryDirectory
+        var logDirectory: String { HostLayout(root: root.path).auditDirectory }
+
+        func run(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
+            try ProcessResult.run(TestEnvironment.executable(executable), ["--root", root.path] + arguments)
+        }
+
+        /// The records producers wrote (the log's own checkpoints and recoveries left out).
+        func records() throws -> [[String: Any]] {
+            let names = try FileManager.default.contentsOfDirectory(atPath: logDirectory).filter { $0.hasSuffix(".jsonl") }.sorted()
+            var all: [[String: Any]] = []
+            for name in names {
+                let text = try String(contentsOfFile: logDirectory + "/" + name, encoding: .utf8)
+                for line in text.split(separator: "\n") {
+                    let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+                    if let action = record["action"] as? String, !action.hasPrefix("audit.") { all.append(record) }
+                }
+            }
+            return all
+        }
+    }
+
+    @Test func everyAdminCommandLeavesExactlyOneRecordAndTheLogVerifies() throws {
+        let host = Host(root: try TemporaryDirectory("airlock-audit"))
+        defer { host.root.remove() }
+        let v1 = try BundleFixture(version: "1.4.0")
+        let v2 = try BundleFixture(version: "1.5.0")
+        try v1.release.publicKey.spkiPEM.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: host.root.file("v1.pub.pem"))) }
+        try v2.release.publicKey.spkiPEM.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: host.root.file("v2.pub.pem"))) }
+
+        let steps: [(arguments: [String], status: Int32, action: String, outcome: String)] = [
+            (["verify", v1.bundle], 1, "bundle.verify", "refused"),              // nothing trusted yet
+            (["trust", "add", host.root.file("v1.pub.pem"), "--names", "claims-*"], 0, "trust.change", "ok"),
+            (["trust", "add", host.root.file("v2.pub.pem")], 0, "trust.change", "ok"),
+            (["trust", "threshold", "5"], 64, "trust.change", "refused"),
+            (["verify", v1.bundle], 0, "bundle.verify", "ok"),
+            (["install", v2.bundle, "--no-start"], 0, "bundle.install", "ok"),
+            (["install", v1.bundle, "--no-start"], 1, "bundle.install", "refused"),  // older than the floor
+            (["install", v1.bundle, "--no-start", "--allow-downgrade"], 0, "bundle.install", "ok"),
+            (["activate", "claims-assistant", "1.5.0"], 0, "bundle.activate", "ok"),
+            (["rollback", "claims-assistant"], 0, "bundle.rollback", "ok"),
+            (["remove", "claims-assistant", "1.4.0"], 1, "bundle.remove", "refused"),  // current
+            (["remove", "claims-assistant", "1.5.0"], 0, "bundle.remove", "ok"),
+            (["trust", "remove", String(v2.release.publicKey.keyID.dropFirst(7).prefix(12))], 0, "trust.change", "ok"),
+        ]
+        for (index, step) in steps.enumerated() {
+            let result = try host.run("airlock", step.arguments)
+            #expect(result.status == step.status, "\(step.arguments): \(result)")
+            let records = try host.records()
+            #expect(records.count == index + 1, "\(step.arguments) left \(records.count - index) records")
+            #expect(records.last?["action"] as? String == step.action)
+            #expect(records.last?["outcome"] as? String == step.outcome, "\(step.arguments): \(String(describing: records.last))")
+            let actor = records.last?["actor"] as? [String: Any]
+            #expect(actor?["kind"] as? String == "local" && actor?["id"] as? String == "root")
+        }
+        let downgrade = try host.records()[7]["details"] as? [String: String]
+        #expect(downgrade?["downgrade_allowed"] == "true")
+
+        let verified = try host.run("airlock-audit", ["verify"])
+        #expect(verified.status == 0, "\(verified)")
+        #expect(verified.stdout.hasPrefix("intact: "))
+    }
+
+    @Test func aCheckpointKeptOffTheHostCatchesARewrittenLog() throws {
+        let host = Host(root: try TemporaryDirectory("airlock-audit"))
+        defer { host.root.remove() }
+        let fixture = try BundleFixture()
+        try fixture.release.publicKey.spkiPEM.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: host.root.file("k.pub.pem"))) }
+        _ = try host.run("airlock", ["trust", "add", host.root.file("k.pub.pem")]).checked()
+        _ = try host.run("airlock", ["verify", fixture.bundle]).checked()
+        let checkpoint = try host.run("airlock-audit", ["checkpoint"]).checked()
+        #expect(checkpoint.stdout.filter { $0 == "\n" }.count == 1)
+        try Data(checkpoint.output).write(to: URL(fileURLWithPath: host.root.file("kept-off-host.json")))
+        try host.run("airlock-audit", ["verify", "--against", host.root.file("kept-off-host.json")]).checked()
+
+        // Someone turns the records' "ok" into "refused" in place.
+        let segment = try FileManager.default.contentsOfDirectory(atPath: host.logDirectory).filter { $0.hasSuffix(".jsonl") }.sorted()[0]
+        let path = host.logDirectory + "/" + segment
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let edited = text.replacingOccurrences(of: #""outcome":"ok""#, with: #""outcome":"refused""#)
+        #expect(edited != text)
+        try edited.write(toFile: path, atomically: false, encoding: .utf8)
+        let damaged = try host.run("airlock-audit", ["verify", "--json"])
+        #expect(damaged.status == 1)
+        #expect(damaged.stderr.hasPrefix("airlock-audit: DAMAGED: "), "\(damaged)")
+        let report = try JSONSerialization.jsonObject(with: damaged.output) as? [String: Any]
+        #expect(report?["intact"] as? Bool == false)
+        #expect(report?["kind"] as? String == "edited", "\(String(describing: report))")
+    }
+}
