@@ -8,7 +8,9 @@
 #      show that a tampered copy is refused, install the bundle (--no-start) and show its status,
 #   5. start the installed llama-server on the installed demo model (Unix socket, empty
 #      environment) and ask one question with the `claims` adapter, and the same of the base model.
-# Later issues extend it until it serves through the gateway under systemd and audits.
+#   6. end with the compliance officer's check: airlock-audit verify of the demo's audit log
+#      (every admin command above left one record).
+# Later issues extend it until it serves through the gateway under systemd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -95,4 +97,7 @@ step "the same request, base model alone"
 base=$(ask '[{"id":0,"scale":0},{"id":1,"scale":0}]')
 printf 'base:   %s\n' "$base"
 [[ -n "$claims" && "$claims" != "$base" ]] || { echo "the adapter made no difference" >&2; exit 1; }
+
+step "compliance: the audit log of everything above (airlock-audit verify)"
+"$bin/airlock-audit" --root "$root" verify
 step "done"
