@@ -79,7 +79,7 @@ extension BundleStore {
             findings.append(StoreFinding(kind: .leftover, path: staging + "/" + entry, detail: "staging folder of an interrupted install"))
         }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: layout.storeDirectory)) ?? [])
-            .filter { !$0.hasPrefix(".") }.sorted()
+            .filter { !$0.hasPrefix(".") && directoryExists(layout.storeDirectory + "/" + $0) }.sorted()
         for name in names {
             let folder = layout.bundleDirectory(name: name)
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where entry.contains(".new-") || entry.contains(".tmp-") {
