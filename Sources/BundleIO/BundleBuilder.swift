@@ -239,14 +239,7 @@ public enum BundleBuilder {
         return Date(timeIntervalSince1970: TimeInterval(newest))
     }
 
-    static func timestamp(_ date: Date) -> String {
-        let seconds = Int(date.timeIntervalSince1970)
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
-    }
+    static func timestamp(_ date: Date) -> String { UTCTime.text(secondsSince1970: Int(date.timeIntervalSince1970)) }
 
     static func encode(_ envelope: DSSEEnvelope) throws(AirlockError) -> [UInt8] {
         let encoder = JSONEncoder()

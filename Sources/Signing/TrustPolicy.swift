@@ -122,9 +122,7 @@ public struct TrustPolicy: Sendable, Equatable {
         }
     }
 
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(.colon).timeZone(separator: .omitted))
-    }
+    static func timestamp(_ date: Date) -> String { UTCTime.text(secondsSince1970: Int(date.timeIntervalSince1970)) }
 }
 
 // MARK: - The file

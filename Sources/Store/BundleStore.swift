@@ -327,13 +327,7 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
 }
 
 extension BundleStore {
-    static func timestamp(_ date: Date) -> String {
-        var time = time_t(Int(date.timeIntervalSince1970))
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
-    }
+    static func timestamp(_ date: Date) -> String { UTCTime.text(secondsSince1970: Int(date.timeIntervalSince1970)) }
 }
 
 /// An exclusive lock on the store (flock): a second install waits for the first.
