@@ -73,28 +73,103 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
         }
     }
 
-    struct Search: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Find records by time, actor, action, adapter or outcome.")
+    struct Search: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Find records by time, actor, action, adapter or outcome.",
+            discussion: "The search itself is recorded in the audit log, with the local user who ran it.")
         @OptionGroup var root: RootOptions
-        @Option(help: ArgumentHelp("From this time (ISO 8601, UTC).", valueName: "TIME")) var since: String?
-        @Option(help: ArgumentHelp("Until this time (ISO 8601, UTC).", valueName: "TIME")) var until: String?
-        @Option(help: "Client key id or local user.") var actor: String?
-        @Option(help: "Action, e.g. install or chat.completions.") var action: String?
+        @Option(help: ArgumentHelp("From this time (UTC: 2026-11-29 or 2026-11-29T10:00:00Z).", valueName: "TIME")) var since: String?
+        @Option(help: ArgumentHelp("Until this time (UTC; a date alone means its end).", valueName: "TIME")) var until: String?
+        @Option(help: "Client key id or local user name.") var actor: String?
+        @Option(help: "Action, e.g. bundle.install, or a prefix such as bundle.") var action: String?
         @Option(help: "Adapter (model id).") var adapter: String?
-        @Option(help: "Outcome, e.g. ok or refused.") var outcome: String?
-        @OptionGroup var output: OutputOptions
-        func run() throws { throw notAvailable("airlock-audit search") }
+        @Option(help: "Outcome: ok, refused or failed.") var outcome: String?
+        @Flag(help: "Print matching records as JSON Lines, exactly as stored.") var json = false
+
+        func run() async throws {
+            let query = AuditQuery(
+                since: try since.map { text throws(AirlockError) in try AuditQuery.time(text, endOfDay: false) },
+                until: try until.map { text throws(AirlockError) in try AuditQuery.time(text, endOfDay: true) },
+                actor: actor, action: action, adapter: adapter, outcome: outcome)
+            try await recordRead(verb: "search", query: query, layout: root.layout)
+            var count = 0
+            try AuditLogReader.forEach(directory: root.layout.auditDirectory) { (line: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
+                guard query.matches(record) else { return true }
+                count += 1
+                if json {
+                    Output.line(String(decoding: line, as: UTF8.self))
+                } else {
+                    let target = [record.target.bundle, record.target.version, record.target.adapter].compactMap { $0 }.joined(separator: " ")
+                    let reason = record.details?["reason"].map { "  (\($0))" } ?? ""
+                    Output.line("\(record.seq)  \(record.time)  \(record.actor.id)  \(record.action)  \(target.isEmpty ? "-" : target)  \(record.outcome.rawValue)\(reason)")
+                }
+                return true
+            }
+            if !json { Output.line("\(count) record\(count == 1 ? "" : "s") found") }
+        }
     }
 
-    struct Export: ParsableCommand {
+    struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export records for a time range with the checkpoint that covers them.")
+            abstract: "Export records for a time range with the checkpoint that covers them.",
+            discussion: """
+                jsonl: the records exactly as stored, continued up to and including the next signed \
+                checkpoint, so someone outside can check the chain and its signature with the \
+                host's audit public key. csv: one row per record in the range, for spreadsheets. \
+                The export itself is recorded in the audit log.
+                """)
         enum Format: String, ExpressibleByArgument, CaseIterable { case csv, jsonl }
         @OptionGroup var root: RootOptions
         @Option(help: "csv or jsonl.") var format: Format
-        @Option(help: ArgumentHelp("From this time (ISO 8601, UTC).", valueName: "TIME")) var since: String?
-        @Option(help: ArgumentHelp("Until this time (ISO 8601, UTC).", valueName: "TIME")) var until: String?
-        func run() throws { throw notAvailable("airlock-audit export") }
+        @Option(help: ArgumentHelp("From this time (UTC: 2026-11-29 or 2026-11-29T10:00:00Z).", valueName: "TIME")) var since: String?
+        @Option(help: ArgumentHelp("Until this time (UTC; a date alone means its end).", valueName: "TIME")) var until: String?
+
+        func run() async throws {
+            let query = AuditQuery(
+                since: try since.map { text throws(AirlockError) in try AuditQuery.time(text, endOfDay: false) },
+                until: try until.map { text throws(AirlockError) in try AuditQuery.time(text, endOfDay: true) })
+            try await recordRead(verb: "export", query: query, layout: root.layout)
+            // A fresh checkpoint after everything so far: the export always ends at a signature.
+            _ = try await AuditLogWriter(host: root.layout).checkpoint()
+            if format == .csv {
+                Output.line("seq,time,clock,actor_kind,actor,action,bundle,version,adapter,outcome,tokens_in,tokens_out,latency_ms,status,details")
+            }
+            var started = false
+            try AuditLogReader.forEach(directory: root.layout.auditDirectory) { (line: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
+                let matches = query.matches(record)
+                switch format {
+                case .csv:
+                    if matches { Output.line(Self.csv(record)) }
+                    return true
+                case .jsonl:
+                    if matches {
+                        started = true
+                        Output.line(String(decoding: line, as: UTF8.self))
+                        return true
+                    }
+                    guard started else { return true }
+                    // Past the range: continue to the next checkpoint, which signs the chain so far.
+                    Output.line(String(decoding: line, as: UTF8.self))
+                    return record.action != "audit.checkpoint"
+                }
+            }
+        }
+
+        static func csv(_ record: AuditRecord) -> String {
+            func field(_ value: String?) -> String {
+                guard let value else { return "" }
+                let needsQuotes = value.contains(",") || value.contains("\"") || value.contains("\n")
+                return needsQuotes ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
+            }
+            let details = record.details.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+            let request = record.request
+            return [
+                String(record.seq), record.time, record.clock.rawValue, record.actor.kind.rawValue, record.actor.id, record.action,
+                record.target.bundle, record.target.version, record.target.adapter, record.outcome.rawValue,
+                request?.tokensIn.map(String.init), request?.tokensOut.map(String.init),
+                request?.latencyMilliseconds.map(String.init), request?.status.map(String.init), details,
+            ].map(field).joined(separator: ",")
+        }
     }
 
     struct Report: ParsableCommand {
@@ -121,4 +196,13 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             Output.line(String(decoding: checkpoint.json, as: UTF8.self).trimmingCharacters(in: .newlines))
         }
     }
+}
+
+/// Reading the log is itself recorded: who searched or exported, and what they asked for.
+func recordRead(verb: String, query: AuditQuery, layout: HostLayout) async throws(AirlockError) {
+    guard FileManager.default.fileExists(atPath: layout.auditDirectory) else {
+        throw AirlockError(.invalidInput, "no audit log under \(layout.auditDirectory): nothing has been recorded yet")
+    }
+    let text = query.description
+    try await AdminAudit.record(.auditRead(by: AdminAudit.actor, verb: verb, query: text.isEmpty ? nil : text), layout: layout)
 }

@@ -23,7 +23,7 @@ import Testing
                 let text = try String(contentsOfFile: logDirectory + "/" + name, encoding: .utf8)
                 for line in text.split(separator: "\n") {
                     let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
-                    if let action = record["action"] as? String, !action.hasPrefix("audit.") { all.append(record) }
+                    if let action = record["action"] as? String, action != "audit.checkpoint", action != "audit.recovered" { all.append(record) }
                 }
             }
             return all
@@ -96,5 +96,39 @@ import Testing
         let report = try JSONSerialization.jsonObject(with: damaged.output) as? [String: Any]
         #expect(report?["intact"] as? Bool == false)
         #expect(report?["kind"] as? String == "edited", "\(String(describing: report))")
+    }
+
+    @Test func searchAndExportFindRecordsAndAreThemselvesRecorded() throws {
+        let host = Host(root: try TemporaryDirectory("airlock-audit"))
+        defer { host.root.remove() }
+        let fixture = try BundleFixture()
+        try fixture.release.publicKey.spkiPEM.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: host.root.file("k.pub.pem"))) }
+        _ = try host.run("airlock", ["verify", fixture.bundle])                       // refused: nothing trusted
+        _ = try host.run("airlock", ["trust", "add", host.root.file("k.pub.pem")]).checked()
+        _ = try host.run("airlock", ["install", fixture.bundle, "--no-start"]).checked()
+        _ = try host.run("airlock-audit", ["checkpoint"]).checked()
+
+        let refused = try host.run("airlock-audit", ["search", "--outcome", "refused"]).checked()
+        #expect(refused.stdout.contains("bundle.verify"))
+        #expect(refused.stdout.hasSuffix("1 record found\n"), "\(refused.stdout)")
+        let installs = try host.run("airlock-audit", ["search", "--action", "bundle", "--json"]).checked()
+        let lines = installs.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.allSatisfy { $0.contains("\"action\":\"bundle.") })
+
+        let today = String(UTCTime.text(secondsSince1970: Int(Date().timeIntervalSince1970)).prefix(10))
+        let jsonl = try host.run("airlock-audit", ["export", "--format", "jsonl", "--since", today]).checked()
+        #expect(jsonl.stdout.split(separator: "\n").last?.contains("\"action\":\"audit.checkpoint\"") == true, "the export ends at a signed checkpoint")
+        let csv = try host.run("airlock-audit", ["export", "--format", "csv"]).checked()
+        let rows = csv.stdout.split(separator: "\n")
+        #expect(rows.first == "seq,time,clock,actor_kind,actor,action,bundle,version,adapter,outcome,tokens_in,tokens_out,latency_ms,status,details")
+        #expect(rows.contains { $0.contains(",bundle.install,claims-assistant,1.4.0,,ok,") })
+
+        // Each read left a record naming the local user and the query.
+        let reads = try host.records().filter { $0["action"] as? String == "audit.read" }
+        #expect(reads.count == 4)
+        #expect((reads.first?["details"] as? [String: String])?["query"] == "outcome=refused")
+        #expect((reads.first?["actor"] as? [String: Any])?["id"] as? String == "root")
+        try host.run("airlock-audit", ["verify"]).checked()
     }
 }
