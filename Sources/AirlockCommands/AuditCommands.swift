@@ -172,12 +172,34 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
         }
     }
 
-    struct Report: ParsableCommand {
+    struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a self-contained HTML report: integrity verdict, activity, refusals, admin actions.")
+            abstract: "Write a self-contained HTML report: integrity verdict, activity, refusals, admin actions.",
+            discussion: "One file, no scripts, nothing loaded from elsewhere: open it in any browser or print it. The report is itself recorded in the audit log.")
         @OptionGroup var root: RootOptions
         @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE.html")) var output: String
-        func run() throws { throw notAvailable("airlock-audit report") }
+
+        func run() async throws {
+            let host = root.layout
+            try await recordRead(verb: "report", query: AuditQuery(), layout: host)
+            let layout = AuditLayout(host: host)
+            let verdict = try AuditLogVerifier.verify(directory: layout.directory, publicKey: try AuditKey.publicKey(layout))
+            let (text, intact): (String, Bool)
+            switch verdict {
+            case .intact(let records, let lastSeq, let checkpoint):
+                text = "All \(records) records chain to one another and every checkpoint signature is valid (last record \(lastSeq)\(checkpoint.map { ", last checkpoint at record \($0.seq)" } ?? ""))."
+                intact = true
+            case .damaged(let damage):
+                text = damage.description
+                intact = false
+            }
+            let page = AuditReportPage.html(
+                verdict: text, intact: intact, tally: try AuditReportPage.tally(directory: layout.directory),
+                generated: UTCTime.text(secondsSince1970: Int(Date().timeIntervalSince1970)))
+            try AtomicFile.write(Array(page.utf8), to: output, mode: 0o644)
+            Output.line("wrote \(output): integrity \(intact ? "intact" : "DAMAGED")")
+            if !intact { throw AirlockError(.refused, "DAMAGED: \(text)") }
+        }
     }
 
     struct Checkpoint: AsyncParsableCommand {

@@ -46,7 +46,7 @@ import Testing
     static let unbuilt: [(any ParsableCommand.Type, [String])] = contract.filter { root, arguments in
         let built: Set<String> = ["keygen", "build", "sign", "inspect", "trust", "verify", "install", "list", "status", "activate", "rollback", "remove", "doctor"]
         let verb = arguments.first { !$0.hasPrefix("-") && !$0.hasPrefix("/") } ?? ""
-        if ObjectIdentifier(root) == ObjectIdentifier(AirlockAuditCommand.self) { return !["verify", "checkpoint", "search", "export"].contains(verb) }
+        if ObjectIdentifier(root) == ObjectIdentifier(AirlockAuditCommand.self) { return !["verify", "checkpoint", "search", "export", "report"].contains(verb) }
         return !built.contains(verb)
     }
 

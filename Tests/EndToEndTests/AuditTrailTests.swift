@@ -127,6 +127,14 @@ import Testing
         // Each read left a record naming the local user and the query.
         let reads = try host.records().filter { $0["action"] as? String == "audit.read" }
         #expect(reads.count == 4)
+
+        let report = try host.run("airlock-audit", ["report", "--output", host.root.file("report.html")]).checked()
+        #expect(report.stdout.contains("integrity intact"))
+        let page = try String(contentsOfFile: host.root.file("report.html"), encoding: .utf8)
+        #expect(page.contains("Integrity: INTACT"))
+        #expect(page.contains("Activity per day") && page.contains("<svg"))
+        #expect(page.contains("bundle.verify") && page.contains("refused"))
+        #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"), "the page must be self-contained")
         #expect((reads.first?["details"] as? [String: String])?["query"] == "outcome=refused")
         #expect((reads.first?["actor"] as? [String: Any])?["id"] as? String == "root")
         try host.run("airlock-audit", ["verify"]).checked()

@@ -1,0 +1,76 @@
+internal import AirlockCore
+internal import AuditLog
+
+/// The compliance officer's HTML page: integrity verdict first, then activity per day, per
+/// actor, per adapter, refusals and admin actions; tables and inline SVG bars, no scripts, no
+/// outside resources.
+enum AuditReportPage {
+    struct Tally {
+        var byDay: [String: Int] = [:]
+        var byActor: [String: Int] = [:]
+        var byAdapter: [String: Int] = [:]
+        var refusals: [AuditRecord] = []
+        var admin: [AuditRecord] = []
+        var total = 0
+    }
+
+    static func tally(directory: String) throws(AirlockError) -> Tally {
+        var tally = Tally()
+        try AuditLogReader.forEach(directory: directory) { (_: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
+            if record.action.hasPrefix("audit.checkpoint") { return true }
+            tally.total += 1
+            tally.byDay[String(record.time.prefix(10)), default: 0] += 1
+            tally.byActor[record.actor.id, default: 0] += 1
+            if let adapter = record.target.adapter { tally.byAdapter[adapter, default: 0] += 1 }
+            if record.outcome != .ok { tally.refusals.append(record) }
+            if record.actor.kind == .local { tally.admin.append(record) }
+            return true
+        }
+        return tally
+    }
+
+    static func html(verdict: String, intact: Bool, tally: Tally, generated: String) -> String {
+        func escape(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        func bars(_ title: String, _ counts: [String: Int], sortByKey: Bool) -> String {
+            let rows = sortByKey ? counts.sorted { $0.key < $1.key } : counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+            guard !rows.isEmpty else { return "<h2>\(title)</h2><p>None.</p>" }
+            let top = max(1, rows.map(\.value).max() ?? 1)
+            var text = "<h2>\(title)</h2><table><tr><th>\(sortByKey ? "Day (UTC)" : "Name")</th><th>Records</th><th></th></tr>"
+            for (key, value) in rows {
+                let width = max(1, 300 * value / top)
+                text += "<tr><td>\(escape(key))</td><td class=n>\(value)</td><td><svg width=\"300\" height=\"12\" role=\"img\" aria-label=\"\(value)\"><rect width=\"\(width)\" height=\"12\" fill=\"#4a6fa5\"/></svg></td></tr>"
+            }
+            return text + "</table>"
+        }
+        func records(_ title: String, _ list: [AuditRecord]) -> String {
+            guard !list.isEmpty else { return "<h2>\(title)</h2><p>None.</p>" }
+            var text = "<h2>\(title) (\(list.count))</h2><table><tr><th>#</th><th>Time (UTC)</th><th>Who</th><th>Action</th><th>Target</th><th>Outcome</th><th>Reason</th></tr>"
+            for record in list.suffix(500) {
+                let target = [record.target.bundle, record.target.version, record.target.adapter].compactMap { $0 }.joined(separator: " ")
+                text += "<tr><td class=n>\(record.seq)</td><td>\(escape(record.time))</td><td>\(escape(record.actor.id))</td><td>\(escape(record.action))</td><td>\(escape(target))</td><td>\(record.outcome.rawValue)</td><td>\(escape(record.details?["reason"] ?? ""))</td></tr>"
+            }
+            return text + "</table>"
+        }
+        return """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>Airlock audit report</title>
+            <style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin-bottom:1.5em}\
+            td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}td.n{text-align:right}\
+            .ok{background:#e6f4e6;border:2px solid #2e7d32;padding:1em}.bad{background:#fdecea;border:2px solid #c62828;padding:1em}</style>
+            </head><body>
+            <h1>Airlock audit report</h1>
+            <p>Generated \(escape(generated)) from \(tally.total) records.</p>
+            <div class="\(intact ? "ok" : "bad")"><strong>Integrity: \(intact ? "INTACT" : "DAMAGED")</strong><br>\(escape(verdict))</div>
+            \(bars("Activity per day", tally.byDay, sortByKey: true))
+            \(bars("Activity per client or user", tally.byActor, sortByKey: false))
+            \(bars("Activity per adapter", tally.byAdapter, sortByKey: false))
+            \(records("Refused and failed", tally.refusals))
+            \(records("Administrative actions", tally.admin))
+            </body></html>
+
+            """
+    }
+}
