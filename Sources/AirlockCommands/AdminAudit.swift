@@ -21,6 +21,7 @@ enum AdminAudit {
         do {
             let writer = try AuditLogWriter(host: layout)
             try await writer.append(event)
+            await writer.journalDrained()
         } catch {
             throw AirlockError(.system, "the audit record of this action could not be written", cause: error)
         }

@@ -130,7 +130,9 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
                 until: try until.map { text throws(AirlockError) in try AuditQuery.time(text, endOfDay: true) })
             try await recordRead(verb: "export", query: query, layout: root.layout)
             // A fresh checkpoint after everything so far: the export always ends at a signature.
-            _ = try await AuditLogWriter(host: root.layout).checkpoint()
+            let writer = try AuditLogWriter(host: root.layout)
+            _ = try await writer.checkpoint()
+            await writer.journalDrained()
             if format == .csv {
                 Output.line("seq,time,clock,actor_kind,actor,action,bundle,version,adapter,outcome,tokens_in,tokens_out,latency_ms,status,details")
             }
@@ -215,6 +217,7 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
         func run() async throws {
             let writer = try AuditLogWriter(host: root.layout)
             let checkpoint = try await writer.checkpoint()
+            await writer.journalDrained()
             Output.line(String(decoding: checkpoint.json, as: UTF8.self).trimmingCharacters(in: .newlines))
         }
     }

@@ -5,6 +5,7 @@ internal import Musl
 #endif
 public import AirlockCore
 public import Signing
+internal import Systemd
 internal import Dispatch
 internal import Synchronization
 
@@ -33,15 +34,29 @@ public final class AuditLogWriter: Sendable {
         public var segmentBytes: Int64
         /// A checkpoint is signed at every `seq` that is a multiple of this.
         public var checkpointInterval: UInt64
+        /// Where journald's socket is looked for: when it exists, every committed record is
+        /// also sent to the journal (`AuditJournal`). nil: never.
+        public var journalSocket: String?
+        /// Told once, on the first record the journal did not take (the default writes one line
+        /// to standard error); later failures are only counted (`journal?.status`).
+        public var onJournalFailure: @Sendable (AirlockError) -> Void
 
-        public init(segmentBytes: Int64 = 64 << 20, checkpointInterval: UInt64 = 1000) {
+        public init(
+            segmentBytes: Int64 = 64 << 20, checkpointInterval: UInt64 = 1000,
+            journalSocket: String? = AuditJournal.defaultSocket,
+            onJournalFailure: @escaping @Sendable (AirlockError) -> Void = AuditJournal.reportOnStandardError
+        ) {
             self.segmentBytes = segmentBytes
             self.checkpointInterval = max(2, checkpointInterval)
+            self.journalSocket = journalSocket
+            self.onJournalFailure = onJournalFailure
         }
     }
 
     /// The files this writer appends to.
     public let layout: AuditLayout
+    /// The journald copy; nil when journald was not there when the writer was opened.
+    public let journal: AuditJournal?
 
     private enum Work: Sendable { case event(RecordTemplate), checkpoint }
     private struct Waiter: Sendable {
@@ -70,8 +85,12 @@ public final class AuditLogWriter: Sendable {
         self.layout = layout
         try AtomicFile.makeDirectories(layout.directory, mode: 0o750)
         let key = try AuditKey.loadOrCreate(path: layout.keyPath)
-        let engine = try SegmentEngine(layout: layout, options: options, clock: clock, key: key)
+        journal = options.journalSocket.flatMap { JournalSink.system(socket: $0) }.map {
+            AuditJournal(sink: $0, onFirstFailure: options.onJournalFailure)
+        }
+        let engine = try SegmentEngine(layout: layout, options: options, clock: clock, key: key, journaling: journal != nil)
         _ = try engine.commit([]).get()
+        journal?.submit(engine.takeJournalEntries())
         self.engine = Mutex(engine)
     }
 
@@ -96,6 +115,12 @@ public final class AuditLogWriter: Sendable {
             throw AirlockError(.system, "the audit log wrote no checkpoint")
         }
         return checkpoint
+    }
+
+    /// Returns once every record committed so far has been handed to journald (or failed to
+    /// be). Short-lived programs call it before exiting; the records are durable either way.
+    public func journalDrained() async {
+        await journal?.drained()
     }
 
     private func submit(_ work: Work) async throws(AirlockError) -> Committed {
@@ -123,13 +148,17 @@ public final class AuditLogWriter: Sendable {
                 return state.waiting
             }
             if batch.isEmpty { return }
-            let outcome = engine.withLock { $0.commit(batch.map(\.work)) }
+            let (outcome, durable) = engine.withLock { engine in
+                (engine.commit(batch.map(\.work)), engine.takeJournalEntries())
+            }
             switch outcome {
             case .success(let committed):
                 for (waiter, done) in zip(batch, committed) { waiter.continuation.resume(returning: .success(done)) }
             case .failure(let error):
                 for waiter in batch { waiter.continuation.resume(returning: .failure(error)) }
             }
+            // After the appenders were woken: journald is never on their path.
+            journal?.submit(durable)
         }
     }
 
@@ -139,6 +168,8 @@ public final class AuditLogWriter: Sendable {
         let options: Options
         let clock: any AuditClock
         let key: PrivateKey
+        /// Whether committed lines are kept for the journal copy.
+        let journaling: Bool
         /// Who the log's own records (checkpoints, recovery) name.
         let actor = AuditActor.local(user: "airlock", uid: UInt32(getuid()))
         let lock: Int32
@@ -163,12 +194,19 @@ public final class AuditLogWriter: Sendable {
         var latestCheckpoint: AuditCheckpoint?
         var discardedBytes: Int64 = 0
         var clockState = ClockSyncState.unknown
+        /// Lines of the flush being built, for the journal (when `journaling`).
+        var pendingJournal: [AuditJournal.Entry] = []
+        /// Lines that are on disk, not yet handed to the journal.
+        var durableJournal: [AuditJournal.Entry] = []
 
-        init(layout: AuditLayout, options: Options, clock: any AuditClock, key: PrivateKey) throws(AirlockError) {
+        init(
+            layout: AuditLayout, options: Options, clock: any AuditClock, key: PrivateKey, journaling: Bool
+        ) throws(AirlockError) {
             self.layout = layout
             self.options = options
             self.clock = clock
             self.key = key
+            self.journaling = journaling
             lock = open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
             guard lock >= 0 else { throw .system("cannot open the audit log lock \(layout.lockPath)", errno: errno) }
         }
@@ -218,8 +256,16 @@ public final class AuditLogWriter: Sendable {
             } catch {
                 tail = nil
                 buffer.removeAll(keepingCapacity: true)
+                pendingJournal.removeAll()
                 return .failure(error)
             }
+        }
+
+        /// The committed lines not yet handed to the journal (what an earlier flush of a
+        /// failed commit put on disk included).
+        func takeJournalEntries() -> [AuditJournal.Entry] {
+            defer { durableJournal = [] }
+            return durableJournal
         }
 
         /// Makes `tail` match the files: cheap when this writer was the last to append.
@@ -400,6 +446,10 @@ public final class AuditLogWriter: Sendable {
             buffer.append(contentsOf: line)
             current.lastSeq += 1
             current.prev = try AuditFiles.hash(line)
+            if journaling {
+                pendingJournal.append(
+                    AuditJournal.Entry(line: line, hash: current.prev, segment: AuditLayout.segmentName(current.segment)))
+            }
             current.day = day
             tail = current
             return current.lastSeq
@@ -425,6 +475,10 @@ public final class AuditLogWriter: Sendable {
             current.size += Int64(buffer.count)
             tail = current
             buffer.removeAll(keepingCapacity: true)
+            if journaling {
+                durableJournal += pendingJournal
+                pendingJournal.removeAll()
+            }
         }
 
         /// Creates the next segment, empty, continuing the chain.
