@@ -24,7 +24,11 @@ internal import Synchronization
 /// - Rotation: before a record that would take the segment past `segmentBytes`, or when the UTC
 ///   day differs from the segment's last record's, the segment is sealed with a checkpoint
 ///   record and the next one is created. A checkpoint is also signed when `seq` reaches a
-///   multiple of `checkpointInterval`.
+///   multiple of `checkpointInterval`, and after a record written `checkpointSeconds` or more
+///   after the latest checkpoint. That is checked at append time, not by a thread of the
+///   writer's own: a checkpoint with no record after the previous one would cover nothing new,
+///   and short-lived writers (admin commands) could not keep a timer anyway. A long-running
+///   writer calls `checkpointIfDue()` from its own timer to bound the unsigned tail in time.
 /// - Failure: when the log cannot be written (disk full, read-only), the whole flush fails with
 ///   an `AirlockError` naming the segment, what was partly written is cut off again, and every
 ///   waiting `append` throws it, so the gateway can fail closed.
@@ -34,6 +38,9 @@ public final class AuditLogWriter: Sendable {
         public var segmentBytes: Int64
         /// A checkpoint is signed at every `seq` that is a multiple of this.
         public var checkpointInterval: UInt64
+        /// A checkpoint is also signed after a record written this many seconds or more after
+        /// the latest checkpoint (checked at every append, and by `checkpointIfDue`).
+        public var checkpointSeconds: Int64
         /// Where journald's socket is looked for: when it exists, every committed record is
         /// also sent to the journal (`AuditJournal`). nil: never.
         public var journalSocket: String?
@@ -42,12 +49,13 @@ public final class AuditLogWriter: Sendable {
         public var onJournalFailure: @Sendable (AirlockError) -> Void
 
         public init(
-            segmentBytes: Int64 = 64 << 20, checkpointInterval: UInt64 = 1000,
+            segmentBytes: Int64 = 64 << 20, checkpointInterval: UInt64 = 1000, checkpointSeconds: Int64 = 300,
             journalSocket: String? = AuditJournal.defaultSocket,
             onJournalFailure: @escaping @Sendable (AirlockError) -> Void = AuditJournal.reportOnStandardError
         ) {
             self.segmentBytes = segmentBytes
             self.checkpointInterval = max(2, checkpointInterval)
+            self.checkpointSeconds = max(1, checkpointSeconds)
             self.journalSocket = journalSocket
             self.onJournalFailure = onJournalFailure
         }
@@ -58,7 +66,7 @@ public final class AuditLogWriter: Sendable {
     /// The journald copy; nil when journald was not there when the writer was opened.
     public let journal: AuditJournal?
 
-    private enum Work: Sendable { case event(RecordTemplate), checkpoint }
+    private enum Work: Sendable { case event(RecordTemplate), checkpoint, checkpointIfDue }
     private struct Waiter: Sendable {
         let work: Work
         let continuation: CheckedContinuation<Result<Committed, AirlockError>, Never>
@@ -121,6 +129,14 @@ public final class AuditLogWriter: Sendable {
     /// be). Short-lived programs call it before exiting; the records are durable either way.
     public func journalDrained() async {
         await journal?.drained()
+    }
+
+    /// Signs a checkpoint when `checkpointSeconds` have passed since the latest one and records
+    /// came after it; nil when none was due. Appends check this themselves; a long-running
+    /// writer (the gateway) calls it from its own timer so that the last records before a
+    /// quiet spell are covered within `checkpointSeconds` too.
+    public func checkpointIfDue() async throws(AirlockError) -> AuditCheckpoint? {
+        try await submit(.checkpointIfDue).checkpoint
     }
 
     private func submit(_ work: Work) async throws(AirlockError) -> Committed {
@@ -194,6 +210,8 @@ public final class AuditLogWriter: Sendable {
         var latestCheckpoint: AuditCheckpoint?
         var discardedBytes: Int64 = 0
         var clockState = ClockSyncState.unknown
+        /// The latest checkpoint's seq and time (ms): what `checkpointSeconds` counts from.
+        var lastCheckpoint: (seq: UInt64, time: Int64) = (0, 0)
         /// Lines of the flush being built, for the journal (when `journaling`).
         var pendingJournal: [AuditJournal.Entry] = []
         /// Lines that are on disk, not yet handed to the journal.
@@ -243,6 +261,13 @@ public final class AuditLogWriter: Sendable {
                     case .checkpoint:
                         let checkpoint = try addCheckpoint(reason: "request")
                         committed.append(Committed(seq: checkpoint.seq, checkpoint: checkpoint))
+                    case .checkpointIfDue:
+                        if checkpointDue(now: clock.now()) {
+                            let checkpoint = try addCheckpoint(reason: "time")
+                            committed.append(Committed(seq: checkpoint.seq, checkpoint: checkpoint))
+                        } else {
+                            committed.append(Committed(seq: tail?.lastSeq ?? 0, checkpoint: nil))
+                        }
                     }
                 }
                 try flush()
@@ -276,8 +301,43 @@ public final class AuditLogWriter: Sendable {
                 try openSegment(current, create: numbers.isEmpty)
             }
             let path = layout.segmentPath(current)
-            var size = try AuditFiles.size(descriptor, path: path)
+            let size = try AuditFiles.size(descriptor, path: path)
             if let tail, tail.segment == current, tail.size == size { return }
+            try loadTail(segment: current, size: size, path: path)
+            try loadLastCheckpoint()
+        }
+
+        /// Where the time since the last checkpoint counts from, after the tail was read from
+        /// the files: the latest checkpoint copy (`audit-checkpoint.json`, written under the
+        /// lock after every checkpoint) when it belongs to this log's past; otherwise the first
+        /// record of the current segment (which follows the previous segment's seal), or now
+        /// for an empty one. A stale copy only makes the next time checkpoint come earlier.
+        func loadLastCheckpoint() throws(AirlockError) {
+            guard let current = tail else { return }
+            if let bytes = try? AuditFiles.contents(of: layout.latestCheckpointPath, upTo: 64 * 1024),
+                let latest = try? AuditCheckpoint(json: bytes), latest.seq <= current.lastSeq,
+                let time = AuditTime.parse(latest.time)
+            {
+                lastCheckpoint = (latest.seq, time)
+                return
+            }
+            guard current.size > 0 else {
+                lastCheckpoint = (current.lastSeq, clock.now())
+                return
+            }
+            let path = layout.segmentPath(current.segment)
+            let head = try AuditFiles.read(descriptor, at: 0, count: Int(min(current.size, 64 * 1024)), path: path)
+            let firstLine = head.prefix { $0 != 0x0A }
+            if let first = try? AuditRecord(line: firstLine), first.seq > 0, let time = AuditTime.parse(first.time) {
+                lastCheckpoint = (first.seq - 1, time)
+            } else {
+                lastCheckpoint = (current.lastSeq, clock.now())
+            }
+        }
+
+        /// Reads the tail of segment `current` (of `size` bytes) from the file.
+        func loadTail(segment current: Int, size: Int64, path: String) throws(AirlockError) {
+            var size = size
 
             // Cut off an unfinished last line: no newline, or not a record. A crash leaves at
             // most one (a flush is one write(2); what a torn write leaves has no newline), so a
@@ -372,8 +432,18 @@ public final class AuditLogWriter: Sendable {
                 template.line(seq: tail.lastSeq + 1, time: time, clock: clockState, prev: tail.prev)
             }
             let seq = try append(&line, day: AuditTime.day(now))
-            if (seq + 1) % options.checkpointInterval == 0 { try addCheckpoint(reason: "interval") }
+            if (seq + 1) % options.checkpointInterval == 0 {
+                try addCheckpoint(reason: "interval")
+            } else if checkpointDue(now: now) {
+                try addCheckpoint(reason: "time")
+            }
             return seq
+        }
+
+        /// `checkpointSeconds` have passed since the latest checkpoint, and records came after it.
+        func checkpointDue(now: Int64) -> Bool {
+            guard let current = tail, current.lastSeq > lastCheckpoint.seq else { return false }
+            return now - lastCheckpoint.time >= options.checkpointSeconds * 1000
         }
 
         @discardableResult
@@ -391,9 +461,10 @@ public final class AuditLogWriter: Sendable {
                     details: signed.recordDetails, prev: signed.chain
                 ).line
             }
-            try append(&line, day: AuditTime.day(now))
+            let seq = try append(&line, day: AuditTime.day(now))
             guard let checkpoint else { throw AirlockError(.crypto, "no checkpoint was signed") }
             latestCheckpoint = checkpoint
+            lastCheckpoint = (seq, now)
             return checkpoint
         }
 
@@ -435,9 +506,10 @@ public final class AuditLogWriter: Sendable {
                 action: AuditAction.checkpoint.rawValue, target: .none, outcome: .ok,
                 details: checkpoint.recordDetails, prev: checkpoint.chain
             ).line
-            try append(&line, day: AuditTime.day(now))
+            let seq = try append(&line, day: AuditTime.day(now))
             tail?.sealed = true
             latestCheckpoint = checkpoint
+            lastCheckpoint = (seq, now)
         }
 
         @discardableResult
