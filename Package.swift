@@ -63,7 +63,7 @@ let package = Package(
         /// The OpenAI-compatible gateway in front of the runtime: routing, auth, limits.
         .target(name: "Gateway", dependencies: ["AirlockCore", "Runtime", "AuditLog"], swiftSettings: strict),
         /// Append-only hash-chained audit log, signed checkpoints, search and export.
-        .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd"], swiftSettings: strict),
+        .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd", "CAirlockShims", yams], swiftSettings: strict),
         /// Every ArgumentParser command of the four executables, shared options and output.
         .target(
             name: "AirlockCommands",

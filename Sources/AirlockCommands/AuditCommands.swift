@@ -14,7 +14,7 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             keep the output of 'checkpoint' off the host to prove it even against root.
             """,
         version: AirlockVersion.description,
-        subcommands: [Verify.self, Search.self, Export.self, Report.self, Checkpoint.self]
+        subcommands: [Verify.self, Search.self, Export.self, Report.self, Checkpoint.self, Retention.self]
     )
 
     @OptionGroup var root: RootOptions
@@ -219,6 +219,47 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             let checkpoint = try await writer.checkpoint()
             await writer.journalDrained()
             Output.line(String(decoding: checkpoint.json, as: UTF8.self).trimmingCharacters(in: .newlines))
+        }
+    }
+}
+
+extension AirlockAuditCommand {
+    struct Retention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove sealed log files older than the retention policy (ROOT/etc/airlock/audit.yaml).",
+            discussion: """
+                retention_days (default 396, never below 180): a sealed file whose every record is \
+                older goes, whole, oldest first; the file being written never does. Each removal is \
+                recorded first (audit.retention, with the file's seq range and its signed seal), so \
+                'verify' accepts a log that now starts later, and still names any file removed \
+                otherwise. Run it daily, as root, from a timer.
+                """)
+        @OptionGroup var root: RootOptions
+        @Flag(help: "Only print what would be removed.") var dryRun = false
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let host = root.layout
+            let policyPath = AuditPolicy.path(host: host)
+            let policy = try AuditPolicy.load(path: policyPath)
+            guard FileManager.default.fileExists(atPath: host.auditDirectory) else {
+                throw AirlockError(.invalidInput, "no audit log under \(host.auditDirectory): nothing has been recorded yet")
+            }
+            let writer = try AuditLogWriter(host: host)
+            let report = try await writer.applyRetention(policy, by: AdminAudit.actor, dryRun: dryRun)
+            await writer.journalDrained()
+            if output.json {
+                try Output.json(report)
+                return
+            }
+            let verb = dryRun ? "would remove" : "removed"
+            for segment in report.removed {
+                Output.line("\(verb) \(segment.name): records \(segment.firstSeq)-\(segment.lastSeq), \(segment.firstTime) to \(segment.lastTime)")
+            }
+            if report.removed.isEmpty {
+                Output.line("nothing to remove: every sealed file holds records newer than \(report.cutoff) (retention \(report.retentionDays) days)")
+            }
+            if let kept = report.kept { Output.line("kept: \(kept)") }
         }
     }
 }

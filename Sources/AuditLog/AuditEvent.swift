@@ -20,6 +20,8 @@ public enum AuditAction: String, Sendable, CaseIterable {
     // Written by the log itself, never by producers.
     case checkpoint = "audit.checkpoint"
     case recovered = "audit.recovered"
+    /// Expired segments were removed by the retention policy (one record per segment).
+    case retention = "audit.retention"
 }
 
 /// What a producer hands to `AuditLogWriter.append`: everything of a record except its place

@@ -42,7 +42,8 @@ public struct AuditDamage: Sendable, Equatable, CustomStringConvertible {
         /// trusted from the log alone; the `clock` field of the records says whether the host
         /// clock was synchronized.
         case clockRolledBack = "clock-rolled-back"
-        /// A segment number is missing between the first (000001) and the last.
+        /// A segment number is missing between the first and the last, or the log starts after
+        /// 000001 and no `audit.retention` record accounts for the segments before it.
         case segmentMissing = "segment-missing"
         /// A line that is not a record (not JSON, unfinished, a bad time).
         case malformed
@@ -107,7 +108,11 @@ public enum AuditLogVerifier {
         }
         walk.watched = Set(expected.map(\.checkpoint.seq))
 
-        var previousNumber = 0
+        // A log whose oldest segments went by retention starts later: its first record is taken
+        // on trust here, and must match the `audit.retention` record of the segment before it.
+        let firstNumber = snapshot.segments.first?.number ?? 1
+        walk.anchored = firstNumber > 1
+        var previousNumber = firstNumber - 1
         // Reading, parsing and hashing a segment does not depend on the others: a few at a time
         // on all cores; the chain walk then takes them in order.
         let window = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
@@ -140,7 +145,12 @@ public enum AuditLogVerifier {
             }
             first += window
         }
+        if walk.anchored, let damage = walk.checkAnchor(removed: AuditLayout.segmentName(firstNumber - 1)) {
+            return .damaged(damage)
+        }
         for (source, checkpoint) in expected {
+            // Signed before retention removed the segment holding it: nothing left to compare.
+            if let start = walk.start, checkpoint.seq < start.seq { continue }
             guard walk.lastSeq >= checkpoint.seq else {
                 let end = walk.last.map { "\($0.segment) line \($0.line)" } ?? "no records"
                 return .damaged(
@@ -215,6 +225,12 @@ public enum AuditLogVerifier {
         var lastCheckpoint: AuditCheckpoint?
         var watched: Set<UInt64> = []
         var seen: [UInt64: Location] = [:]
+        /// The log does not start at segment 1 (retention removed the oldest).
+        var anchored = false
+        /// Where an anchored log starts.
+        var start: Location?
+        /// What each `audit.retention` record says of the segment it removed, by segment name.
+        var retentions: [String: (details: [String: String], location: Location)] = [:]
 
         init(publicKey: PublicKey, tolerance: Int64) {
             self.publicKey = publicKey
@@ -228,8 +244,18 @@ public enum AuditLogVerifier {
                 guard let record = entry.record else {
                     return AuditDamage(kind: .malformed, segment: name, line: entry.number, seq: nil, message: "not an audit record")
                 }
+                if anchored, start == nil {
+                    start = Location(segment: name, line: entry.number, seq: record.seq, prev: record.prev, time: record.time)
+                    lastSeq = record.seq > 0 ? record.seq - 1 : 0
+                    prevHash = record.prev
+                }
                 let next = index + 1 < lines.count ? lines[index + 1].record : nil
                 if let damage = chain(record, segment: name, line: entry.number, next: next) { return damage }
+                if record.action == AuditAction.retention.rawValue, let details = record.details, let removed = details["segment"] {
+                    retentions[removed] = (
+                        details, Location(segment: name, line: entry.number, seq: record.seq, prev: record.prev, time: record.time)
+                    )
+                }
                 if record.action == AuditAction.checkpoint.rawValue {
                     guard let checkpoint = AuditCheckpoint(record: record, segment: name), checkpoint.isSigned(by: publicKey) else {
                         return AuditDamage(
@@ -269,6 +295,39 @@ public enum AuditLogVerifier {
                         kind: .checkpointMissing, segment: name, line: lines.last?.number ?? 0, seq: end?.seq,
                         message: "a sealed segment must end with its seal checkpoint")
                 }
+            }
+            return nil
+        }
+
+        /// For a log that starts after segment `removed`: the chain's first `prev` and `seq` must
+        /// be those an `audit.retention` record (itself chained) states for `removed`, whose seal
+        /// line, kept in that record, is signed by the audit key.
+        func checkAnchor(removed: String) -> AuditDamage? {
+            guard let start else { return nil }
+            guard let (details, location) = retentions[removed] else {
+                return AuditDamage(
+                    kind: .segmentMissing, segment: removed, line: 0, seq: start.seq > 0 ? start.seq - 1 : nil,
+                    message: "the log starts at \(start.segment) (seq \(start.seq)), but no audit.retention record "
+                        + "accounts for the removal of \(removed) and the segments before it")
+            }
+            let seal = Array((details["seal"] ?? "").utf8)
+            let sealRecord = try? AuditRecord(line: seal)
+            let sealHash = try? AuditFiles.hash(seal + [0x0A])
+            let checkpoint = sealRecord.flatMap { AuditCheckpoint(record: $0, segment: removed) }
+            guard let sealRecord, let checkpoint, checkpoint.reason == "seal", checkpoint.isSigned(by: publicKey),
+                details["last_seq"] == String(sealRecord.seq), details["chain"] == sealHash
+            else {
+                return AuditDamage(
+                    kind: .checkpointForged, segment: location.segment, line: location.line, seq: location.seq,
+                    message: "the audit.retention record of \(removed) does not hold that segment's seal checkpoint "
+                        + "signed by the audit key \(publicKey.keyID)")
+            }
+            guard sealRecord.seq + 1 == start.seq, sealHash == start.prev else {
+                return AuditDamage(
+                    kind: .edited, segment: start.segment, line: start.line, seq: start.seq,
+                    message: "the first record left after retention does not follow \(removed) as its audit.retention "
+                        + "record (\(location.segment) line \(location.line)) states: seq \(sealRecord.seq + 1) with prev "
+                        + "\(sealHash ?? "?") expected")
             }
             return nil
         }

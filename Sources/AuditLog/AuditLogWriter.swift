@@ -66,7 +66,10 @@ public final class AuditLogWriter: Sendable {
     /// The journald copy; nil when journald was not there when the writer was opened.
     public let journal: AuditJournal?
 
-    private enum Work: Sendable { case event(RecordTemplate), checkpoint, checkpointIfDue }
+    private enum Work: Sendable {
+        case event(RecordTemplate), checkpoint, checkpointIfDue
+        case retention(days: Int, actor: AuditActor, dryRun: Bool)
+    }
     private struct Waiter: Sendable {
         let work: Work
         let continuation: CheckedContinuation<Result<Committed, AirlockError>, Never>
@@ -78,6 +81,7 @@ public final class AuditLogWriter: Sendable {
     struct Committed: Sendable {
         let seq: UInt64
         let checkpoint: AuditCheckpoint?
+        var retention: AuditRetentionReport? = nil
     }
 
     private let queue = Mutex(Queue())
@@ -137,6 +141,20 @@ public final class AuditLogWriter: Sendable {
     /// quiet spell are covered within `checkpointSeconds` too.
     public func checkpointIfDue() async throws(AirlockError) -> AuditCheckpoint? {
         try await submit(.checkpointIfDue).checkpoint
+    }
+
+    /// Removes the sealed segments whose every record is older than `policy.retentionDays`,
+    /// whole and oldest first, never the segment being written, and records each removal
+    /// first (`audit.retention`: the segment, its seq range, the hash of its seal line and the
+    /// seal line itself, which is what lets `verify` accept a log that starts later). With
+    /// `dryRun`, only says what would go. `actor` is who ran it.
+    public func applyRetention(
+        _ policy: AuditPolicy, by actor: AuditActor, dryRun: Bool = false
+    ) async throws(AirlockError) -> AuditRetentionReport {
+        try policy.validate()
+        let committed = try await submit(.retention(days: policy.retentionDays, actor: actor, dryRun: dryRun))
+        guard let report = committed.retention else { throw AirlockError(.system, "the retention run reported nothing") }
+        return report
     }
 
     private func submit(_ work: Work) async throws(AirlockError) -> Committed {
@@ -261,6 +279,9 @@ public final class AuditLogWriter: Sendable {
                     case .checkpoint:
                         let checkpoint = try addCheckpoint(reason: "request")
                         committed.append(Committed(seq: checkpoint.seq, checkpoint: checkpoint))
+                    case .retention(let days, let actor, let dryRun):
+                        let report = try applyRetention(days: days, actor: actor, dryRun: dryRun)
+                        committed.append(Committed(seq: tail?.lastSeq ?? 0, checkpoint: nil, retention: report))
                     case .checkpointIfDue:
                         if checkpointDue(now: clock.now()) {
                             let checkpoint = try addCheckpoint(reason: "time")
@@ -440,6 +461,73 @@ public final class AuditLogWriter: Sendable {
             return seq
         }
 
+        /// See `AuditLogWriter.applyRetention`. Runs under the lock, after `refreshTail`.
+        func applyRetention(days: Int, actor: AuditActor, dryRun: Bool) throws(AirlockError) -> AuditRetentionReport {
+            let now = clock.now()
+            let cutoff = now - Int64(days) * 86_400_000
+            let numbers = try AuditFiles.segmentNumbers(in: layout.directory)
+            var expired: [(segment: AuditRetentionReport.Segment, seal: [UInt8])] = []
+            var kept: String?
+            for number in numbers.dropLast() {
+                let name = AuditLayout.segmentName(number)
+                let path = layout.segmentPath(number)
+                let file = open(path, O_RDONLY | O_CLOEXEC)
+                guard file >= 0 else { throw .system("cannot open the audit log segment \(path)", errno: errno) }
+                defer { close(file) }
+                let size = try AuditFiles.size(file, path: path)
+                let seal = size > 0 ? try AuditFiles.lastLine(file, size: size, path: path).bytes : []
+                guard seal.last == 0x0A, let sealRecord = try? AuditRecord(line: seal), Self.isSeal(sealRecord),
+                    let sealTime = AuditTime.parse(sealRecord.time)
+                else {
+                    kept = "\(name) does not end with its seal checkpoint: nothing from it on is removed (run airlock-audit verify)"
+                    break
+                }
+                guard sealTime < cutoff else {
+                    kept = "\(name) and later segments hold records from within the last \(days) days"
+                    break
+                }
+                let head = try AuditFiles.read(file, at: 0, count: Int(min(size, 64 * 1024)), path: path)
+                guard let first = try? AuditRecord(line: head.prefix { $0 != 0x0A }) else {
+                    kept = "\(name) does not start with a record: nothing from it on is removed (run airlock-audit verify)"
+                    break
+                }
+                let segment = AuditRetentionReport.Segment(
+                    name: name, firstSeq: first.seq, lastSeq: sealRecord.seq, firstTime: first.time,
+                    lastTime: sealRecord.time, chain: try AuditFiles.hash(seal))
+                expired.append((segment, seal))
+            }
+            if kept == nil, let last = numbers.last {
+                kept = "\(AuditLayout.segmentName(last)) is the segment being written"
+            }
+            let report = AuditRetentionReport(
+                retentionDays: days, cutoff: AuditTime.format(cutoff), dryRun: dryRun, removed: expired.map(\.segment),
+                kept: kept)
+            if dryRun || expired.isEmpty { return report }
+
+            // The records first, durably: a crash before the files are gone leaves segments the
+            // log says were removed, which verify still checks; never the other way round.
+            for (segment, seal) in expired {
+                try add(
+                    RecordTemplate(
+                        action: AuditAction.retention.rawValue, actor: actor, target: .none, outcome: .ok,
+                        details: [
+                            "segment": segment.name, "first_seq": String(segment.firstSeq),
+                            "last_seq": String(segment.lastSeq), "chain": segment.chain,
+                            "seal": String(decoding: seal.dropLast(), as: UTF8.self),
+                            "retention_days": String(days), "cutoff": report.cutoff,
+                        ], request: nil))
+            }
+            try flush()
+            for (segment, _) in expired {
+                let path = layout.directory + "/" + segment.name
+                guard unlink(path) == 0 || errno == ENOENT else {
+                    throw .system("cannot remove the expired audit log segment \(path)", errno: errno)
+                }
+            }
+            try AtomicFile.syncDirectory(layout.directory)
+            return report
+        }
+
         /// `checkpointSeconds` have passed since the latest checkpoint, and records came after it.
         func checkpointDue(now: Int64) -> Bool {
             guard let current = tail, current.lastSeq > lastCheckpoint.seq else { return false }
@@ -567,6 +655,29 @@ public final class AuditLogWriter: Sendable {
             tail = Tail(segment: next, size: 0, lastSeq: current.lastSeq, prev: current.prev, day: nil, sealed: false)
         }
     }
+}
+
+/// What a retention run removed (or, for a dry run, would remove) and why it stopped where it did.
+public struct AuditRetentionReport: Sendable, Equatable, Encodable {
+    public struct Segment: Sendable, Equatable, Encodable {
+        /// `audit-000001.jsonl`
+        public var name: String
+        public var firstSeq: UInt64
+        /// The seq of its seal checkpoint, its last record.
+        public var lastSeq: UInt64
+        public var firstTime: String
+        public var lastTime: String
+        /// Hex SHA-256 of its seal line: the `prev` of the first record after it.
+        public var chain: String
+    }
+    public var retentionDays: Int
+    /// Segments whose every record is older than this went.
+    public var cutoff: String
+    public var dryRun: Bool
+    /// Oldest first.
+    public var removed: [Segment]
+    /// Why the next segment stays.
+    public var kept: String?
 }
 
 /// The host audit key: loaded, or created (ECDSA P-384, 0600, public half beside it) on first use.
