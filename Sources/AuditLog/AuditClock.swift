@@ -1,3 +1,4 @@
+internal import CAirlockShims
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Musl)
@@ -36,23 +37,12 @@ public struct SystemAuditClock: AuditClock {
     }
 }
 
-/// adjtimex(2) in read-only mode (`modes` 0). Glibc's Swift module does not carry
-/// `<sys/timex.h>`, so the function is looked up by name and given a zeroed buffer larger than
-/// `struct timex` (208 bytes on 64-bit Linux); only the return value is used.
-/// TODO: move to a `CAirlockShims_adjtimex` shim when the shim target is next touched.
+/// adjtimex(2) in read-only mode (`modes` 0), through the `CAirlockShims_adjtimex_state` shim.
 enum KernelClock {
-    private typealias AdjustTime = @convention(c) (UnsafeMutableRawPointer) -> Int32
-    private static let timeError: Int32 = 5  // TIME_ERROR in <sys/timex.h>
-
     static func state() -> ClockSyncState {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "adjtimex") else { return .unknown }
-        let adjust = unsafeBitCast(symbol, to: AdjustTime.self)
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 16)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: 512)
-        let result = adjust(buffer)
+        let result = CAirlockShims_adjtimex_state()
         if result < 0 { return .unknown }
-        return result == timeError ? .unsynchronized : .synchronized
+        return result == CAirlockShims_TIME_ERROR() ? .unsynchronized : .synchronized
     }
 }
 

@@ -4,6 +4,8 @@
 #include <archive_entry.h>
 #include <openssl/crypto.h>
 #include <spawn.h>
+#include <string.h>
+#include <sys/timex.h>
 
 unsigned int CAirlockShims_AE_IFREG(void) { return AE_IFREG; }
 unsigned int CAirlockShims_AE_IFDIR(void) { return AE_IFDIR; }
@@ -18,3 +20,11 @@ int CAirlockShims_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_acti
 int CAirlockShims_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }
+
+int CAirlockShims_adjtimex_state(void) {
+    struct timex buffer;
+    memset(&buffer, 0, sizeof buffer);
+    return adjtimex(&buffer);
+}
+
+int CAirlockShims_TIME_ERROR(void) { return TIME_ERROR; }

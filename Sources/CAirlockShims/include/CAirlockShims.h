@@ -21,3 +21,11 @@ void CAirlockShims_OPENSSL_free(void *pointer);
 /// child) and `posix_spawn_file_actions_addchdir_np`, which need `_GNU_SOURCE` to be declared.
 int CAirlockShims_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 int CAirlockShims_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+
+/// adjtimex(2) in read-only mode (`modes` 0): the kernel clock's state, `TIME_OK` (0) to
+/// `TIME_ERROR` (5, not synchronized), or -1 with errno set. Glibc's Swift module does not carry
+/// `<sys/timex.h>`.
+int CAirlockShims_adjtimex_state(void);
+
+/// `TIME_ERROR` from `<sys/timex.h>`: the clock is not synchronized (STA_UNSYNC and friends).
+int CAirlockShims_TIME_ERROR(void);
