@@ -185,14 +185,15 @@ public final class AuditLogWriter: Sendable {
             let (outcome, durable) = engine.withLock { engine in
                 (engine.commit(batch.map(\.work)), engine.takeJournalEntries())
             }
+            // Queued before the appenders are woken (so `journalDrained()` after an append
+            // waits for it), sent on the journal's own queue: journald is never on their path.
+            journal?.submit(durable)
             switch outcome {
             case .success(let committed):
                 for (waiter, done) in zip(batch, committed) { waiter.continuation.resume(returning: .success(done)) }
             case .failure(let error):
                 for waiter in batch { waiter.continuation.resume(returning: .failure(error)) }
             }
-            // After the appenders were woken: journald is never on their path.
-            journal?.submit(durable)
         }
     }
 

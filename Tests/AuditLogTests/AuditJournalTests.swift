@@ -37,7 +37,8 @@ import Testing
                 if entries.count >= records.count { break }
                 Thread.sleep(forTimeInterval: 0.1)
             }
-            #expect(entries.count == records.count, "journal: \(entries)")
+            let tail = try container.exec(["journalctl", "-o", "short-precise", "--no-pager", "-n", "60"]).stdout
+            #expect(entries.count == records.count, "journal tail:\n\(tail)\njournal has seqs \(entries.map { $0["AIRLOCK_SEQ"] as? String ?? "?" }) of \(records.map(\.seq))")
             let bySeq = Dictionary(entries.compactMap { entry in (entry["AIRLOCK_SEQ"] as? String).map { ($0, entry) } }) { a, _ in a }
             var prev = AuditRecord.genesisPrev
             for (line, record) in zip(lines, records) {
