@@ -14,7 +14,7 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             keep the output of 'checkpoint' off the host to prove it even against root.
             """,
         version: AirlockVersion.description,
-        subcommands: [Verify.self, Search.self, Export.self, Report.self, Checkpoint.self, Retention.self]
+        subcommands: [Verify.self, Search.self, Export.self, Report.self, Checkpoint.self, Retention.self, Benchmark.self]
     )
 
     @OptionGroup var root: RootOptions
@@ -260,6 +260,108 @@ extension AirlockAuditCommand {
                 Output.line("nothing to remove: every sealed file holds records newer than \(report.cutoff) (retention \(report.retentionDays) days)")
             }
             if let kept = report.kept { Output.line("kept: \(kept)") }
+        }
+    }
+}
+
+extension AirlockAuditCommand {
+    struct Benchmark: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure durable appends and verify speed on a scratch log under --root DIR (never the host's log).",
+            discussion: """
+                Creates a new audit log under DIR (refused for / or where a log already exists), \
+                measures the disk's write+fdatasync latency in the same folder as the baseline, then \
+                durable appends by one appender and by many at once (group commit), and the time \
+                'verify' takes once the log holds --verify-records records. Prints ratios against \
+                the baseline.
+                """)
+        @OptionGroup var root: RootOptions
+        @Option(help: "write+fdatasync pairs timed for the baseline.") var fsyncSamples = 300
+        @Option(help: "Records appended by one appender, one at a time.") var single = 2000
+        @Option(help: "Records appended by --appenders concurrent appenders.") var concurrent = 50000
+        @Option(help: "Concurrent appenders.") var appenders = 64
+        @Option(help: "Fill the log up to this many records, then time verify (0: skip).") var verifyRecords = 0
+        @OptionGroup var output: OutputOptions
+
+        struct Result: Encodable {
+            var fdatasyncMedianUs: Double
+            var fdatasyncPerSecond: Double
+            var singleAppendsPerSecond: Double
+            var singleVersusFdatasync: Double
+            var appenders: Int
+            var concurrentAppendsPerSecond: Double
+            var concurrentVersusFdatasync: Double
+            var concurrentVersusSingle: Double
+            var verifyRecords: Int?
+            var verifySeconds: Double?
+            var verifyRecordsPerSecond: Double?
+        }
+
+        func validate() throws {
+            guard root.layout.root != "/" else {
+                throw ValidationError("the benchmark writes a scratch log: give it --root DIR, a folder of its own, never /")
+            }
+            guard appenders >= 1, single >= 1, concurrent >= 1, fsyncSamples >= 1 else {
+                throw ValidationError("--single, --concurrent, --appenders and --fsync-samples must be at least 1")
+            }
+        }
+
+        func run() async throws {
+            let layout = AuditLayout(host: root.layout)
+            if FileManager.default.fileExists(atPath: layout.directory),
+                try !FileManager.default.contentsOfDirectory(atPath: layout.directory).isEmpty
+            {
+                throw AirlockError(.refused, "\(layout.directory) already holds an audit log: the benchmark needs a new folder")
+            }
+            let writer = try AuditLogWriter(layout: layout)
+            let fsync = try AuditBenchmark.fdatasyncLatency(folder: layout.directory, samples: fsyncSamples)
+            let event = AuditEvent.request(
+                by: .client("sha256:bench"), bundle: "claims-assistant", version: "1.4.0", adapter: "claims", outcome: .ok,
+                request: AuditRequest(
+                    tokensIn: 812, tokensOut: 164, latencyMilliseconds: 930, status: 200,
+                    promptSHA256: String(repeating: "a", count: 64), answerSHA256: String(repeating: "b", count: 64)))
+
+            var started = ContinuousClock.now
+            for _ in 0..<single { try await writer.append(event) }
+            let singleRate = Double(single) / AuditBenchmark.seconds(since: started)
+
+            started = ContinuousClock.now
+            try await AuditBenchmark.append(event, count: concurrent, appenders: appenders, to: writer)
+            let concurrentRate = Double(concurrent) / AuditBenchmark.seconds(since: started)
+
+            var result = Result(
+                fdatasyncMedianUs: fsync * 1e6, fdatasyncPerSecond: 1 / fsync, singleAppendsPerSecond: singleRate,
+                singleVersusFdatasync: singleRate * fsync, appenders: appenders, concurrentAppendsPerSecond: concurrentRate,
+                concurrentVersusFdatasync: concurrentRate * fsync, concurrentVersusSingle: concurrentRate / singleRate)
+            if verifyRecords > 0 {
+                var written = single + concurrent
+                while written < verifyRecords {
+                    let batch = min(100_000, verifyRecords - written)
+                    try await AuditBenchmark.append(event, count: batch, appenders: max(appenders, 256), to: writer)
+                    written += batch
+                }
+                let key = try AuditKey.publicKey(layout)
+                started = ContinuousClock.now
+                let verdict = try AuditLogVerifier.verify(directory: layout.directory, publicKey: key)
+                let seconds = AuditBenchmark.seconds(since: started)
+                guard case .intact(let records, _, _) = verdict else {
+                    throw AirlockError(.refused, "the benchmark's own log does not verify: \(verdict)")
+                }
+                result.verifyRecords = records
+                result.verifySeconds = seconds
+                result.verifyRecordsPerSecond = Double(records) / seconds
+            }
+            if output.json {
+                try Output.json(result)
+                return
+            }
+            func number(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
+            Output.line("fdatasync baseline: median \(number(fsync * 1e6)) us = \(number(1 / fsync)) flushes/s")
+            Output.line("durable appends, one appender: \(number(singleRate)) records/s (\(number(result.singleVersusFdatasync, 2))x the fdatasync rate)")
+            Output.line("durable appends, \(appenders) appenders: \(number(concurrentRate)) records/s (\(number(result.concurrentVersusFdatasync, 1))x the fdatasync rate, \(number(result.concurrentVersusSingle, 1))x one appender)")
+            if let records = result.verifyRecords, let seconds = result.verifySeconds, let rate = result.verifyRecordsPerSecond {
+                Output.line("verify: \(records) records in \(number(seconds, 2)) s = \(number(rate)) records/s")
+            }
         }
     }
 }

@@ -1,5 +1,10 @@
 public import AirlockCore
 public import Signing
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
 internal import Dispatch
 internal import Synchronization
 #if canImport(FoundationEssentials)
@@ -113,23 +118,17 @@ public enum AuditLogVerifier {
         let firstNumber = snapshot.segments.first?.number ?? 1
         walk.anchored = firstNumber > 1
         var previousNumber = firstNumber - 1
-        // Reading, parsing and hashing a segment does not depend on the others: a few at a time
-        // on all cores; the chain walk then takes them in order.
-        let window = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
+        // Reading, hashing, parsing and checking checkpoint signatures does not depend on the
+        // order: a few segments at a time, each cut into pieces at line ends, on every core.
+        // The chain walk then takes the lines in order, comparing numbers and hashes only.
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let window = max(2, cores)
+        let buffers = (0..<window).map { _ in ReadBuffer() }
         var first = 0
         while first < snapshot.segments.count {
             let group = Array(snapshot.segments[first..<min(first + window, snapshot.segments.count)])
-            let results = Mutex([Result<ParsedSegment, AirlockError>?](repeating: nil, count: group.count))
-            DispatchQueue.concurrentPerform(iterations: group.count) { slot in
-                let name = AuditLayout.segmentName(group[slot].number)
-                let result = Result { () throws(AirlockError) -> ParsedSegment in
-                    let bytes = try AuditFiles.contents(of: directory + "/" + name, upTo: group[slot].size)
-                    return try ParsedSegment(name: name, bytes: bytes)
-                }
-                results.withLock { $0[slot] = result }
-            }
-            for (slot, result) in results.withLock({ $0 }).enumerated() {
-                guard let result else { throw AirlockError(.system, "a segment was not read") }
+            let parsed = try parse(group, directory: directory, publicKey: publicKey, cores: cores, buffers: buffers)
+            for (slot, segment) in parsed.enumerated() {
                 let number = group[slot].number
                 if number != previousNumber + 1 {
                     return .damaged(
@@ -141,7 +140,7 @@ public enum AuditLogVerifier {
                 }
                 previousNumber = number
                 let sealed = first + slot < snapshot.segments.count - 1
-                if let damage = walk.segment(try result.get(), sealed: sealed) { return .damaged(damage) }
+                if let damage = walk.segment(segment, sealed: sealed) { return .damaged(damage) }
             }
             first += window
         }
@@ -160,8 +159,8 @@ public enum AuditLogVerifier {
                         message: "the log ends at seq \(walk.lastSeq) (\(end)), before seq \(checkpoint.seq) "
                             + "signed in \(source) (\(checkpoint.segment))"))
             }
-            guard let seen = walk.seen[checkpoint.seq], seen.prev == checkpoint.chain, seen.segment == checkpoint.segment,
-                seen.time == checkpoint.time
+            guard let seen = walk.seen[checkpoint.seq], seen.prev != nil, seen.prev == ChainHash(hex: checkpoint.chain),
+                seen.segment == checkpoint.segment, seen.time != nil, seen.time == AuditTime.parse(checkpoint.time)
             else {
                 let location = walk.seen[checkpoint.seq]
                 return .damaged(
@@ -174,36 +173,149 @@ public enum AuditLogVerifier {
         return .intact(records: walk.records, lastSeq: walk.lastSeq, lastCheckpoint: walk.lastCheckpoint)
     }
 
-    /// One segment's lines, parsed and hashed.
+    /// One segment's lines, hashed and read.
     struct ParsedSegment: Sendable {
-        struct Line: Sendable {
-            var number: Int
-            var hash: String
-            var record: AuditRecord?
-        }
         var name: String
-        var lines: [Line] = []
+        var lines: [ParsedLine]
+        /// Checkpoints, retention records and lines with a bad time, by index in `lines`: the
+        /// whole record, and for a checkpoint the statement it makes and whether the audit key
+        /// signed it (checked while parsing, in parallel).
+        var special: [Int: Special]
         /// Bytes after the last newline, if any: an unfinished line.
         var unfinished: Int?
+    }
 
-        init(name: String, bytes: [UInt8]) throws(AirlockError) {
-            self.name = name
+    /// One line: its hash (newline included), and what the walk needs of it. A plain value, so
+    /// arrays of them copy as bytes.
+    struct ParsedLine: Sendable {
+        var hash: ChainHash
+        /// nil: not an audit record.
+        var facts: LineFacts?
+    }
+
+    struct Special: Sendable {
+        var record: AuditRecord
+        var checkpoint: AuditCheckpoint?
+        var signed: Bool
+    }
+
+    /// Memory for reading segments, kept from one group of segments to the next, so that a
+    /// long log is not read into fresh (kernel-zeroed) pages again and again.
+    final class ReadBuffer: @unchecked Sendable {
+        // Written only by `fill`, before the parsing threads read it; never resized while they do.
+        private(set) var memory: UnsafeMutableRawBufferPointer
+        private(set) var count = 0
+
+        init() { memory = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+        deinit { memory.deallocate() }
+
+        var bytes: UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(start: memory.baseAddress?.assumingMemoryBound(to: UInt8.self), count: count)
+        }
+
+        /// The first `size` bytes of the file at `path` (fewer if it is shorter).
+        func fill(path: String, size: Int64) throws(AirlockError) {
+            let wanted = Int(size)
+            if memory.count < wanted {
+                memory.deallocate()
+                memory = .allocate(byteCount: max(wanted, 1 << 20), alignment: 64)
+            }
+            let file = open(path, O_RDONLY | O_CLOEXEC)
+            guard file >= 0 else { throw .system("cannot open \(path)", errno: errno) }
+            defer { close(file) }
+            var done = 0
+            while done < wanted {
+                let got = pread(file, memory.baseAddress! + done, wanted - done, off_t(done))
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    throw .system("cannot read \(path)", errno: errno)
+                }
+                if got == 0 { break }
+                done += got
+            }
+            count = done
+        }
+    }
+
+    /// Reads the segments of `group` into `buffers` and parses them in pieces of at least
+    /// 1 MiB, cut at line ends, spread over `cores` threads.
+    static func parse(
+        _ group: [(number: Int, size: Int64)], directory: String, publicKey: PublicKey, cores: Int, buffers: [ReadBuffer]
+    ) throws(AirlockError) -> [ParsedSegment] {
+        var pieces: [(segment: Int, range: Range<Int>)] = []
+        var unfinished: [Int?] = []
+        for (index, segment) in group.enumerated() {
+            let buffer = buffers[index]
+            try buffer.fill(path: directory + "/" + AuditLayout.segmentName(segment.number), size: segment.size)
+            let bytes = buffer.bytes
+            var complete = bytes.count
+            while complete > 0, bytes[complete - 1] != 0x0A { complete -= 1 }
+            unfinished.append(complete < bytes.count ? bytes.count - complete : nil)
+            let target = max(1 << 20, complete / cores + 1)
             var start = 0
-            var number = 0
-            while start < bytes.count {
-                guard let newline = bytes[start...].firstIndex(of: 0x0A) else {
-                    unfinished = bytes.count - start
-                    break
-                }
-                number += 1
-                let line = bytes[start...newline]
-                let record = line.withUnsafeBufferPointer { buffer in
-                    RecordParser.record(UnsafeBufferPointer(rebasing: buffer.dropLast()))
-                }
-                lines.append(Line(number: number, hash: try AuditFiles.hash(line), record: record ?? (try? AuditRecord(line: line))))
-                start = newline + 1
+            while start < complete {
+                var end = min(complete, start + target)
+                while end < complete, bytes[end - 1] != 0x0A { end += 1 }
+                pieces.append((index, start..<end))
+                start = end
             }
         }
+        let results = Mutex([Result<([ParsedLine], [Int: Special]), AirlockError>?](repeating: nil, count: pieces.count))
+        let work = pieces
+        DispatchQueue.concurrentPerform(iterations: work.count) { slot in
+            let piece = work[slot]
+            let name = AuditLayout.segmentName(group[piece.segment].number)
+            let bytes = buffers[piece.segment].bytes
+            let result = Result { () throws(AirlockError) -> ([ParsedLine], [Int: Special]) in
+                try parseLines(bytes, piece.range, segment: name, publicKey: publicKey)
+            }
+            results.withLock { $0[slot] = result }
+        }
+        var segments = group.enumerated().map { index, segment in
+            ParsedSegment(name: AuditLayout.segmentName(segment.number), lines: [], special: [:], unfinished: unfinished[index])
+        }
+        for (slot, result) in results.withLock({ $0 }).enumerated() {
+            guard let result else { throw AirlockError(.system, "a piece of the audit log was not read") }
+            let (lines, special) = try result.get()
+            let index = pieces[slot].segment
+            let offset = segments[index].lines.count
+            for (line, value) in special { segments[index].special[line + offset] = value }
+            segments[index].lines += lines
+        }
+        return segments
+    }
+
+    /// Every complete line of `range` (which starts at a line's start and ends after a newline).
+    static func parseLines(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, segment: String, publicKey: PublicKey
+    ) throws(AirlockError) -> ([ParsedLine], [Int: Special]) {
+        let hasher = try SHA256Hasher()
+        var digest = SIMD4<UInt64>.zero
+        var lines: [ParsedLine] = []
+        var special: [Int: Special] = [:]
+        lines.reserveCapacity(range.count / 256)
+        guard let base = bytes.baseAddress else { return (lines, special) }
+        var start = range.lowerBound
+        while start < range.upperBound {
+            guard let found = memchr(base + start, 0x0A, range.upperBound - start) else { break }
+            let end = start + (UnsafeRawPointer(found) - UnsafeRawPointer(base + start))
+            try withUnsafeMutableBytes(of: &digest) { output throws(AirlockError) in
+                try hasher.hashAndRestart(UnsafeRawBufferPointer(start: base + start, count: end + 1 - start), into: output)
+            }
+            let text = UnsafeBufferPointer(start: base + start, count: end - start)
+            var facts = LineScanner.facts(text)
+            if facts == nil || facts?.kind != .record, let record = try? AuditRecord(line: text) {
+                if facts == nil { facts = LineScanner.facts(record) }
+                if facts?.kind != .record || facts?.time == nil {
+                    let checkpoint = facts?.kind == .checkpoint ? AuditCheckpoint(record: record, segment: segment) : nil
+                    special[lines.count] = Special(
+                        record: record, checkpoint: checkpoint, signed: checkpoint?.isSigned(by: publicKey) ?? false)
+                }
+            }
+            lines.append(ParsedLine(hash: ChainHash(words: digest), facts: facts))
+            start = end + 1
+        }
+        return (lines, special)
     }
 
     /// The chain walk's state from one record to the next, across segments.
@@ -212,12 +324,12 @@ public enum AuditLogVerifier {
             var segment: String
             var line: Int
             var seq: UInt64
-            var prev: String
-            var time: String
+            var prev: ChainHash?
+            var time: Int64?
         }
         let publicKey: PublicKey
         let tolerance: Int64
-        var prevHash = AuditRecord.genesisPrev
+        var prevHash = ChainHash.genesis
         var lastSeq: UInt64 = 0
         var lastTime: Int64?
         var records = 0
@@ -240,47 +352,54 @@ public enum AuditLogVerifier {
         mutating func segment(_ parsed: ParsedSegment, sealed: Bool) -> AuditDamage? {
             let name = parsed.name
             let lines = parsed.lines
-            for (index, entry) in lines.enumerated() {
-                guard let record = entry.record else {
-                    return AuditDamage(kind: .malformed, segment: name, line: entry.number, seq: nil, message: "not an audit record")
+            for index in lines.indices {
+                let entry = lines[index]
+                let number = index + 1
+                guard let facts = entry.facts else {
+                    return AuditDamage(kind: .malformed, segment: name, line: number, seq: nil, message: "not an audit record")
                 }
                 if anchored, start == nil {
-                    start = Location(segment: name, line: entry.number, seq: record.seq, prev: record.prev, time: record.time)
-                    lastSeq = record.seq > 0 ? record.seq - 1 : 0
-                    prevHash = record.prev
+                    start = Location(segment: name, line: number, seq: facts.seq, prev: facts.prev, time: facts.time)
+                    lastSeq = facts.seq > 0 ? facts.seq - 1 : 0
+                    prevHash = facts.prev ?? .genesis
                 }
-                let next = index + 1 < lines.count ? lines[index + 1].record : nil
-                if let damage = chain(record, segment: name, line: entry.number, next: next) { return damage }
-                if record.action == AuditAction.retention.rawValue, let details = record.details, let removed = details["segment"] {
-                    retentions[removed] = (
-                        details, Location(segment: name, line: entry.number, seq: record.seq, prev: record.prev, time: record.time)
-                    )
-                }
-                if record.action == AuditAction.checkpoint.rawValue {
-                    guard let checkpoint = AuditCheckpoint(record: record, segment: name), checkpoint.isSigned(by: publicKey) else {
+                let next = index + 1 < lines.count ? lines[index + 1].facts : nil
+                if let damage = chain(facts, segment: name, line: number, next: next) { return damage }
+                switch facts.kind {
+                case .record:
+                    break
+                case .checkpoint:
+                    guard let special = parsed.special[index], special.signed, let checkpoint = special.checkpoint else {
                         return AuditDamage(
-                            kind: .checkpointForged, segment: name, line: entry.number, seq: record.seq,
+                            kind: .checkpointForged, segment: name, line: number, seq: facts.seq,
                             message: "the checkpoint is not signed by the audit key \(publicKey.keyID)")
                     }
                     lastCheckpoint = checkpoint
+                case .retention:
+                    if let details = parsed.special[index]?.record.details, let removed = details["segment"] {
+                        retentions[removed] = (
+                            details, Location(segment: name, line: number, seq: facts.seq, prev: facts.prev, time: facts.time)
+                        )
+                    }
                 }
-                guard let time = AuditTime.parse(record.time) else {
+                guard let time = facts.time else {
+                    let text = parsed.special[index]?.record.time ?? "?"
                     return AuditDamage(
-                        kind: .malformed, segment: name, line: entry.number, seq: record.seq,
-                        message: "'\(record.time)' is not an RFC 3339 UTC time with milliseconds")
+                        kind: .malformed, segment: name, line: number, seq: facts.seq,
+                        message: "'\(text)' is not an RFC 3339 UTC time with milliseconds")
                 }
                 if let lastTime, time < lastTime - tolerance {
                     return AuditDamage(
-                        kind: .clockRolledBack, segment: name, line: entry.number, seq: record.seq,
-                        message: "\(record.time) is \(lastTime - time) ms earlier than the record before it "
-                            + "(clock \(record.clock.rawValue))")
+                        kind: .clockRolledBack, segment: name, line: number, seq: facts.seq,
+                        message: "\(AuditTime.format(time)) is \(lastTime - time) ms earlier than the record before it "
+                            + "(clock \(facts.clock.rawValue))")
                 }
                 lastTime = time
                 prevHash = entry.hash
-                lastSeq = record.seq
+                lastSeq = facts.seq
                 records += 1
-                let location = Location(segment: name, line: entry.number, seq: record.seq, prev: record.prev, time: record.time)
-                if watched.contains(record.seq) { seen[record.seq] = location }
+                let location = Location(segment: name, line: number, seq: facts.seq, prev: facts.prev, time: time)
+                if watched.contains(facts.seq) { seen[facts.seq] = location }
                 last = location
             }
             if let unfinished = parsed.unfinished {
@@ -289,10 +408,11 @@ public enum AuditLogVerifier {
                     message: "the last line is unfinished (\(unfinished) bytes without a newline)")
             }
             if sealed {
-                let end = lines.last?.record
-                guard let end, end.action == AuditAction.checkpoint.rawValue, end.details?["reason"] == "seal" else {
+                let end = lines.last
+                guard let end, end.facts?.kind == .checkpoint, parsed.special[lines.count - 1]?.record.details?["reason"] == "seal"
+                else {
                     return AuditDamage(
-                        kind: .checkpointMissing, segment: name, line: lines.last?.number ?? 0, seq: end?.seq,
+                        kind: .checkpointMissing, segment: name, line: lines.count, seq: end?.facts?.seq,
                         message: "a sealed segment must end with its seal checkpoint")
                 }
             }
@@ -315,26 +435,26 @@ public enum AuditLogVerifier {
             let sealHash = try? AuditFiles.hash(seal + [0x0A])
             let checkpoint = sealRecord.flatMap { AuditCheckpoint(record: $0, segment: removed) }
             guard let sealRecord, let checkpoint, checkpoint.reason == "seal", checkpoint.isSigned(by: publicKey),
-                details["last_seq"] == String(sealRecord.seq), details["chain"] == sealHash
+                details["last_seq"] == String(sealRecord.seq), let sealHash, details["chain"] == sealHash
             else {
                 return AuditDamage(
                     kind: .checkpointForged, segment: location.segment, line: location.line, seq: location.seq,
                     message: "the audit.retention record of \(removed) does not hold that segment's seal checkpoint "
                         + "signed by the audit key \(publicKey.keyID)")
             }
-            guard sealRecord.seq + 1 == start.seq, sealHash == start.prev else {
+            guard sealRecord.seq + 1 == start.seq, start.prev != nil, ChainHash(hex: sealHash) == start.prev else {
                 return AuditDamage(
                     kind: .edited, segment: start.segment, line: start.line, seq: start.seq,
                     message: "the first record left after retention does not follow \(removed) as its audit.retention "
                         + "record (\(location.segment) line \(location.line)) states: seq \(sealRecord.seq + 1) with prev "
-                        + "\(sealHash ?? "?") expected")
+                        + "\(sealHash) expected")
             }
             return nil
         }
 
-        /// Whether `record` follows the record before it; the damage, named at the first bad record, if not.
-        func chain(_ record: AuditRecord, segment: String, line: Int, next: AuditRecord?) -> AuditDamage? {
-            let expected = lastSeq + 1
+        /// Whether a record follows the record before it; the damage, named at the first bad record, if not.
+        func chain(_ record: LineFacts, segment: String, line: Int, next: LineFacts?) -> AuditDamage? {
+            let expected = lastSeq &+ 1
             if record.seq == expected {
                 if record.prev == prevHash { return nil }
                 guard let last else {
@@ -362,7 +482,7 @@ public enum AuditLogVerifier {
                     kind: .removed, segment: segment, line: line, seq: expected,
                     message: "\(missing) missing before seq \(record.seq)")
             }
-            if let last, record.seq == last.seq, record.prev == last.prev {
+            if let last, record.seq == last.seq, record.prev != nil, record.prev == last.prev {
                 return AuditDamage(
                     kind: .inserted, segment: last.segment, line: last.line, seq: last.seq,
                     message: "this record was not written by the log: the next record has the same seq and prev")

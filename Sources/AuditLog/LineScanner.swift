@@ -1,0 +1,319 @@
+internal import AirlockCore
+
+/// A SHA-256 chain hash held as four words: compared without strings, printed as hex only for
+/// messages.
+struct ChainHash: Hashable, Sendable {
+    var words: SIMD4<UInt64>
+
+    static let genesis = ChainHash(words: .zero)
+
+    /// From the 32 digest bytes.
+    init(digest: UnsafeRawBufferPointer) {
+        words = SIMD4(
+            digest.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+            digest.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+            digest.loadUnaligned(fromByteOffset: 16, as: UInt64.self),
+            digest.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+    }
+
+    init(words: SIMD4<UInt64>) { self.words = words }
+
+    /// From exactly 64 lower-case hex digits (the only form the log writes); nil otherwise.
+    init?(hex: UnsafeBufferPointer<UInt8>) {
+        guard hex.count == 64 else { return nil }
+        var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let parsed: Bool = withUnsafeMutableBytes(of: &bytes) { raw in
+            for index in 0..<32 {
+                guard let high = Self.nibble(hex[2 * index]), let low = Self.nibble(hex[2 * index + 1]) else { return false }
+                raw[index] = high << 4 | low
+            }
+            return true
+        }
+        guard parsed else { return nil }
+        self.words = SIMD4(bytes.0, bytes.1, bytes.2, bytes.3)
+    }
+
+    init?(hex: String) {
+        var text = hex
+        guard let hash = text.withUTF8({ ChainHash(hex: $0) }) else { return nil }
+        self = hash
+    }
+
+    var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        withUnsafeBytes(of: words) { raw in
+            for byte in raw {
+                text.append(digits[Int(byte >> 4)])
+                text.append(digits[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    @inline(__always)
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case 0x30...0x39: digit &- 0x30
+        case 0x61...0x66: digit &- 0x61 &+ 10
+        default: nil
+        }
+    }
+}
+
+/// What the chain walk needs of one line: read straight from the bytes for lines in the form the
+/// writer produces (no allocation), or from `AuditRecord(line:)` for anything else.
+struct LineFacts: Sendable {
+    enum Kind: UInt8, Sendable { case record, checkpoint, retention }
+    var kind: Kind
+    var seq: UInt64
+    /// nil when `prev` is not 64 hex digits: it then matches nothing.
+    var prev: ChainHash?
+    /// Milliseconds since the epoch; nil when the time is not in the log's one form.
+    var time: Int64?
+    var clock: ClockSyncState
+}
+
+/// The fast reader of one line (its `\n` excluded). Accepts exactly the shape `RecordTemplate`
+/// writes: top-level keys in sorted order, each at most once, ASCII only, the escapes
+/// `CanonicalJSON` writes; flat `actor`, `target`, `details`, `request` objects with the value
+/// types a record has. Anything else returns nil and goes to `AuditRecord(line:)`, which judges
+/// it exactly as before (a hand-edited but valid record is still a record, judged by the chain).
+enum LineScanner {
+    private static let keys: [[UInt8]] = [
+        "action", "actor", "clock", "details", "outcome", "prev", "request", "seq", "target", "time",
+    ].map { Array($0.utf8) }
+    private static let required: UInt16 = 0b11_1011_0111  // all but details (3) and request (6)
+    private static let checkpointAction = Array("audit.checkpoint".utf8)
+    private static let synchronized = Array("synchronized".utf8)
+    private static let unsynchronized = Array("unsynchronized".utf8)
+    private static let unknown = Array("unknown".utf8)
+    private static let ok = Array("ok".utf8)
+    private static let refused = Array("refused".utf8)
+    private static let failed = Array("failed".utf8)
+    fileprivate static let idKey = Array("id".utf8)
+    fileprivate static let kindKey = Array("kind".utf8)
+    fileprivate static let client = Array("client".utf8)
+    fileprivate static let local = Array("local".utf8)
+    private static let retentionAction = Array("audit.retention".utf8)
+
+    static func facts(_ line: UnsafeBufferPointer<UInt8>) -> LineFacts? {
+        var cursor = Cursor(bytes: line)
+        guard line.count > 2, line[0] == UInt8(ascii: "{"), line[line.count - 1] == UInt8(ascii: "}") else { return nil }
+        cursor.index = 1
+        var seen: UInt16 = 0
+        var lastKey = -1
+        var facts = LineFacts(kind: .record, seq: 0, prev: nil, time: nil, clock: .unknown)
+        while true {
+            guard let keyRange = cursor.plainString(), cursor.take(UInt8(ascii: ":")) else { return nil }
+            guard let key = keyIndex(line, keyRange), key > lastKey else { return nil }
+            lastKey = key
+            seen |= 1 << key
+            switch key {
+            case 0:  // action
+                guard let range = cursor.plainString() else { return nil }
+                if equal(line, range, checkpointAction) {
+                    facts.kind = .checkpoint
+                } else if equal(line, range, retentionAction) {
+                    facts.kind = .retention
+                }
+            case 1:  // actor: id and kind (client or local) required, uid optional
+                guard let fields = cursor.flatObject(allowNumbers: true, actor: true), fields & 0b11 == 0b11 else { return nil }
+            case 3, 6, 8:  // details, request, target
+                guard cursor.flatObject(allowNumbers: key == 6) != nil else { return nil }
+            case 2:  // clock
+                guard let range = cursor.plainString() else { return nil }
+                if equal(line, range, synchronized) {
+                    facts.clock = .synchronized
+                } else if equal(line, range, unsynchronized) {
+                    facts.clock = .unsynchronized
+                } else if equal(line, range, unknown) {
+                    facts.clock = .unknown
+                } else {
+                    return nil
+                }
+            case 4:  // outcome
+                guard let range = cursor.plainString(),
+                    equal(line, range, ok) || equal(line, range, refused) || equal(line, range, failed)
+                else { return nil }
+            case 5:  // prev
+                guard let range = cursor.plainString(),
+                    let hash = ChainHash(hex: UnsafeBufferPointer(rebasing: line[range]))
+                else { return nil }
+                facts.prev = hash
+            case 7:  // seq
+                guard let seq = cursor.number() else { return nil }
+                facts.seq = seq
+            default:  // 9, time
+                guard let range = cursor.plainString(), let time = parseTime(UnsafeBufferPointer(rebasing: line[range]))
+                else { return nil }
+                facts.time = time
+            }
+            if cursor.take(UInt8(ascii: ",")) { continue }
+            guard cursor.take(UInt8(ascii: "}")), cursor.index == line.count else { return nil }
+            break
+        }
+        guard seen & required == required else { return nil }
+        return facts
+    }
+
+    /// Facts of a record read the slow way.
+    static func facts(_ record: AuditRecord) -> LineFacts {
+        let kind: LineFacts.Kind =
+            record.action == AuditAction.checkpoint.rawValue
+            ? .checkpoint : record.action == AuditAction.retention.rawValue ? .retention : .record
+        return LineFacts(
+            kind: kind, seq: record.seq, prev: ChainHash(hex: record.prev), time: AuditTime.parse(record.time),
+            clock: record.clock)
+    }
+
+    /// `AuditTime.parse` for the 24-byte form, without the C library: days from the civil date.
+    static func parseTime(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+        guard bytes.count == 24, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+            bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+            bytes[19] == UInt8(ascii: "."), bytes[23] == UInt8(ascii: "Z")
+        else { return nil }
+        @inline(__always) func number(_ from: Int, _ count: Int) -> Int64? {
+            var value: Int64 = 0
+            for index in from..<(from + count) {
+                let digit = bytes[index] &- 0x30
+                guard digit <= 9 else { return nil }
+                value = value * 10 + Int64(digit)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+            let minute = number(14, 2), let second = number(17, 2), let millis = number(20, 3),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        // Howard Hinnant's days_from_civil; normalizes like timegm(3) (Feb 31 is Mar 3).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis
+    }
+
+    private static func keyIndex(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
+        for (index, key) in keys.enumerated() where equal(line, range, key) { return index }
+        return nil
+    }
+
+    @inline(__always)
+    fileprivate static func equal(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ expected: [UInt8]) -> Bool {
+        guard range.count == expected.count else { return false }
+        var index = range.lowerBound
+        for byte in expected {
+            if line[index] != byte { return false }
+            index += 1
+        }
+        return true
+    }
+
+    private struct Cursor {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var index = 0
+
+        @inline(__always)
+        mutating func take(_ byte: UInt8) -> Bool {
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+
+        /// A string without escapes: the range of its content.
+        mutating func plainString() -> Range<Int>? {
+            guard take(UInt8(ascii: "\"")) else { return nil }
+            let start = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    return start..<(index - 1)
+                }
+                guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { return nil }
+                index += 1
+            }
+            return nil
+        }
+
+        /// A string with the escapes `CanonicalJSON` writes (ASCII only).
+        mutating func escapedString() -> Range<Int>? {
+            guard take(UInt8(ascii: "\"")) else { return nil }
+            let start = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    return start..<(index - 1)
+                }
+                guard byte >= 0x20, byte < 0x80 else { return nil }
+                if byte == UInt8(ascii: "\\") {
+                    guard index + 1 < bytes.count else { return nil }
+                    switch bytes[index + 1] {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        index += 2
+                    case UInt8(ascii: "u"):
+                        guard index + 5 < bytes.count, bytes[index + 2] == 0x30, bytes[index + 3] == 0x30,
+                            (0x30...0x31).contains(bytes[index + 4]),
+                            (0x30...0x39).contains(bytes[index + 5]) || (0x61...0x66).contains(bytes[index + 5])
+                        else { return nil }
+                        index += 6
+                    default:
+                        return nil
+                    }
+                    continue
+                }
+                index += 1
+            }
+            return nil
+        }
+
+        /// An unsigned integer without leading zeros that fits 64 bits.
+        mutating func number() -> UInt64? {
+            let start = index
+            var value: UInt64 = 0
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+                let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times.addingReportingOverflow(UInt64(bytes[index] - 0x30))
+                guard !overflow1, !overflow2 else { return nil }
+                value = sum
+                index += 1
+            }
+            guard index > start, index - start == 1 || bytes[start] != 0x30 else { return nil }
+            return value
+        }
+
+        /// `{}` or an object of string keys (no escapes) with string (or, if allowed, number)
+        /// values. For `actor`, returns bit 0 for a key `id` and bit 1 for a key `kind` whose
+        /// value is `client` or `local`.
+        mutating func flatObject(allowNumbers: Bool, actor: Bool = false) -> UInt8? {
+            guard take(UInt8(ascii: "{")) else { return nil }
+            var found: UInt8 = 0
+            if take(UInt8(ascii: "}")) { return found }
+            while true {
+                guard let key = plainString(), take(UInt8(ascii: ":")) else { return nil }
+                if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+                    guard let value = escapedString() else { return nil }
+                    if actor {
+                        if LineScanner.equal(bytes, key, LineScanner.idKey) {
+                            found |= 1
+                        } else if LineScanner.equal(bytes, key, LineScanner.kindKey) {
+                            guard LineScanner.equal(bytes, value, LineScanner.client) || LineScanner.equal(bytes, value, LineScanner.local)
+                            else { return nil }
+                            found |= 2
+                        }
+                    }
+                } else {
+                    guard allowNumbers, number() != nil else { return nil }
+                }
+                if take(UInt8(ascii: ",")) { continue }
+                guard take(UInt8(ascii: "}")) else { return nil }
+                return found
+            }
+        }
+    }
+}
