@@ -1,4 +1,9 @@
 internal import AirlockCore
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
 
 /// A SHA-256 chain hash held as four words: compared without strings, printed as hex only for
 /// messages.
@@ -20,18 +25,33 @@ struct ChainHash: Hashable, Sendable {
 
     /// From exactly 64 lower-case hex digits (the only form the log writes); nil otherwise.
     init?(hex: UnsafeBufferPointer<UInt8>) {
-        guard hex.count == 64 else { return nil }
-        var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        let parsed: Bool = withUnsafeMutableBytes(of: &bytes) { raw in
-            for index in 0..<32 {
-                guard let high = Self.nibble(hex[2 * index]), let low = Self.nibble(hex[2 * index + 1]) else { return false }
-                raw[index] = high << 4 | low
+        guard hex.count == 64, let base = hex.baseAddress else { return nil }
+        var words = SIMD4<UInt64>.zero
+        var bad: UInt8 = 0
+        for word in 0..<4 {
+            var value: UInt64 = 0
+            // Byte order as in memory (little-endian loads of the digest, see `init(digest:)`).
+            for index in stride(from: 7, through: 0, by: -1) {
+                let high = base[word * 16 + index * 2]
+                let low = base[word * 16 + index * 2 + 1]
+                bad |= Self.invalid(high) | Self.invalid(low)
+                value = value << 8 | UInt64(Self.nibble(high) << 4 | Self.nibble(low))
             }
-            return true
+            words[word] = value
         }
-        guard parsed else { return nil }
-        self.words = SIMD4(bytes.0, bytes.1, bytes.2, bytes.3)
+        guard bad == 0 else { return nil }
+        self.words = words
     }
+
+    /// 1 unless `digit` is 0-9 or a-f.
+    @inline(__always)
+    private static func invalid(_ digit: UInt8) -> UInt8 {
+        (digit &- 0x30 < 10 || digit &- 0x61 < 6) ? 0 : 1
+    }
+
+    /// The value of a hex digit already known to be 0-9 or a-f.
+    @inline(__always)
+    private static func nibble(_ digit: UInt8) -> UInt8 { (digit & 0x0F) &+ (digit >> 6) &* 9 }
 
     init?(hex: String) {
         var text = hex
@@ -52,14 +72,6 @@ struct ChainHash: Hashable, Sendable {
         return String(decoding: text, as: UTF8.self)
     }
 
-    @inline(__always)
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case 0x30...0x39: digit &- 0x30
-        case 0x61...0x66: digit &- 0x61 &+ 10
-        default: nil
-        }
-    }
 }
 
 /// What the chain walk needs of one line: read straight from the bytes for lines in the form the
@@ -81,22 +93,7 @@ struct LineFacts: Sendable {
 /// types a record has. Anything else returns nil and goes to `AuditRecord(line:)`, which judges
 /// it exactly as before (a hand-edited but valid record is still a record, judged by the chain).
 enum LineScanner {
-    private static let keys: [[UInt8]] = [
-        "action", "actor", "clock", "details", "outcome", "prev", "request", "seq", "target", "time",
-    ].map { Array($0.utf8) }
     private static let required: UInt16 = 0b11_1011_0111  // all but details (3) and request (6)
-    private static let checkpointAction = Array("audit.checkpoint".utf8)
-    private static let synchronized = Array("synchronized".utf8)
-    private static let unsynchronized = Array("unsynchronized".utf8)
-    private static let unknown = Array("unknown".utf8)
-    private static let ok = Array("ok".utf8)
-    private static let refused = Array("refused".utf8)
-    private static let failed = Array("failed".utf8)
-    fileprivate static let idKey = Array("id".utf8)
-    fileprivate static let kindKey = Array("kind".utf8)
-    fileprivate static let client = Array("client".utf8)
-    fileprivate static let local = Array("local".utf8)
-    private static let retentionAction = Array("audit.retention".utf8)
 
     static func facts(_ line: UnsafeBufferPointer<UInt8>) -> LineFacts? {
         var cursor = Cursor(bytes: line)
@@ -113,9 +110,9 @@ enum LineScanner {
             switch key {
             case 0:  // action
                 guard let range = cursor.plainString() else { return nil }
-                if equal(line, range, checkpointAction) {
+                if equal(line, range, "audit.checkpoint") {
                     facts.kind = .checkpoint
-                } else if equal(line, range, retentionAction) {
+                } else if equal(line, range, "audit.retention") {
                     facts.kind = .retention
                 }
             case 1:  // actor: id and kind (client or local) required, uid optional
@@ -124,18 +121,18 @@ enum LineScanner {
                 guard cursor.flatObject(allowNumbers: key == 6) != nil else { return nil }
             case 2:  // clock
                 guard let range = cursor.plainString() else { return nil }
-                if equal(line, range, synchronized) {
+                if equal(line, range, "synchronized") {
                     facts.clock = .synchronized
-                } else if equal(line, range, unsynchronized) {
+                } else if equal(line, range, "unsynchronized") {
                     facts.clock = .unsynchronized
-                } else if equal(line, range, unknown) {
+                } else if equal(line, range, "unknown") {
                     facts.clock = .unknown
                 } else {
                     return nil
                 }
             case 4:  // outcome
                 guard let range = cursor.plainString(),
-                    equal(line, range, ok) || equal(line, range, refused) || equal(line, range, failed)
+                    equal(line, range, "ok") || equal(line, range, "refused") || equal(line, range, "failed")
                 else { return nil }
             case 5:  // prev
                 guard let range = cursor.plainString(),
@@ -197,20 +194,42 @@ enum LineScanner {
         return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis
     }
 
+    /// The index of a top-level key in sorted order (action 0 ... time 9).
+    @inline(__always)
     private static func keyIndex(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
-        for (index, key) in keys.enumerated() where equal(line, range, key) { return index }
-        return nil
+        guard !range.isEmpty else { return nil }
+        let candidate: (Int, StaticString)
+        switch (line[range.lowerBound], range.count) {
+        case (UInt8(ascii: "a"), 6): candidate = (0, "action")
+        case (UInt8(ascii: "a"), 5): candidate = (1, "actor")
+        case (UInt8(ascii: "c"), 5): candidate = (2, "clock")
+        case (UInt8(ascii: "d"), 7): candidate = (3, "details")
+        case (UInt8(ascii: "o"), 7): candidate = (4, "outcome")
+        case (UInt8(ascii: "p"), 4): candidate = (5, "prev")
+        case (UInt8(ascii: "r"), 7): candidate = (6, "request")
+        case (UInt8(ascii: "s"), 3): candidate = (7, "seq")
+        case (UInt8(ascii: "t"), 6): candidate = (8, "target")
+        case (UInt8(ascii: "t"), 4): candidate = (9, "time")
+        default: return nil
+        }
+        return equal(line, range, candidate.1) ? candidate.0 : nil
     }
 
     @inline(__always)
-    fileprivate static func equal(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ expected: [UInt8]) -> Bool {
-        guard range.count == expected.count else { return false }
-        var index = range.lowerBound
-        for byte in expected {
-            if line[index] != byte { return false }
-            index += 1
-        }
-        return true
+    fileprivate static func equal(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ expected: StaticString) -> Bool {
+        guard range.count == expected.utf8CodeUnitCount, let base = line.baseAddress else { return false }
+        return memcmp(base + range.lowerBound, expected.utf8Start, range.count) == 0
+    }
+
+    /// Bytes a string of the log can hold without a closer look: not `"`, a backslash, a
+    /// control character or a non-ASCII byte. Eight at a time (the usual SWAR tests).
+    @inline(__always)
+    fileprivate static func plainWord(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+        let below20 = (word &- ones &* 0x20) & ~word & highs != 0
+        return word & highs == 0 && !below20 && !hasZero(word ^ (ones &* 0x22)) && !hasZero(word ^ (ones &* 0x5C))
     }
 
     private struct Cursor {
@@ -224,10 +243,22 @@ enum LineScanner {
             return true
         }
 
+        /// Moves past whole 8-byte words of plain string bytes.
+        @inline(__always)
+        mutating func skipPlainWords() {
+            guard let base = bytes.baseAddress else { return }
+            while index + 8 <= bytes.count {
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+                guard LineScanner.plainWord(word) else { return }
+                index += 8
+            }
+        }
+
         /// A string without escapes: the range of its content.
         mutating func plainString() -> Range<Int>? {
             guard take(UInt8(ascii: "\"")) else { return nil }
             let start = index
+            skipPlainWords()
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
@@ -245,6 +276,8 @@ enum LineScanner {
             guard take(UInt8(ascii: "\"")) else { return nil }
             let start = index
             while index < bytes.count {
+                skipPlainWords()
+                guard index < bytes.count else { return nil }
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     index += 1
@@ -299,10 +332,10 @@ enum LineScanner {
                 if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
                     guard let value = escapedString() else { return nil }
                     if actor {
-                        if LineScanner.equal(bytes, key, LineScanner.idKey) {
+                        if LineScanner.equal(bytes, key, "id") {
                             found |= 1
-                        } else if LineScanner.equal(bytes, key, LineScanner.kindKey) {
-                            guard LineScanner.equal(bytes, value, LineScanner.client) || LineScanner.equal(bytes, value, LineScanner.local)
+                        } else if LineScanner.equal(bytes, key, "kind") {
+                            guard LineScanner.equal(bytes, value, "client") || LineScanner.equal(bytes, value, "local")
                             else { return nil }
                             found |= 2
                         }
