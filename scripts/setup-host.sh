@@ -9,6 +9,7 @@ packages=(
   cmake ninja-build ccache libgomp1                      # the test runtime (llama-server)
   systemd-container iproute2                             # the systemd test container
   curl jq zstd                                           # the demo and the scripts
+  faketime                                               # audit test: a writer whose clock was set back
 )
 
 log() { echo "setup-host: $*" >&2; }
