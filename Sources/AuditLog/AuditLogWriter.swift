@@ -205,6 +205,8 @@ public final class AuditLogWriter: Sendable {
         let key: PrivateKey
         /// Whether committed lines are kept for the journal copy.
         let journaling: Bool
+        /// One SHA-256 context for every line this engine chains (no allocation per record).
+        let hasher: SHA256Hasher
         /// Who the log's own records (checkpoints, recovery) name.
         let actor = AuditActor.local(user: "airlock", uid: UInt32(getuid()))
         let lock: Int32
@@ -244,6 +246,7 @@ public final class AuditLogWriter: Sendable {
             self.clock = clock
             self.key = key
             self.journaling = journaling
+            hasher = try SHA256Hasher()
             lock = open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
             guard lock >= 0 else { throw .system("cannot open the audit log lock \(layout.lockPath)", errno: errno) }
         }
@@ -601,12 +604,29 @@ public final class AuditLogWriter: Sendable {
             lastCheckpoint = (seq, now)
         }
 
+        /// Hex SHA-256 of `line`, on the engine's one context.
+        func lineHash(_ line: [UInt8]) throws(AirlockError) -> String {
+            var digest = SIMD4<UInt64>.zero
+            let failure: AirlockError? = line.withUnsafeBytes { bytes in
+                withUnsafeMutableBytes(of: &digest) { output in
+                    do throws(AirlockError) {
+                        try hasher.hashAndRestart(bytes, into: output)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            if let failure { throw failure }
+            return ChainHash(words: digest).hex
+        }
+
         @discardableResult
         func append(_ line: inout [UInt8], day: Int64) throws(AirlockError) -> UInt64 {
             guard var current = tail else { throw AirlockError(.system, "the audit log's tail is unknown") }
             buffer.append(contentsOf: line)
             current.lastSeq += 1
-            current.prev = try AuditFiles.hash(line)
+            current.prev = try lineHash(line)
             if journaling {
                 pendingJournal.append(
                     AuditJournal.Entry(line: line, hash: current.prev, segment: AuditLayout.segmentName(current.segment)))
