@@ -12,17 +12,27 @@
 // included), 64 zeros for the first record of the log; the chain runs across segments.
 //
 // Checkpoints (`AuditCheckpoint`): records of their own (`audit.checkpoint`), signed over
-// `{chain, segment, seq, time}`, at every multiple of `checkpointInterval` (1000) and as the
-// last record of every sealed segment (size, 64 MiB by default, or a new UTC day).
+// `{chain, segment, seq, time}`, at every multiple of `checkpointInterval` (1000), after the first
+// record written `checkpointSeconds` (300) after the latest one (checked at append time;
+// `checkpointIfDue()` for long-running writers' timers), and as the last record of every sealed
+// segment (size, 64 MiB by default, or a new UTC day).
 //
 // Writing (`AuditLogWriter`): group commit (one write(2) and one fdatasync per flush), flock
 // across processes with the tail re-read under it, one unfinished last line cut away on open and
 // recorded (`audit.recovered`), failures thrown as `AirlockError` so callers fail closed.
+// Committed records are then copied to journald (`AuditJournal`, over `Systemd.JournalSink`)
+// when its socket exists, off the appenders' path; a journald failure never fails an append.
+//
+// Retention (`AuditPolicy`, ROOT/etc/airlock/audit.yaml; `AuditLogWriter.applyRetention`, run by
+// `airlock-audit retention`): expired sealed segments removed whole, oldest first, each removal
+// recorded first (`audit.retention` with the segment's seq range, last chain hash and signed
+// seal line).
 //
 // Verifying (`AuditLogVerifier`): `.intact(records:lastSeq:lastCheckpoint:)` or
-// `.damaged(AuditDamage)` naming the first bad record (segment, line, seq) and the kind.
+// `.damaged(AuditDamage)` naming the first bad record (segment, line, seq) and the kind. A log
+// starting after segment 1 is anchored on the `audit.retention` record of the segment before it.
+// Fast path: `LineScanner` reads lines in the writer's own shape without allocating; segments
+// are cut into pieces hashed and parsed on every core, then walked in order.
 //
-// Not built yet (rest of issue #7): the producers (admin commands, gateway), `airlock-audit`
-// verbs (verify, checkpoint, search, export, report), the journald copy, retention (expired
-// segments removed whole, a verify anchor for a log that no longer starts at 000001), sealed
-// segments made read-only to the gateway's user, and checkpoints every T seconds.
+// Not built here: the gateway's producers (issue 5), and sealed segments made read-only to the
+// gateway's user (issue 6's units: the writer needs only O_APPEND on the active segment).
