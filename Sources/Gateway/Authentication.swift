@@ -19,7 +19,9 @@ public enum AuthenticationOutcome: Sendable {
     case authenticated(ClientIdentity)
     /// `presented` is safe to record (a key id or `-`, never a secret); `reason` says why, for
     /// the audit record; the client is only told that the key was not accepted.
-    case refused(presented: String, reason: String)
+    /// `answer` replaces the standard 401 where another status fits better (429 while too many
+    /// keys are being verified, 503 while the clients file is broken).
+    case refused(presented: String, reason: String, answer: OpenAIError? = nil)
 }
 
 /// What checks API keys: the client registry in production (`ClientRegistryAuthenticator`).

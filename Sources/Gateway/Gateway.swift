@@ -1,6 +1,6 @@
 internal import AirlockCore
 public import AuditLog
-public import NIOCore
+internal import NIOCore
 internal import NIOHTTP1
 internal import NIOPosix
 internal import Synchronization
@@ -77,7 +77,7 @@ public final class Gateway: Sendable {
     /// address, tells systemd READY=1 once the runtime first answers, pings the watchdog, and
     /// on shutdown stops accepting, lets in-flight answers finish up to the drain deadline and
     /// closes the rest.
-    public func run(onListening: @Sendable (SocketAddress) -> Void = { _ in }) async throws {
+    public func run(onListening: @Sendable (String) -> Void = { _ in }) async throws {
         let limits = settings.limits
         let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
         do {
@@ -103,7 +103,9 @@ public final class Gateway: Sendable {
             return state.requested
         }
         if alreadyStopping { server.channel.close(promise: nil) }
-        if let address = server.channel.localAddress { onListening(address) }
+        if let address = server.channel.localAddress, let host = address.ipAddress, let port = address.port {
+            onListening(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+        }
         log("listening on \(server.channel.localAddress.map { "\($0)" } ?? "?"), serving \(settings.catalog.bundle) \(settings.catalog.version) (models: \(settings.catalog.models.joined(separator: ", ")))")
 
         await withTaskGroup(of: Void.self) { background in
@@ -305,11 +307,11 @@ public final class Gateway: Sendable {
         }
         if isShuttingDown { return refuse(.unavailable("the gateway is shutting down", code: "shutting_down"), route: entry.route) }
         switch await authenticator.authenticate(authorization: head.headers.first(name: "Authorization")) {
-        case .refused(let presented, let reason):
+        case .refused(let presented, let reason, let answer):
             metrics.authenticationFailed()
             return Screened(
                 route: entry.route, path: path, started: started, client: nil,
-                refusal: .unauthorized("the API key was not accepted (send 'Authorization: Bearer <key>' with a key from 'airlock clients add')"),
+                refusal: answer ?? .unauthorized("the API key was not accepted (send 'Authorization: Bearer <key>' with a key from 'airlock clients add')"),
                 presented: presented, authenticationFailure: reason)
         case .authenticated(let client):
             if let declared = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > settings.limits.maxBodyBytes {
