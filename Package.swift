@@ -61,7 +61,7 @@ let package = Package(
         /// environment, Unix-socket HTTP, health checks.
         .target(name: "Runtime", dependencies: ["AirlockCore", "CAirlockShims"], swiftSettings: strict),
         /// The OpenAI-compatible gateway in front of the runtime: routing, auth, limits.
-        .target(name: "Gateway", dependencies: ["AirlockCore", "Runtime", "AuditLog"], swiftSettings: strict),
+        .target(name: "Gateway", dependencies: ["AirlockCore", "Runtime", "AuditLog", "Signing", yams], swiftSettings: strict),
         /// Append-only hash-chained audit log, signed checkpoints, search and export.
         .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd"], swiftSettings: strict),
         /// Every ArgumentParser command of the four executables, shared options and output.
@@ -96,5 +96,6 @@ let package = Package(
         .testTarget(name: "AirlockCommandsTests", dependencies: ["AirlockCommands", argumentParser], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "AirlockCore", "Signing"], swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "TestSupport", "Signing"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Signing", "AirlockCore", "TestSupport", "AirlockCommands"], swiftSettings: strict),
     ]
 )
