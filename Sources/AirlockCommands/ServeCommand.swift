@@ -65,7 +65,7 @@ enum ServeLog {
 }
 
 /// SIGTERM and SIGINT start a graceful shutdown instead of killing the process.
-final class ShutdownSignals: Sendable {
+final class ShutdownSignals: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
 
     init(_ handler: @escaping @Sendable () -> Void) {

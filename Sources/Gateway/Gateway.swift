@@ -106,7 +106,7 @@ public final class Gateway: Sendable {
         if let address = server.channel.localAddress, let host = address.ipAddress, let port = address.port {
             onListening(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
         }
-        log("listening on \(server.channel.localAddress.map { "\($0)" } ?? "?"), serving \(settings.catalog.bundle) \(settings.catalog.version) (models: \(settings.catalog.models.joined(separator: ", ")))")
+        log("serving \(settings.catalog.bundle) \(settings.catalog.version) (models: \(settings.catalog.models.joined(separator: ", "))); runtime socket \(settings.runtimeSocket)")
 
         await withTaskGroup(of: Void.self) { background in
             background.addTask { [self] in

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Foundation
+import Foundation
 
 /// One HTTP/1.1 response as a test reads it.
 public struct HTTPTestResponse: Sendable, CustomStringConvertible {
