@@ -35,6 +35,7 @@ extension AirlockCommand {
             let runtimeLog = plan.runDirectory + "/runtime.log"
             let serve = try Self.siblingExecutable("airlock-serve")
 
+            ChildProcess.stopWhenParentExits(signal: SIGTERM)
             for number in [SIGINT, SIGTERM] {
                 signal(number) { caught in stopRequested.store(caught, ordering: .relaxed) }
             }

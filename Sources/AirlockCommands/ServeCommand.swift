@@ -3,6 +3,7 @@ internal import AirlockCore
 internal import AuditLog
 internal import Dispatch
 internal import Gateway
+internal import Runtime
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -37,6 +38,9 @@ public struct AirlockServeCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
+        // Under systemd the parent is the manager; under `airlock run` the gateway must not
+        // outlive its supervisor.
+        ChildProcess.stopWhenParentExits(signal: SIGTERM)
         let layout = root.layout
         let address = try ListenAddress(listen)
         let plan = try ServicePlan.load(layout: layout, name: name)

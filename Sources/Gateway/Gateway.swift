@@ -204,15 +204,16 @@ public final class Gateway: Sendable {
             let inFlight = InFlightTask()
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    await self.read(inbound, remote: remote, into: continuation)
-                    // The client closed (or broke) the connection: stop its answer in flight.
-                    inFlight.cancel()
+                    if await self.read(inbound, remote: remote, into: continuation) == .clientGone {
+                        // The client closed (or broke) the connection: stop its answer in flight.
+                        inFlight.cancel()
+                    }
                     continuation.finish()
                 }
                 for await request in requests {
                     connections.withLock { _ = $0.busy.insert(id) }
-                    let keepAlive = request.head.isKeepAlive && request.screened.refusal?.status != 413
-                        && request.screened.refusal?.status != 401 && !isShuttingDown
+                    // A request refused on its headers left its body unread: the connection ends.
+                    let keepAlive = request.head.isKeepAlive && request.screened.refusal == nil && !isShuttingDown
                     let writer = ResponseWriter(outbound: outbound, keepAlive: keepAlive)
                     let task = Task { await self.respond(to: request, remote: remote, writer: writer) }
                     inFlight.set(task)
@@ -221,6 +222,12 @@ public final class Gateway: Sendable {
                     connections.withLock { _ = $0.busy.remove(id) }
                     if !keepAlive || isShuttingDown { break }
                 }
+                // Lingering close: end our side, and let the reader drain what the client still
+                // sends (briefly), so that its unread body does not make the kernel reset the
+                // connection before the client has read the answer.
+                try? await channel.close(mode: .output)
+                group.addTask { try? await Task.sleep(for: .seconds(2)) }
+                _ = await group.next()
                 channel.close(promise: nil)
                 group.cancelAll()
             }
@@ -230,22 +237,36 @@ public final class Gateway: Sendable {
     /// Reads requests off the connection: each is screened on its headers (route, key,
     /// declared length) before its body is accepted; a refused one is handed on at once and
     /// reading stops (the connection closes after the refusal).
+    enum ReadEnd { case clientGone, refused }
+
+    /// Largest body drained (and dropped) after a refusal before the connection is closed.
+    static let drainLimit = 16 << 20
+
     private func read(
         _ inbound: NIOAsyncChannelInboundStream<HTTPServerRequestPart>, remote: SocketAddress?,
         into continuation: AsyncStream<IncomingRequest>.Continuation
-    ) async {
+    ) async -> ReadEnd {
         var head: HTTPRequestHead?
         var screened: Screened?
         var body: [UInt8] = []
         let limit = settings.limits.maxBodyBytes
+        var refused = false
+        var drained = 0
         do {
             for try await part in inbound {
+                if refused {
+                    // A refusal was handed on; what follows is dropped, within bounds.
+                    if case .body(let buffer) = part { drained += buffer.readableBytes }
+                    if drained > Self.drainLimit { break }
+                    continue
+                }
                 switch part {
                 case .head(let requestHead):
                     let check = await screen(requestHead, remote: remote)
                     if check.refusal != nil {
                         continuation.yield(IncomingRequest(head: requestHead, screened: check, body: []))
-                        return
+                        refused = true
+                        continue
                     }
                     head = requestHead
                     screened = check
@@ -253,11 +274,15 @@ public final class Gateway: Sendable {
                 case .body(let buffer):
                     guard let requestHead = head, let check = screened else { continue }
                     guard body.count + buffer.readableBytes <= limit else {
-                        let refused = Screened(
+                        let tooLarge = Screened(
                             route: check.route, path: check.path, started: check.started, client: check.client,
                             refusal: .tooLarge(limit: limit), presented: nil, authenticationFailure: nil)
-                        continuation.yield(IncomingRequest(head: requestHead, screened: refused, body: []))
-                        return
+                        continuation.yield(IncomingRequest(head: requestHead, screened: tooLarge, body: []))
+                        head = nil
+                        screened = nil
+                        body = []
+                        refused = true
+                        continue
                     }
                     body += buffer.readableBytesView
                 case .end:
@@ -279,6 +304,7 @@ public final class Gateway: Sendable {
                 presented: nil, authenticationFailure: nil)
             await recordDropped(IncomingRequest(head: requestHead, screened: dropped, body: []))
         }
+        return refused ? .refused : .clientGone
     }
 
     // MARK: Screening on headers

@@ -93,6 +93,12 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// Asks the kernel to send this process `signal` when its parent exits, so that a
+    /// foreground supervisor (`airlock run`) never outlives the shell or test that started it.
+    public static func stopWhenParentExits(signal: Int32) {
+        _ = CAirlockShims_set_parent_death_signal(signal)
+    }
+
     /// Whether the process has not been seen to exit yet (reaps it if it has).
     public var isRunning: Bool { reap(blocking: false) == nil }
 
