@@ -16,6 +16,7 @@ final class Exchange: Sendable {
     private struct State {
         var streamStarted = false
         var claimed = false
+        var holdsSlot = false
     }
     private let state = Mutex(State())
 
@@ -66,9 +67,22 @@ final class Exchange: Sendable {
             await clientLeft("while waiting for a runtime slot")
             return .done
         }
-        defer { gateway.admission.release(client: client.keyID) }
+        state.withLock { $0.holdsSlot = true }
+        defer { releaseSlot() }
         if translated.stream { await stream() } else { await whole() }
         return .done
+    }
+
+    /// Gives the runtime slot back as soon as the runtime is done with the request, before the
+    /// record is written and the answer's last bytes are sent, so that a client that sends
+    /// its next request the moment it has its answer never finds its own old one still
+    /// counted. Idempotent.
+    private func releaseSlot() {
+        let held = state.withLock { state in
+            defer { state.holdsSlot = false }
+            return state.holdsSlot
+        }
+        if held { gateway.admission.release(client: client.keyID) }
     }
 
     /// The client closed the connection (or the task was cancelled for it): nothing to answer;
@@ -118,9 +132,11 @@ final class Exchange: Sendable {
                     body += buffer.readableBytesView
                 })
         } catch {
+            releaseSlot()
             if Task.isCancelled { await clientLeft("before the answer was ready") } else { await runtimeFailed(error) }
             return
         }
+        releaseSlot()
         guard status == 200 else {
             if claim() {
                 await gateway.refuse(.fromRuntime(status: status, body: body), request: request, writer: writer, outcome: baseOutcome)
@@ -195,12 +211,15 @@ final class Exchange: Sendable {
                     }
                 })
         } catch is ClientGone {
+            releaseSlot()
             await clientLeft("during the answer")
             return
         } catch {
+            releaseSlot()
             if Task.isCancelled { await clientLeft("during the answer") } else { await runtimeFailed(error) }
             return
         }
+        releaseSlot()
         guard status == 200 else {
             if claim() {
                 await gateway.refuse(.fromRuntime(status: status, body: errorBody), request: request, writer: writer, outcome: baseOutcome)

@@ -52,8 +52,14 @@ public final class ServedBundle: @unchecked Sendable {
 
     /// Installs the demo bundle, writes `gatewayConfig` (YAML) if given, adds `clients`
     /// (name → models), and starts `airlock run` on a free port; returns once it answers.
-    public init(clients: [String: [String]] = ["claims-app": ["claims"], "everything": ["*"]], gatewayConfig: String? = nil) throws {
+    /// `prepare` runs on the empty root first (a test mounts a small file system there).
+    public init(
+        clients: [String: [String]] = ["claims-app": ["claims"], "everything": ["*"]], gatewayConfig: String? = nil,
+        prepare: ((String) throws -> Void)? = nil
+    ) throws {
         folder = try TemporaryDirectory("airlock-served")
+        try FileManager.default.createDirectory(atPath: folder.file("root"), withIntermediateDirectories: true)
+        try prepare?(folder.file("root"))
         let demo = try DemoBundle.shared()
         try airlock(["trust", "add", demo.publicKey, "--names", "claims-*"])
         try airlock(["install", demo.bundle, "--no-start"])
@@ -120,6 +126,17 @@ public final class ServedBundle: @unchecked Sendable {
             return Int32(line[range.upperBound...].prefix { $0.isNumber })
         }
         return matches.last
+    }
+
+    /// The gateway's pid, as `airlock run` printed it.
+    public var gatewayPID: Int32? {
+        guard let range = log.range(of: "gateway pid ") else { return nil }
+        return Int32(log[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// Open file descriptors of a process.
+    public static func openDescriptors(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
     }
 
     /// The runtime's socket (to ask llama-server directly, bypassing the gateway).
