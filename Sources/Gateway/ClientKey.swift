@@ -22,11 +22,14 @@ public struct ClientKey: Sendable, CustomStringConvertible {
 
     static let base32 = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
     static let base64URL = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    private static let base64URLValues: [UInt8] = {
+    private static let base64URLValues: [UInt8] = table(base64URL)
+    private static let base32Values: [UInt8] = table(base32)
+
+    private static func table(_ alphabet: [UInt8]) -> [UInt8] {
         var table = [UInt8](repeating: 0xff, count: 256)
-        for (index, character) in base64URL.enumerated() { table[Int(character)] = UInt8(index) }
+        for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
         return table
-    }()
+    }
 
     /// A fresh key from OpenSSL's random generator.
     public static func generate() throws(AirlockError) -> ClientKey {
@@ -43,7 +46,7 @@ public struct ClientKey: Sendable, CustomStringConvertible {
         guard bytes.count == Self.length, bytes.starts(with: Self.prefix.utf8) else { return nil }
         let idStart = Self.prefix.utf8.count
         let idBytes = bytes[idStart..<idStart + Self.keyIDLength]
-        guard idBytes.allSatisfy({ Self.base32.contains($0) }), bytes[idStart + Self.keyIDLength] == UInt8(ascii: "_") else {
+        guard idBytes.allSatisfy({ Self.base32Values[Int($0)] != 0xff }), bytes[idStart + Self.keyIDLength] == UInt8(ascii: "_") else {
             return nil
         }
         let secret = bytes[(idStart + Self.keyIDLength + 1)...]
@@ -69,7 +72,7 @@ public struct ClientKey: Sendable, CustomStringConvertible {
 
     /// Whether `keyID` has the shape of a key id (for loading files).
     static func isKeyID(_ keyID: String) -> Bool {
-        keyID.utf8.count == keyIDLength && keyID.utf8.allSatisfy { base32.contains($0) }
+        keyID.utf8.count == keyIDLength && keyID.utf8.allSatisfy { base32Values[Int($0)] != 0xff }
     }
 
     private static func encodeBase64URL(_ bytes: [UInt8]) -> String {

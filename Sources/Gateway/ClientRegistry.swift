@@ -220,16 +220,22 @@ public final class ClientRegistry: Sendable {
         }
     }
 
-    /// `Bearer TOKEN` (scheme case-insensitive, RFC 9110 §11.1) → TOKEN.
+    /// `Bearer TOKEN` (scheme case-insensitive, RFC 9110 §11.1) → TOKEN, surrounding blanks
+    /// dropped.
     static func bearerToken(_ header: String) -> Substring? {
-        let trimmed = header.drop { $0 == " " || $0 == "\t" }
-        guard trimmed.count > 7, trimmed.prefix(6).lowercased() == "bearer", trimmed.dropFirst(6).first == " " else { return nil }
-        let token = trimmed.dropFirst(7).drop { $0 == " " }
-        var end = token.endIndex
-        while end > token.startIndex, token[token.index(before: end)] == " " || token[token.index(before: end)] == "\t" {
-            end = token.index(before: end)
+        let bytes = header.utf8
+        var start = bytes.startIndex
+        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        while start < bytes.endIndex, isBlank(bytes[start]) { start = bytes.index(after: start) }
+        for letter in "bearer".utf8 {
+            guard start < bytes.endIndex, bytes[start] | 0x20 == letter else { return nil }
+            start = bytes.index(after: start)
         }
-        return token[token.startIndex..<end]
+        guard start < bytes.endIndex, bytes[start] == UInt8(ascii: " ") else { return nil }
+        while start < bytes.endIndex, isBlank(bytes[start]) { start = bytes.index(after: start) }
+        var end = bytes.endIndex
+        while end > start, isBlank(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        return header[start..<end]
     }
 
     /// The decision under the lock; with `reserve`, takes a verification slot when scrypt is needed.
