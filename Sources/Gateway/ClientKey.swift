@@ -42,18 +42,23 @@ public struct ClientKey: Sendable, CustomStringConvertible {
     /// Parses a presented key; nil unless it has exactly the shape `generate` makes (prefix,
     /// lengths, alphabets, and a canonical last secret character).
     public init?(parsing presented: some StringProtocol) {
-        let bytes = Array(presented.utf8)
-        guard bytes.count == Self.length, bytes.starts(with: Self.prefix.utf8) else { return nil }
-        let idStart = Self.prefix.utf8.count
-        let idBytes = bytes[idStart..<idStart + Self.keyIDLength]
-        guard idBytes.allSatisfy({ Self.base32Values[Int($0)] != 0xff }), bytes[idStart + Self.keyIDLength] == UInt8(ascii: "_") else {
-            return nil
+        var text = String(presented)
+        let keyID: String? = text.withUTF8 { (bytes: UnsafeBufferPointer<UInt8>) -> String? in
+            let base32 = Self.base32Values
+            let base64 = Self.base64URLValues
+            let idStart = 4
+            let secretStart = idStart + Self.keyIDLength + 1
+            guard bytes.count == Self.length, bytes[0] == UInt8(ascii: "a"), bytes[1] == UInt8(ascii: "l"),
+                  bytes[2] == UInt8(ascii: "k"), bytes[3] == UInt8(ascii: "_"), bytes[secretStart - 1] == UInt8(ascii: "_")
+            else { return nil }
+            for index in idStart..<secretStart - 1 where base32[Int(bytes[index])] == 0xff { return nil }
+            for index in secretStart..<bytes.count where base64[Int(bytes[index])] == 0xff { return nil }
+            // 43 characters carry 258 bits for 256: the last two must be zero (one spelling per key).
+            guard base64[Int(bytes[bytes.count - 1])] & 0x03 == 0 else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[idStart..<secretStart - 1]), as: UTF8.self)
         }
-        let secret = bytes[(idStart + Self.keyIDLength + 1)...]
-        guard secret.allSatisfy({ Self.base64URLValues[Int($0)] != 0xff }) else { return nil }
-        // 43 characters carry 258 bits for 256: the last two must be zero (one spelling per key).
-        guard let last = secret.last, Self.base64URLValues[Int(last)] & 0x03 == 0 else { return nil }
-        self.init(keyID: String(decoding: idBytes, as: UTF8.self), text: String(decoding: bytes, as: UTF8.self))
+        guard let keyID else { return nil }
+        self.init(keyID: keyID, text: text)
     }
 
     private init(keyID: String, text: String) {
