@@ -374,17 +374,6 @@ public struct AirlockCommand: AsyncParsableCommand {
         }
     }
 
-    struct Run: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Run an installed bundle's runtime and gateway in the foreground, without systemd (Ctrl-C stops both).")
-        @OptionGroup var root: RootOptions
-        @Argument(help: "The bundle name.")
-        var name: String
-        @Option(help: ArgumentHelp("Address the gateway listens on.", valueName: "HOST:PORT"))
-        var listen: String = "127.0.0.1:8080"
-        func run() throws { throw notAvailable("airlock run") }
-    }
-
     struct Doctor: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the store's consistency and the rendered units; --repair clears leftovers of interrupted operations.",

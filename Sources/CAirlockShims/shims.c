@@ -18,3 +18,9 @@ int CAirlockShims_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_acti
 int CAirlockShims_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }
+
+#include <sys/prctl.h>
+
+int CAirlockShims_set_parent_death_signal(int signal) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0);
+}

@@ -21,3 +21,7 @@ void CAirlockShims_OPENSSL_free(void *pointer);
 /// child) and `posix_spawn_file_actions_addchdir_np`, which need `_GNU_SOURCE` to be declared.
 int CAirlockShims_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 int CAirlockShims_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+
+/// prctl(PR_SET_PDEATHSIG, signal): the calling process gets `signal` when its parent exits
+/// (prctl is variadic, which Swift cannot call).
+int CAirlockShims_set_parent_death_signal(int signal);
