@@ -22,11 +22,14 @@ public struct ClientKey: Sendable, CustomStringConvertible {
 
     static let base32 = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
     static let base64URL = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    private static let base64URLValues: [UInt8] = {
+    private static let base64URLValues: [UInt8] = table(base64URL)
+    private static let base32Values: [UInt8] = table(base32)
+
+    private static func table(_ alphabet: [UInt8]) -> [UInt8] {
         var table = [UInt8](repeating: 0xff, count: 256)
-        for (index, character) in base64URL.enumerated() { table[Int(character)] = UInt8(index) }
+        for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
         return table
-    }()
+    }
 
     /// A fresh key from OpenSSL's random generator.
     public static func generate() throws(AirlockError) -> ClientKey {
@@ -39,18 +42,23 @@ public struct ClientKey: Sendable, CustomStringConvertible {
     /// Parses a presented key; nil unless it has exactly the shape `generate` makes (prefix,
     /// lengths, alphabets, and a canonical last secret character).
     public init?(parsing presented: some StringProtocol) {
-        let bytes = Array(presented.utf8)
-        guard bytes.count == Self.length, bytes.starts(with: Self.prefix.utf8) else { return nil }
-        let idStart = Self.prefix.utf8.count
-        let idBytes = bytes[idStart..<idStart + Self.keyIDLength]
-        guard idBytes.allSatisfy({ Self.base32.contains($0) }), bytes[idStart + Self.keyIDLength] == UInt8(ascii: "_") else {
-            return nil
+        var text = String(presented)
+        let keyID: String? = text.withUTF8 { (bytes: UnsafeBufferPointer<UInt8>) -> String? in
+            let base32 = Self.base32Values
+            let base64 = Self.base64URLValues
+            let idStart = 4
+            let secretStart = idStart + Self.keyIDLength + 1
+            guard bytes.count == Self.length, bytes[0] == UInt8(ascii: "a"), bytes[1] == UInt8(ascii: "l"),
+                  bytes[2] == UInt8(ascii: "k"), bytes[3] == UInt8(ascii: "_"), bytes[secretStart - 1] == UInt8(ascii: "_")
+            else { return nil }
+            for index in idStart..<secretStart - 1 where base32[Int(bytes[index])] == 0xff { return nil }
+            for index in secretStart..<bytes.count where base64[Int(bytes[index])] == 0xff { return nil }
+            // 43 characters carry 258 bits for 256: the last two must be zero (one spelling per key).
+            guard base64[Int(bytes[bytes.count - 1])] & 0x03 == 0 else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[idStart..<secretStart - 1]), as: UTF8.self)
         }
-        let secret = bytes[(idStart + Self.keyIDLength + 1)...]
-        guard secret.allSatisfy({ Self.base64URLValues[Int($0)] != 0xff }) else { return nil }
-        // 43 characters carry 258 bits for 256: the last two must be zero (one spelling per key).
-        guard let last = secret.last, Self.base64URLValues[Int(last)] & 0x03 == 0 else { return nil }
-        self.init(keyID: String(decoding: idBytes, as: UTF8.self), text: String(decoding: bytes, as: UTF8.self))
+        guard let keyID else { return nil }
+        self.init(keyID: keyID, text: text)
     }
 
     private init(keyID: String, text: String) {
@@ -69,7 +77,7 @@ public struct ClientKey: Sendable, CustomStringConvertible {
 
     /// Whether `keyID` has the shape of a key id (for loading files).
     static func isKeyID(_ keyID: String) -> Bool {
-        keyID.utf8.count == keyIDLength && keyID.utf8.allSatisfy { base32.contains($0) }
+        keyID.utf8.count == keyIDLength && keyID.utf8.allSatisfy { base32Values[Int($0)] != 0xff }
     }
 
     private static func encodeBase64URL(_ bytes: [UInt8]) -> String {

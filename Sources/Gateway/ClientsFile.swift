@@ -317,6 +317,7 @@ extension ClientsFile {
     /// Loads the file, lets `change` modify it, and saves it, all under an exclusive lock on
     /// `PATH.lock` beside it: concurrent commands run one after another and none is lost.
     /// Nothing is written when `change` throws.
+    @discardableResult
     public static func update<Result>(
         path: String, _ change: (inout ClientsFile) throws(AirlockError) -> Result
     ) throws(AirlockError) -> Result {

@@ -24,10 +24,11 @@ public enum KeyDerivation {
 
         /// N = 2^15, r = 8, p = 1, 32 bytes: 32 MiB of memory per run (128·r·(N+2+p) bytes).
         ///
-        /// Measured on the 2-core development machine (Swift 6.3 debug build, OpenSSL 3.0.19):
-        /// about 85–95 ms per run on an idle core (`KeyDerivationTests.timeOfOneDefaultRun`
-        /// prints the figure of the run), and the same in a release build, as all the time is
-        /// spent inside libcrypto.
+        /// Measured on the shared 2-core development machine (OpenSSL 3.0.19): 110–145 ms of
+        /// CPU per run (`openssl kdf` with the same parameters: 111 ms of user time), 0.25–0.5 s
+        /// of wall time while other builds held both cores. All of it is spent inside libcrypto,
+        /// so a debug or release build of Airlock makes no difference; a current server core is
+        /// faster. `KeyDerivationTests.timeOfOneDefaultRun` prints the figure of its run.
         public static let standard = ScryptParameters(n: 1 << 15, r: 8, p: 1, keyLength: 32)
 
         /// The largest parameters accepted from a file (2^20, r 16, p 4: 2 GiB at most, a few

@@ -112,16 +112,27 @@ import Testing
         #expect(try KeyDerivation.randomBytes(0).isEmpty)
     }
 
-    /// The figure quoted on `ScryptParameters.standard`: one run with the defaults.
+    /// The figure quoted on `ScryptParameters.standard`: one run with the defaults, as wall time
+    /// and as CPU time of the thread (which other work on a busy machine does not inflate).
     @Test func timeOfOneDefaultRun() throws {
         let clock = ContinuousClock()
         var best = Duration.seconds(60)
+        var bestCPU = Duration.seconds(60)
         for _ in 0..<3 {
             let started = clock.now
+            let cpuStarted = threadCPUTime()
             _ = try KeyDerivation.scrypt(password: Array("k".utf8), salt: [UInt8](repeating: 7, count: 16), parameters: .standard)
+            bestCPU = min(bestCPU, threadCPUTime() - cpuStarted)
             best = min(best, clock.now - started)
         }
-        print("scrypt N=2^15 r=8 p=1 (32 MiB): best of 3 runs \(best)")
+        print("scrypt N=2^15 r=8 p=1 (32 MiB): best of 3 runs \(best) wall, \(bestCPU) CPU")
         #expect(best < .seconds(2))
     }
+}
+
+/// CPU time the calling thread has used.
+func threadCPUTime() -> Duration {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
 }
