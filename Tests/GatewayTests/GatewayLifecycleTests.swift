@@ -34,7 +34,7 @@ import Glibc
         threads.forEach { $0.start() }
         statuses.waitForWorkers(16)
         let elapsed = ContinuousClock.now - started
-        #expect(statuses.counts == [200: 1008], "statuses: \(statuses.counts)")
+        #expect(statuses.counts == [200: 1008], "statuses: \(statuses.counts)\n\(served.log.split(separator: "\n").filter { !$0.contains(" 200 ") }.prefix(40).joined(separator: "\n"))")
         // Connections close as clients finish; then nothing is left open.
         var descriptorsAfter = ServedBundle.openDescriptors(gateway)
         let deadline = ContinuousClock.now + .seconds(5)
@@ -42,7 +42,7 @@ import Glibc
             Thread.sleep(forTimeInterval: 0.1)
             descriptorsAfter = ServedBundle.openDescriptors(gateway)
         }
-        #expect(descriptorsAfter == descriptorsBefore, "gateway descriptors \(descriptorsBefore) before, \(descriptorsAfter) after")
+        #expect(descriptorsAfter <= descriptorsBefore, "gateway descriptors \(descriptorsBefore) before, \(descriptorsAfter) after")
         var metrics = try served.request("GET", "/metrics")
         for _ in 0..<50 where !metrics.text.contains("airlock_connections_open 1\n") {
             Thread.sleep(forTimeInterval: 0.1)
