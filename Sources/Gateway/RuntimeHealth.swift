@@ -54,14 +54,20 @@ final class RuntimeHealth: Sendable {
     }
 
     /// Polls until cancelled; `onChange` hears each transition (for logs and sd_notify status).
+    /// A runtime that is up is declared down after two failed checks in a row (one slow
+    /// answer on a saturated host is not an outage); a refused connection on a forwarded
+    /// request marks it down at once (`markDown`).
     func poll(onChange: @Sendable (Bool) -> Void) async {
+        var failures = 0
         while !Task.isCancelled {
-            let answered: Bool
+            var answered: Bool
             do {
                 answered = try await client.fetch(path: "/health", limit: 4096).status == 200
             } catch {
                 answered = false
             }
+            failures = answered ? 0 : failures + 1
+            if !answered, isUp, failures < 2 { answered = true }
             if set(up: answered) { onChange(answered) }
             try? await Task.sleep(for: answered ? .seconds(1) : .milliseconds(200))
         }
