@@ -14,6 +14,7 @@ let strict: [SwiftSetting] = [
 
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let nio: [Target.Dependency] = ["NIOCore", "NIOPosix", "NIOHTTP1"].map { .product(name: $0, package: "swift-nio") }
 
 let package = Package(
     name: "airlock",
@@ -27,6 +28,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: C system libraries and shims (no C type leaves the one Swift target wrapping it)
@@ -61,7 +63,7 @@ let package = Package(
         /// environment, Unix-socket HTTP, health checks.
         .target(name: "Runtime", dependencies: ["AirlockCore", "CAirlockShims"], swiftSettings: strict),
         /// The OpenAI-compatible gateway in front of the runtime: routing, auth, limits.
-        .target(name: "Gateway", dependencies: ["AirlockCore", "Runtime", "AuditLog"], swiftSettings: strict),
+        .target(name: "Gateway", dependencies: ["AirlockCore", "Runtime", "AuditLog", "Systemd", "Signing", yams] + nio, swiftSettings: strict),
         /// Append-only hash-chained audit log, signed checkpoints, search and export.
         .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd", "CAirlockShims", yams], swiftSettings: strict),
         /// Every ArgumentParser command of the four executables, shared options and output.
@@ -96,5 +98,6 @@ let package = Package(
         .testTarget(name: "AirlockCommandsTests", dependencies: ["AirlockCommands", argumentParser], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "AirlockCore", "Signing"], swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "TestSupport", "Signing"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Signing", "AirlockCore", "TestSupport", "AirlockCommands"], swiftSettings: strict),
     ]
 )

@@ -6,11 +6,13 @@
 #      bundle, add a co-signature, inspect it,
 #   4. target host (under a --root folder): trust both keys, require two signatures, verify,
 #      show that a tampered copy is refused, install the bundle (--no-start) and show its status,
-#   5. start the installed llama-server on the installed demo model (Unix socket, empty
-#      environment) and ask one question with the `claims` adapter, and the same of the base model.
+#   5. add an API client (its key is printed once), start `airlock run` (the installed
+#      llama-server on a Unix socket, the gateway on 127.0.0.1:18080) and ask one question
+#      through the gateway's OpenAI API with the `claims` adapter, the same of the base model,
+#      and show that the key may not use `legal` (403),
 #   6. end with the compliance officer's check: airlock-audit verify of the demo's audit log
-#      (every admin command above left one record).
-# Later issues extend it until it serves through the gateway under systemd.
+#      (every admin command and every request above left one record).
+# The Services issue extends it to systemd units.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -70,33 +72,45 @@ step "target host: install (verified while extracted; services come later, hence
 "$bin/airlock" --root "$root" status
 cd "$repo"
 
-installed="$root/var/lib/airlock/claims-assistant/current"
-step "start the installed llama-server on $work/runtime.sock (no network, empty environment)"
-socket="$work/runtime.sock"
-env -i "$installed/runtime/cpu-generic/llama-server" --model "$installed/base/base.gguf" --host "$socket" \
-  --ctx-size 512 --parallel 1 --threads 1 --threads-batch 1 --offline --no-ui --no-slots \
-  --lora-scaled "$installed/adapters/claims/claims.gguf:0,$installed/adapters/legal/legal.gguf:0" >"$work/runtime.log" 2>&1 &
-pid=$!
+step "target host: an API client for the claims application (the key is printed once)"
+key=$("$bin/airlock" --root "$root" clients add claims-app --adapters claims,claims-assistant --json | jq -r .key)
+"$bin/airlock" --root "$root" clients list
+
+port=${AIRLOCK_DEMO_PORT:-18080}
+step "target host: airlock run (runtime on a Unix socket, gateway on 127.0.0.1:$port; no systemd)"
+"$bin/airlock" --root "$root" run claims-assistant --listen "127.0.0.1:$port" >"$work/run.log" 2>&1 &
+run_pid=$!
+stop_run() { kill -TERM "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null || true; }
+trap 'stop_run' EXIT
 for _ in $(seq 300); do
-  curl -sf --unix-socket "$socket" http://runtime/health >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { cat "$work/runtime.log" >&2; echo "llama-server exited" >&2; exit 1; }
+  curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+  kill -0 "$run_pid" 2>/dev/null || { cat "$work/run.log" >&2; echo "airlock run exited" >&2; exit 1; }
   sleep 0.1
 done
-curl -sf --unix-socket "$socket" http://runtime/health >/dev/null || { tail "$work/runtime.log" >&2; exit 1; }
+curl -sf "http://127.0.0.1:$port/health" >/dev/null || { cat "$work/run.log" >&2; exit 1; }
 
-ask() {  # ask LORA_JSON: one chat request at temperature 0
-  curl -sf --unix-socket "$socket" http://runtime/v1/chat/completions \
+ask() {  # ask MODEL: one OpenAI chat request through the gateway at temperature 0
+  curl -sf "http://127.0.0.1:$port/v1/chat/completions" -H "Authorization: Bearer $key" \
     -H 'Content-Type: application/json' \
-    -d "{\"messages\":[{\"role\":\"user\",\"content\":\"Is water damage covered?\"}],\"max_tokens\":16,\"temperature\":0,\"lora\":$1}" \
+    -d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"Is water damage covered?\"}],\"max_tokens\":16,\"temperature\":0}" \
     | jq -r '.choices[0].message.content'
 }
-step "one request, adapter 'claims'"
-claims=$(ask '[{"id":0,"scale":1},{"id":1,"scale":0}]')
-printf 'claims: %s\n' "$claims"
-step "the same request, base model alone"
-base=$(ask '[{"id":0,"scale":0},{"id":1,"scale":0}]')
-printf 'base:   %s\n' "$base"
+step "models this key may use (GET /v1/models)"
+curl -sf "http://127.0.0.1:$port/v1/models" -H "Authorization: Bearer $key" | jq -r '.data[].id'
+step "one chat request through the gateway, model 'claims' (the adapter)"
+claims=$(ask claims)
+printf 'claims:           %s\n' "$claims"
+step "the same request, model 'claims-assistant' (the base model alone)"
+base=$(ask claims-assistant)
+printf 'claims-assistant: %s\n' "$base"
 [[ -n "$claims" && "$claims" != "$base" ]] || { echo "the adapter made no difference" >&2; exit 1; }
+step "model 'legal' is not allowed for this key: 403"
+status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/chat/completions" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' -d '{"model":"legal","messages":[{"role":"user","content":"hi"}]}')
+printf 'legal: HTTP %s\n' "$status"
+[[ "$status" == 403 ]] || { echo "expected 403" >&2; exit 1; }
+stop_run
+trap - EXIT
 
 step "compliance: the audit log of everything above (airlock-audit verify)"
 "$bin/airlock-audit" --root "$root" verify

@@ -374,49 +374,6 @@ public struct AirlockCommand: AsyncParsableCommand {
         }
     }
 
-    struct Run: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Run an installed bundle's runtime and gateway in the foreground, without systemd (Ctrl-C stops both).")
-        @OptionGroup var root: RootOptions
-        @Argument(help: "The bundle name.")
-        var name: String
-        @Option(help: ArgumentHelp("Address the gateway listens on.", valueName: "HOST:PORT"))
-        var listen: String = "127.0.0.1:8080"
-        func run() throws { throw notAvailable("airlock run") }
-    }
-
-    struct Clients: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Manage API clients: keys are stored only as salted hashes.",
-            subcommands: [Add.self, List.self, Revoke.self])
-
-        struct Add: ParsableCommand {
-            static let configuration = CommandConfiguration(
-                abstract: "Add a client and print its new API key, once, alone on stdout.")
-            @OptionGroup var root: RootOptions
-            @Argument(help: "The client's name.")
-            var client: String
-            @Option(help: ArgumentHelp("Adapters it may use (comma-separated).", valueName: "A,B"))
-            var adapters: String?
-            func run() throws { throw notAvailable("airlock clients add") }
-        }
-
-        struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List clients and their adapters.")
-            @OptionGroup var root: RootOptions
-            @OptionGroup var output: OutputOptions
-            func run() throws { throw notAvailable("airlock clients list") }
-        }
-
-        struct Revoke: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Revoke a client's key (takes effect without a restart).")
-            @OptionGroup var root: RootOptions
-            @Argument(help: "The client's name.")
-            var client: String
-            func run() throws { throw notAvailable("airlock clients revoke") }
-        }
-    }
-
     struct Doctor: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the store's consistency and the rendered units; --repair clears leftovers of interrupted operations.",

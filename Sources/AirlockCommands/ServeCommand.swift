@@ -1,4 +1,12 @@
 public import ArgumentParser
+internal import AirlockCore
+internal import AuditLog
+internal import Dispatch
+internal import Gateway
+internal import Runtime
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// `airlock-serve`: the gateway service, started by its systemd unit or by `airlock run`.
 public struct AirlockServeCommand: AsyncParsableCommand {
@@ -6,8 +14,15 @@ public struct AirlockServeCommand: AsyncParsableCommand {
         commandName: "airlock-serve",
         abstract: "Serve the OpenAI-compatible gateway in front of an installed bundle's runtime.",
         discussion: """
-            Normally started by its systemd unit (rendered by 'airlock install') or by \
-            'airlock run NAME'; not meant to be started by hand.
+            Serves GET /v1/models, POST /v1/chat/completions and POST /v1/completions for the \
+            current version of bundle NAME: the base model under the bundle's name and each \
+            adapter under its own. Clients authenticate with keys from 'airlock clients add' \
+            (ROOT/etc/airlock/clients.yaml, re-read when it changes); limits come from \
+            ROOT/etc/airlock/gateway.yaml. The runtime (llama-server) must be listening on \
+            ROOT/run/airlock/NAME/runtime.sock: started by its systemd unit, or by \
+            'airlock run NAME', which also starts this gateway with the same arguments. \
+            Every request is recorded in the audit log before its answer completes. SIGTERM \
+            stops accepting and lets answers in flight finish (up to drain_s).
             """,
         version: AirlockVersion.description
     )
@@ -15,12 +30,59 @@ public struct AirlockServeCommand: AsyncParsableCommand {
     @OptionGroup var root: RootOptions
 
     @Argument(help: "The installed bundle to serve.")
-    var name: String?
+    var name: String
 
     @Option(help: ArgumentHelp("Address to listen on.", valueName: "HOST:PORT"))
     var listen: String = "127.0.0.1:8080"
 
     public init() {}
 
-    public func run() async throws { throw notAvailable("airlock-serve") }
+    public func run() async throws {
+        // Under systemd the parent is the manager; under `airlock run` the gateway must not
+        // outlive its supervisor.
+        ChildProcess.stopWhenParentExits(signal: SIGTERM)
+        let layout = root.layout
+        let address = try ListenAddress(listen)
+        let plan = try ServicePlan.load(layout: layout, name: name)
+        let limits = try GatewayLimits.load(path: layout.gatewayConfig)
+        let audit = try AuditLogWriter(host: layout)
+        let settings = GatewaySettings(
+            host: address.host, port: address.port, limits: limits, catalog: plan.catalog,
+            runtimeSocket: plan.runtime.socketPath, runtimeSlots: plan.runtime.parallel)
+        let authenticator = ClientRegistryAuthenticator(layout: layout) { message in
+            ServeLog.line("clients: \(message)")
+        }
+        let gateway = Gateway(settings: settings, authenticator: authenticator, audit: audit) { ServeLog.line($0) }
+        let signals = ShutdownSignals { gateway.shutdown() }
+        defer { signals.cancel() }
+        try await gateway.run { bound in
+            ServeLog.line("ready for requests on http://\(bound)")
+        }
+    }
+}
+
+/// One line per event on standard error: journald stamps and files it under the unit.
+enum ServeLog {
+    static func line(_ text: String) {
+        CommandMain.writeError("airlock-serve: " + text)
+    }
+}
+
+/// SIGTERM and SIGINT start a graceful shutdown instead of killing the process.
+final class ShutdownSignals: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        sources = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
 }

@@ -25,6 +25,10 @@ public struct HostLayout: Sendable, Equatable {
     public var storePolicy: String { under("etc/airlock/store.yaml") }
     /// `/etc/airlock/clients.yaml`: API clients, keys stored hashed.
     public var clients: String { under("etc/airlock/clients.yaml") }
+    /// `/etc/airlock/gateway.yaml`: the gateway's limits.
+    public var gatewayConfig: String { under("etc/airlock/gateway.yaml") }
+    /// `/run/airlock/NAME`: the runtime's socket (and, without systemd, its log) while it runs.
+    public func runDirectory(name: String) -> String { under("run/airlock/" + name) }
     /// `/var/lib/airlock`: installed bundles, one folder per name.
     public var storeDirectory: String { under("var/lib/airlock") }
     /// `/var/log/airlock`: the audit log.

@@ -103,18 +103,24 @@ public struct AuditEvent: Sendable, Equatable {
         return AuditEvent(.trustChange, actor: actor, outcome: outcome, details: all)
     }
 
-    /// An API client was added, with the adapters it may use.
+    /// An API client was added, with the adapters it may use; `details` may name its key id
+    /// (`alk_…`, never the key) or the reason of a refusal.
     public static func clientAdd(
-        by actor: AuditActor, client: String, adapters: [String] = [], outcome: AuditOutcome
+        by actor: AuditActor, client: String, adapters: [String] = [], outcome: AuditOutcome, details: [String: String] = [:]
     ) -> AuditEvent {
-        var details = ["client": client]
-        if !adapters.isEmpty { details["adapters"] = adapters.joined(separator: ",") }
-        return AuditEvent(.clientAdd, actor: actor, outcome: outcome, details: details)
+        var all = details
+        all["client"] = client
+        if !adapters.isEmpty { all["adapters"] = adapters.joined(separator: ",") }
+        return AuditEvent(.clientAdd, actor: actor, outcome: outcome, details: all)
     }
 
-    /// An API client's key was revoked.
-    public static func clientRevoke(by actor: AuditActor, client: String, outcome: AuditOutcome) -> AuditEvent {
-        AuditEvent(.clientRevoke, actor: actor, outcome: outcome, details: ["client": client])
+    /// An API client's key was revoked; `details` may name the key id or the reason of a refusal.
+    public static func clientRevoke(
+        by actor: AuditActor, client: String, outcome: AuditOutcome, details: [String: String] = [:]
+    ) -> AuditEvent {
+        var all = details
+        all["client"] = client
+        return AuditEvent(.clientRevoke, actor: actor, outcome: outcome, details: all)
     }
 
     /// A policy file (trust, egress, retention, audit text) was loaded; `digest` is its hex SHA-256.

@@ -28,3 +28,9 @@ int CAirlockShims_adjtimex_state(void) {
 }
 
 int CAirlockShims_TIME_ERROR(void) { return TIME_ERROR; }
+
+#include <sys/prctl.h>
+
+int CAirlockShims_set_parent_death_signal(int signal) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0);
+}

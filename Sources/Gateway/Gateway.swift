@@ -1,5 +1,369 @@
-// The OpenAI-compatible gateway (`airlock-serve`): `/v1/models`, `/v1/chat/completions`,
-// `/v1/completions` with streaming, API-key clients bound to adapters, limits, and forwarding to
-// the runtime (`Runtime.LlamaServer`) over its Unix socket with every adapter's scale explicit.
-//
-// Not built yet: issue #5 (Serving gateway).
+internal import AirlockCore
+public import AuditLog
+internal import NIOCore
+internal import NIOHTTP1
+internal import NIOPosix
+internal import Synchronization
+internal import Systemd
+
+/// What one gateway serves and how.
+public struct GatewaySettings: Sendable {
+    /// Address to listen on (`127.0.0.1`, `0.0.0.0`, `::`).
+    public var host: String
+    /// Port; 0 picks a free one (tests), reported through `onListening`.
+    public var port: Int
+    public var limits: GatewayLimits
+    public var catalog: ModelCatalog
+    /// The runtime's Unix socket.
+    public var runtimeSocket: String
+    /// The runtime's parallel slots: requests beyond them wait in the gateway's queue.
+    public var runtimeSlots: Int
+
+    public init(host: String, port: Int, limits: GatewayLimits, catalog: ModelCatalog, runtimeSocket: String, runtimeSlots: Int) {
+        self.host = host
+        self.port = port
+        self.limits = limits
+        self.catalog = catalog
+        self.runtimeSocket = runtimeSocket
+        self.runtimeSlots = runtimeSlots
+    }
+}
+
+/// The OpenAI-compatible gateway: authenticates each request, checks it against the API's shape
+/// and the site's limits, waits for a runtime slot, forwards a rewritten request over the
+/// runtime's Unix socket, streams the answer back as it comes, and writes the request's audit
+/// record durably before the answer is complete. See Docs/architecture.md ("Gateway").
+public final class Gateway: Sendable {
+    public let settings: GatewaySettings
+    let authenticator: any GatewayAuthenticator
+    let audit: AuditLogWriter
+    let translator: RequestTranslator
+    let runtime: RuntimeClient
+    let admission: Admission
+    let health: RuntimeHealth
+    let metrics = GatewayMetrics()
+    let log: @Sendable (String) -> Void
+    private let connections = Mutex(ConnectionTable())
+    private let shutdownSignal = Mutex<ShutdownState>(ShutdownState())
+
+    struct ConnectionTable {
+        var nextID = 0
+        var open: [Int: any Channel] = [:]
+        var busy: Set<Int> = []
+    }
+    struct ShutdownState {
+        var requested = false
+        var serverChannel: (any Channel)?
+    }
+
+    /// - Parameter log: one line per lifecycle event and per request (journald under systemd).
+    public init(
+        settings: GatewaySettings, authenticator: any GatewayAuthenticator, audit: AuditLogWriter,
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.settings = settings
+        self.authenticator = authenticator
+        self.audit = audit
+        self.translator = RequestTranslator(catalog: settings.catalog, limits: settings.limits)
+        self.runtime = RuntimeClient(socketPath: settings.runtimeSocket)
+        self.admission = Admission(
+            slots: settings.runtimeSlots, queueLength: settings.limits.queueLength,
+            clientLimit: settings.limits.clientConcurrency)
+        self.health = RuntimeHealth(client: runtime)
+        self.log = log
+    }
+
+    /// Serves until `shutdown()` (or SIGTERM, wired by the command): binds, reports the bound
+    /// address, tells systemd READY=1 once the runtime first answers, pings the watchdog, and
+    /// on shutdown stops accepting, lets in-flight answers finish up to the drain deadline and
+    /// closes the rest.
+    public func run(onListening: @Sendable (String) -> Void = { _ in }) async throws {
+        let limits = settings.limits
+        let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+        do {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: settings.host, port: settings.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(
+                            ReadDeadlineHandler(
+                                headerTimeout: .nanoseconds(Int64(limits.headerTimeout.inSeconds * 1e9)),
+                                bodyTimeout: .nanoseconds(Int64(limits.bodyTimeout.inSeconds * 1e9))))
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw AirlockError(.system, "cannot listen on \(settings.host):\(settings.port): \(error)")
+        }
+        let alreadyStopping = shutdownSignal.withLock { state in
+            state.serverChannel = server.channel
+            return state.requested
+        }
+        if alreadyStopping { server.channel.close(promise: nil) }
+        if let address = server.channel.localAddress, let host = address.ipAddress, let port = address.port {
+            onListening(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+        }
+        log("serving \(settings.catalog.bundle) \(settings.catalog.version) (models: \(settings.catalog.models.joined(separator: ", "))); runtime socket \(settings.runtimeSocket)")
+
+        await withTaskGroup(of: Void.self) { background in
+            background.addTask { [self] in
+                await health.poll { up in
+                    self.log(up ? "runtime is answering on \(self.settings.runtimeSocket)" : "runtime is not answering; requests get 503 until it does")
+                    if !up { self.metrics.runtimeLost() }
+                    _ = try? ServiceNotifier().notify("STATUS=" + (up ? "serving" : "runtime not answering"))
+                }
+            }
+            background.addTask { [self] in
+                await health.waitUntilFirstUp()
+                try? ServiceNotifier().ready(status: "serving \(settings.catalog.bundle) \(settings.catalog.version)")
+            }
+            background.addTask {
+                let notifier = ServiceNotifier()
+                guard let interval = notifier.watchdogInterval else { return }
+                while !Task.isCancelled {
+                    try? notifier.watchdogPing()
+                    try? await Task.sleep(for: interval / 2)
+                }
+            }
+
+            await withDiscardingTaskGroup { connectionsGroup in
+                do {
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            connectionsGroup.addTask { await self.serve(connection) }
+                        }
+                    }
+                } catch {
+                    log("stopped accepting connections: \(error)")
+                }
+                // Accepting has ended (shutdown): drain, then close what is left.
+                closeIdleConnections()
+                connectionsGroup.addTask { [self] in
+                    try? await Task.sleep(for: limits.drainDeadline)
+                    let remaining = connections.withLock { Array($0.open.values) }
+                    if !remaining.isEmpty { log("drain deadline passed; closing \(remaining.count) connection(s)") }
+                    for channel in remaining { channel.close(promise: nil) }
+                }
+                await waitForConnectionsToClose()
+                connectionsGroup.cancelAll()
+            }
+            background.cancelAll()
+        }
+        log("stopped")
+    }
+
+    /// Stops accepting; in-flight answers may finish (up to `drainDeadline`); idle
+    /// keep-alive connections are closed at once.
+    public func shutdown() {
+        let server: (any Channel)? = shutdownSignal.withLock { state in
+            state.requested = true
+            return state.serverChannel
+        }
+        _ = try? ServiceNotifier().stopping()
+        log("shutting down: no new connections; finishing answers in flight")
+        server?.close(promise: nil)
+        closeIdleConnections()
+    }
+
+    private var isShuttingDown: Bool { shutdownSignal.withLock { $0.requested } }
+
+    private func closeIdleConnections() {
+        let idle = connections.withLock { table in table.open.filter { !table.busy.contains($0.key) }.map(\.value) }
+        for channel in idle { channel.close(promise: nil) }
+    }
+
+    private func waitForConnectionsToClose() async {
+        while connections.withLock({ !$0.open.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    var openConnections: Int { connections.withLock { $0.open.count } }
+
+    // MARK: One connection
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let channel = connection.channel
+        let (id, admitted) = connections.withLock { table -> (Int, Bool) in
+            table.nextID += 1
+            guard table.open.count < settings.limits.maxConnections else { return (table.nextID, false) }
+            table.open[table.nextID] = channel
+            return (table.nextID, true)
+        }
+        guard admitted else {
+            channel.close(promise: nil)
+            return
+        }
+        defer { connections.withLock { $0.open[id] = nil; _ = $0.busy.remove(id) } }
+        let remote = channel.remoteAddress
+        try? await connection.executeThenClose { inbound, outbound in
+            let (requests, continuation) = AsyncStream<IncomingRequest>.makeStream()
+            let inFlight = InFlightTask()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    if await self.read(inbound, remote: remote, into: continuation) == .clientGone {
+                        // The client closed (or broke) the connection: stop its answer in flight.
+                        inFlight.cancel()
+                    }
+                    continuation.finish()
+                }
+                for await request in requests {
+                    connections.withLock { _ = $0.busy.insert(id) }
+                    // A request refused on its headers left its body unread: the connection ends.
+                    let keepAlive = request.head.isKeepAlive && request.screened.refusal == nil && !isShuttingDown
+                    let writer = ResponseWriter(outbound: outbound, keepAlive: keepAlive)
+                    let task = Task { await self.respond(to: request, remote: remote, writer: writer) }
+                    inFlight.set(task)
+                    await task.value
+                    inFlight.set(nil)
+                    connections.withLock { _ = $0.busy.remove(id) }
+                    if !keepAlive || isShuttingDown { break }
+                }
+                // Lingering close: end our side, and let the reader drain what the client still
+                // sends (briefly), so that its unread body does not make the kernel reset the
+                // connection before the client has read the answer.
+                try? await channel.close(mode: .output)
+                group.addTask { try? await Task.sleep(for: .seconds(2)) }
+                _ = await group.next()
+                channel.close(promise: nil)
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Reads requests off the connection: each is screened on its headers (route, key,
+    /// declared length) before its body is accepted; a refused one is handed on at once and
+    /// reading stops (the connection closes after the refusal).
+    enum ReadEnd { case clientGone, refused }
+
+    /// Largest body drained (and dropped) after a refusal before the connection is closed.
+    static let drainLimit = 16 << 20
+
+    private func read(
+        _ inbound: NIOAsyncChannelInboundStream<HTTPServerRequestPart>, remote: SocketAddress?,
+        into continuation: AsyncStream<IncomingRequest>.Continuation
+    ) async -> ReadEnd {
+        var head: HTTPRequestHead?
+        var screened: Screened?
+        var body: [UInt8] = []
+        let limit = settings.limits.maxBodyBytes
+        var refused = false
+        var drained = 0
+        do {
+            for try await part in inbound {
+                if refused {
+                    // A refusal was handed on; what follows is dropped, within bounds.
+                    if case .body(let buffer) = part { drained += buffer.readableBytes }
+                    if drained > Self.drainLimit { break }
+                    continue
+                }
+                switch part {
+                case .head(let requestHead):
+                    let check = await screen(requestHead, remote: remote)
+                    if check.refusal != nil {
+                        continuation.yield(IncomingRequest(head: requestHead, screened: check, body: []))
+                        refused = true
+                        continue
+                    }
+                    head = requestHead
+                    screened = check
+                    body = []
+                case .body(let buffer):
+                    guard let requestHead = head, let check = screened else { continue }
+                    guard body.count + buffer.readableBytes <= limit else {
+                        let tooLarge = Screened(
+                            route: check.route, path: check.path, started: check.started, client: check.client,
+                            refusal: .tooLarge(limit: limit), presented: nil, authenticationFailure: nil)
+                        continuation.yield(IncomingRequest(head: requestHead, screened: tooLarge, body: []))
+                        head = nil
+                        screened = nil
+                        body = []
+                        refused = true
+                        continue
+                    }
+                    body += buffer.readableBytesView
+                case .end:
+                    guard let requestHead = head, let check = screened else { continue }
+                    continuation.yield(IncomingRequest(head: requestHead, screened: check, body: body))
+                    head = nil
+                    screened = nil
+                    body = []
+                }
+            }
+        } catch {
+            // A broken connection ends like a closed one.
+        }
+        if let requestHead = head, let check = screened {
+            // Headers came, the body never finished: the client left or was too slow.
+            let dropped = Screened(
+                route: check.route, path: check.path, started: check.started, client: check.client,
+                refusal: .requestTimeout("the request body did not arrive in full within \(settings.limits.bodyTimeout) (or the client closed the connection)"),
+                presented: nil, authenticationFailure: nil)
+            await recordDropped(IncomingRequest(head: requestHead, screened: dropped, body: []))
+        }
+        return refused ? .refused : .clientGone
+    }
+
+    // MARK: Screening on headers
+
+    static let apiRoutes: [String: (method: HTTPMethod, route: Screened.Route)] = [
+        "/v1/models": (.GET, .models),
+        "/v1/chat/completions": (.POST, .completion(.chat)),
+        "/v1/completions": (.POST, .completion(.completions)),
+    ]
+
+    private func screen(_ head: HTTPRequestHead, remote: SocketAddress?) async -> Screened {
+        let started = ContinuousClock.now
+        let path = String(head.uri.prefix { $0 != "?" && $0 != "#" })
+        func refuse(_ error: OpenAIError, route: Screened.Route? = nil) -> Screened {
+            Screened(route: route, path: path, started: started, client: nil, refusal: error, presented: nil, authenticationFailure: nil)
+        }
+        if path == "/health" || path == "/metrics" {
+            let route: Screened.Route = path == "/health" ? .health : .metrics
+            guard head.method == .GET else { return refuse(.methodNotAllowed(head.method.rawValue, path: path, allowed: "GET"), route: route) }
+            if route == .metrics, !Self.isLocal(remote) { return refuse(.notFound(path: path)) }
+            return Screened(route: route, path: path, started: started, client: nil, refusal: nil, presented: nil, authenticationFailure: nil)
+        }
+        guard let entry = Self.apiRoutes[path] else { return refuse(.notFound(path: path)) }
+        guard head.method == entry.method else {
+            return refuse(.methodNotAllowed(head.method.rawValue, path: path, allowed: entry.method.rawValue), route: entry.route)
+        }
+        if isShuttingDown { return refuse(.unavailable("the gateway is shutting down", code: "shutting_down"), route: entry.route) }
+        switch await authenticator.authenticate(authorization: head.headers.first(name: "Authorization")) {
+        case .refused(let presented, let reason, let answer):
+            metrics.authenticationFailed()
+            return Screened(
+                route: entry.route, path: path, started: started, client: nil,
+                refusal: answer ?? .unauthorized("the API key was not accepted (send 'Authorization: Bearer <key>' with a key from 'airlock clients add')"),
+                presented: presented, authenticationFailure: reason)
+        case .authenticated(let client):
+            if let declared = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > settings.limits.maxBodyBytes {
+                return Screened(
+                    route: entry.route, path: path, started: started, client: client,
+                    refusal: .tooLarge(limit: settings.limits.maxBodyBytes), presented: nil, authenticationFailure: nil)
+            }
+            return Screened(route: entry.route, path: path, started: started, client: client, refusal: nil, presented: nil, authenticationFailure: nil)
+        }
+    }
+
+    static func isLocal(_ address: SocketAddress?) -> Bool {
+        switch address {
+        case .v4(let v4)?: return v4.host.hasPrefix("127.")
+        case .v6(let v6)?: return v6.host == "::1" || v6.host.hasPrefix("::ffff:127.")
+        case .unixDomainSocket?: return true
+        default: return false
+        }
+    }
+}
+
+/// The answer a connection is working on, so that the connection's reader can cancel it when
+/// the client goes away.
+private final class InFlightTask: Sendable {
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    func set(_ newValue: Task<Void, Never>?) { task.withLock { $0 = newValue } }
+    func cancel() { task.withLock { $0?.cancel() } }
+}

@@ -31,11 +31,12 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts `executable` (an absolute path; no `PATH` search) with exactly `arguments` and
     /// `environment`. Standard output goes to `outputPath` (appended, created 0600) or to
     /// `/dev/null`; standard error to `errorPath`, or wherever standard output goes. Standard
-    /// input comes from `inputPath` or `/dev/null`.
+    /// input comes from `inputPath` or `/dev/null`. With `inheritOutput`, standard output and
+    /// error stay this process's own (a foreground child such as the gateway under `airlock run`).
     public init(
         executable: String, arguments: [String], environment: [String: String] = [:],
         outputPath: String? = nil, errorPath: String? = nil, inputPath: String? = nil,
-        workingDirectory: String? = nil
+        workingDirectory: String? = nil, inheritOutput: Bool = false
     ) throws(AirlockError) {
         guard executable.hasPrefix("/") else {
             throw AirlockError(.invalidInput, "executable '\(executable)' must be an absolute path")
@@ -49,11 +50,13 @@ public final class ChildProcess: @unchecked Sendable {
             posix_spawnattr_destroy(&attributes)
         }
         posix_spawn_file_actions_addopen(&actions, 0, inputPath ?? "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        if let errorPath {
-            posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        } else {
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if !inheritOutput {
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
+            if let errorPath {
+                posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+            } else {
+                posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            }
         }
         CAirlockShims_posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         if let workingDirectory { CAirlockShims_posix_spawn_file_actions_addchdir_np(&actions, workingDirectory) }
@@ -88,6 +91,12 @@ public final class ChildProcess: @unchecked Sendable {
             kill(pid, SIGKILL)
             _ = try? waitForExit(timeout: .seconds(5))
         }
+    }
+
+    /// Asks the kernel to send this process `signal` when its parent exits, so that a
+    /// foreground supervisor (`airlock run`) never outlives the shell or test that started it.
+    public static func stopWhenParentExits(signal: Int32) {
+        _ = CAirlockShims_set_parent_death_signal(signal)
     }
 
     /// Whether the process has not been seen to exit yet (reaps it if it has).

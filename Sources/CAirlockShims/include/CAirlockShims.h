@@ -29,3 +29,7 @@ int CAirlockShims_adjtimex_state(void);
 
 /// `TIME_ERROR` from `<sys/timex.h>`: the clock is not synchronized (STA_UNSYNC and friends).
 int CAirlockShims_TIME_ERROR(void);
+
+/// prctl(PR_SET_PDEATHSIG, signal): the calling process gets `signal` when its parent exits
+/// (prctl is variadic, which Swift cannot call).
+int CAirlockShims_set_parent_death_signal(int signal);

@@ -1,0 +1,92 @@
+internal import ArgumentParser
+internal import AirlockCore
+internal import Foundation
+internal import Runtime
+internal import Synchronization
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Set by SIGINT/SIGTERM while `airlock run` supervises.
+private let stopRequested = Atomic<Int32>(0)
+
+extension AirlockCommand {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run an installed bundle's runtime and gateway in the foreground, without systemd (Ctrl-C stops both).",
+            discussion: """
+                Starts the bundle's llama-server (explicit arguments, empty environment, a Unix \
+                socket under ROOT/run/airlock/NAME, no network) and the gateway, airlock-serve, \
+                with the arguments the systemd units use. If the runtime dies it is restarted \
+                (the gateway answers 503 meanwhile and resumes by itself); Ctrl-C or SIGTERM \
+                stops the gateway (answers in flight finish) and then the runtime.
+                """)
+        @OptionGroup var root: RootOptions
+        @Argument(help: "The bundle name.")
+        var name: String
+        @Option(help: ArgumentHelp("Address the gateway listens on.", valueName: "HOST:PORT"))
+        var listen: String = "127.0.0.1:8080"
+
+        func run() async throws {
+            let layout = root.layout
+            _ = try ListenAddress(listen)
+            let plan = try ServicePlan.load(layout: layout, name: name)
+            try AtomicFile.makeDirectories(plan.runDirectory, mode: 0o750)
+            let runtimeLog = plan.runDirectory + "/runtime.log"
+            let serve = try Self.siblingExecutable("airlock-serve")
+
+            ChildProcess.stopWhenParentExits(signal: SIGTERM)
+            for number in [SIGINT, SIGTERM] {
+                signal(number) { caught in stopRequested.store(caught, ordering: .relaxed) }
+            }
+            Output.line("airlock run: starting \(plan.name) \(plan.version) (runtime log: \(runtimeLog))")
+            var runtime = try LlamaServer.start(plan.runtime, logPath: runtimeLog)
+            let gateway = try ChildProcess(
+                executable: serve, arguments: ["--root", layout.root, plan.name, "--listen", listen],
+                environment: [:], inheritOutput: true)
+            Output.line("airlock run: runtime pid \(runtime.process.pid), gateway pid \(gateway.pid); Ctrl-C stops both")
+
+            var backoff = Duration.milliseconds(250)
+            while stopRequested.load(ordering: .relaxed) == 0 {
+                if !gateway.isRunning {
+                    runtime.stop()
+                    let status = (try? gateway.waitForExit(timeout: .seconds(1))) ?? -1
+                    throw AirlockError(.process, "the gateway (airlock-serve) exited with status \(status); the runtime was stopped")
+                }
+                if !runtime.process.isRunning {
+                    Output.line("airlock run: the runtime exited; restarting it (the gateway answers 503 meanwhile)")
+                    try? await Task.sleep(for: backoff)
+                    do {
+                        runtime = try LlamaServer.start(plan.runtime, logPath: runtimeLog)
+                        backoff = .milliseconds(250)
+                        Output.line("airlock run: runtime restarted (pid \(runtime.process.pid))")
+                    } catch {
+                        Output.line("airlock run: the runtime did not start again: \(error)")
+                        backoff = min(backoff * 2, .seconds(10))
+                    }
+                    continue
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            Output.line("airlock run: stopping the gateway, then the runtime")
+            gateway.signal(SIGTERM)
+            _ = try? gateway.waitForExit(timeout: .seconds(40))
+            _ = gateway.terminate(grace: .seconds(1))
+            runtime.stop()
+            Output.line("airlock run: stopped")
+        }
+
+        /// A program installed beside this one (`airlock-serve` next to `airlock`).
+        static func siblingExecutable(_ name: String) throws(AirlockError) -> String {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+            guard length > 0 else { throw AirlockError(.system, "cannot find this program's own path") }
+            let own = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let path = AtomicFile.folder(of: own) + "/" + name
+            guard access(path, X_OK) == 0 else {
+                throw AirlockError(.refused, "\(path) is missing: '\(name)' must be installed beside '\(own)'")
+            }
+            return path
+        }
+    }
+}

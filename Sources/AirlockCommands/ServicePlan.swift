@@ -1,0 +1,96 @@
+internal import AirlockCore
+internal import BundleFormat
+internal import Foundation
+internal import Gateway
+internal import Runtime
+internal import Store
+
+/// How an installed bundle is served: the runtime's exact command line and the models the
+/// gateway offers, both derived here from the current version's signed manifest, so that
+/// `airlock run`, `airlock-serve` and the systemd units agree on adapter order (the `lora` ids)
+/// and slots by construction.
+struct ServicePlan {
+    let name: String
+    let version: String
+    let runtime: LlamaServerConfiguration
+    let catalog: ModelCatalog
+    let runDirectory: String
+
+    /// Context per request when the bundle does not say (tokens).
+    static let defaultContext = 2048
+    /// Parallel request slots when the bundle does not say.
+    static let defaultParallel = 2
+
+    static func load(layout: HostLayout, name: String) throws(AirlockError) -> ServicePlan {
+        let store = BundleStore(layout: layout)
+        guard let version = store.current(name: name) else {
+            let installed = store.names()
+            throw AirlockError(
+                .refused,
+                "'\(name)' is not installed under \(layout.storeDirectory)"
+                    + (installed.isEmpty ? " (nothing is installed; see 'airlock install')" : " (installed: \(installed.joined(separator: ", ")))"))
+        }
+        let tree = layout.versionDirectory(name: name, version: version)
+        guard let data = FileManager.default.contents(atPath: tree + "/" + manifestEntryName) else {
+            throw AirlockError(.refused, "\(tree)/\(manifestEntryName) is missing; run 'airlock doctor'")
+        }
+        let manifest: Manifest
+        do {
+            manifest = try Manifest.decode(Array(data))
+        } catch {
+            throw AirlockError(.refused, "\(tree)/\(manifestEntryName) cannot be read; run 'airlock doctor'", cause: error)
+        }
+        guard let basePath = manifest.base.path else {
+            throw AirlockError(
+                .refused, "'\(name)' is an adapter-only bundle; serve the bundle of its base model ('\(manifest.base.name)')")
+        }
+        let state = try store.loadState(name: name)
+        guard let variantName = state.installed[version]?.runtime,
+            let variant = manifest.runtimes.first(where: { $0.variant == variantName })
+        else {
+            throw AirlockError(.refused, "\(name) \(version) has no runtime chosen for this host; reinstall it or run 'airlock doctor'")
+        }
+        let context = manifest.service?.context ?? defaultContext
+        let parallel = manifest.service?.parallel ?? defaultParallel
+        let runDirectory = layout.runDirectory(name: name)
+        let runtime = LlamaServerConfiguration(
+            executable: tree + "/" + variant.executable,
+            model: tree + "/" + basePath,
+            adapters: manifest.adapters.map { RuntimeAdapter(name: $0.name, path: tree + "/" + $0.path) },
+            socketPath: runDirectory + "/runtime.sock",
+            contextSize: context * parallel,
+            parallel: parallel,
+            threads: max(1, ProcessInfo.processInfo.activeProcessorCount))
+        try runtime.validate()
+        let catalog = try ModelCatalog(bundle: name, version: version, adapters: manifest.adapters.map(\.name))
+        return ServicePlan(name: name, version: version, runtime: runtime, catalog: catalog, runDirectory: runDirectory)
+    }
+}
+
+/// `HOST:PORT`, `[v6]:PORT` or `PORT` (on 127.0.0.1).
+struct ListenAddress: Sendable, Equatable {
+    let host: String
+    let port: Int
+
+    init(_ text: String) throws(AirlockError) {
+        var host = "127.0.0.1"
+        var portText = text
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw AirlockError(.invalidInput, "'\(text)' is not HOST:PORT") }
+            portText = String(rest.dropFirst())
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else {
+            throw AirlockError(.invalidInput, "'\(text)' is not HOST:PORT (for example 127.0.0.1:8080)")
+        }
+        self.host = host
+        self.port = port
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+}

@@ -1,0 +1,107 @@
+internal import Synchronization
+
+/// Who may run now: at most `slots` requests reach the runtime at once (its parallel slots), at
+/// most `queueLength` wait behind them, and one client holds at most `clientLimit` of either.
+/// Beyond that a request is refused at once (429), never queued without bound. Waiting ends
+/// with a slot, or with the waiting task's cancellation (deadline, client gone).
+final class Admission: Sendable {
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+    private struct State {
+        var running = 0
+        var waiting: [Waiter] = []
+        var perClient: [String: Int] = [:]
+        var cancelledEarly: Set<UInt64> = []
+        var nextID: UInt64 = 0
+    }
+
+    let slots: Int
+    let queueLength: Int
+    let clientLimit: Int
+    private let state = Mutex(State())
+
+    init(slots: Int, queueLength: Int, clientLimit: Int) {
+        self.slots = max(1, slots)
+        self.queueLength = queueLength
+        self.clientLimit = clientLimit
+    }
+
+    /// Requests waiting for a slot now.
+    var queueDepth: Int { state.withLock { $0.waiting.count } }
+    /// Requests holding a slot now.
+    var running: Int { state.withLock { $0.running } }
+
+    enum Refusal: Error { case clientLimit(Int), queueFull(Int) }
+
+    /// Takes a slot, waiting in line if all are busy. Throws `Refusal` at once when the client
+    /// or the queue is at its limit, `CancellationError` when the task is cancelled in line.
+    /// Every successful call must be paired with `release(client:)`.
+    func acquire(client: String) async throws {
+        enum Step { case run, wait(UInt64), refuse(Refusal) }
+        let step: Step = state.withLock { state in
+            let held = state.perClient[client, default: 0]
+            guard held < clientLimit else { return .refuse(.clientLimit(clientLimit)) }
+            if state.running < slots {
+                state.running += 1
+                state.perClient[client] = held + 1
+                return .run
+            }
+            guard state.waiting.count < queueLength else { return .refuse(.queueFull(queueLength)) }
+            state.perClient[client] = held + 1
+            state.nextID += 1
+            return .wait(state.nextID)
+        }
+        let id: UInt64
+        switch step {
+        case .run: return
+        case .refuse(let refusal): throw refusal
+        case .wait(let waitID): id = waitID
+        }
+        do {
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let cancelled = state.withLock { state in
+                        if state.cancelledEarly.remove(id) != nil { return true }
+                        state.waiting.append(Waiter(id: id, continuation: continuation))
+                        return false
+                    }
+                    if cancelled { continuation.resume(throwing: CancellationError()) }
+                }
+            } onCancel: {
+                let waiter: Waiter? = state.withLock { state in
+                    if let index = state.waiting.firstIndex(where: { $0.id == id }) {
+                        return state.waiting.remove(at: index)
+                    }
+                    state.cancelledEarly.insert(id)
+                    return nil
+                }
+                waiter?.continuation.resume(throwing: CancellationError())
+            }
+        } catch {
+            // Left the line without a slot: give back the client's place.
+            state.withLock { state in
+                state.cancelledEarly.remove(id)
+                state.perClient[client, default: 1] -= 1
+                if state.perClient[client] == 0 { state.perClient[client] = nil }
+            }
+            throw error
+        }
+        state.withLock { _ = $0.cancelledEarly.remove(id) }
+    }
+
+    /// Gives the slot to the next in line, or frees it.
+    func release(client: String) {
+        let next: Waiter? = state.withLock { state in
+            state.perClient[client, default: 1] -= 1
+            if state.perClient[client] == 0 { state.perClient[client] = nil }
+            if state.waiting.isEmpty {
+                state.running -= 1
+                return nil
+            }
+            return state.waiting.removeFirst()
+        }
+        next?.continuation.resume()
+    }
+}

@@ -1,0 +1,244 @@
+internal import NIOCore
+internal import Synchronization
+
+/// One completion request's trip to the runtime and back, under the request deadline: wait
+/// for a slot, forward, pass the answer on (whole, or event by event as it is generated),
+/// write the audit record, finish the answer. Exactly one record is written per request:
+/// whoever ends the exchange first (the exchange itself, or the deadline) claims it.
+final class Exchange: Sendable {
+    enum Result: Sendable { case done, deadline }
+
+    let gateway: Gateway
+    let request: IncomingRequest
+    let translated: CompletionRequest
+    let client: ClientIdentity
+    let writer: ResponseWriter
+    private struct State {
+        var streamStarted = false
+        var claimed = false
+        var holdsSlot = false
+    }
+    private let state = Mutex(State())
+
+    /// The largest whole (non-streamed) answer accepted from the runtime.
+    static let answerLimit = 16 << 20
+
+    init(gateway: Gateway, request: IncomingRequest, translated: CompletionRequest, client: ClientIdentity, writer: ResponseWriter) {
+        self.gateway = gateway
+        self.request = request
+        self.translated = translated
+        self.client = client
+        self.writer = writer
+    }
+
+    var streamStarted: Bool { state.withLock { $0.streamStarted } }
+
+    /// True for the first caller only: that one records and finishes the answer.
+    func claim() -> Bool {
+        state.withLock { state in
+            if state.claimed { return false }
+            state.claimed = true
+            return true
+        }
+    }
+
+    private struct ClientGone: Error {}
+
+    private var baseOutcome: RequestOutcome {
+        RequestOutcome(
+            status: 200, model: translated.model, adapter: translated.adapter, promptSHA256: translated.promptSHA256,
+            stream: translated.stream)
+    }
+
+    func run() async -> Result {
+        do {
+            try await gateway.admission.acquire(client: client.keyID)
+        } catch let refusal as Admission.Refusal {
+            let error: OpenAIError
+            switch refusal {
+            case .clientLimit(let limit):
+                error = .busy("this API key already has \(limit) requests in flight (the limit per client)", retryAfter: 1)
+            case .queueFull(let length):
+                error = .busy("the gateway's queue is full (\(length) requests waiting); retry shortly", retryAfter: 2)
+            }
+            if claim() { await gateway.refuse(error, request: request, writer: writer, outcome: baseOutcome) }
+            return .done
+        } catch {
+            await clientLeft("while waiting for a runtime slot")
+            return .done
+        }
+        state.withLock { $0.holdsSlot = true }
+        defer { releaseSlot() }
+        if translated.stream { await stream() } else { await whole() }
+        return .done
+    }
+
+    /// Gives the runtime slot back as soon as the runtime is done with the request, before the
+    /// record is written and the answer's last bytes are sent, so that a client that sends
+    /// its next request the moment it has its answer never finds its own old one still
+    /// counted. Idempotent.
+    private func releaseSlot() {
+        let held = state.withLock { state in
+            defer { state.holdsSlot = false }
+            return state.holdsSlot
+        }
+        if held { gateway.admission.release(client: client.keyID) }
+    }
+
+    /// The client closed the connection (or the task was cancelled for it): nothing to answer;
+    /// the record says so (status 499, as proxies log it).
+    private func clientLeft(_ when: String) async {
+        guard claim() else { return }
+        var outcome = baseOutcome
+        outcome.status = 499
+        outcome.reason = "the client closed the connection \(when)"
+        _ = await gateway.record(request, outcome)
+    }
+
+    private func runtimeFailed(_ error: any Error) async {
+        if case RuntimeCallError.unreachable = error { gateway.health.markDown() }
+        let message = "\(error)"
+        guard claim() else { return }
+        let answer: OpenAIError = if case RuntimeCallError.unreachable = error {
+            .unavailable("the runtime is not answering (\(message)); retry shortly", code: "runtime_unavailable")
+        } else {
+            .unavailable(message, code: "runtime_error")
+        }
+        if streamStarted {
+            var outcome = baseOutcome
+            outcome.status = 503
+            outcome.reason = message
+            _ = await gateway.record(request, outcome)
+            try? await writer.write(Self.errorEvent(answer))
+            try? await writer.finish()
+        } else {
+            await gateway.refuse(answer, request: request, writer: writer, outcome: baseOutcome)
+        }
+    }
+
+    // MARK: Whole answers
+
+    private func whole() async {
+        var status = 0
+        var body: [UInt8] = []
+        do {
+            try await gateway.runtime.send(
+                method: "POST", path: translated.endpoint.rawValue, body: translated.runtimeBody,
+                onHead: { code in status = code },
+                onBody: { buffer in
+                    guard body.count + buffer.readableBytes <= Self.answerLimit else {
+                        throw RuntimeCallError.brokeOff("the answer is larger than \(Self.answerLimit) bytes")
+                    }
+                    body += buffer.readableBytesView
+                })
+        } catch {
+            releaseSlot()
+            if Task.isCancelled { await clientLeft("before the answer was ready") } else { await runtimeFailed(error) }
+            return
+        }
+        releaseSlot()
+        guard status == 200 else {
+            if claim() {
+                await gateway.refuse(.fromRuntime(status: status, body: body), request: request, writer: writer, outcome: baseOutcome)
+            }
+            return
+        }
+        var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint)
+        guard let parsed = try? JSONValue.parse(body), let rewritten = tracker.rewrite(parsed, keepUsage: true) else {
+            await runtimeFailed(RuntimeCallError.brokeOff("the runtime's answer is not JSON"))
+            return
+        }
+        guard claim() else { return }
+        var outcome = baseOutcome
+        outcome.answerSHA256 = tracker.answerSHA256
+        outcome.tokensIn = tracker.tokensIn
+        outcome.tokensOut = tracker.tokensOut
+        guard await gateway.record(request, outcome) else {
+            try? await writer.send(gateway.auditUnavailable)
+            return
+        }
+        try? await writer.send(status: 200, headers: [("Content-Type", "application/json")], body: rewritten.bytes)
+    }
+
+    // MARK: Streams
+
+    static let streamHeaders = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
+
+    static func event(_ bytes: [UInt8]) -> [UInt8] { Array("data: ".utf8) + bytes + [0x0A, 0x0A] }
+
+    static func errorEvent(_ error: OpenAIError) -> [UInt8] { event(error.body) }
+
+    private func startStreamIfNeeded() async throws {
+        guard !streamStarted else { return }
+        do {
+            try await writer.startStream(status: 200, headers: Self.streamHeaders)
+        } catch {
+            throw ClientGone()
+        }
+        state.withLock { $0.streamStarted = true }
+    }
+
+    private func stream() async {
+        var status = 0
+        var errorBody: [UInt8] = []
+        var events = ServerSentEvents()
+        var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint)
+        let keepUsage = translated.streamUsage
+        do {
+            try await gateway.runtime.send(
+                method: "POST", path: translated.endpoint.rawValue, body: translated.runtimeBody,
+                onHead: { code in status = code },
+                onBody: { buffer in
+                    guard status == 200 else {
+                        if errorBody.count < 1 << 16 { errorBody += buffer.readableBytesView }
+                        return
+                    }
+                    for data in try events.feed(buffer.readableBytesView) {
+                        if data == Array("[DONE]".utf8) { continue }
+                        guard let value = try? JSONValue.parse(data) else {
+                            throw RuntimeCallError.brokeOff("the runtime sent an event that is not JSON")
+                        }
+                        if value["error"] != nil {
+                            throw RuntimeCallError.brokeOff("the runtime reported: \(value["error"]?["message"]?.stringValue ?? "an error")")
+                        }
+                        guard let rewritten = tracker.rewrite(value, keepUsage: keepUsage) else { continue }
+                        try await startStreamIfNeeded()
+                        do {
+                            try await writer.write(Self.event(rewritten.bytes))
+                        } catch {
+                            throw ClientGone()
+                        }
+                    }
+                })
+        } catch is ClientGone {
+            releaseSlot()
+            await clientLeft("during the answer")
+            return
+        } catch {
+            releaseSlot()
+            if Task.isCancelled { await clientLeft("during the answer") } else { await runtimeFailed(error) }
+            return
+        }
+        releaseSlot()
+        guard status == 200 else {
+            if claim() {
+                await gateway.refuse(.fromRuntime(status: status, body: errorBody), request: request, writer: writer, outcome: baseOutcome)
+            }
+            return
+        }
+        guard claim() else { return }
+        var outcome = baseOutcome
+        outcome.answerSHA256 = tracker.answerSHA256
+        outcome.tokensIn = tracker.tokensIn
+        outcome.tokensOut = tracker.tokensOut
+        let recorded = await gateway.record(request, outcome)
+        do {
+            try await startStreamIfNeeded()
+            // The answer is complete only with [DONE], sent once its record is on disk.
+            try await writer.write(recorded ? Self.event(Array("[DONE]".utf8)) : Self.errorEvent(gateway.auditUnavailable))
+            try await writer.finish()
+        } catch {
+            // The client left after the last token; the record stands as written.
+        }
+    }
+}

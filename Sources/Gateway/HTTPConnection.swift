@@ -1,0 +1,128 @@
+internal import NIOCore
+internal import NIOHTTP1
+
+/// One HTTP/1.1 request as the gateway's reader hands it over: screened on its headers (route,
+/// key, declared size) before any of its body was accepted.
+struct IncomingRequest: Sendable {
+    let head: HTTPRequestHead
+    let screened: Screened
+    let body: [UInt8]
+}
+
+/// What happens to a request on the strength of its headers alone.
+struct Screened: Sendable {
+    enum Route: Sendable, Equatable {
+        case models
+        case completion(CompletionEndpoint)
+        case health
+        case metrics
+    }
+    let route: Route?
+    let path: String
+    let started: ContinuousClock.Instant
+    let client: ClientIdentity?
+    /// Set when the request is answered with this error without reading its body.
+    let refusal: OpenAIError?
+    /// For the audit record of a refused key: what was presented, and why it failed.
+    let presented: String?
+    let authenticationFailure: String?
+}
+
+/// Writes one response on a connection: whole, or as a stream of chunks.
+struct ResponseWriter: Sendable {
+    let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    let keepAlive: Bool
+
+    private func head(status: Int, headers: [(String, String)], length: Int?) -> HTTPResponseHead {
+        var fields = HTTPHeaders(headers)
+        if let length { fields.replaceOrAdd(name: "Content-Length", value: String(length)) }
+        if !keepAlive { fields.replaceOrAdd(name: "Connection", value: "close") }
+        return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: fields)
+    }
+
+    func send(status: Int, headers: [(String, String)], body: [UInt8]) async throws {
+        try await outbound.write(.head(head(status: status, headers: headers, length: body.count)))
+        if !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+        try await outbound.write(.end(nil))
+    }
+
+    func send(_ error: OpenAIError) async throws {
+        try await send(status: error.status, headers: [("Content-Type", "application/json")] + error.headers, body: error.body)
+    }
+
+    func startStream(status: Int, headers: [(String, String)]) async throws {
+        var fields = headers
+        fields.append(("Transfer-Encoding", "chunked"))
+        try await outbound.write(.head(head(status: status, headers: fields, length: nil)))
+    }
+
+    func write(_ bytes: [UInt8]) async throws {
+        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
+    }
+
+    func finish() async throws {
+        try await outbound.write(.end(nil))
+    }
+}
+
+/// Closes connections that are too slow: a request's headers must arrive within
+/// `headerTimeout` of the connection opening or of the previous answer's end (which is also
+/// the keep-alive idle time), and its body within `bodyTimeout` of its headers. A slow client
+/// is dropped; it never holds a connection, a buffer or a runtime slot open.
+final class ReadDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let headerTimeout: TimeAmount
+    private let bodyTimeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(headerTimeout: TimeAmount, bodyTimeout: TimeAmount) {
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context, headerTimeout) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context, headerTimeout)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head: arm(context, bodyTimeout)
+        case .end:
+            timer?.cancel()
+            timer = nil
+        case .body: break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { arm(context, headerTimeout) }
+        context.write(data, promise: promise)
+    }
+
+    private func arm(_ context: ChannelHandlerContext, _ amount: TimeAmount) {
+        timer?.cancel()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: amount) { channel.close(promise: nil) }
+    }
+}

@@ -1,0 +1,96 @@
+internal import Foundation
+
+/// An error answered to a client in OpenAI's shape:
+/// `{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}`, with the HTTP status
+/// that goes with it. Messages name what is wrong and never echo secrets.
+public struct OpenAIError: Error, Sendable, Equatable {
+    public var status: Int
+    public var type: String
+    public var code: String
+    public var message: String
+    public var param: String?
+    /// Extra response headers (`Retry-After`, `WWW-Authenticate`, `Allow`).
+    public var headers: [(String, String)]
+
+    public init(status: Int, type: String, code: String, message: String, param: String? = nil, headers: [(String, String)] = []) {
+        self.status = status
+        self.type = type
+        self.code = code
+        self.message = message
+        self.param = param
+        self.headers = headers
+    }
+
+    public static func == (lhs: OpenAIError, rhs: OpenAIError) -> Bool {
+        lhs.status == rhs.status && lhs.code == rhs.code && lhs.message == rhs.message && lhs.param == rhs.param
+    }
+
+    /// The JSON body.
+    public var body: [UInt8] {
+        var error: [String: Any] = ["message": message, "type": type, "code": code]
+        error["param"] = param ?? NSNull()
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": error], options: [.sortedKeys])) ?? Data()
+        return Array(data)
+    }
+
+    // MARK: The errors the gateway answers with
+
+    public static func invalid(_ message: String, param: String? = nil, code: String = "invalid_request") -> OpenAIError {
+        OpenAIError(status: 400, type: "invalid_request_error", code: code, message: message, param: param)
+    }
+
+    public static func unauthorized(_ message: String) -> OpenAIError {
+        OpenAIError(
+            status: 401, type: "authentication_error", code: "invalid_api_key", message: message,
+            headers: [("WWW-Authenticate", "Bearer realm=\"airlock\"")])
+    }
+
+    public static func forbidden(model: String) -> OpenAIError {
+        OpenAIError(
+            status: 403, type: "permission_error", code: "model_not_allowed",
+            message: "this API key may not use the model '\(model)'", param: "model")
+    }
+
+    public static func unknownModel(_ model: String, available: [String]) -> OpenAIError {
+        OpenAIError(
+            status: 404, type: "invalid_request_error", code: "model_not_found",
+            message: "the model '\(model)' does not exist here (models: \(available.joined(separator: ", ")))",
+            param: "model")
+    }
+
+    public static func notFound(path: String) -> OpenAIError {
+        OpenAIError(status: 404, type: "invalid_request_error", code: "not_found", message: "no such endpoint: \(path)")
+    }
+
+    public static func methodNotAllowed(_ method: String, path: String, allowed: String) -> OpenAIError {
+        OpenAIError(
+            status: 405, type: "invalid_request_error", code: "method_not_allowed",
+            message: "\(method) is not allowed on \(path) (use \(allowed))", headers: [("Allow", allowed)])
+    }
+
+    public static func requestTimeout(_ message: String) -> OpenAIError {
+        OpenAIError(status: 408, type: "invalid_request_error", code: "request_timeout", message: message)
+    }
+
+    public static func tooLarge(limit: Int) -> OpenAIError {
+        OpenAIError(
+            status: 413, type: "invalid_request_error", code: "request_too_large",
+            message: "the request body is larger than the limit of \(limit) bytes")
+    }
+
+    public static func busy(_ message: String, retryAfter: Int) -> OpenAIError {
+        OpenAIError(
+            status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: message,
+            headers: [("Retry-After", String(retryAfter))])
+    }
+
+    public static func unavailable(_ message: String, code: String = "service_unavailable", retryAfter: Int? = 1) -> OpenAIError {
+        OpenAIError(
+            status: 503, type: "server_error", code: code, message: message,
+            headers: retryAfter.map { [("Retry-After", String($0))] } ?? [])
+    }
+
+    public static func deadline(_ message: String) -> OpenAIError {
+        OpenAIError(status: 504, type: "server_error", code: "timeout", message: message)
+    }
+}

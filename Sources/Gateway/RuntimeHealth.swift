@@ -1,0 +1,83 @@
+internal import Synchronization
+
+/// Whether the runtime answers: polled on `/health` (every 200 ms while down, every second
+/// while up), and marked down at once when a forwarded request cannot reach it, so that
+/// requests get 503 at once while it restarts and are served again as soon as it answers.
+final class RuntimeHealth: Sendable {
+    private struct State {
+        var up = false
+        var everUp = false
+        var losses: UInt64 = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+    let client: RuntimeClient
+
+    init(client: RuntimeClient) { self.client = client }
+
+    var isUp: Bool { state.withLock { $0.up } }
+    var losses: UInt64 { state.withLock { $0.losses } }
+
+    /// Marks the runtime down (a call could not reach it); the poller brings it back.
+    func markDown() {
+        state.withLock { state in
+            if state.up { state.losses += 1 }
+            state.up = false
+        }
+    }
+
+    private func set(up: Bool) -> Bool {
+        let (changed, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+            let changed = state.up != up
+            if state.up, !up { state.losses += 1 }
+            state.up = up
+            guard up else { return (changed, []) }
+            state.everUp = true
+            let waiters = state.waiters
+            state.waiters = []
+            return (changed, waiters)
+        }
+        for waiter in waiters { waiter.resume() }
+        return changed
+    }
+
+    /// Returns once the runtime has answered its health check at least once.
+    func waitUntilFirstUp() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state in
+                if state.everUp { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Polls until cancelled; `onChange` hears each transition (for logs and sd_notify status).
+    /// A runtime that is up is declared down after two failed checks in a row (one slow
+    /// answer on a saturated host is not an outage); a refused connection on a forwarded
+    /// request marks it down at once (`markDown`).
+    func poll(onChange: @Sendable (Bool) -> Void) async {
+        var failures = 0
+        while !Task.isCancelled {
+            var answered: Bool
+            do {
+                answered = try await client.fetch(path: "/health", limit: 4096).status == 200
+            } catch {
+                answered = false
+            }
+            failures = answered ? 0 : failures + 1
+            if !answered, isUp, failures < 2 { answered = true }
+            if set(up: answered) { onChange(answered) }
+            try? await Task.sleep(for: answered ? .seconds(1) : .milliseconds(200))
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var inSeconds: Double {
+        let parts = components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import TestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Load, a runtime killed under load, graceful shutdown, the audit trail and metrics.
+@Suite(.serialized) struct GatewayLifecycleTests {
+    static let models = ["claims", "legal", "claims-assistant"]
+
+    @Test func thousandRequestsAtConcurrency16LeakNothing() throws {
+        let served = try ServedBundle(gatewayConfig: "limits:\n  client_concurrency: 16\n")
+        defer { served.stop() }
+        let key = try #require(served.keys["everything"])
+        let gateway = try #require(served.gatewayPID)
+        // Warm up, then count descriptors.
+        _ = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key)
+        let descriptorsBefore = ServedBundle.openDescriptors(gateway)
+        let statuses = StatusCounter()
+        let threads = (0..<16).map { worker in
+            Thread {
+                for index in 0..<63 {  // 16 × 63 = 1008 requests
+                    let model = Self.models[(worker + index) % Self.models.count]
+                    let stream = index % 4 == 0
+                    let status = (try? served.request(
+                        "POST", "/v1/chat/completions", body: ServedBundle.chat(model: model, maxTokens: 8, stream: stream), key: key))?.status ?? -1
+                    statuses.add(status)
+                }
+                statuses.finishWorker()
+            }
+        }
+        let started = ContinuousClock.now
+        threads.forEach { $0.start() }
+        statuses.waitForWorkers(16)
+        let elapsed = ContinuousClock.now - started
+        #expect(statuses.counts == [200: 1008], "statuses: \(statuses.counts)\n\(served.log.split(separator: "\n").filter { !$0.contains(" 200 ") }.prefix(40).joined(separator: "\n"))")
+        // Connections close as clients finish; then nothing is left open.
+        var descriptorsAfter = ServedBundle.openDescriptors(gateway)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while descriptorsAfter > descriptorsBefore, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+            descriptorsAfter = ServedBundle.openDescriptors(gateway)
+        }
+        #expect(descriptorsAfter <= descriptorsBefore, "gateway descriptors \(descriptorsBefore) before, \(descriptorsAfter) after")
+        var metrics = try served.request("GET", "/metrics")
+        for _ in 0..<50 where !metrics.text.contains("airlock_connections_open 1\n") {
+            Thread.sleep(forTimeInterval: 0.1)
+            metrics = try served.request("GET", "/metrics")
+        }
+        #expect(metrics.text.contains("airlock_connections_open 1\n"), "only the scrape's own connection: \(metrics.text)")
+        #expect(metrics.text.contains("airlock_queue_depth 0\n"))
+        #expect(metrics.text.contains("airlock_requests_running 0\n"))
+        print("1008 requests at concurrency 16 in \(elapsed); gateway descriptors \(descriptorsBefore) → \(descriptorsAfter)")
+    }
+
+    @Test func runtimeKilledUnderLoadGives503sThenServiceResumesWithoutAGatewayRestart() throws {
+        let served = try ServedBundle()
+        defer { served.stop() }
+        let key = try #require(served.keys["everything"])
+        let gateway = try #require(served.gatewayPID)
+        let runtime = try #require(served.runtimePID)
+        let statuses = StatusCounter()
+        let stop = StopFlag()
+        let threads = (0..<2).map { worker in
+            Thread {
+                while !stop.isSet {
+                    let status = (try? served.request(
+                        "POST", "/v1/chat/completions", body: ServedBundle.chat(model: Self.models[worker], maxTokens: 16), key: key))?.status ?? -1
+                    statuses.add(status)
+                }
+                statuses.finishWorker()
+            }
+        }
+        threads.forEach { $0.start() }
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(runtime, SIGKILL)
+        // Wait for 503s, then for the restarted runtime to answer again.
+        var recovered = false
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !recovered, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+            if statuses.counts[503, default: 0] > 0, served.runtimePID != runtime,
+                (try? served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key))?.status == 200 {
+                recovered = true
+            }
+        }
+        stop.set()
+        statuses.waitForWorkers(2)
+        #expect(recovered, "statuses: \(statuses.counts)\n\(served.log)")
+        #expect(statuses.counts[503, default: 0] > 0, "requests during the restart get 503: \(statuses.counts)")
+        #expect(Set(statuses.counts.keys).isSubset(of: [200, 503]), "nothing but answers and 503s: \(statuses.counts)")
+        #expect(kill(gateway, 0) == 0, "the gateway process is the same")
+        #expect(served.gatewayPID == gateway)
+        let metrics = try served.request("GET", "/metrics")
+        #expect(metrics.text.contains("airlock_runtime_up 1\n"))
+    }
+
+    @Test func sigtermLetsTheAnswerInFlightFinishAndRefusesNewWork() throws {
+        let served = try ServedBundle()
+        defer { served.stop() }
+        let key = try #require(served.keys["everything"])
+        let gateway = try #require(served.gatewayPID)
+        let connection = try HTTPTestConnection(port: served.port)
+        try connection.sendRequest(
+            "POST", "/v1/completions", body: #"{"model":"legal","prompt":"Terms:","max_tokens":1500,"temperature":0,"stream":true}"#, key: key)
+        #expect(try connection.readHead().status == 200)
+        kill(gateway, SIGTERM)
+        Thread.sleep(forTimeInterval: 0.2)
+        // New connections are no longer accepted.
+        #expect((try? served.request("GET", "/v1/models", key: key)) == nil)
+        // The answer in flight runs to its end.
+        var body: [UInt8] = []
+        while let chunk = try connection.nextChunk() { body += chunk }
+        #expect(String(decoding: body, as: UTF8.self).hasSuffix("data: [DONE]\n\n"))
+        // Then the gateway exits.
+        var exited = false
+        for _ in 0..<50 where !exited {
+            exited = kill(gateway, 0) != 0 || (try? String(contentsOfFile: "/proc/\(gateway)/stat", encoding: .utf8))?.contains(") Z") == true
+            if !exited { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        #expect(exited)
+        #expect(served.log.contains("airlock-serve: stopped"))
+    }
+
+    @Test func everyRequestLeavesExactlyOneAuditRecordAndTheLogVerifies() throws {
+        let served = try ServedBundle()
+        defer { served.stop() }
+        let key = try #require(served.keys["everything"])
+        let limited = try #require(served.keys["claims-app"])
+        let audit = TestEnvironment.executable("airlock-audit")
+        func gatewayRecords() throws -> [[String: Any]] {
+            let lines = try ProcessResult.run(audit, ["--root", served.root, "search", "--action", "gateway", "--json"]).checked().stdout
+            return lines.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        let before = try gatewayRecords().count
+        let sent: [(String, String, String?, String?, Int)] = [
+            ("POST", "/v1/chat/completions", ServedBundle.chat(model: "claims"), key, 200),
+            ("POST", "/v1/chat/completions", ServedBundle.chat(model: "legal", stream: true), key, 200),
+            ("GET", "/v1/models", nil, key, 200),
+            ("POST", "/v1/chat/completions", #"{"model":"claims""#, key, 400),
+            ("POST", "/v1/chat/completions", ServedBundle.chat(model: "legal"), limited, 403),
+            ("POST", "/v1/chat/completions", ServedBundle.chat(model: "claims"), nil, 401),
+            ("GET", "/props", nil, key, 404),
+        ]
+        for (method, path, body, key, status) in sent {
+            #expect(try served.request(method, path, body: body, key: key).status == status, "\(method) \(path)")
+        }
+        let records = try gatewayRecords()
+        #expect(records.count - before == sent.count, "one record per request")
+        let latest = Array(records.suffix(sent.count))
+        let statuses = latest.compactMap { ($0["request"] as? [String: Any])?["status"] as? Int }
+        #expect(statuses == sent.map(\.4))
+        let first = latest[0]
+        #expect(first["outcome"] as? String == "ok")
+        #expect((first["target"] as? [String: Any])?["adapter"] as? String == "claims")
+        let request = first["request"] as? [String: Any]
+        #expect((request?["prompt_sha256"] as? String)?.count == 64)
+        #expect((request?["answer_sha256"] as? String)?.count == 64)
+        #expect((request?["tokens_out"] as? Int ?? 0) > 0)
+        #expect(latest[1]["details"].flatMap { ($0 as? [String: Any])?["stream"] as? String } == "true")
+        #expect(latest[5]["action"] as? String == "gateway.auth_failed")
+        #expect(latest[4]["outcome"] as? String == "refused")
+        let verified = try ProcessResult.run(audit, ["--root", served.root, "verify"])
+        #expect(verified.status == 0, "\(verified)")
+    }
+
+    @Test func gatewayFailsClosedWhenTheAuditLogCannotBeWritten() throws {
+        var logFolder = ""
+        let served = try ServedBundle { root in
+            logFolder = root + "/var/log/airlock"
+            try FileManager.default.createDirectory(atPath: logFolder, withIntermediateDirectories: true)
+            try ProcessResult.run("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", logFolder]).checked()
+        }
+        defer {
+            served.stop()
+            _ = try? ProcessResult.run("/usr/bin/umount", [logFolder])
+        }
+        let key = try #require(served.keys["everything"])
+        #expect(try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key).status == 200)
+        // Fill the log's file system.
+        let filler = logFolder + "/filler"
+        _ = try? ProcessResult.run("/usr/bin/dd", ["if=/dev/zero", "of=" + filler, "bs=64k", "count=64"])
+        // The segment's last page may still take a few records; then writes fail.
+        var refused = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key)
+        for _ in 0..<40 where refused.status == 200 {
+            refused = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key)
+        }
+        #expect(refused.status == 503, "\(refused)")
+        #expect(refused.errorCode == "audit_unavailable")
+        let stream = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "legal", maxTokens: 4, stream: true), key: key)
+        #expect(!stream.events.contains("[DONE]"), "a stream whose record cannot be written does not complete: \(stream)")
+        #expect(served.log.contains("AUDIT LOG NOT WRITTEN"))
+        // Space again: service resumes by itself, and the log verifies.
+        try FileManager.default.removeItem(atPath: filler)
+        let resumed = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key)
+        #expect(resumed.status == 200, "\(resumed)")
+        let verified = try ProcessResult.run(TestEnvironment.executable("airlock-audit"), ["--root", served.root, "verify"])
+        #expect(verified.status == 0, "\(verified)")
+    }
+
+    @Test func metricsCountRequestsByModelAndStatus() throws {
+        let served = try ServedBundle()
+        defer { served.stop() }
+        let key = try #require(served.keys["everything"])
+        for model in ["claims", "claims", "legal"] {
+            _ = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: model, maxTokens: 4), key: key)
+        }
+        _ = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims"), key: nil)
+        let metrics = try served.request("GET", "/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
+        #expect(metrics.text.contains(#"airlock_requests_total{endpoint="chat",model="claims",status="200"} 2"#))
+        #expect(metrics.text.contains(#"airlock_requests_total{endpoint="chat",model="legal",status="200"} 1"#))
+        #expect(metrics.text.contains(#"airlock_requests_total{endpoint="chat",model="-",status="401"} 1"#))
+        #expect(metrics.text.contains(#"airlock_request_duration_seconds_count{model="claims"} 2"#))
+        #expect(metrics.text.contains(#"airlock_tokens_total{model="claims",direction="out"} 8"#))
+        #expect(metrics.text.contains("airlock_authentication_failures_total 1\n"))
+        #expect(metrics.text.contains("airlock_runtime_up 1\n"))
+    }
+}
+
+final class StatusCounter: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var statuses: [Int: Int] = [:]
+    private var finished = 0
+
+    func add(_ status: Int) {
+        condition.lock()
+        statuses[status, default: 0] += 1
+        condition.unlock()
+    }
+
+    func finishWorker() {
+        condition.lock()
+        finished += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func waitForWorkers(_ count: Int) {
+        condition.lock()
+        while finished < count { _ = condition.wait(until: Date().addingTimeInterval(120)) }
+        condition.unlock()
+    }
+
+    var counts: [Int: Int] {
+        condition.lock()
+        defer { condition.unlock() }
+        return statuses
+    }
+}
+
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import Runtime
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The demo bundle (generated tiny model, two adapters, the test llama-server), built and
+/// signed once per test process with the real `airlock-pack`.
+public enum DemoBundle {
+    private static let built = Mutex<(bundle: String, publicKey: String)?>(nil)
+
+    /// The bundle file and the public key that signed it.
+    public static func shared() throws -> (bundle: String, publicKey: String) {
+        try built.withLock { cached in
+            if let cached { return cached }
+            let folder = try TemporaryDirectory("airlock-demo-bundle")
+            let model = try TestEnvironment.demoModel()
+            let input = folder.file("input")
+            try FileManager.default.createDirectory(atPath: input + "/model", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: input + "/runtime/cpu-generic", withIntermediateDirectories: true)
+            for name in ["base.gguf", "claims.gguf", "legal.gguf"] {
+                try FileManager.default.copyItem(atPath: model.folder.appendingPathComponent(name).path, toPath: input + "/model/" + name)
+            }
+            try FileManager.default.copyItem(atPath: try TestEnvironment.llamaServer(), toPath: input + "/runtime/cpu-generic/llama-server")
+            try FileManager.default.copyItem(
+                atPath: TestEnvironment.repositoryRoot.appendingPathComponent("bundle/demo/bundle.yaml").path, toPath: input + "/bundle.yaml")
+            let pack = TestEnvironment.executable("airlock-pack")
+            try ProcessResult.run(pack, ["keygen", "--output", folder.file("release.pem")]).checked()
+            let bundle = folder.file("claims-assistant-1.0.0.airlock")
+            try ProcessResult.run(pack, ["build", input + "/bundle.yaml", "--key", folder.file("release.pem"), "--output", bundle]).checked()
+            cached = (bundle, folder.file("release.pub.pem"))
+            return (bundle, folder.file("release.pub.pem"))
+        }
+    }
+}
+
+/// The demo bundle installed under a fresh `--root` and served by `airlock run` (the real
+/// runtime and the real gateway, as separate processes), with API clients added through
+/// `airlock clients add`. Tests talk to it over TCP like any client.
+public final class ServedBundle: @unchecked Sendable {
+    public let folder: TemporaryDirectory
+    public var root: String { folder.file("root") }
+    /// The gateway's port on 127.0.0.1.
+    public private(set) var port = 0
+    /// Keys by client name, as `clients add` printed them.
+    public private(set) var keys: [String: String] = [:]
+    private var supervisor: ChildProcess?
+    public var logPath: String { folder.file("airlock-run.log") }
+
+    public static let bundleName = "claims-assistant"
+
+    /// Installs the demo bundle, writes `gatewayConfig` (YAML) if given, adds `clients`
+    /// (name → models), and starts `airlock run` on a free port; returns once it answers.
+    /// `prepare` runs on the empty root first (a test mounts a small file system there).
+    public init(
+        clients: [String: [String]] = ["claims-app": ["claims"], "everything": ["*"]], gatewayConfig: String? = nil,
+        prepare: ((String) throws -> Void)? = nil
+    ) throws {
+        folder = try TemporaryDirectory("airlock-served")
+        try FileManager.default.createDirectory(atPath: folder.file("root"), withIntermediateDirectories: true)
+        try prepare?(folder.file("root"))
+        let demo = try DemoBundle.shared()
+        try airlock(["trust", "add", demo.publicKey, "--names", "claims-*"])
+        try airlock(["install", demo.bundle, "--no-start"])
+        if let gatewayConfig {
+            try FileManager.default.createDirectory(atPath: root + "/etc/airlock", withIntermediateDirectories: true)
+            try gatewayConfig.write(toFile: root + "/etc/airlock/gateway.yaml", atomically: true, encoding: .utf8)
+        }
+        for (name, models) in clients.sorted(by: { $0.key < $1.key }) {
+            try addClient(name, models: models)
+        }
+        try start()
+    }
+
+    deinit { stop() }
+
+    @discardableResult
+    public func airlock(_ arguments: [String]) throws -> ProcessResult {
+        try ProcessResult.run(TestEnvironment.executable("airlock"), ["--root", root] + arguments).checked()
+    }
+
+    /// Adds a client and remembers its key.
+    public func addClient(_ name: String, models: [String]) throws {
+        let added = try airlock(["clients", "add", name, "--adapters", models.joined(separator: ","), "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: Any]
+        guard let key = object?["key"] as? String else { throw TestSupportError("no key in \(added.stdout)") }
+        keys[name] = key
+    }
+
+    /// Starts `airlock run` on a port chosen by the kernel and waits until the gateway serves.
+    public func start() throws {
+        port = try Self.freePort()
+        let child = try ChildProcess(
+            executable: TestEnvironment.executable("airlock"),
+            arguments: ["--root", root, "run", Self.bundleName, "--listen", "127.0.0.1:\(port)"],
+            environment: [:], outputPath: logPath)
+        supervisor = child
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            guard child.isRunning else { throw TestSupportError("airlock run exited:\n\(log)") }
+            if let health = try? HTTPTestConnection.request(port: port, "GET", "/health", timeout: .seconds(2)), health.status == 200 {
+                return
+            }
+            usleep(50_000)
+        }
+        throw TestSupportError("the gateway did not become ready within 60 s:\n\(log)")
+    }
+
+    /// Ctrl-C's equivalent: SIGTERM to `airlock run`, which stops the gateway and the runtime.
+    public func stop() {
+        guard let supervisor else { return }
+        supervisor.signal(SIGTERM)
+        _ = try? supervisor.waitForExit(timeout: .seconds(45))
+        supervisor.terminate(grace: .seconds(1))
+        self.supervisor = nil
+    }
+
+    /// What `airlock run` and the gateway printed.
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The pid `airlock run` printed last for the runtime (it changes when it is restarted).
+    public var runtimePID: Int32? {
+        let matches = log.components(separatedBy: "\n").compactMap { line -> Int32? in
+            guard let range = line.range(of: "runtime pid ") ?? line.range(of: "runtime restarted (pid ") else { return nil }
+            return Int32(line[range.upperBound...].prefix { $0.isNumber })
+        }
+        return matches.last
+    }
+
+    /// The gateway's pid, as `airlock run` printed it.
+    public var gatewayPID: Int32? {
+        guard let range = log.range(of: "gateway pid ") else { return nil }
+        return Int32(log[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// Open file descriptors of a process.
+    public static func openDescriptors(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    /// The runtime's socket (to ask llama-server directly, bypassing the gateway).
+    public var runtimeSocket: String { root + "/run/airlock/\(Self.bundleName)/runtime.sock" }
+
+    /// The installed version's folder.
+    public var installedTree: String { root + "/var/lib/airlock/\(Self.bundleName)/1.0.0" }
+
+    /// A request on a fresh connection.
+    public func request(
+        _ method: String, _ path: String, body: String? = nil, key: String? = nil, headers: [String: String] = [:]
+    ) throws -> HTTPTestResponse {
+        try HTTPTestConnection.request(port: port, method, path, body: body, key: key, headers: headers)
+    }
+
+    /// A chat request as JSON text.
+    public static func chat(model: String, _ prompt: String = "Is water damage covered?", maxTokens: Int = 12, stream: Bool = false) -> String {
+        #"{"model":"\#(model)","messages":[{"role":"user","content":"\#(prompt)"}],"max_tokens":\#(maxTokens),"temperature":0,"stream":\#(stream)}"#
+    }
+
+    /// The answer text of a chat completion (whole or streamed).
+    public static func answer(_ response: HTTPTestResponse) -> String {
+        if response.headers["content-type"]?.hasPrefix("text/event-stream") == true {
+            return response.events.compactMap { event -> String? in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any],
+                    let choices = object["choices"] as? [[String: Any]], let first = choices.first
+                else { return nil }
+                return ((first["delta"] as? [String: Any])?["content"] as? String) ?? (first["text"] as? String)
+            }.joined()
+        }
+        guard let choices = response.json["choices"] as? [[String: Any]], let first = choices.first else { return "" }
+        return ((first["message"] as? [String: Any])?["content"] as? String) ?? (first["text"] as? String) ?? ""
+    }
+
+    static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(descriptor, pointer, length) == 0 else { return -1 }
+                return getsockname(descriptor, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw TestSupportError("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
