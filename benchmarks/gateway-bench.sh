@@ -13,9 +13,12 @@
 # (c) the audit write's share: (a) at concurrency 1 again, with ROOT/var/log/airlock on the
 #     normal disk and then on a tmpfs mounted over it (needs root; skipped otherwise).
 # Fixed prompt, max_tokens 16, temperature 0; a warm-up before each part; requests split into
-# interleaved rounds so that drift in the machine's load hits both sides alike. Uses the
+# interleaved rounds so that drift in the machine's load hits both sides alike; before each
+# gateway block the load generator waits until the gateway's /health reports the runtime up
+# (and counts the blocks that had to wait: see "health" in Docs/benchmarks.md). Uses the
 # release build (swift build -c release) and benchmarks/gateway_load.py (Python stdlib only).
-# Prints a table; Docs/benchmarks.md records the figures.
+# Prints a table; Docs/benchmarks.md records the figures. BENCH_RESULTS=DIR keeps the raw
+# measurements (JSON, every latency) and the logs of `airlock run` there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -41,6 +44,7 @@ stop_run() {
 cleanup() {
   stop_run
   if mountpoint -q "$auditdir" 2>/dev/null; then umount "$auditdir"; fi
+  if [[ -n ${BENCH_RESULTS:-} ]]; then mkdir -p "$BENCH_RESULTS" && cp "$work"/*.json "$work"/*.log "$BENCH_RESULTS"/ 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -110,12 +114,19 @@ a, b, c_disk, c_tmpfs = load("a.json"), load("b.json"), load("c-disk.json"), loa
 
 def q(values, p):
     values = sorted(values)
+    if not values:
+        return float("nan")
     return values[min(len(values) - 1, int(round(p * (len(values) - 1))))]
 def row(label, r):
     n = len(r["latencies"])
     return (f"{label:<34} {n:>5} {n / r['wall']:>8.1f} {r['tokens'] / r['wall']:>9.1f} "
             f"{1000 * q(r['latencies'], .5):>8.2f} {1000 * q(r['latencies'], .9):>8.2f} {1000 * q(r['latencies'], .99):>8.2f} "
             f"{r['errors']:>6}")
+def errors(label, r):
+    if r.get("health_waits"):
+        print(f"  {label}: {r['health_waits']} of its blocks waited for the gateway to see the runtime up again")
+    for error in r["first_errors"]:
+        print(f"  {label}: {error}")
 def rps(r): return len(r["latencies"]) / r["wall"]
 def med(r): return q(r["latencies"], .5)
 header = f"{'configuration':<34} {'reqs':>5} {'req/s':>8} {'tok/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>6}"
@@ -126,6 +137,7 @@ print(header)
 for conc in (1, 8):
     for side in ("direct", "gateway"):
         print(row(f"{side}, concurrency {conc}", a[f"{side} c{conc}"]))
+        errors(side, a[f"{side} c{conc}"])
 for conc in (1, 8):
     d, g = a[f"direct c{conc}"], a[f"gateway c{conc}"]
     print(f"concurrency {conc}: gateway/direct throughput {rps(g) / rps(d):.3f} (goal >= 0.95); "
@@ -136,6 +148,7 @@ print(header)
 for conc in (1, 8):
     for side in ("same", "alternating"):
         print(row(f"{side}, concurrency {conc}", b[f"{side} c{conc}"]))
+        errors(side, b[f"{side} c{conc}"])
 for conc in (1, 8):
     s, al = b[f"same c{conc}"], b[f"alternating c{conc}"]
     print(f"concurrency {conc}: alternating/same throughput {rps(al) / rps(s):.3f}, median {med(al) / med(s):.3f}x (goal within 10%)")
@@ -148,6 +161,7 @@ for name, data in (("disk", c_disk), ("tmpfs", c_tmpfs)):
         continue
     for side in ("direct", "gateway"):
         print(row(f"audit on {name}: {side}", data[f"{side} c1"]))
+        errors(side, data[f"{side} c1"])
     added[name] = med(data["gateway c1"]) - med(data["direct c1"])
     print(f"audit on {name}: the gateway adds {1000 * added[name]:+.2f} ms to the median")
 if len(added) == 2:

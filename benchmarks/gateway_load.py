@@ -137,9 +137,34 @@ def run_block(target, adapters, concurrency):
     return latencies, time.perf_counter() - start, tokens, errors
 
 
+def gateway_ready(args, tally):
+    """Waits (at most 30 s) until the gateway's /health says the runtime answers; counts the
+    times it did not at first ask (the gateway marks the runtime down when one health probe
+    fails, and answers 503 at once until a probe succeeds)."""
+    deadline = time.monotonic() + 30
+    first = True
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=5)
+            connection.request("GET", "/health")
+            status = connection.getresponse().status
+            connection.close()
+        except OSError:
+            status = 0
+        if status == 200:
+            return
+        if first:
+            tally.health_waits += 1
+            first = False
+        if time.monotonic() > deadline:
+            raise SystemExit("the gateway's runtime stayed down for 30 s")
+        time.sleep(0.05)
+
+
 class Tally:
     def __init__(self):
         self.latencies, self.wall, self.tokens, self.errors = [], 0.0, 0, []
+        self.health_waits = 0
 
     def add(self, block):
         latencies, wall, tokens, errors = block
@@ -150,7 +175,7 @@ class Tally:
 
     def summary(self):
         return {"latencies": self.latencies, "wall": self.wall, "tokens": self.tokens,
-                "errors": len(self.errors), "first_errors": self.errors[:5],
+                "errors": len(self.errors), "first_errors": self.errors[:5], "health_waits": self.health_waits,
                 "load": os.getloadavg()[0]}
 
 
@@ -158,6 +183,8 @@ def compare(args):
     targets = [Target("direct", args), Target("gateway", args)]
     result = {}
     for target in targets:  # warm-up: connections, caches, the runtime's first requests
+        if target.name == "gateway":
+            gateway_ready(args, Tally())
         run_block(target, ["claims"] * args.warmup, 1)
     for concurrency in args.concurrency:
         tallies = {target.name: Tally() for target in targets}
@@ -165,6 +192,8 @@ def compare(args):
         for round_number in range(args.rounds):
             order = targets if round_number % 2 == 0 else targets[::-1]
             for target in order:
+                if target.name == "gateway":
+                    gateway_ready(args, tallies["gateway"])
                 tallies[target.name].add(run_block(target, [args.adapter] * per_round, concurrency))
         for name, tally in tallies.items():
             result[f"{name} c{concurrency}"] = tally.summary()
@@ -173,6 +202,7 @@ def compare(args):
 
 def adapters(args):
     target = Target("gateway", args)
+    gateway_ready(args, Tally())
     run_block(target, ["claims", "legal"] * (args.warmup // 2), 1)
     result = {}
     for concurrency in args.concurrency:
@@ -187,6 +217,7 @@ def adapters(args):
             if round_number % 2:
                 order.reverse()
             for name, sequence in order:
+                gateway_ready(args, tallies[name])
                 tallies[name].add(run_block(target, sequence, concurrency))
         for name, tally in tallies.items():
             result[f"{name} c{concurrency}"] = tally.summary()
