@@ -120,7 +120,7 @@ def q(values, p):
 def row(label, r):
     n = len(r["latencies"])
     return (f"{label:<34} {n:>5} {n / r['wall']:>8.1f} {r['tokens'] / r['wall']:>9.1f} "
-            f"{1000 * q(r['latencies'], .5):>8.2f} {1000 * q(r['latencies'], .9):>8.2f} {1000 * q(r['latencies'], .99):>8.2f} "
+            f"{1000 * q(r['latencies'], 0):>8.2f} {1000 * q(r['latencies'], .25):>8.2f} {1000 * q(r['latencies'], .5):>8.2f} {1000 * q(r['latencies'], .9):>8.2f} {1000 * q(r['latencies'], .99):>8.2f} "
             f"{r['errors']:>6}")
 def errors(label, r):
     if r.get("health_waits"):
@@ -129,7 +129,7 @@ def errors(label, r):
         print(f"  {label}: {error}")
 def rps(r): return len(r["latencies"]) / r["wall"]
 def med(r): return q(r["latencies"], .5)
-header = f"{'configuration':<34} {'reqs':>5} {'req/s':>8} {'tok/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>6}"
+header = f"{'configuration':<34} {'reqs':>5} {'req/s':>8} {'tok/s':>9} {'min ms':>8} {'p25 ms':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>6}"
 
 print(f"\nmachine: {state_mid} after (a)-(c disk); {state_now} at the end")
 print("\n(a) direct llama-server (Unix socket) vs through the gateway (TCP), same requests")
@@ -141,7 +141,7 @@ for conc in (1, 8):
 for conc in (1, 8):
     d, g = a[f"direct c{conc}"], a[f"gateway c{conc}"]
     print(f"concurrency {conc}: gateway/direct throughput {rps(g) / rps(d):.3f} (goal >= 0.95); "
-          f"added median latency {1000 * (med(g) - med(d)):+.2f} ms (goal < 1 ms)")
+          f"added median latency {1000 * (med(g) - med(d)):+.2f} ms (goal < 1 ms; at p25 {1000 * (q(g['latencies'], .25) - q(d['latencies'], .25)):+.2f} ms)")
 
 print("\n(b) through the gateway: adapter switched on every request vs grouped (same requests)")
 print(header)
@@ -163,7 +163,8 @@ for name, data in (("disk", c_disk), ("tmpfs", c_tmpfs)):
         print(row(f"audit on {name}: {side}", data[f"{side} c1"]))
         errors(side, data[f"{side} c1"])
     added[name] = med(data["gateway c1"]) - med(data["direct c1"])
-    print(f"audit on {name}: the gateway adds {1000 * added[name]:+.2f} ms to the median")
+    low = q(data["gateway c1"]["latencies"], .25) - q(data["direct c1"]["latencies"], .25)
+    print(f"audit on {name}: the gateway adds {1000 * added[name]:+.2f} ms to the median ({1000 * low:+.2f} ms at p25)")
 if len(added) == 2:
     print(f"audit write (disk minus tmpfs): {1000 * (added['disk'] - added['tmpfs']):+.2f} ms of the median (goal < 0.5 ms)")
 PY
