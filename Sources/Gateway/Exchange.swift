@@ -96,7 +96,10 @@ final class Exchange: Sendable {
     }
 
     private func runtimeFailed(_ error: any Error) async {
-        if case RuntimeCallError.unreachable = error { gateway.health.markDown() }
+        if case RuntimeCallError.unreachable(let reason) = error {
+            gateway.health.markDown()
+            gateway.log("runtime marked down: a request could not reach it (\(reason))")
+        }
         let message = "\(error)"
         guard claim() else { return }
         let answer: OpenAIError = if case RuntimeCallError.unreachable = error {
