@@ -91,13 +91,13 @@ let package = Package(
         .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat", "AirlockCore"], swiftSettings: strict),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "BundleIOTests", dependencies: ["BundleIO", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "BundleIOTests", dependencies: ["BundleIO", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", "BundleFormat", "BundleIO", "Signing"], swiftSettings: strict),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AirlockCommandsTests", dependencies: ["AirlockCommands", argumentParser], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "AirlockCore", "Signing"], swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "TestSupport", "Signing"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Signing", "AirlockCore", "TestSupport", "AirlockCommands"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Signing", "AirlockCore", "TestSupport", "AirlockCommands"], exclude: ["Fixtures"], swiftSettings: strict),
     ]
 )

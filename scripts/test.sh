@@ -10,6 +10,8 @@ echo "== test runtime" >&2
 scripts/test-runtime.sh >/dev/null
 echo "== demo model" >&2
 scripts/demo-model.sh >/dev/null
+echo "== openai client (pinned venv for OpenAIClientTests)" >&2
+scripts/openai-client.sh >/dev/null
 echo "== systemd containers left by earlier runs" >&2
 scripts/systemd-container.sh cleanup
 echo "== build" >&2

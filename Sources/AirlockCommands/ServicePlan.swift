@@ -60,7 +60,9 @@ struct ServicePlan {
             socketPath: runDirectory + "/runtime.sock",
             contextSize: context * parallel,
             parallel: parallel,
-            threads: max(1, ProcessInfo.processInfo.activeProcessorCount))
+            // One core is left to the gateway and the host: on small hosts llama-server's
+            // threads spin-wait for a core and throughput collapses (docs: test environment).
+            threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
         try runtime.validate()
         let catalog = try ModelCatalog(bundle: name, version: version, adapters: manifest.adapters.map(\.name))
         return ServicePlan(name: name, version: version, runtime: runtime, catalog: catalog, runDirectory: runDirectory)

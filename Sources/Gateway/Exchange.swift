@@ -96,7 +96,10 @@ final class Exchange: Sendable {
     }
 
     private func runtimeFailed(_ error: any Error) async {
-        if case RuntimeCallError.unreachable = error { gateway.health.markDown() }
+        if case RuntimeCallError.unreachable(let reason) = error {
+            gateway.health.markDown()
+            gateway.log("runtime marked down: a request could not reach it (\(reason))")
+        }
         let message = "\(error)"
         guard claim() else { return }
         let answer: OpenAIError = if case RuntimeCallError.unreachable = error {
@@ -116,44 +119,67 @@ final class Exchange: Sendable {
         }
     }
 
-    // MARK: Whole answers
+    // MARK: The runtime's part
 
-    private func whole() async {
+    /// Sends the rewritten request to the runtime, handing each piece of the answer to
+    /// `onBody` with the runtime's status; gives the slot back when the runtime is done. On
+    /// failure (runtime, client gone, cancellation) the outcome is recorded and answered here,
+    /// and nil returned.
+    private func forward(when: String, onBody: (ByteBuffer, Int) async throws -> Void) async -> Int? {
         var status = 0
-        var body: [UInt8] = []
         do {
             try await gateway.runtime.send(
                 method: "POST", path: translated.endpoint.rawValue, body: translated.runtimeBody,
                 onHead: { code in status = code },
-                onBody: { buffer in
-                    guard body.count + buffer.readableBytes <= Self.answerLimit else {
-                        throw RuntimeCallError.brokeOff("the answer is larger than \(Self.answerLimit) bytes")
-                    }
-                    body += buffer.readableBytesView
-                })
+                onBody: { buffer in try await onBody(buffer, status) })
+        } catch is ClientGone {
+            releaseSlot()
+            await clientLeft(when)
+            return nil
         } catch {
             releaseSlot()
-            if Task.isCancelled { await clientLeft("before the answer was ready") } else { await runtimeFailed(error) }
-            return
+            if Task.isCancelled { await clientLeft(when) } else { await runtimeFailed(error) }
+            return nil
         }
         releaseSlot()
-        guard status == 200 else {
-            if claim() {
-                await gateway.refuse(.fromRuntime(status: status, body: body), request: request, writer: writer, outcome: baseOutcome)
-            }
-            return
+        return status
+    }
+
+    /// False (and the request refused with the runtime's reason) unless the runtime said 200.
+    private func accepted(status: Int, body: [UInt8]) async -> Bool {
+        guard status != 200 else { return true }
+        if claim() {
+            await gateway.refuse(.fromRuntime(status: status, body: body), request: request, writer: writer, outcome: baseOutcome)
         }
+        return false
+    }
+
+    private func outcome(of tracker: AnswerTracker) -> RequestOutcome {
+        var outcome = baseOutcome
+        outcome.answerSHA256 = tracker.answerSHA256
+        outcome.tokensIn = tracker.tokensIn
+        outcome.tokensOut = tracker.tokensOut
+        return outcome
+    }
+
+    // MARK: Whole answers
+
+    private func whole() async {
+        var body: [UInt8] = []
+        let sent = await forward(when: "before the answer was ready") { buffer, _ in
+            guard body.count + buffer.readableBytes <= Self.answerLimit else {
+                throw RuntimeCallError.brokeOff("the answer is larger than \(Self.answerLimit) bytes")
+            }
+            body += buffer.readableBytesView
+        }
+        guard let status = sent, await accepted(status: status, body: body) else { return }
         var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint)
         guard let parsed = try? JSONValue.parse(body), let rewritten = tracker.rewrite(parsed, keepUsage: true) else {
             await runtimeFailed(RuntimeCallError.brokeOff("the runtime's answer is not JSON"))
             return
         }
         guard claim() else { return }
-        var outcome = baseOutcome
-        outcome.answerSHA256 = tracker.answerSHA256
-        outcome.tokensIn = tracker.tokensIn
-        outcome.tokensOut = tracker.tokensOut
-        guard await gateway.record(request, outcome) else {
+        guard await gateway.record(request, outcome(of: tracker)) else {
             try? await writer.send(gateway.auditUnavailable)
             return
         }
@@ -179,59 +205,35 @@ final class Exchange: Sendable {
     }
 
     private func stream() async {
-        var status = 0
         var errorBody: [UInt8] = []
         var events = ServerSentEvents()
         var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint)
         let keepUsage = translated.streamUsage
-        do {
-            try await gateway.runtime.send(
-                method: "POST", path: translated.endpoint.rawValue, body: translated.runtimeBody,
-                onHead: { code in status = code },
-                onBody: { buffer in
-                    guard status == 200 else {
-                        if errorBody.count < 1 << 16 { errorBody += buffer.readableBytesView }
-                        return
-                    }
-                    for data in try events.feed(buffer.readableBytesView) {
-                        if data == Array("[DONE]".utf8) { continue }
-                        guard let value = try? JSONValue.parse(data) else {
-                            throw RuntimeCallError.brokeOff("the runtime sent an event that is not JSON")
-                        }
-                        if value["error"] != nil {
-                            throw RuntimeCallError.brokeOff("the runtime reported: \(value["error"]?["message"]?.stringValue ?? "an error")")
-                        }
-                        guard let rewritten = tracker.rewrite(value, keepUsage: keepUsage) else { continue }
-                        try await startStreamIfNeeded()
-                        do {
-                            try await writer.write(Self.event(rewritten.bytes))
-                        } catch {
-                            throw ClientGone()
-                        }
-                    }
-                })
-        } catch is ClientGone {
-            releaseSlot()
-            await clientLeft("during the answer")
-            return
-        } catch {
-            releaseSlot()
-            if Task.isCancelled { await clientLeft("during the answer") } else { await runtimeFailed(error) }
-            return
-        }
-        releaseSlot()
-        guard status == 200 else {
-            if claim() {
-                await gateway.refuse(.fromRuntime(status: status, body: errorBody), request: request, writer: writer, outcome: baseOutcome)
+        let sent = await forward(when: "during the answer") { buffer, status in
+            guard status == 200 else {
+                if errorBody.count < 1 << 16 { errorBody += buffer.readableBytesView }
+                return
             }
-            return
+            for data in try events.feed(buffer.readableBytesView) {
+                if data == Array("[DONE]".utf8) { continue }
+                guard let value = try? JSONValue.parse(data) else {
+                    throw RuntimeCallError.brokeOff("the runtime sent an event that is not JSON")
+                }
+                if value["error"] != nil {
+                    throw RuntimeCallError.brokeOff("the runtime reported: \(value["error"]?["message"]?.stringValue ?? "an error")")
+                }
+                guard let rewritten = tracker.rewrite(value, keepUsage: keepUsage) else { continue }
+                try await startStreamIfNeeded()
+                do {
+                    try await writer.write(Self.event(rewritten.bytes))
+                } catch {
+                    throw ClientGone()
+                }
+            }
         }
+        guard let status = sent, await accepted(status: status, body: errorBody) else { return }
         guard claim() else { return }
-        var outcome = baseOutcome
-        outcome.answerSHA256 = tracker.answerSHA256
-        outcome.tokensIn = tracker.tokensIn
-        outcome.tokensOut = tracker.tokensOut
-        let recorded = await gateway.record(request, outcome)
+        let recorded = await gateway.record(request, outcome(of: tracker))
         do {
             try await startStreamIfNeeded()
             // The answer is complete only with [DONE], sent once its record is on disk.

@@ -110,8 +110,8 @@ public final class Gateway: Sendable {
 
         await withTaskGroup(of: Void.self) { background in
             background.addTask { [self] in
-                await health.poll { up in
-                    self.log(up ? "runtime is answering on \(self.settings.runtimeSocket)" : "runtime is not answering; requests get 503 until it does")
+                await health.poll { up, why in
+                    self.log(up ? "runtime is answering on \(self.settings.runtimeSocket)" : "runtime is not answering (\(why)); requests get 503 until it does")
                     if !up { self.metrics.runtimeLost() }
                     _ = try? ServiceNotifier().notify("STATUS=" + (up ? "serving" : "runtime not answering"))
                 }

@@ -167,7 +167,9 @@ extension Gateway {
             group.addTask { await exchange.run() }
             group.addTask {
                 try? await Task.sleep(for: deadline)
-                return Task.isCancelled ? nil : .deadline
+                // Claimed here, before the exchange is cancelled, so that the exchange does not
+                // record its cancellation as a client that left.
+                return Task.isCancelled || !exchange.claim() ? nil : .deadline
             }
             var result: Exchange.Result = .deadline
             for await value in group {
@@ -182,7 +184,6 @@ extension Gateway {
         switch finished {
         case .done: return
         case .deadline:
-            guard exchange.claim() else { return }
             outcome.reason = "the request deadline of \(deadline) passed"
             let error = OpenAIError.deadline("no answer within the request deadline of \(deadline)")
             if exchange.streamStarted {

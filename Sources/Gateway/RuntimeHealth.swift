@@ -57,18 +57,22 @@ final class RuntimeHealth: Sendable {
     /// A runtime that is up is declared down after two failed checks in a row (one slow
     /// answer on a saturated host is not an outage); a refused connection on a forwarded
     /// request marks it down at once (`markDown`).
-    func poll(onChange: @Sendable (Bool) -> Void) async {
+    func poll(onChange: @Sendable (Bool, String) -> Void) async {
         var failures = 0
         while !Task.isCancelled {
             var answered: Bool
+            var why = ""
             do {
-                answered = try await client.fetch(path: "/health", limit: 4096).status == 200
+                let status = try await client.fetch(path: "/health", limit: 4096).status
+                answered = status == 200
+                why = "/health answered HTTP \(status)"
             } catch {
                 answered = false
+                why = "\(error)"
             }
             failures = answered ? 0 : failures + 1
             if !answered, isUp, failures < 2 { answered = true }
-            if set(up: answered) { onChange(answered) }
+            if set(up: answered) { onChange(answered, why) }
             try? await Task.sleep(for: answered ? .seconds(1) : .milliseconds(200))
         }
     }

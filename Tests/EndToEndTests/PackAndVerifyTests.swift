@@ -12,16 +12,8 @@ import Testing
     @Test func demoBundleIsBuiltCoSignedInspectedAndVerified() throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let model = try TestEnvironment.demoModel()
         let input = folder.file("input")
-        try FileManager.default.createDirectory(atPath: input + "/model", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: input + "/runtime/cpu-generic", withIntermediateDirectories: true)
-        for name in ["base.gguf", "claims.gguf", "legal.gguf"] {
-            try FileManager.default.copyItem(atPath: model.folder.appendingPathComponent(name).path, toPath: input + "/model/" + name)
-        }
-        try FileManager.default.copyItem(atPath: try TestEnvironment.llamaServer(), toPath: input + "/runtime/cpu-generic/llama-server")
-        try FileManager.default.copyItem(
-            atPath: TestEnvironment.repositoryRoot.appendingPathComponent("bundle/demo/bundle.yaml").path, toPath: input + "/bundle.yaml")
+        _ = try DemoBundle.stageInputs(in: input)
 
         try run("airlock-pack", ["keygen", "--output", folder.file("release.pem")]).checked()
         try run("airlock-pack", ["keygen", "--algorithm", "ed25519", "--output", folder.file("officer.pem")]).checked()

@@ -199,6 +199,29 @@ import Glibc
         #expect(verified.status == 0, "\(verified)")
     }
 
+    @Test func requestDeadlineEndsAnswersWith504() throws {
+        let served = try ServedBundle(gatewayConfig: "limits:\n  request_deadline_s: 1\n")
+        defer { served.stop() }
+        let key = try #require(served.keys["everything"])
+        let long = #"{"model":"legal","prompt":"Terms:","max_tokens":2000,"temperature":0,"stream":false}"#
+        let whole = try served.request("POST", "/v1/completions", body: long, key: key)
+        #expect(whole.status == 504, "\(whole)")
+        #expect(whole.errorCode == "timeout")
+        let streamed = try served.request("POST", "/v1/completions", body: long.replacingOccurrences(of: #""stream":false"#, with: #""stream":true"#), key: key)
+        if streamed.status == 200 {
+            // Started in time: the stream ends with an error event, never [DONE].
+            #expect(streamed.events.last?.contains(#""code":"timeout""#) == true, "\(streamed.events.suffix(2))")
+            #expect(!streamed.events.contains("[DONE]"))
+        } else {
+            // On a busy machine the first token may come after the deadline: a plain 504.
+            #expect(streamed.status == 504, "\(streamed)")
+            #expect(streamed.errorCode == "timeout")
+        }
+        // Both are recorded as 504.
+        let records = try ProcessResult.run(TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--action", "gateway.request", "--json"]).checked().stdout
+        #expect(records.components(separatedBy: #""status":504"#).count - 1 == 2, "\(records)")
+    }
+
     @Test func metricsCountRequestsByModelAndStatus() throws {
         let served = try ServedBundle()
         defer { served.stop() }

@@ -10,25 +10,31 @@ import Glibc
 public enum DemoBundle {
     private static let built = Mutex<(bundle: String, publicKey: String)?>(nil)
 
+    /// Lays out the demo bundle's inputs (model, adapters, test runtime, bundle.yaml) in
+    /// `input`, as scripts/demo.sh does; returns the spec file's path.
+    public static func stageInputs(in input: String) throws -> String {
+        let model = try TestEnvironment.demoModel()
+        try FileManager.default.createDirectory(atPath: input + "/model", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: input + "/runtime/cpu-generic", withIntermediateDirectories: true)
+        for name in ["base.gguf", "claims.gguf", "legal.gguf"] {
+            try FileManager.default.copyItem(atPath: model.folder.appendingPathComponent(name).path, toPath: input + "/model/" + name)
+        }
+        try FileManager.default.copyItem(atPath: try TestEnvironment.llamaServer(), toPath: input + "/runtime/cpu-generic/llama-server")
+        try FileManager.default.copyItem(
+            atPath: TestEnvironment.repositoryRoot.appendingPathComponent("bundle/demo/bundle.yaml").path, toPath: input + "/bundle.yaml")
+        return input + "/bundle.yaml"
+    }
+
     /// The bundle file and the public key that signed it.
     public static func shared() throws -> (bundle: String, publicKey: String) {
         try built.withLock { cached in
             if let cached { return cached }
             let folder = try TemporaryDirectory("airlock-demo-bundle")
-            let model = try TestEnvironment.demoModel()
-            let input = folder.file("input")
-            try FileManager.default.createDirectory(atPath: input + "/model", withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: input + "/runtime/cpu-generic", withIntermediateDirectories: true)
-            for name in ["base.gguf", "claims.gguf", "legal.gguf"] {
-                try FileManager.default.copyItem(atPath: model.folder.appendingPathComponent(name).path, toPath: input + "/model/" + name)
-            }
-            try FileManager.default.copyItem(atPath: try TestEnvironment.llamaServer(), toPath: input + "/runtime/cpu-generic/llama-server")
-            try FileManager.default.copyItem(
-                atPath: TestEnvironment.repositoryRoot.appendingPathComponent("bundle/demo/bundle.yaml").path, toPath: input + "/bundle.yaml")
+            let spec = try stageInputs(in: folder.file("input"))
             let pack = TestEnvironment.executable("airlock-pack")
             try ProcessResult.run(pack, ["keygen", "--output", folder.file("release.pem")]).checked()
             let bundle = folder.file("claims-assistant-1.0.0.airlock")
-            try ProcessResult.run(pack, ["build", input + "/bundle.yaml", "--key", folder.file("release.pem"), "--output", bundle]).checked()
+            try ProcessResult.run(pack, ["build", spec, "--key", folder.file("release.pem"), "--output", bundle]).checked()
             cached = (bundle, folder.file("release.pub.pem"))
             return (bundle, folder.file("release.pub.pem"))
         }
