@@ -120,6 +120,18 @@ public final class Gateway: Sendable {
                 await health.waitUntilFirstUp()
                 try? ServiceNotifier().ready(status: "serving \(settings.catalog.bundle) \(settings.catalog.version)")
             }
+            background.addTask { [self] in
+                // Records written just before a quiet spell get their signed checkpoint within
+                // the log's checkpoint interval too, not only at the next request.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(30))
+                    do {
+                        _ = try await audit.checkpointIfDue()
+                    } catch {
+                        log("AUDIT LOG NOT WRITTEN: the periodic checkpoint failed: \(error)")
+                    }
+                }
+            }
             background.addTask {
                 let notifier = ServiceNotifier()
                 guard let interval = notifier.watchdogInterval else { return }
