@@ -15,6 +15,12 @@ enum AdminAudit {
         return .local(user: name, uid: uid)
     }
 
+    /// The gateway service itself (its process's user), for what it does on its own.
+    static var serviceActor: AuditActor {
+        let local = actor
+        return .local(user: "airlock-serve:" + local.id, uid: getuid())
+    }
+
     /// Appends `event` durably. A failure to record is itself an error: the command fails and
     /// says that its record could not be written.
     static func record(_ event: AuditEvent, layout: HostLayout) async throws(AirlockError) {

@@ -2,7 +2,9 @@ public import ArgumentParser
 internal import AirlockCore
 internal import AuditLog
 internal import Dispatch
+internal import Foundation
 internal import Gateway
+internal import Signing
 internal import Runtime
 #if canImport(Glibc)
 internal import Glibc
@@ -49,8 +51,18 @@ public struct AirlockServeCommand: AsyncParsableCommand {
         let settings = GatewaySettings(
             host: address.host, port: address.port, limits: limits, catalog: plan.catalog,
             runtimeSocket: plan.runtime.socketPath, runtimeSlots: plan.runtime.parallel)
+        // The policies the gateway enforces are recorded as loaded: its limits now, the client
+        // list at start and at every reload (its digest names exactly which version).
+        try await audit.append(Self.policyLoaded(path: layout.gatewayConfig, name: "gateway"))
         let authenticator = ClientRegistryAuthenticator(layout: layout) { message in
             ServeLog.line("clients: \(message)")
+            Task {
+                do {
+                    try await audit.append(Self.policyLoaded(path: layout.clients, name: "clients"))
+                } catch {
+                    ServeLog.line("AUDIT LOG NOT WRITTEN: the clients policy load: \(error)")
+                }
+            }
         }
         let gateway = Gateway(settings: settings, authenticator: authenticator, audit: audit) { ServeLog.line($0) }
         let signals = ShutdownSignals { gateway.shutdown() }
@@ -58,6 +70,14 @@ public struct AirlockServeCommand: AsyncParsableCommand {
         try await gateway.run { bound in
             ServeLog.line("ready for requests on http://\(bound)")
         }
+    }
+}
+
+extension AirlockServeCommand {
+    /// A `policy.loaded` record for the file at `path`: its SHA-256, or `absent` (defaults).
+    static func policyLoaded(path: String, name: String) -> AuditEvent {
+        let digest = FileManager.default.contents(atPath: path).flatMap { try? SHA256Hasher.hash(Array($0)).hex } ?? "absent"
+        return .policyLoaded(by: AdminAudit.serviceActor, policy: "\(name) (\(path))", digest: digest, outcome: .ok)
     }
 }
 

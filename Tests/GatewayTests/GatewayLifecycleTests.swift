@@ -163,6 +163,10 @@ import Glibc
         #expect(latest[4]["outcome"] as? String == "refused")
         let verified = try ProcessResult.run(audit, ["--root", served.root, "verify"])
         #expect(verified.status == 0, "\(verified)")
+        // The policies it enforces were recorded as loaded, with their digests.
+        let policies = try ProcessResult.run(audit, ["--root", served.root, "search", "--action", "policy.loaded", "--json"]).checked().stdout
+        #expect(policies.contains("gateway ("), "\(policies)")
+        #expect(policies.contains("clients ("), "\(policies)")
     }
 
     @Test func gatewayFailsClosedWhenTheAuditLogCannotBeWritten() throws {
