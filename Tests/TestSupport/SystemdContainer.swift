@@ -26,7 +26,16 @@ public final class SystemdContainer: Sendable {
 
     /// Boots a container named `name` and waits until its systemd is running.
     public static func start(name: String) throws -> SystemdContainer {
-        let result = try ProcessResult.run(script, ["start", name])
+        // The container has its own /tmp: a checkout there (CI clones into one) and its build
+        // output are bound in read-only at the same path, so tests can run what they built.
+        var environment = ProcessInfo.processInfo.environment
+        let shared = [TestEnvironment.repositoryRoot.path, TestEnvironment.executablesDirectory.path]
+            .filter { $0.hasPrefix("/tmp/") || $0.hasPrefix("/run/") }
+        if !shared.isEmpty {
+            let existing = environment["AIRLOCK_CONTAINER_BIND_RO"].map { [$0] } ?? []
+            environment["AIRLOCK_CONTAINER_BIND_RO"] = (existing + [shared[0]]).joined(separator: ":")
+        }
+        let result = try ProcessResult.run(script, ["start", name], environment: environment)
         guard result.status == 0, let pid = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             _ = try? ProcessResult.run(script, ["stop", name])
             throw TestSupportError("container \(name) did not boot: \(result)")
