@@ -223,7 +223,10 @@ public struct AirlockCommand: AsyncParsableCommand {
                 The bundle is read once: verified while it is extracted into a staging folder, \
                 flushed, renamed into place read-only, and made current by switching one link. \
                 Any failure leaves the previous version current and nothing of the new one behind. \
-                Services are not built yet: --no-start is required for now.
+                Then the bundle's systemd units (airlock-runtime@NAME.service, airlock-serve@NAME.service) \
+                and the sysusers.d/tmpfiles.d entries they need are rendered into ROOT/etc; with --root / \
+                they are enabled and (re)started, unless --no-start. Under any other --root they are only \
+                rendered. The gateway's address and client networks come from ROOT/etc/airlock/services.yaml.
                 """)
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle file.")
@@ -236,9 +239,6 @@ public struct AirlockCommand: AsyncParsableCommand {
         var progress = false
 
         func run() async throws {
-            guard noStart else {
-                throw AirlockError(.notImplemented, "starting services is not available in this build of Airlock yet: install with --no-start, and run it with 'airlock run' once that lands")
-            }
             let layout = root.layout
             let result: InstallResult
             do {
@@ -254,13 +254,40 @@ public struct AirlockCommand: AsyncParsableCommand {
             if let runtime = result.installed.runtime { details["runtime"] = runtime }
             if result.downgradeAllowed { details["downgrade_allowed"] = "true" }
             if !result.pruned.isEmpty { details["pruned"] = result.pruned.joined(separator: ",") }
+            // Services: an adapter-only bundle has none of its own (it is served by its base's).
+            var services: Services.Outcome?
+            var servicesError: AirlockError?
+            if result.installed.runtime != nil {
+                do {
+                    services = try Services.install(name: result.name, layout: layout, start: !noStart)
+                } catch {
+                    servicesError = error
+                }
+            }
+            details["services"] = servicesError.map { "failed: \($0)" } ?? services.map { $0.started ? "started" : "rendered" } ?? "none (adapter-only)"
             try await AdminAudit.record(
-                .install(by: AdminAudit.actor, bundle: result.name, version: result.version, outcome: .ok, details: details), layout: layout)
+                .install(by: AdminAudit.actor, bundle: result.name, version: result.version, outcome: servicesError == nil ? .ok : .failed, details: details),
+                layout: layout)
             Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")
             if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
             if result.downgradeAllowed { Output.line("note: installed although not newer than the highest version ever activated (--allow-downgrade; recorded in the audit log)") }
             if !result.pruned.isEmpty { Output.line("removed older versions (store policy keep_versions): \(result.pruned.joined(separator: ", "))") }
-            Output.line("services: not started (--no-start)")
+            if let servicesError {
+                throw AirlockError(
+                    .system, "\(result.name) \(result.version) is installed and current, but its services could not be set up", cause: servicesError)
+            }
+            guard let services else {
+                Output.line("services: none of its own (an adapter-only bundle is served by its base's services)")
+                return
+            }
+            Output.line("services: rendered \(services.files.joined(separator: ", "))")
+            if services.started {
+                Output.line("services: \(services.runtimeUnit) and \(services.gatewayUnit) (re)started; gateway on \(services.listen) (journalctl -u 'airlock-*@\(result.name)')")
+            } else if noStart {
+                Output.line("services: not enabled or started (--no-start); start them with: systemctl enable --now \(services.gatewayUnit)")
+            } else {
+                Output.line("services: not started: --root is not / (to use these units on this host, copy them to /etc/systemd/system, run systemd-sysusers and systemd-tmpfiles --create on the two .conf files, then systemctl daemon-reload && systemctl enable --now \(services.gatewayUnit))")
+            }
         }
     }
 

@@ -1,0 +1,160 @@
+internal import AirlockCore
+internal import AuditLog
+internal import Foundation
+internal import Gateway
+internal import Systemd
+internal import Yams
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Where each bundle's gateway listens and which client networks it may talk with, from
+/// `ROOT/etc/airlock/services.yaml` (optional; a bundle without an entry listens on
+/// 127.0.0.1:8080 and serves local clients only):
+/// ```yaml
+/// claims-assistant:
+///   listen: 10.20.0.5:8080
+///   clients: [10.20.0.0/16, 192.168.7.0/24]
+/// ```
+struct ServiceSettings: Equatable {
+    var listen: ListenAddress
+    var clients: [String]
+
+    static let defaultListen = "127.0.0.1:8080"
+
+    static func load(layout: HostLayout, name: String) throws(AirlockError) -> ServiceSettings {
+        let path = layout.serviceSettings
+        var settings = ServiceSettings(listen: try ListenAddress(defaultListen), clients: [])
+        guard let data = FileManager.default.contents(atPath: path) else { return settings }
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw AirlockError(.invalidInput, "\(path) is not valid YAML: \(error)")
+        }
+        guard let top = document as? [String: Any] else {
+            if document == nil { return settings }
+            throw AirlockError(.invalidInput, "\(path) must map bundle names to their settings")
+        }
+        guard let entry = top[name] else { return settings }
+        guard let fields = entry as? [String: Any] else {
+            throw AirlockError(.invalidInput, "\(path): '\(name)' must be a mapping with listen: and clients:")
+        }
+        for key in fields.keys where key != "listen" && key != "clients" {
+            throw AirlockError(.invalidInput, "\(path): '\(name)': unknown key '\(key)' (known: listen, clients)")
+        }
+        if let listen = fields["listen"] {
+            guard let text = listen as? String else { throw AirlockError(.invalidInput, "\(path): '\(name).listen' must be HOST:PORT") }
+            settings.listen = try ListenAddress(text)
+        }
+        if let clients = fields["clients"] {
+            guard let list = clients as? [Any], list.allSatisfy({ $0 is String }) else {
+                throw AirlockError(.invalidInput, "\(path): '\(name).clients' must be a list of addresses or prefixes")
+            }
+            settings.clients = list.compactMap { $0 as? String }
+        }
+        return settings
+    }
+}
+
+/// The systemd side of `airlock install`: renders the bundle's units and, on a real host
+/// (`--root /`), creates the service users, fixes the shared files' group, reloads systemd,
+/// enables the gateway and (re)starts both services.
+enum Services {
+    struct Outcome {
+        var files: [String]
+        var started: Bool
+        var gatewayUnit: String
+        var runtimeUnit: String
+        var listen: String
+    }
+
+    static func input(plan: ServicePlan, layout: HostLayout, settings: ServiceSettings, serve: String) -> ServiceUnitInput {
+        var serveArguments = [plan.name, "--listen", settings.listen.description]
+        if layout.root != "/" { serveArguments = ["--root", layout.root] + serveArguments }
+        return ServiceUnitInput(
+            name: plan.name, version: plan.version,
+            runtimeExecutable: plan.runtime.executable, runtimeArguments: plan.runtime.arguments,
+            versionDirectory: layout.versionDirectory(name: plan.name, version: plan.version),
+            socketDirectory: plan.runDirectory,
+            serveExecutable: serve, serveArguments: serveArguments,
+            listenHost: settings.listen.host, listenPort: settings.listen.port, clientNetworks: settings.clients)
+    }
+
+    /// Renders and writes the units; starts them when `start` and the root is `/`.
+    static func install(name: String, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
+        let plan = try ServicePlan.load(layout: layout, name: name)
+        let settings = try ServiceSettings.load(layout: layout, name: name)
+        let serve = try AirlockCommand.Run.siblingExecutable("airlock-serve")
+        let files = try ServiceUnits.render(input(plan: plan, layout: layout, settings: settings, serve: serve), layout: layout)
+        for file in files {
+            try AtomicFile.makeDirectories(AtomicFile.folder(of: file.path), mode: 0o755)
+            try AtomicFile.write(Array(file.contents.utf8), to: file.path, mode: 0o644)
+        }
+        let outcome = Outcome(
+            files: files.map(\.path), started: false, gatewayUnit: ServiceUnits.gatewayUnit(name),
+            runtimeUnit: ServiceUnits.runtimeUnit(name), listen: settings.listen.description)
+        guard start, layout.root == "/" else { return outcome }
+        try prepareHost(layout: layout)
+        try systemctl(["daemon-reload"])
+        try systemctl(["enable", "--quiet", outcome.gatewayUnit])
+        // One job for both: the runtime (After=) first, then the gateway, which reads the new
+        // version's catalog at its start.
+        try systemctl(["restart", outcome.runtimeUnit, outcome.gatewayUnit])
+        return Outcome(files: outcome.files, started: true, gatewayUnit: outcome.gatewayUnit, runtimeUnit: outcome.runtimeUnit, listen: outcome.listen)
+    }
+
+    /// Users, the shared audit log and the files the gateway reads in place.
+    static func prepareHost(layout: HostLayout) throws(AirlockError) {
+        try run("/usr/bin/systemd-sysusers", [layout.sysusersFile])
+        // The clients file must exist in the gateway's group before anyone adds a client:
+        // `airlock clients` keeps the owner and group of the file it rewrites.
+        if !FileManager.default.fileExists(atPath: layout.clients) {
+            try AtomicFile.makeDirectories(layout.configDirectory, mode: 0o755)
+            try ClientsFile().save(path: layout.clients)
+        }
+        // The audit key (LoadCredential= needs it) and the log, created if need be.
+        _ = try AuditLogWriter(host: layout)
+        try run("/usr/bin/systemd-tmpfiles", ["--create", layout.tmpfilesFile])
+        // Files root's commands created before: the gateway's group appends to them too.
+        guard let group = getgrnam(ServiceUnits.gatewayUser)?.pointee.gr_gid else {
+            throw AirlockError(.system, "group '\(ServiceUnits.gatewayUser)' does not exist after systemd-sysusers \(layout.sysusersFile)")
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.auditDirectory)) ?? []
+        for name in names.sorted() where name.hasSuffix(".jsonl") || name == AuditLayout.lockName {
+            let path = layout.auditDirectory + "/" + name
+            guard chown(path, 0, group) == 0, chmod(path, 0o660) == 0 else {
+                throw AirlockError.system("cannot share \(path) with group \(ServiceUnits.gatewayUser)", errno: errno)
+            }
+        }
+    }
+
+    static func systemctl(_ arguments: [String]) throws(AirlockError) {
+        try run("/usr/bin/systemctl", arguments)
+    }
+
+    /// Runs a system tool; a failure names the command and carries what it printed.
+    static func run(_ executable: String, _ arguments: [String]) throws(AirlockError) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw AirlockError(.system, "cannot run \(executable): \(error)")
+        }
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let said = printed.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "; ")
+            throw AirlockError(
+                .system,
+                "'\(([executable] + arguments).joined(separator: " "))' failed (status \(process.terminationStatus))\(said.isEmpty ? "" : ": " + said)")
+        }
+    }
+}
