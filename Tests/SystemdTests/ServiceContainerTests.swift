@@ -44,15 +44,21 @@ import Testing
         return (Int(parts.last ?? "") ?? -1, parts.dropLast().joined(separator: "\n"))
     }
 
-    @Test func installStartsHardenedServicesThatServeAndSurviveARuntimeKill() throws {
+    /// Installs the demo bundle with the real `airlock` (as root, `--root /`) inside `container`.
+    static func installDemo(_ container: SystemdContainer) throws -> ProcessResult {
         let demo = try DemoBundle.shared()
-        let airlock = TestEnvironment.executable("airlock")
-        try SystemdContainer.with(name: "airlock-test-services") { container in
-            try container.copy(demo.bundle, to: "/root/claims-assistant-1.0.0.airlock")
-            try container.copy(demo.publicKey, to: "/root/release.pub.pem")
-            try container.exec([airlock, "trust", "add", "/root/release.pub.pem", "--names", "claims-*"]).checked()
+        try container.copy(demo.bundle, to: "/root/claims-assistant-1.0.0.airlock")
+        try container.copy(demo.publicKey, to: "/root/release.pub.pem")
+        try container.exec([airlock, "trust", "add", "/root/release.pub.pem", "--names", "claims-*"]).checked()
+        return try container.exec([airlock, "install", "/root/claims-assistant-1.0.0.airlock"])
+    }
 
-            let installed = try container.exec([airlock, "install", "/root/claims-assistant-1.0.0.airlock"])
+    static var airlock: String { TestEnvironment.executable("airlock") }
+
+    @Test func installStartsHardenedServicesThatServeAndSurviveARuntimeKill() throws {
+        let airlock = Self.airlock
+        try SystemdContainer.with(name: "airlock-test-services") { container in
+            let installed = try Self.installDemo(container)
             #expect(installed.status == 0, "\(installed)\n\(Self.journal(container))")
             #expect(installed.stdout.contains("services: \(Self.runtimeUnit) and \(Self.gatewayUnit) (re)started"), "\(installed)")
             for unit in [Self.runtimeUnit, Self.gatewayUnit] {
@@ -104,6 +110,138 @@ import Testing
             #expect(try Self.show(container, Self.gatewayUnit, "MainPID") == gatewayPID, "the gateway was restarted")
             #expect(try Self.show(container, Self.gatewayUnit, "NRestarts") == "0")
             #expect(try container.exec(["systemctl", "is-active", Self.gatewayUnit]).stdout == "active\n")
+
+            // The gateway (user airlock-serve) and root's commands share the audit log: the
+            // requests are recorded and the chain verifies.
+            let records = try container.exec([TestEnvironment.executable("airlock-audit"), "search", "--action", "gateway", "--json"]).checked()
+            #expect(records.stdout.split(separator: "\n").count >= 2, "\(records)")
+            let auditVerified = try container.exec([TestEnvironment.executable("airlock-audit"), "verify"])
+            #expect(auditVerified.status == 0, "\(auditVerified)")
+
+            // clients.yaml is read in place: a revocation applies without a restart.
+            try container.exec([airlock, "clients", "revoke", "app"]).checked()
+            var revoked = try Self.chat(container, key: key)
+            for _ in 0..<20 where revoked.0 != 401 {
+                Thread.sleep(forTimeInterval: 0.1)
+                revoked = try Self.chat(container, key: key)
+            }
+            #expect(revoked.0 == 401, "\(revoked)")
+            #expect(try Self.show(container, Self.gatewayUnit, "MainPID") == gatewayPID)
+
+            // Stopping the gateway stops its runtime; starting it starts both, and it serves.
+            try container.exec(["systemctl", "stop", Self.gatewayUnit]).checked()
+            #expect(try container.exec(["systemctl", "is-active", Self.runtimeUnit]).stdout == "inactive\n")
+            try container.exec(["systemctl", "start", Self.gatewayUnit]).checked()
+            #expect(try container.exec(["systemctl", "is-active", Self.runtimeUnit]).stdout == "active\n")
+            let second = try container.exec([airlock, "clients", "add", "app2", "--adapters", "claims"]).checked().stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(try Self.chat(container, key: second).0 == 200)
+        }
+    }
+
+    /// A listener of the test's own on a veth address it created: TCP 8000 accepts, UDP 5353
+    /// and 53 (DNS) echo what they get.
+    static let listener = """
+        import socket, threading
+        def udp(port):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.231.0.2", port))
+            while True:
+                data, peer = s.recvfrom(512); s.sendto(data, peer)
+        for port in (5353, 53): threading.Thread(target=udp, args=(port,), daemon=True).start()
+        t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("10.231.0.2", 8000)); t.listen(16)
+        while True:
+            c, _ = t.accept(); c.close()
+        """
+
+    /// Tries TCP, UDP and a DNS query to the listener; prints what each gave as JSON.
+    static let probe = """
+        import json, socket, sys
+        host = sys.argv[1]
+        def tcp():
+            socket.create_connection((host, 8000), timeout=3).close(); return "ok"
+        def udp(port, payload):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3); s.sendto(payload, (host, port))
+            return "ok" if s.recvfrom(512)[0] == payload else "wrong answer"
+        query = bytes.fromhex("123401000001000000000000076578616d706c65036f72670000010001")
+        out = {}
+        for name, attempt in (("tcp", tcp), ("udp", lambda: udp(5353, b"ping")), ("dns", lambda: udp(53, query))):
+            try: out[name] = attempt()
+            except Exception as error: out[name] = "%s: %s" % (type(error).__name__, error)
+        print(json.dumps(out))
+        """
+
+    /// A probe unit with every line of a rendered unit except how it starts and restarts: the
+    /// same user, sandbox and firewall, running the probe once.
+    static func probeUnit(from rendered: String, output: String) -> String {
+        let lifecycle = ["ExecStart=", "Type=", "NotifyAccess=", "WatchdogSec=", "Restart=", "RestartSec=", "RuntimeDirectory",
+                         "StopPropagatedFrom=", "Wants=", "After=", "WantedBy=", "[Install]"]
+        var lines = rendered.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            .filter { line in !lifecycle.contains { line.hasPrefix($0) } }
+        let service = lines.firstIndex(of: "[Service]")! + 1
+        lines.insert(contentsOf: [
+            "Type=oneshot", "ExecStart=/usr/bin/python3 /opt/airlock-probe/probe.py 10.231.0.2", "StandardOutput=file:\(output)",
+        ], at: service)
+        return lines.joined(separator: "\n")
+    }
+
+    static func probeResults(_ container: SystemdContainer, _ path: String) throws -> [String: String] {
+        let text = try container.exec(["cat", path]).checked().stdout
+        return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]) ?? [:]
+    }
+
+    /// No way out from either sandbox, proven by the kernel: TCP, UDP and DNS to a listener the
+    /// test placed on a veth address of its own fail from each unit's sandbox, and work from a
+    /// unit without it.
+    @Test func egressFromEitherSandboxIsRefused() throws {
+        try SystemdContainer.with(name: "airlock-test-egress-units") { container in
+            try container.preflightFirewall()
+            let installed = try Self.installDemo(container)
+            #expect(installed.status == 0, "\(installed)")
+            try container.shell("""
+                set -e
+                ip link add airlock-v0 type veth peer name airlock-v1
+                ip netns add airlock-target
+                ip link set airlock-v1 netns airlock-target
+                ip addr add 10.231.0.1/24 dev airlock-v0
+                ip link set airlock-v0 up
+                ip -n airlock-target addr add 10.231.0.2/24 dev airlock-v1
+                ip -n airlock-target link set airlock-v1 up
+                ip -n airlock-target link set lo up
+                """).checked()
+            try container.write(Self.listener, to: "/opt/airlock-probe/listener.py")
+            try container.write(Self.probe, to: "/opt/airlock-probe/probe.py")
+            try container.exec(["systemd-run", "--unit=airlock-target-listener", "--", "ip", "netns", "exec", "airlock-target",
+                                "/usr/bin/python3", "/opt/airlock-probe/listener.py"]).checked()
+            // Without a sandbox, every probe gets through (so this test can fail).
+            var open: [String: String] = [:]
+            for _ in 0..<30 where open != ["tcp": "ok", "udp": "ok", "dns": "ok"] {
+                Thread.sleep(forTimeInterval: 0.2)
+                _ = try container.exec(["rm", "-f", "/run/probe-open.json"])
+                _ = try container.exec(["systemd-run", "--wait", "--quiet", "-p", "StandardOutput=file:/run/probe-open.json", "--",
+                                        "/usr/bin/python3", "/opt/airlock-probe/probe.py", "10.231.0.2"])
+                open = (try? Self.probeResults(container, "/run/probe-open.json")) ?? [:]
+            }
+            #expect(open == ["tcp": "ok", "udp": "ok", "dns": "ok"], "the listener is unreachable without a sandbox: \(open)")
+
+            for unit in [Self.runtimeUnit, Self.gatewayUnit] {
+                let rendered = try container.exec(["cat", "/etc/systemd/system/\(unit)"]).checked().stdout
+                let probeName = "airlock-egress-probe-" + (unit.hasPrefix("airlock-runtime") ? "runtime" : "serve")
+                let output = "/run/\(probeName).json"
+                let probeUnit = Self.probeUnit(from: rendered, output: output)
+                #expect(probeUnit.contains("IPAddressDeny=any\n"))
+                try container.write(probeUnit, to: "/etc/systemd/system/\(probeName).service")
+                try container.exec(["systemctl", "daemon-reload"]).checked()
+                _ = try container.exec(["systemctl", "start", "\(probeName).service"])
+                let results = try Self.probeResults(container, output)
+                print("egress from the sandbox of \(unit): \(results)")
+                #expect(results.count == 3, "\(results)\n\(Self.journal(container, probeName + ".service"))")
+                for (name, outcome) in results {
+                    #expect(outcome != "ok", "\(name) got out of the sandbox of \(unit)")
+                }
+            }
+            // The gateway still serves its own address.
+            let health = try container.exec(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:8080/health"])
+            #expect(health.stdout == "200")
         }
     }
 
