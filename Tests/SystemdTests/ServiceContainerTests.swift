@@ -128,9 +128,15 @@ import Testing
             #expect(revoked.0 == 401, "\(revoked)")
             #expect(try Self.show(container, Self.gatewayUnit, "MainPID") == gatewayPID)
 
-            // Stopping the gateway stops its runtime; starting it starts both, and it serves.
+            // The gateway stops and starts on its own, and serves again; the runtime is untouched.
+            // Both stop together with the glob the operator guide gives, and start with the gateway.
             try container.exec(["systemctl", "stop", Self.gatewayUnit]).checked()
+            #expect(try container.exec(["systemctl", "is-active", Self.runtimeUnit]).stdout == "active\n")
+            try container.exec(["systemctl", "start", Self.gatewayUnit]).checked()
+            #expect(try Self.chat(container, key: key).0 == 401, "still revoked after a restart")
+            try container.exec(["systemctl", "stop", "airlock-*@claims-assistant.service"]).checked()
             #expect(try container.exec(["systemctl", "is-active", Self.runtimeUnit]).stdout == "inactive\n")
+            #expect(try container.exec(["systemctl", "is-active", Self.gatewayUnit]).stdout == "inactive\n")
             try container.exec(["systemctl", "start", Self.gatewayUnit]).checked()
             #expect(try container.exec(["systemctl", "is-active", Self.runtimeUnit]).stdout == "active\n")
             let second = try container.exec([airlock, "clients", "add", "app2", "--adapters", "claims"]).checked().stdout
@@ -223,9 +229,12 @@ import Testing
             }
             #expect(open == ["tcp": "ok", "udp": "ok", "dns": "ok"], "the listener is unreachable without a sandbox: \(open)")
 
-            for unit in [Self.runtimeUnit, Self.gatewayUnit] {
-                let rendered = try container.exec(["cat", "/etc/systemd/system/\(unit)"]).checked().stdout
-                let probeName = "airlock-egress-probe-" + (unit.hasPrefix("airlock-runtime") ? "runtime" : "serve")
+            // The runtime twice: as rendered (RestrictAddressFamilies=AF_UNIX refuses the sockets),
+            // and without that line, to show that PrivateNetwork=yes alone also holds.
+            for (unit, variant) in [(Self.runtimeUnit, "runtime"), (Self.runtimeUnit, "runtime-inet"), (Self.gatewayUnit, "serve")] {
+                var rendered = try container.exec(["cat", "/etc/systemd/system/\(unit)"]).checked().stdout
+                if variant == "runtime-inet" { rendered = rendered.replacing("RestrictAddressFamilies=AF_UNIX\n", with: "") }
+                let probeName = "airlock-egress-probe-" + variant
                 let output = "/run/\(probeName).json"
                 let probeUnit = Self.probeUnit(from: rendered, output: output)
                 #expect(probeUnit.contains("IPAddressDeny=any\n"))
@@ -233,13 +242,39 @@ import Testing
                 try container.exec(["systemctl", "daemon-reload"]).checked()
                 _ = try container.exec(["systemctl", "start", "\(probeName).service"])
                 let results = try Self.probeResults(container, output)
-                print("egress from the sandbox of \(unit): \(results)")
+                print("egress from the sandbox of \(unit) (\(variant)): \(results)")
                 #expect(results.count == 3, "\(results)\n\(Self.journal(container, probeName + ".service"))")
                 for (name, outcome) in results {
-                    #expect(outcome != "ok", "\(name) got out of the sandbox of \(unit)")
+                    #expect(outcome != "ok", "\(name) got out of the sandbox of \(unit) (\(variant))")
                 }
             }
             // The gateway still serves its own address.
+            let health = try container.exec(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:8080/health"])
+            #expect(health.stdout == "200")
+        }
+    }
+
+    /// A gateway that stops pinging the watchdog (frozen with SIGSTOP) is killed and restarted
+    /// by systemd within WatchdogSec=, and serves again; the runtime keeps running.
+    @Test func aHungGatewayIsRestartedByTheWatchdog() throws {
+        try SystemdContainer.with(name: "airlock-test-watchdog") { container in
+            let installed = try Self.installDemo(container)
+            #expect(installed.status == 0, "\(installed)")
+            #expect(try Self.show(container, Self.gatewayUnit, "WatchdogUSec") == "20s")
+            let gatewayPID = try Self.show(container, Self.gatewayUnit, "MainPID")
+            let runtimePID = try Self.show(container, Self.runtimeUnit, "MainPID")
+            try container.exec(["systemctl", "kill", "-s", "STOP", "--kill-who=main", Self.gatewayUnit]).checked()
+            var restarted = false
+            for _ in 0..<80 where !restarted {  // WatchdogSec=20s, RestartSec=1s, start
+                Thread.sleep(forTimeInterval: 0.5)
+                let now = try Self.show(container, Self.gatewayUnit, "MainPID")
+                let state = try container.exec(["systemctl", "is-active", Self.gatewayUnit]).stdout
+                restarted = now != gatewayPID && now != "0" && state == "active\n"
+            }
+            #expect(restarted, "\(Self.journal(container, Self.gatewayUnit))")
+            #expect(try Self.show(container, Self.gatewayUnit, "NRestarts") == "1")
+            #expect(try container.exec(["journalctl", "-u", Self.gatewayUnit, "--no-pager"]).stdout.contains("Watchdog timeout"))
+            #expect(try Self.show(container, Self.runtimeUnit, "MainPID") == runtimePID, "the runtime was restarted with the gateway")
             let health = try container.exec(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:8080/health"])
             #expect(health.stdout == "200")
         }

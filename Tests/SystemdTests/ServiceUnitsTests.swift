@@ -44,11 +44,15 @@ import Testing
             "RuntimeDirectoryMode=0750", "UMask=0007", "PrivateNetwork=yes", "IPAddressDeny=any", "RestrictAddressFamilies=AF_UNIX",
             "ProtectSystem=strict", "ReadOnlyPaths=" + Self.tree, "InaccessiblePaths=-/etc/airlock -/var/log/airlock",
             "NoNewPrivileges=yes", "CapabilityBoundingSet=", "AmbientCapabilities=", "PrivateMounts=yes", "PrivateUsers=yes",
-            "SystemCallFilter=@system-service", "Restart=on-failure", "StopPropagatedFrom=airlock-serve@claims-assistant.service",
+            "SystemCallFilter=@system-service", "Restart=on-failure",
         ] {
             #expect(unit.contains(line), "runtime unit lacks '\(line)'")
         }
         #expect(!unit.contains { $0.hasPrefix("[Install]") }, "the gateway pulls the runtime in; it is not enabled on its own")
+        // Nothing propagates a gateway restart (watchdog) to the runtime: no model reload.
+        for binding in ["PartOf=", "BindsTo=", "StopPropagatedFrom=", "Requires="] {
+            #expect(!unit.contains { $0.hasPrefix(binding) }, "runtime unit has \(binding)")
+        }
         #expect(!unit.contains { $0.hasPrefix("Environment") }, "llama-server reads LLAMA_ARG_*: the unit sets no environment")
         #expect(unit.filter { $0.hasPrefix("ExecStart=") }.count == 1)
     }
@@ -56,7 +60,8 @@ import Testing
     @Test func gatewayIsNotifyWithAWatchdogAndOnlyItsAddresses() throws {
         let unit = Self.lines(try Self.files()["/etc/systemd/system/airlock-serve@claims-assistant.service"])
         for line in [
-            "Type=notify", "NotifyAccess=main", "WatchdogSec=20s", "Restart=on-failure",
+            "Type=notify", "NotifyAccess=main", "WatchdogSec=20s", "Restart=on-failure", "TimeoutAbortSec=5s",
+            "Environment=SWIFT_BACKTRACE=enable=no", "SystemCallFilter=~@privileged @resources", "PrivateUsers=yes",
             "ExecStart=/usr/local/bin/airlock-serve claims-assistant --listen 10.20.0.5:8443",
             "User=airlock-serve", "SupplementaryGroups=airlock-runtime", "IPAddressDeny=any",
             "IPAddressAllow=localhost 10.20.0.5 10.20.0.0/16 fd00:7::/64", "SocketBindAllow=tcp:8443", "SocketBindDeny=any",
