@@ -314,7 +314,7 @@ public struct AirlockCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let report = try StatusReport.make(BundleStore(layout: root.layout))
+            let report = try StatusReport.make(BundleStore(layout: root.layout), services: root.layout)
             if output.json { return try Output.json(report) }
             if report.bundles.isEmpty { Output.line("nothing installed under \(root.layout.storeDirectory)") }
             for bundle in report.bundles {
@@ -325,7 +325,12 @@ public struct AirlockCommand: AsyncParsableCommand {
                     Output.line("      runtime \(version.runtimeReason ?? version.runtime ?? "none (adapter-only: runs on its base's runtime)")")
                     Output.line("      signed by \(version.signers.joined(separator: ", "))")
                 }
-                Output.line("  services: not built yet")
+                let states = bundle.services ?? []
+                if !states.contains(where: \.rendered) { Output.line("  services: none rendered") }
+                for state in states where state.rendered {
+                    let systemd = state.active.map { "\($0), \(state.enabled ?? "?"), \(state.restarts ?? 0) restarts" } ?? "rendered (not managed: --root is not /)"
+                    Output.line("  service \(state.unit): \(systemd)")
+                }
             }
         }
     }
@@ -347,9 +352,30 @@ public struct AirlockCommand: AsyncParsableCommand {
                     AuditEvent.activate(by: AdminAudit.actor, bundle: name, version: version, outcome: outcome, details: details)
                 }
             }
+            let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
+            var details = ["previous": previous ?? ""]
+            details["services"] = Self.servicesDetail(services)
             try await AdminAudit.record(
-                .activate(by: AdminAudit.actor, bundle: name, version: version, outcome: .ok, details: ["previous": previous ?? ""]), layout: layout)
+                .activate(by: AdminAudit.actor, bundle: name, version: version, outcome: services.isFailure ? .failed : .ok, details: details),
+                layout: layout)
             Output.line("\(name) \(version) is current\(previous.map { " (was \($0))" } ?? "")")
+            try Self.report(services, name: name, version: version)
+        }
+
+        static func servicesDetail(_ services: Result<String?, AirlockError>) -> String? {
+            switch services {
+            case .success(let message): message
+            case .failure(let error): "failed: \(error)"
+            }
+        }
+
+        /// Prints what happened to the services, or fails naming them (the switch itself stands).
+        static func report(_ services: Result<String?, AirlockError>, name: String, version: String) throws(AirlockError) {
+            switch services {
+            case .success(let message): if let message { Output.line(message) }
+            case .failure(let error):
+                throw AirlockError(.system, "\(name) \(version) is current, but its services could not be switched to it", cause: error)
+            }
         }
     }
 
@@ -369,8 +395,14 @@ public struct AirlockCommand: AsyncParsableCommand {
                     AuditEvent.rollback(by: AdminAudit.actor, bundle: name, version: "", outcome: outcome, details: details)
                 }
             }
-            try await AdminAudit.record(.rollback(by: AdminAudit.actor, bundle: name, version: to, outcome: .ok, details: ["from": from]), layout: layout)
+            let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
+            var details = ["from": from]
+            details["services"] = Activate.servicesDetail(services)
+            try await AdminAudit.record(
+                .rollback(by: AdminAudit.actor, bundle: name, version: to, outcome: services.isFailure ? .failed : .ok, details: details),
+                layout: layout)
             Output.line("rolled \(name) back from \(from) to \(to)")
+            try Activate.report(services, name: name, version: to)
         }
     }
 
@@ -395,9 +427,19 @@ public struct AirlockCommand: AsyncParsableCommand {
                     AuditEvent.remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: outcome, details: details)
                 }
             }
-            let details = ["removed": removed.joined(separator: ","), "force": String(force)]
-            try await AdminAudit.record(.remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: .ok, details: details), layout: layout)
+            // Without a current version nothing can be served: the services go too.
+            let services = BundleStore(layout: layout).current(name: name) != nil
+                ? .success(nil) : Result { () throws(AirlockError) -> String? in try Services.uninstall(name: name, layout: layout) }
+            var details = ["removed": removed.joined(separator: ","), "force": String(force)]
+            details["services"] = Activate.servicesDetail(services)
+            try await AdminAudit.record(
+                .remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: services.isFailure ? .failed : .ok, details: details),
+                layout: layout)
             Output.line("removed \(name) \(removed.joined(separator: ", "))")
+            switch services {
+            case .success(let message): if let message { Output.line(message) }
+            case .failure(let error): throw AirlockError(.system, "removed \(name) \(removed.joined(separator: ", ")), but its services could not be removed", cause: error)
+            }
         }
     }
 

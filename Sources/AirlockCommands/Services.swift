@@ -104,6 +104,61 @@ enum Services {
         return Outcome(files: outcome.files, started: true, gatewayUnit: outcome.gatewayUnit, runtimeUnit: outcome.runtimeUnit, listen: outcome.listen)
     }
 
+    /// After `activate` or `rollback`: units rendered before are rendered again for the new
+    /// current version (they name its tree); on a real host systemd reloads them and restarts
+    /// the services that were running. Returns what was done, or nil when the bundle has no units.
+    static func refresh(name: String, layout: HostLayout) throws(AirlockError) -> String? {
+        guard FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + ServiceUnits.gatewayUnit(name)) else { return nil }
+        let outcome = try install(name: name, layout: layout, start: false)
+        guard layout.root == "/" else { return "services: units rendered again for the current version (not started: --root is not /)" }
+        try systemctl(["daemon-reload"])
+        // try-restart: only what runs is restarted; stopped services stay stopped.
+        try systemctl(["try-restart", outcome.runtimeUnit, outcome.gatewayUnit])
+        return "services: units rendered again for the current version; running services restarted"
+    }
+
+    /// After the current version was removed: the services stop, are disabled and their units
+    /// deleted (the users and tmpfiles.d entries stay: other bundles use them).
+    static func uninstall(name: String, layout: HostLayout) throws(AirlockError) -> String? {
+        let units = [ServiceUnits.gatewayUnit(name), ServiceUnits.runtimeUnit(name)]
+        let paths = units.map { layout.unitDirectory + "/" + $0 }
+        guard paths.contains(where: { FileManager.default.fileExists(atPath: $0) }) else { return nil }
+        if layout.root == "/" { try systemctl(["disable", "--now", "--quiet"] + units) }
+        for path in paths where unlink(path) != 0 && errno != ENOENT {
+            throw AirlockError.system("cannot remove \(path)", errno: errno)
+        }
+        if layout.root == "/" { try systemctl(["daemon-reload"]) }
+        return "services: \(units.joined(separator: " and ")) stopped, disabled and removed"
+    }
+
+    /// What `status` shows for a bundle's units: whether they are rendered and, on a real host,
+    /// their state as systemd sees it.
+    struct UnitState: Encodable, Equatable {
+        var unit: String
+        var rendered: Bool
+        var active: String?
+        var enabled: String?
+        var restarts: Int?
+    }
+
+    static func states(name: String, layout: HostLayout) -> [UnitState] {
+        [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].map { unit in
+            var state = UnitState(unit: unit, rendered: FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + unit))
+            guard layout.root == "/", state.rendered,
+                let shown = try? capture("/usr/bin/systemctl", ["show", "-p", "ActiveState,SubState,UnitFileState,NRestarts", unit])
+            else { return state }
+            var properties: [String: String] = [:]
+            for line in shown.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { properties[String(parts[0])] = String(parts[1]) }
+            }
+            state.active = properties["ActiveState"].map { active in properties["SubState"].map { "\(active) (\($0))" } ?? active }
+            state.enabled = properties["UnitFileState"]
+            state.restarts = properties["NRestarts"].flatMap { Int($0) }
+            return state
+        }
+    }
+
     /// Users, the shared audit log and the files the gateway reads in place.
     static func prepareHost(layout: HostLayout) throws(AirlockError) {
         try run("/usr/bin/systemd-sysusers", [layout.sysusersFile])
@@ -135,6 +190,11 @@ enum Services {
 
     /// Runs a system tool; a failure names the command and carries what it printed.
     static func run(_ executable: String, _ arguments: [String]) throws(AirlockError) {
+        _ = try capture(executable, arguments)
+    }
+
+    /// Runs a system tool and returns what it printed; a failure names the command.
+    static func capture(_ executable: String, _ arguments: [String]) throws(AirlockError) -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -156,5 +216,13 @@ enum Services {
                 .system,
                 "'\(([executable] + arguments).joined(separator: " "))' failed (status \(process.terminationStatus))\(said.isEmpty ? "" : ": " + said)")
         }
+        return printed
+    }
+}
+
+extension Result {
+    var isFailure: Bool {
+        if case .failure = self { return true }
+        return false
     }
 }

@@ -254,6 +254,65 @@ import Testing
         }
     }
 
+    /// The demo bundle again as `version`, signed with the same key.
+    static func demoVersion(_ version: String) throws -> String {
+        let demo = try DemoBundle.shared()
+        let folder = (demo.bundle as NSString).deletingLastPathComponent
+        let output = folder + "/claims-assistant-\(version).airlock"
+        if FileManager.default.fileExists(atPath: output) { return output }
+        let spec = try String(contentsOfFile: folder + "/input/bundle.yaml", encoding: .utf8)
+        let specPath = folder + "/input/bundle-\(version).yaml"
+        try spec.replacingOccurrences(of: "version: 1.0.0", with: "version: \(version)").write(toFile: specPath, atomically: true, encoding: .utf8)
+        try ProcessResult.run(TestEnvironment.executable("airlock-pack"), ["build", specPath, "--key", folder + "/release.pem", "--output", output]).checked()
+        return output
+    }
+
+    /// The version the gateway last said it serves (its journal).
+    static func servedVersion(_ container: SystemdContainer) throws -> String {
+        let lines = try container.exec(["journalctl", "-u", gatewayUnit, "-o", "cat", "--no-pager"]).checked().stdout
+            .split(separator: "\n").filter { $0.contains("serving claims-assistant ") && $0.contains("(models:") }
+        return lines.last.map { String($0.split(separator: " ")[3]) } ?? ""
+    }
+
+    /// A newer install, a rollback and an activation each switch what both services run; status
+    /// shows them; removing the bundle stops, disables and deletes them.
+    @Test func versionSwitchesRestartTheServicesAndRemoveTakesThemAway() throws {
+        let newer = try Self.demoVersion("1.1.0")
+        let airlock = Self.airlock
+        try SystemdContainer.with(name: "airlock-test-versions") { container in
+            #expect(try Self.installDemo(container).status == 0)
+            try container.copy(newer, to: "/root/claims-assistant-1.1.0.airlock")
+            try container.exec([airlock, "install", "/root/claims-assistant-1.1.0.airlock"]).checked()
+            let key = try container.exec([airlock, "clients", "add", "app", "--adapters", "*"]).checked().stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            func runtimeTree() throws -> Bool { try Self.show(container, Self.runtimeUnit, "ExecStart").contains("/claims-assistant/1.1.0/runtime/") }
+            #expect(try runtimeTree())
+            #expect(try Self.servedVersion(container) == "1.1.0")
+            #expect(try Self.chat(container, key: key).0 == 200)
+
+            let rolledBack = try container.exec([airlock, "rollback", "claims-assistant"]).checked()
+            #expect(rolledBack.stdout.contains("running services restarted"), "\(rolledBack)")
+            #expect(try !runtimeTree() && Self.show(container, Self.runtimeUnit, "ExecStart").contains("/claims-assistant/1.0.0/runtime/"))
+            #expect(try Self.servedVersion(container) == "1.0.0")
+            #expect(try Self.chat(container, key: key).0 == 200)
+
+            try container.exec([airlock, "activate", "claims-assistant", "1.1.0"]).checked()
+            #expect(try runtimeTree())
+            #expect(try Self.servedVersion(container) == "1.1.0")
+
+            let status = try container.exec([airlock, "status"]).checked().stdout
+            #expect(status.contains("service \(Self.gatewayUnit): active (running), enabled, 0 restarts"), "\(status)")
+            #expect(status.contains("service \(Self.runtimeUnit): active (running), static"), "\(status)")
+
+            let removed = try container.exec([airlock, "remove", "claims-assistant", "--force"]).checked()
+            #expect(removed.stdout.contains("stopped, disabled and removed"), "\(removed)")
+            for unit in [Self.runtimeUnit, Self.gatewayUnit] {
+                #expect(try container.exec(["systemctl", "is-active", unit]).stdout == "inactive\n")
+                #expect(!(try container.exec(["test", "-e", "/etc/systemd/system/\(unit)"]).status == 0))
+            }
+        }
+    }
+
     /// A gateway that stops pinging the watchdog (frozen with SIGSTOP) is killed and restarted
     /// by systemd within WatchdogSec=, and serves again; the runtime keeps running.
     @Test func aHungGatewayIsRestartedByTheWatchdog() throws {
