@@ -448,8 +448,10 @@ public struct AirlockCommand: AsyncParsableCommand {
             abstract: "Check the store's consistency and the rendered units; --repair clears leftovers of interrupted operations.",
             discussion: """
                 Re-reads every installed tree and compares every byte with its signed manifest, \
-                checks each 'current' link, and lists leftovers of interrupted installs. \
-                --repair removes only leftovers; it never changes an installed tree.
+                checks each 'current' link, lists leftovers of interrupted installs, and compares \
+                each bundle's systemd units with what Airlock renders for its current version. \
+                --repair removes only leftovers and renders drifted units again (on --root /, \
+                systemd reloads them and restarts what runs); it never changes an installed tree.
                 """)
         @OptionGroup var root: RootOptions
         @Flag(help: "Remove leftovers of interrupted operations.")
@@ -457,15 +459,34 @@ public struct AirlockCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let findings = try BundleStore(layout: root.layout).doctor(repair: repair)
+            let layout = root.layout
+            let store = BundleStore(layout: layout)
+            let findings = try store.doctor(repair: repair) + Services.drift(layout: layout, store: store)
+            if repair {
+                // Units are Airlock's own files: render them again for each bundle that drifted
+                // (after a crash right after a switch they name the version before it).
+                let paths = findings.filter { $0.kind == .unitDrift }.map(\.path)
+                var drifted = Set(paths.compactMap { Services.bundleName(ofUnitPath: $0) })
+                if paths.contains(where: { Services.bundleName(ofUnitPath: $0) == nil }), let any = Services.bundlesWithUnits(layout: layout, store: store).first {
+                    drifted.insert(any)  // a shared sysusers.d/tmpfiles.d file: any bundle renders it
+                }
+                for name in drifted.sorted() {
+                    if store.current(name: name) == nil {
+                        _ = try Services.uninstall(name: name, layout: layout)
+                    } else {
+                        _ = try Services.refresh(name: name, layout: layout, force: true)
+                    }
+                }
+            }
             if output.json {
                 try Output.json(findings)
             } else {
                 for finding in findings {
-                    let action = repair && finding.repairable ? "removed" : finding.kind.rawValue
+                    let repaired = finding.kind == .unitDrift ? "rendered again" : "removed"
+                    let action = repair && finding.repairable ? repaired : finding.kind.rawValue
                     Output.line("\(action): \(finding.path): \(finding.detail)")
                 }
-                if findings.isEmpty { Output.line("store is consistent: every installed tree matches its signed manifest") }
+                if findings.isEmpty { Output.line("store is consistent: every installed tree matches its signed manifest, every unit what Airlock renders") }
             }
             let remaining = findings.filter { !(repair && $0.repairable) }
             if !remaining.isEmpty {

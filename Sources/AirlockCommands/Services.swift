@@ -2,6 +2,7 @@ internal import AirlockCore
 internal import AuditLog
 internal import Foundation
 internal import Gateway
+internal import Store
 internal import Systemd
 internal import Yams
 #if canImport(Glibc)
@@ -81,12 +82,72 @@ enum Services {
             listenHost: settings.listen.host, listenPort: settings.listen.port, clientNetworks: settings.clients)
     }
 
-    /// Renders and writes the units; starts them when `start` and the root is `/`.
-    static func install(name: String, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
+    /// The files Airlock renders for the current version of `name`, and the gateway's address.
+    static func render(name: String, layout: HostLayout) throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
         let plan = try ServicePlan.load(layout: layout, name: name)
         let settings = try ServiceSettings.load(layout: layout, name: name)
         let serve = try AirlockCommand.Run.siblingExecutable("airlock-serve")
-        let files = try ServiceUnits.render(input(plan: plan, layout: layout, settings: settings, serve: serve), layout: layout)
+        return (try ServiceUnits.render(input(plan: plan, layout: layout, settings: settings, serve: serve), layout: layout), settings)
+    }
+
+    /// NAME from `.../airlock-runtime@NAME.service` or `.../airlock-serve@NAME.service`; nil
+    /// for the shared sysusers.d/tmpfiles.d files (their bundle's own units drift with them).
+    static func bundleName(ofUnitPath path: String) -> String? {
+        let file = path.split(separator: "/").last.map(String.init) ?? ""
+        for prefix in ["airlock-runtime@", "airlock-serve@"] where file.hasPrefix(prefix) && file.hasSuffix(".service") {
+            return String(file.dropFirst(prefix.count).dropLast(".service".count))
+        }
+        return nil
+    }
+
+    /// `doctor`: every rendered unit of a bundle with a current version must be byte for byte
+    /// what Airlock renders now; a unit missing beside its partner, edited, or left from another
+    /// version is reported (`airlock activate NAME VERSION` renders it again).
+    static func bundlesWithUnits(layout: HostLayout, store: BundleStore) -> [String] {
+        store.names().filter { name in
+            [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].contains {
+                FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + $0)
+            }
+        }
+    }
+
+    static func drift(layout: HostLayout, store: BundleStore) -> [StoreFinding] {
+        var findings: [StoreFinding] = []
+        for name in bundlesWithUnits(layout: layout, store: store) {
+            let units = [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].map { layout.unitDirectory + "/" + $0 }
+            guard let version = store.current(name: name) else {
+                findings.append(StoreFinding(kind: .unitDrift, path: units[1], detail: "units of '\(name)', which has no current version: 'airlock remove \(name) --force' removes them"))
+                continue
+            }
+            let expected: [RenderedFile]
+            do {
+                expected = try render(name: name, layout: layout).0
+            } catch {
+                findings.append(StoreFinding(kind: .unitDrift, path: units[1], detail: "cannot render the units of \(name) \(version) to compare: \(error)"))
+                continue
+            }
+            for file in expected where !findings.contains(where: { $0.path == file.path }) {
+                guard let data = FileManager.default.contents(atPath: file.path) else {
+                    findings.append(StoreFinding(kind: .unitDrift, path: file.path, detail: "missing; 'airlock activate \(name) \(version)' renders it again"))
+                    continue
+                }
+                let actual = String(decoding: data, as: UTF8.self)
+                guard actual != file.contents else { continue }
+                let have = actual.split(separator: "\n", omittingEmptySubsequences: false)
+                let want = file.contents.split(separator: "\n", omittingEmptySubsequences: false)
+                let line = Array(zip(have, want)).firstIndex { $0 != $1 } ?? min(have.count, want.count)
+                let shown = line < have.count ? "'\(have[line])'" : "(end of file)"
+                findings.append(StoreFinding(
+                    kind: .unitDrift, path: file.path,
+                    detail: "differs from what Airlock renders for \(name) \(version) at line \(line + 1): \(shown); 'airlock activate \(name) \(version)' renders it again"))
+            }
+        }
+        return findings
+    }
+
+    /// Renders and writes the units; starts them when `start` and the root is `/`.
+    static func install(name: String, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
+        let (files, settings) = try render(name: name, layout: layout)
         for file in files {
             try AtomicFile.makeDirectories(AtomicFile.folder(of: file.path), mode: 0o755)
             try AtomicFile.write(Array(file.contents.utf8), to: file.path, mode: 0o644)
@@ -107,8 +168,9 @@ enum Services {
     /// After `activate` or `rollback`: units rendered before are rendered again for the new
     /// current version (they name its tree); on a real host systemd reloads them and restarts
     /// the services that were running. Returns what was done, or nil when the bundle has no units.
-    static func refresh(name: String, layout: HostLayout) throws(AirlockError) -> String? {
-        guard FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + ServiceUnits.gatewayUnit(name)) else { return nil }
+    static func refresh(name: String, layout: HostLayout, force: Bool = false) throws(AirlockError) -> String? {
+        let units = [ServiceUnits.gatewayUnit(name), ServiceUnits.runtimeUnit(name)]
+        guard force || units.contains(where: { FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + $0) }) else { return nil }
         let outcome = try install(name: name, layout: layout, start: false)
         guard layout.root == "/" else { return "services: units rendered again for the current version (not started: --root is not /)" }
         try systemctl(["daemon-reload"])
