@@ -274,7 +274,9 @@ public struct AirlockCommand: AsyncParsableCommand {
             if !result.pruned.isEmpty { Output.line("removed older versions (store policy keep_versions): \(result.pruned.joined(separator: ", "))") }
             if let servicesError {
                 throw AirlockError(
-                    .system, "\(result.name) \(result.version) is installed and current, but its services could not be set up", cause: servicesError)
+                    .system,
+                    "\(result.name) \(result.version) is installed and current, but its services could not be set up (fix the cause, then 'airlock activate \(result.name) \(result.version)' renders them again)",
+                    cause: servicesError)
             }
             guard let services else {
                 Output.line("services: none of its own (an adapter-only bundle is served by its base's services)")

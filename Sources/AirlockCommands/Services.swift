@@ -156,6 +156,7 @@ enum Services {
             files: files.map(\.path), started: false, gatewayUnit: ServiceUnits.gatewayUnit(name),
             runtimeUnit: ServiceUnits.runtimeUnit(name), listen: settings.listen.description)
         guard start, layout.root == "/" else { return outcome }
+        try requireSystemd()
         try prepareHost(layout: layout)
         try systemctl(["daemon-reload"])
         try systemctl(["enable", "--quiet", outcome.gatewayUnit])
@@ -168,9 +169,12 @@ enum Services {
     /// After `activate` or `rollback`: units rendered before are rendered again for the new
     /// current version (they name its tree); on a real host systemd reloads them and restarts
     /// the services that were running. Returns what was done, or nil when the bundle has no units.
+    /// A bundle whose units are missing (installed before services existed, or whose services
+    /// failed to render) gets them now, unless its current version is adapter-only.
     static func refresh(name: String, layout: HostLayout, force: Bool = false) throws(AirlockError) -> String? {
-        let units = [ServiceUnits.gatewayUnit(name), ServiceUnits.runtimeUnit(name)]
-        guard force || units.contains(where: { FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + $0) }) else { return nil }
+        let store = BundleStore(layout: layout)
+        guard force || store.current(name: name).flatMap({ (try? store.loadState(name: name))?.installed[$0]?.runtime }) != nil
+        else { return nil }
         let outcome = try install(name: name, layout: layout, start: false)
         guard layout.root == "/" else { return "services: units rendered again for the current version (not started: --root is not /)" }
         try systemctl(["daemon-reload"])
@@ -247,7 +251,18 @@ enum Services {
     }
 
     static func systemctl(_ arguments: [String]) throws(AirlockError) {
+        try requireSystemd()
         try run("/usr/bin/systemctl", arguments)
+    }
+
+    /// sd_booted(3)'s test: a host whose PID 1 is systemd has `/run/systemd/system`.
+    static func requireSystemd() throws(AirlockError) {
+        var info = stat()
+        guard stat("/run/systemd/system", &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw AirlockError(
+                .refused,
+                "this host was not booted with systemd (/run/systemd/system is missing): install with --no-start, and serve with 'airlock run NAME'")
+        }
     }
 
     /// Runs a system tool; a failure names the command and carries what it printed.
