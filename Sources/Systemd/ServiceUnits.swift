@@ -100,6 +100,8 @@ public enum ServiceUnits {
             "LISTEN": listen,
             "PORT": String(input.listenPort),
             "VERSION_DIRECTORY": try SystemdQuoting.plainPath(input.versionDirectory),
+            "STORE_DIRECTORY": try SystemdQuoting.plainPath(layout.storeDirectory),
+            "BUNDLE_DIRECTORY": try SystemdQuoting.plainPath(layout.bundleDirectory(name: input.name)),
             "CONFIG_DIRECTORY": try SystemdQuoting.plainPath(layout.configDirectory),
             "AUDIT_DIRECTORY": try SystemdQuoting.plainPath(layout.auditDirectory),
             "AUDIT_KEY": try SystemdQuoting.plainPath(layout.auditKey),

@@ -82,6 +82,12 @@ import Testing
             // The runtime listens only in its socket folder, which only the gateway's group may enter.
             let folder = try container.exec(["stat", "-c", "%U %G %a", "/run/airlock/claims-assistant"]).checked().stdout
             #expect(folder == "airlock-runtime airlock-runtime 750\n")
+            // Of the store, the runtime sees only its version's folder, the gateway only its bundle.
+            let runtimeMainPID = try Self.show(container, Self.runtimeUnit, "MainPID")
+            let seen = try container.exec(["nsenter", "-t", runtimeMainPID, "-m", "--", "ls", "-A", "/var/lib/airlock", "/var/lib/airlock/claims-assistant"]).checked().stdout
+            #expect(seen == "/var/lib/airlock:\nclaims-assistant\n\n/var/lib/airlock/claims-assistant:\n1.0.0\n", "\(seen)")
+            let gatewaySees = try container.exec(["nsenter", "-t", try Self.show(container, Self.gatewayUnit, "MainPID"), "-m", "--", "ls", "-A", "/var/lib/airlock"]).checked().stdout
+            #expect(gatewaySees == "claims-assistant\n", "the audit key and other bundles are hidden: \(gatewaySees)")
             let listening = try container.exec(["ss", "-Hltnp"]).stdout
             #expect(!listening.contains("llama-server"), "the runtime listens on TCP: \(listening)")
 

@@ -42,7 +42,7 @@ import Testing
         for line in [
             execStart, "User=airlock-runtime", "Group=airlock-runtime", "RuntimeDirectory=airlock/claims-assistant",
             "RuntimeDirectoryMode=0750", "UMask=0007", "PrivateNetwork=yes", "IPAddressDeny=any", "RestrictAddressFamilies=AF_UNIX",
-            "ProtectSystem=strict", "ReadOnlyPaths=" + Self.tree, "InaccessiblePaths=-/etc/airlock -/var/log/airlock",
+            "ProtectSystem=strict", "TemporaryFileSystem=/var/lib/airlock:ro", "BindReadOnlyPaths=" + Self.tree, "InaccessiblePaths=-/etc/airlock -/var/log/airlock",
             "NoNewPrivileges=yes", "CapabilityBoundingSet=", "AmbientCapabilities=", "PrivateMounts=yes", "PrivateUsers=yes",
             "SystemCallFilter=@system-service", "Restart=on-failure",
         ] {
@@ -67,6 +67,7 @@ import Testing
             "IPAddressAllow=localhost 10.20.0.5 10.20.0.0/16 fd00:7::/64", "SocketBindAllow=tcp:8443", "SocketBindDeny=any",
             "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "LoadCredential=audit-key:/var/lib/airlock/audit-key.pem",
             "ProtectSystem=strict", "ReadWritePaths=/var/log/airlock", "CapabilityBoundingSet=", "NoNewPrivileges=yes",
+            "TemporaryFileSystem=/var/lib/airlock:ro", "BindReadOnlyPaths=/var/lib/airlock/claims-assistant",
             "PrivateMounts=yes", "Wants=airlock-runtime@claims-assistant.service", "After=airlock-runtime@claims-assistant.service",
             "WantedBy=multi-user.target",
         ] {
