@@ -58,7 +58,14 @@ let package = Package(
         /// The on-host store: atomic install, activation, rollback, host probe.
         .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO", yams], swiftSettings: strict),
         /// sd_notify, watchdog and journal over libsystemd; unit rendering.
-        .target(name: "Systemd", dependencies: ["AirlockCore", "CSystemd", "CAirlockShims"], swiftSettings: strict),
+        /// `Templates` links to the repository's `systemd/` folder: its templates are compiled in.
+        .target(
+            name: "Systemd", dependencies: ["AirlockCore", "CSystemd", "CAirlockShims"],
+            resources: [
+                .embedInCode("Templates/airlock-runtime@.service.in"), .embedInCode("Templates/airlock-serve@.service.in"),
+                .embedInCode("Templates/airlock.sysusers.conf.in"), .embedInCode("Templates/airlock.tmpfiles.conf.in"),
+            ],
+            swiftSettings: strict),
         /// The inference runtime (llama-server): explicit command line, launch with a cleared
         /// environment, Unix-socket HTTP, health checks.
         .target(name: "Runtime", dependencies: ["AirlockCore", "CAirlockShims"], swiftSettings: strict),
@@ -71,7 +78,7 @@ let package = Package(
             name: "AirlockCommands",
             dependencies: [
                 argumentParser, "AirlockCore", "BundleFormat", "Signing", "Archive", "BundleIO", "Store",
-                "Systemd", "Runtime", "Gateway", "AuditLog",
+                "Systemd", "Runtime", "Gateway", "AuditLog", yams,
             ],
             swiftSettings: strict
         ),

@@ -10,9 +10,14 @@
 #      llama-server on a Unix socket, the gateway on 127.0.0.1:18080) and ask one question
 #      through the gateway's OpenAI API with the `claims` adapter, the same of the base model,
 #      and show that the key may not use `legal` (403),
-#   6. end with the compliance officer's check: airlock-audit verify of the demo's audit log
-#      (every admin command and every request above left one record).
-# The Services issue extends it to systemd units.
+#   6. the compliance officer's check: airlock-audit verify of the demo's audit log
+#      (every admin command and every request above left one record),
+#   7. the same bundle as systemd services on a host whose PID 1 is a real systemd (a container
+#      booted from this machine's own root by scripts/systemd-container.sh): `airlock install`
+#      renders, enables and starts the runtime and gateway units; their state, a chat request
+#      through the gateway and their systemd-analyze security scores are shown, and the
+#      container is left running so that you can look at the units (the last lines say how;
+#      AIRLOCK_DEMO_KEEP_CONTAINER=0 stops it instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -67,7 +72,7 @@ if "$bin/airlock" --root "$root" verify tampered.airlock; then
   echo "a tampered bundle verified" >&2; exit 1
 fi
 
-step "target host: install (verified while extracted; services come later, hence --no-start)"
+step "target host: install (verified while extracted; --no-start: this step runs it with airlock run)"
 "$bin/airlock" --root "$root" install claims-assistant-1.0.0.airlock --no-start
 "$bin/airlock" --root "$root" status
 cd "$repo"
@@ -114,4 +119,43 @@ trap - EXIT
 
 step "compliance: the audit log of everything above (airlock-audit verify)"
 "$bin/airlock-audit" --root "$root" verify
+
+container=airlock-demo
+step "services: boot a container whose PID 1 is systemd (this machine's root, writes in a tmpfs)"
+scripts/systemd-container.sh stop "$container" 2>/dev/null || true
+scripts/systemd-container.sh start "$container" >/dev/null
+in_container() { scripts/systemd-container.sh exec "$container" -- "$@"; }
+for file in claims-assistant-1.0.0.airlock release.pub.pem security-officer.pub.pem; do
+  scripts/systemd-container.sh copy "$container" "$work/$file" "/root/$file"
+done
+step "services: airlock install there (as root, --root /): renders, enables and starts both units"
+in_container "$bin/airlock" trust add /root/release.pub.pem --names 'claims-*'
+in_container "$bin/airlock" trust add /root/security-officer.pub.pem --names 'claims-*'
+in_container "$bin/airlock" trust threshold 2
+in_container "$bin/airlock" install /root/claims-assistant-1.0.0.airlock
+in_container systemctl --no-pager status 'airlock-*@claims-assistant.service' | grep -E '^(●| +(Active|Main PID|Memory):)' || true
+step "services: a chat request through the gateway unit (127.0.0.1:8080 inside the container)"
+key=$(in_container "$bin/airlock" clients add claims-app --adapters claims)
+in_container curl -sf http://127.0.0.1:8080/v1/chat/completions -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' \
+  -d '{"model":"claims","messages":[{"role":"user","content":"Is water damage covered?"}],"max_tokens":16,"temperature":0}' \
+  | jq -r '"claims: " + .choices[0].message.content'
+step "services: systemd-analyze security --offline=true (exposure; lower is better)"
+for unit in airlock-runtime@claims-assistant.service airlock-serve@claims-assistant.service; do
+  in_container systemd-analyze security --offline=true "/etc/systemd/system/$unit" | grep 'Overall exposure'
+done
+if [[ ${AIRLOCK_DEMO_KEEP_CONTAINER:-1} == 0 ]]; then
+  scripts/systemd-container.sh stop "$container"
+else
+  cat >&2 <<EOF_HINT
+
+The container '$container' is still running, with both services. Look at them with, e.g.:
+  scripts/systemd-container.sh exec $container -- systemctl status 'airlock-*@claims-assistant.service'
+  scripts/systemd-container.sh exec $container -- systemctl cat airlock-runtime@claims-assistant.service
+  scripts/systemd-container.sh exec $container -- journalctl -u airlock-serve@claims-assistant
+  scripts/systemd-container.sh exec $container -- $bin/airlock status
+Stop it (everything written inside vanishes) with:
+  scripts/systemd-container.sh stop $container
+EOF_HINT
+fi
 step "done"

@@ -223,7 +223,10 @@ public struct AirlockCommand: AsyncParsableCommand {
                 The bundle is read once: verified while it is extracted into a staging folder, \
                 flushed, renamed into place read-only, and made current by switching one link. \
                 Any failure leaves the previous version current and nothing of the new one behind. \
-                Services are not built yet: --no-start is required for now.
+                Then the bundle's systemd units (airlock-runtime@NAME.service, airlock-serve@NAME.service) \
+                and the sysusers.d/tmpfiles.d entries they need are rendered into ROOT/etc; with --root / \
+                they are enabled and (re)started, unless --no-start. Under any other --root they are only \
+                rendered. The gateway's address and client networks come from ROOT/etc/airlock/services.yaml.
                 """)
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle file.")
@@ -236,9 +239,6 @@ public struct AirlockCommand: AsyncParsableCommand {
         var progress = false
 
         func run() async throws {
-            guard noStart else {
-                throw AirlockError(.notImplemented, "starting services is not available in this build of Airlock yet: install with --no-start, and run it with 'airlock run' once that lands")
-            }
             let layout = root.layout
             let result: InstallResult
             do {
@@ -254,13 +254,42 @@ public struct AirlockCommand: AsyncParsableCommand {
             if let runtime = result.installed.runtime { details["runtime"] = runtime }
             if result.downgradeAllowed { details["downgrade_allowed"] = "true" }
             if !result.pruned.isEmpty { details["pruned"] = result.pruned.joined(separator: ",") }
+            // Services: an adapter-only bundle has none of its own (it is served by its base's).
+            var services: Services.Outcome?
+            var servicesError: AirlockError?
+            if result.installed.runtime != nil {
+                do {
+                    services = try Services.install(name: result.name, layout: layout, start: !noStart)
+                } catch {
+                    servicesError = error
+                }
+            }
+            details["services"] = servicesError.map { "failed: \($0)" } ?? services.map { $0.started ? "started" : "rendered" } ?? "none (adapter-only)"
             try await AdminAudit.record(
-                .install(by: AdminAudit.actor, bundle: result.name, version: result.version, outcome: .ok, details: details), layout: layout)
+                .install(by: AdminAudit.actor, bundle: result.name, version: result.version, outcome: servicesError == nil ? .ok : .failed, details: details),
+                layout: layout)
             Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")
             if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
             if result.downgradeAllowed { Output.line("note: installed although not newer than the highest version ever activated (--allow-downgrade; recorded in the audit log)") }
             if !result.pruned.isEmpty { Output.line("removed older versions (store policy keep_versions): \(result.pruned.joined(separator: ", "))") }
-            Output.line("services: not started (--no-start)")
+            if let servicesError {
+                throw AirlockError(
+                    .system,
+                    "\(result.name) \(result.version) is installed and current, but its services could not be set up (fix the cause, then 'airlock activate \(result.name) \(result.version)' renders them again)",
+                    cause: servicesError)
+            }
+            guard let services else {
+                Output.line("services: none of its own (an adapter-only bundle is served by its base's services)")
+                return
+            }
+            Output.line("services: rendered \(services.files.joined(separator: ", "))")
+            if services.started {
+                Output.line("services: \(services.runtimeUnit) and \(services.gatewayUnit) (re)started; gateway on \(services.listen) (journalctl -u 'airlock-*@\(result.name)')")
+            } else if noStart {
+                Output.line("services: not enabled or started (--no-start); start them with: systemctl enable --now \(services.gatewayUnit)")
+            } else {
+                Output.line("services: not started: --root is not / (to use these units on this host, copy them to /etc/systemd/system, run systemd-sysusers and systemd-tmpfiles --create on the two .conf files, then systemctl daemon-reload && systemctl enable --now \(services.gatewayUnit))")
+            }
         }
     }
 
@@ -287,7 +316,7 @@ public struct AirlockCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let report = try StatusReport.make(BundleStore(layout: root.layout))
+            let report = try StatusReport.make(BundleStore(layout: root.layout), services: root.layout)
             if output.json { return try Output.json(report) }
             if report.bundles.isEmpty { Output.line("nothing installed under \(root.layout.storeDirectory)") }
             for bundle in report.bundles {
@@ -298,7 +327,12 @@ public struct AirlockCommand: AsyncParsableCommand {
                     Output.line("      runtime \(version.runtimeReason ?? version.runtime ?? "none (adapter-only: runs on its base's runtime)")")
                     Output.line("      signed by \(version.signers.joined(separator: ", "))")
                 }
-                Output.line("  services: not built yet")
+                let states = bundle.services ?? []
+                if !states.contains(where: \.rendered) { Output.line("  services: none rendered") }
+                for state in states where state.rendered {
+                    let systemd = state.active.map { "\($0), \(state.enabled ?? "?"), \(state.restarts ?? 0) restarts" } ?? "rendered (not managed: --root is not /)"
+                    Output.line("  service \(state.unit): \(systemd)")
+                }
             }
         }
     }
@@ -320,9 +354,30 @@ public struct AirlockCommand: AsyncParsableCommand {
                     AuditEvent.activate(by: AdminAudit.actor, bundle: name, version: version, outcome: outcome, details: details)
                 }
             }
+            let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
+            var details = ["previous": previous ?? ""]
+            details["services"] = Self.servicesDetail(services)
             try await AdminAudit.record(
-                .activate(by: AdminAudit.actor, bundle: name, version: version, outcome: .ok, details: ["previous": previous ?? ""]), layout: layout)
+                .activate(by: AdminAudit.actor, bundle: name, version: version, outcome: services.isFailure ? .failed : .ok, details: details),
+                layout: layout)
             Output.line("\(name) \(version) is current\(previous.map { " (was \($0))" } ?? "")")
+            try Self.report(services, name: name, version: version)
+        }
+
+        static func servicesDetail(_ services: Result<String?, AirlockError>) -> String? {
+            switch services {
+            case .success(let message): message
+            case .failure(let error): "failed: \(error)"
+            }
+        }
+
+        /// Prints what happened to the services, or fails naming them (the switch itself stands).
+        static func report(_ services: Result<String?, AirlockError>, name: String, version: String) throws(AirlockError) {
+            switch services {
+            case .success(let message): if let message { Output.line(message) }
+            case .failure(let error):
+                throw AirlockError(.system, "\(name) \(version) is current, but its services could not be switched to it", cause: error)
+            }
         }
     }
 
@@ -342,8 +397,14 @@ public struct AirlockCommand: AsyncParsableCommand {
                     AuditEvent.rollback(by: AdminAudit.actor, bundle: name, version: "", outcome: outcome, details: details)
                 }
             }
-            try await AdminAudit.record(.rollback(by: AdminAudit.actor, bundle: name, version: to, outcome: .ok, details: ["from": from]), layout: layout)
+            let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
+            var details = ["from": from]
+            details["services"] = Activate.servicesDetail(services)
+            try await AdminAudit.record(
+                .rollback(by: AdminAudit.actor, bundle: name, version: to, outcome: services.isFailure ? .failed : .ok, details: details),
+                layout: layout)
             Output.line("rolled \(name) back from \(from) to \(to)")
+            try Activate.report(services, name: name, version: to)
         }
     }
 
@@ -368,9 +429,19 @@ public struct AirlockCommand: AsyncParsableCommand {
                     AuditEvent.remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: outcome, details: details)
                 }
             }
-            let details = ["removed": removed.joined(separator: ","), "force": String(force)]
-            try await AdminAudit.record(.remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: .ok, details: details), layout: layout)
+            // Without a current version nothing can be served: the services go too.
+            let services = BundleStore(layout: layout).current(name: name) != nil
+                ? .success(nil) : Result { () throws(AirlockError) -> String? in try Services.uninstall(name: name, layout: layout) }
+            var details = ["removed": removed.joined(separator: ","), "force": String(force)]
+            details["services"] = Activate.servicesDetail(services)
+            try await AdminAudit.record(
+                .remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: services.isFailure ? .failed : .ok, details: details),
+                layout: layout)
             Output.line("removed \(name) \(removed.joined(separator: ", "))")
+            switch services {
+            case .success(let message): if let message { Output.line(message) }
+            case .failure(let error): throw AirlockError(.system, "removed \(name) \(removed.joined(separator: ", ")), but its services could not be removed", cause: error)
+            }
         }
     }
 
@@ -379,8 +450,10 @@ public struct AirlockCommand: AsyncParsableCommand {
             abstract: "Check the store's consistency and the rendered units; --repair clears leftovers of interrupted operations.",
             discussion: """
                 Re-reads every installed tree and compares every byte with its signed manifest, \
-                checks each 'current' link, and lists leftovers of interrupted installs. \
-                --repair removes only leftovers; it never changes an installed tree.
+                checks each 'current' link, lists leftovers of interrupted installs, and compares \
+                each bundle's systemd units with what Airlock renders for its current version. \
+                --repair removes only leftovers and renders drifted units again (on --root /, \
+                systemd reloads them and restarts what runs); it never changes an installed tree.
                 """)
         @OptionGroup var root: RootOptions
         @Flag(help: "Remove leftovers of interrupted operations.")
@@ -388,15 +461,34 @@ public struct AirlockCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let findings = try BundleStore(layout: root.layout).doctor(repair: repair)
+            let layout = root.layout
+            let store = BundleStore(layout: layout)
+            let findings = try store.doctor(repair: repair) + Services.drift(layout: layout, store: store)
+            if repair {
+                // Units are Airlock's own files: render them again for each bundle that drifted
+                // (after a crash right after a switch they name the version before it).
+                let paths = findings.filter { $0.kind == .unitDrift }.map(\.path)
+                var drifted = Set(paths.compactMap { Services.bundleName(ofUnitPath: $0) })
+                if paths.contains(where: { Services.bundleName(ofUnitPath: $0) == nil }), let any = Services.bundlesWithUnits(layout: layout, store: store).first {
+                    drifted.insert(any)  // a shared sysusers.d/tmpfiles.d file: any bundle renders it
+                }
+                for name in drifted.sorted() {
+                    if store.current(name: name) == nil {
+                        _ = try Services.uninstall(name: name, layout: layout)
+                    } else {
+                        _ = try Services.refresh(name: name, layout: layout, force: true)
+                    }
+                }
+            }
             if output.json {
                 try Output.json(findings)
             } else {
                 for finding in findings {
-                    let action = repair && finding.repairable ? "removed" : finding.kind.rawValue
+                    let repaired = finding.kind == .unitDrift ? "rendered again" : "removed"
+                    let action = repair && finding.repairable ? repaired : finding.kind.rawValue
                     Output.line("\(action): \(finding.path): \(finding.detail)")
                 }
-                if findings.isEmpty { Output.line("store is consistent: every installed tree matches its signed manifest") }
+                if findings.isEmpty { Output.line("store is consistent: every installed tree matches its signed manifest, every unit what Airlock renders") }
             }
             let remaining = findings.filter { !(repair && $0.repairable) }
             if !remaining.isEmpty {

@@ -47,7 +47,7 @@ public struct AirlockServeCommand: AsyncParsableCommand {
         let address = try ListenAddress(listen)
         let plan = try ServicePlan.load(layout: layout, name: name)
         let limits = try GatewayLimits.load(path: layout.gatewayConfig)
-        let audit = try AuditLogWriter(host: layout)
+        let audit = try AuditLogWriter(layout: Self.auditLayout(layout))
         let settings = GatewaySettings(
             host: address.host, port: address.port, limits: limits, catalog: plan.catalog,
             runtimeSocket: plan.runtime.socketPath, runtimeSlots: plan.runtime.parallel)
@@ -78,6 +78,16 @@ extension AirlockServeCommand {
     static func policyLoaded(path: String, name: String) -> AuditEvent {
         let digest = FileManager.default.contents(atPath: path).flatMap { try? SHA256Hasher.hash(Array($0)).hex } ?? "absent"
         return .policyLoaded(by: AdminAudit.serviceActor, policy: "\(name) (\(path))", digest: digest, outcome: .ok)
+    }
+
+    /// Under its systemd unit the audit key arrives as the credential `audit-key`
+    /// (`LoadCredential=`, a copy only this service can read); otherwise it is read in place.
+    static func auditLayout(_ layout: HostLayout) -> AuditLayout {
+        let host = AuditLayout(host: layout)
+        guard let directory = getenv("CREDENTIALS_DIRECTORY").map({ String(cString: $0) }), !directory.isEmpty,
+            access(directory + "/audit-key", R_OK) == 0
+        else { return host }
+        return AuditLayout(directory: host.directory, keyPath: directory + "/audit-key")
     }
 }
 

@@ -35,6 +35,14 @@ public struct HostLayout: Sendable, Equatable {
     public var auditDirectory: String { under("var/log/airlock") }
     /// Where rendered systemd units go (`/etc/systemd/system` on a real host).
     public var unitDirectory: String { under("etc/systemd/system") }
+    /// `/etc/sysusers.d/airlock.conf`: the services' system users.
+    public var sysusersFile: String { under("etc/sysusers.d/airlock.conf") }
+    /// `/etc/tmpfiles.d/airlock.conf`: ownership and modes of the folders the services share.
+    public var tmpfilesFile: String { under("etc/tmpfiles.d/airlock.conf") }
+    /// `/etc/airlock/services.yaml`: where each bundle's gateway listens and whom it serves.
+    public var serviceSettings: String { under("etc/airlock/services.yaml") }
+    /// `/var/lib/airlock/audit-key.pem`: the host audit key (its gateway copy is a credential).
+    public var auditKey: String { storeDirectory + "/audit-key.pem" }
 
     /// `/var/lib/airlock/.staging`: installs in progress (same file system as the store, so a
     /// finished tree is renamed into place).

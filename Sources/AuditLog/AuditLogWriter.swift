@@ -249,6 +249,7 @@ public final class AuditLogWriter: Sendable {
             hasher = try SHA256Hasher()
             lock = open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
             guard lock >= 0 else { throw .system("cannot open the audit log lock \(layout.lockPath)", errno: errno) }
+            AuditSharing.share(lock, directory: layout.directory)
         }
 
         deinit {
@@ -443,6 +444,7 @@ public final class AuditLogWriter: Sendable {
             let flags = O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0)
             let opened = open(path, flags, 0o640)
             guard opened >= 0 else { throw .system("cannot open the audit log segment \(path)", errno: errno) }
+            if create { AuditSharing.share(opened, directory: layout.directory) }
             descriptor = opened
             descriptorSegment = number
             if create { try AtomicFile.syncDirectory(layout.directory) }
@@ -669,6 +671,7 @@ public final class AuditLogWriter: Sendable {
             let path = layout.segmentPath(next)
             let opened = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
             guard opened >= 0 else { throw .system("cannot create the audit log segment \(path)", errno: errno) }
+            AuditSharing.share(opened, directory: layout.directory)
             if descriptor >= 0 { close(descriptor) }
             descriptor = opened
             descriptorSegment = next

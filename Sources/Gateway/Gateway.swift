@@ -84,7 +84,9 @@ public final class Gateway: Sendable {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // TCP level: `.socketOption(.tcp_nodelay)` would set SOL_SOCKET option 1, which is
+                // SO_DEBUG (refused with EACCES to a non-root gateway, ending its accept loop).
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .bind(host: settings.host, port: settings.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -108,6 +110,7 @@ public final class Gateway: Sendable {
         }
         log("serving \(settings.catalog.bundle) \(settings.catalog.version) (models: \(settings.catalog.models.joined(separator: ", "))); runtime socket \(settings.runtimeSocket)")
 
+        var acceptFailure: (any Error)?
         await withTaskGroup(of: Void.self) { background in
             background.addTask { [self] in
                 await health.poll { up, why in
@@ -141,7 +144,8 @@ public final class Gateway: Sendable {
                 }
             }
 
-            await withDiscardingTaskGroup { connectionsGroup in
+            acceptFailure = await withDiscardingTaskGroup { connectionsGroup -> (any Error)? in
+                var failure: (any Error)?
                 do {
                     try await server.executeThenClose { inbound in
                         for try await connection in inbound {
@@ -150,6 +154,7 @@ public final class Gateway: Sendable {
                     }
                 } catch {
                     log("stopped accepting connections: \(error)")
+                    failure = error
                 }
                 // Accepting has ended (shutdown): drain, then close what is left.
                 closeIdleConnections()
@@ -161,10 +166,16 @@ public final class Gateway: Sendable {
                 }
                 await waitForConnectionsToClose()
                 connectionsGroup.cancelAll()
+                return failure
             }
             background.cancelAll()
         }
         log("stopped")
+        // Accepting ended by itself, not by shutdown(): exit with a failure so that the service
+        // manager (Restart=on-failure) or `airlock run` starts a new gateway.
+        if let acceptFailure, !isShuttingDown {
+            throw AirlockError(.system, "the gateway stopped accepting connections: \(acceptFailure)")
+        }
     }
 
     /// Stops accepting; in-flight answers may finish (up to `drainDeadline`); idle

@@ -20,13 +20,23 @@ public struct StoreFinding: Sendable, Codable, Equatable {
         /// `current` was switched but the activation was not recorded (a crash right after the
         /// switch): repair records it.
         case unrecordedActivation
+        /// A systemd unit (or sysusers.d/tmpfiles.d file) differs from what Airlock renders
+        /// for the current version: edited by hand, or rendered for another version or host.
+        case unitDrift
     }
 
     public var kind: Kind
     public var path: String
     public var detail: String
-    /// Whether `doctor --repair` removes it (only leftovers: installed trees are never touched).
-    public var repairable: Bool { kind == .leftover || kind == .unrecordedActivation }
+
+    public init(kind: Kind, path: String, detail: String) {
+        self.kind = kind
+        self.path = path
+        self.detail = detail
+    }
+    /// Whether `doctor --repair` fixes it (leftovers are removed, units rendered again;
+    /// installed trees are never touched).
+    public var repairable: Bool { kind == .leftover || kind == .unrecordedActivation || kind == .unitDrift }
 }
 
 extension BundleStore {

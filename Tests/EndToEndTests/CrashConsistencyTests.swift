@@ -81,7 +81,7 @@ import Testing
         try host.airlock(["doctor", "--repair"]).checked()
         try host.airlock(["doctor"]).checked()
         let rolled = try host.airlock(["rollback", "claims-assistant"]).checked()
-        #expect(rolled.stdout == "rolled claims-assistant back from 1.5.0 to 1.4.0\n")
+        #expect(rolled.stdout == "rolled claims-assistant back from 1.5.0 to 1.4.0\nservices: units rendered again for the current version (not started: --root is not /)\n")
     }
 
     @Test func rollbackKilledBeforeOrAfterTheSwitchLeavesOneConsistentVersion() throws {

@@ -1,0 +1,305 @@
+internal import AirlockCore
+internal import AuditLog
+internal import Foundation
+internal import Gateway
+internal import Store
+internal import Systemd
+internal import Yams
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Where each bundle's gateway listens and which client networks it may talk with, from
+/// `ROOT/etc/airlock/services.yaml` (optional; a bundle without an entry listens on
+/// 127.0.0.1:8080 and serves local clients only):
+/// ```yaml
+/// claims-assistant:
+///   listen: 10.20.0.5:8080
+///   clients: [10.20.0.0/16, 192.168.7.0/24]
+/// ```
+struct ServiceSettings: Equatable {
+    var listen: ListenAddress
+    var clients: [String]
+
+    static let defaultListen = "127.0.0.1:8080"
+
+    static func load(layout: HostLayout, name: String) throws(AirlockError) -> ServiceSettings {
+        let path = layout.serviceSettings
+        var settings = ServiceSettings(listen: try ListenAddress(defaultListen), clients: [])
+        guard let data = FileManager.default.contents(atPath: path) else { return settings }
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw AirlockError(.invalidInput, "\(path) is not valid YAML: \(error)")
+        }
+        guard let top = document as? [String: Any] else {
+            if document == nil { return settings }
+            throw AirlockError(.invalidInput, "\(path) must map bundle names to their settings")
+        }
+        guard let entry = top[name] else { return settings }
+        guard let fields = entry as? [String: Any] else {
+            throw AirlockError(.invalidInput, "\(path): '\(name)' must be a mapping with listen: and clients:")
+        }
+        for key in fields.keys where key != "listen" && key != "clients" {
+            throw AirlockError(.invalidInput, "\(path): '\(name)': unknown key '\(key)' (known: listen, clients)")
+        }
+        if let listen = fields["listen"] {
+            guard let text = listen as? String else { throw AirlockError(.invalidInput, "\(path): '\(name).listen' must be HOST:PORT") }
+            settings.listen = try ListenAddress(text)
+        }
+        if let clients = fields["clients"] {
+            guard let list = clients as? [Any], list.allSatisfy({ $0 is String }) else {
+                throw AirlockError(.invalidInput, "\(path): '\(name).clients' must be a list of addresses or prefixes")
+            }
+            settings.clients = list.compactMap { $0 as? String }
+        }
+        return settings
+    }
+}
+
+/// The systemd side of `airlock install`: renders the bundle's units and, on a real host
+/// (`--root /`), creates the service users, fixes the shared files' group, reloads systemd,
+/// enables the gateway and (re)starts both services.
+enum Services {
+    struct Outcome {
+        var files: [String]
+        var started: Bool
+        var gatewayUnit: String
+        var runtimeUnit: String
+        var listen: String
+    }
+
+    static func input(plan: ServicePlan, layout: HostLayout, settings: ServiceSettings, serve: String) -> ServiceUnitInput {
+        var serveArguments = [plan.name, "--listen", settings.listen.description]
+        if layout.root != "/" { serveArguments = ["--root", layout.root] + serveArguments }
+        return ServiceUnitInput(
+            name: plan.name, version: plan.version,
+            runtimeExecutable: plan.runtime.executable, runtimeArguments: plan.runtime.arguments,
+            versionDirectory: layout.versionDirectory(name: plan.name, version: plan.version),
+            socketDirectory: plan.runDirectory,
+            serveExecutable: serve, serveArguments: serveArguments,
+            listenHost: settings.listen.host, listenPort: settings.listen.port, clientNetworks: settings.clients)
+    }
+
+    /// The files Airlock renders for the current version of `name`, and the gateway's address.
+    static func render(name: String, layout: HostLayout) throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
+        let plan = try ServicePlan.load(layout: layout, name: name)
+        let settings = try ServiceSettings.load(layout: layout, name: name)
+        let serve = try AirlockCommand.Run.siblingExecutable("airlock-serve")
+        return (try ServiceUnits.render(input(plan: plan, layout: layout, settings: settings, serve: serve), layout: layout), settings)
+    }
+
+    /// NAME from `.../airlock-runtime@NAME.service` or `.../airlock-serve@NAME.service`; nil
+    /// for the shared sysusers.d/tmpfiles.d files (their bundle's own units drift with them).
+    static func bundleName(ofUnitPath path: String) -> String? {
+        let file = path.split(separator: "/").last.map(String.init) ?? ""
+        for prefix in ["airlock-runtime@", "airlock-serve@"] where file.hasPrefix(prefix) && file.hasSuffix(".service") {
+            return String(file.dropFirst(prefix.count).dropLast(".service".count))
+        }
+        return nil
+    }
+
+    /// `doctor`: every rendered unit of a bundle with a current version must be byte for byte
+    /// what Airlock renders now; a unit missing beside its partner, edited, or left from another
+    /// version is reported (`airlock activate NAME VERSION` renders it again).
+    static func bundlesWithUnits(layout: HostLayout, store: BundleStore) -> [String] {
+        store.names().filter { name in
+            [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].contains {
+                FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + $0)
+            }
+        }
+    }
+
+    static func drift(layout: HostLayout, store: BundleStore) -> [StoreFinding] {
+        var findings: [StoreFinding] = []
+        for name in bundlesWithUnits(layout: layout, store: store) {
+            let units = [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].map { layout.unitDirectory + "/" + $0 }
+            guard let version = store.current(name: name) else {
+                findings.append(StoreFinding(kind: .unitDrift, path: units[1], detail: "units of '\(name)', which has no current version: 'airlock remove \(name) --force' removes them"))
+                continue
+            }
+            let expected: [RenderedFile]
+            do {
+                expected = try render(name: name, layout: layout).0
+            } catch {
+                findings.append(StoreFinding(kind: .unitDrift, path: units[1], detail: "cannot render the units of \(name) \(version) to compare: \(error)"))
+                continue
+            }
+            for file in expected where !findings.contains(where: { $0.path == file.path }) {
+                guard let data = FileManager.default.contents(atPath: file.path) else {
+                    findings.append(StoreFinding(kind: .unitDrift, path: file.path, detail: "missing; 'airlock activate \(name) \(version)' renders it again"))
+                    continue
+                }
+                let actual = String(decoding: data, as: UTF8.self)
+                guard actual != file.contents else { continue }
+                let have = actual.split(separator: "\n", omittingEmptySubsequences: false)
+                let want = file.contents.split(separator: "\n", omittingEmptySubsequences: false)
+                let line = Array(zip(have, want)).firstIndex { $0 != $1 } ?? min(have.count, want.count)
+                let shown = line < have.count ? "'\(have[line])'" : "(end of file)"
+                findings.append(StoreFinding(
+                    kind: .unitDrift, path: file.path,
+                    detail: "differs from what Airlock renders for \(name) \(version) at line \(line + 1): \(shown); 'airlock activate \(name) \(version)' renders it again"))
+            }
+        }
+        return findings
+    }
+
+    /// Renders and writes the units; starts them when `start` and the root is `/`.
+    static func install(name: String, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
+        let (files, settings) = try render(name: name, layout: layout)
+        for file in files {
+            try AtomicFile.makeDirectories(AtomicFile.folder(of: file.path), mode: 0o755)
+            try AtomicFile.write(Array(file.contents.utf8), to: file.path, mode: 0o644)
+        }
+        let outcome = Outcome(
+            files: files.map(\.path), started: false, gatewayUnit: ServiceUnits.gatewayUnit(name),
+            runtimeUnit: ServiceUnits.runtimeUnit(name), listen: settings.listen.description)
+        guard start, layout.root == "/" else { return outcome }
+        try requireSystemd()
+        try prepareHost(layout: layout)
+        try systemctl(["daemon-reload"])
+        try systemctl(["enable", "--quiet", outcome.gatewayUnit])
+        // One job for both: the runtime (After=) first, then the gateway, which reads the new
+        // version's catalog at its start.
+        try systemctl(["restart", outcome.runtimeUnit, outcome.gatewayUnit])
+        return Outcome(files: outcome.files, started: true, gatewayUnit: outcome.gatewayUnit, runtimeUnit: outcome.runtimeUnit, listen: outcome.listen)
+    }
+
+    /// After `activate` or `rollback`: units rendered before are rendered again for the new
+    /// current version (they name its tree); on a real host systemd reloads them and restarts
+    /// the services that were running. Returns what was done, or nil when the bundle has no units.
+    /// A bundle whose units are missing (installed before services existed, or whose services
+    /// failed to render) gets them now, unless its current version is adapter-only.
+    static func refresh(name: String, layout: HostLayout, force: Bool = false) throws(AirlockError) -> String? {
+        let store = BundleStore(layout: layout)
+        guard force || store.current(name: name).flatMap({ (try? store.loadState(name: name))?.installed[$0]?.runtime }) != nil
+        else { return nil }
+        let outcome = try install(name: name, layout: layout, start: false)
+        guard layout.root == "/" else { return "services: units rendered again for the current version (not started: --root is not /)" }
+        try systemctl(["daemon-reload"])
+        // try-restart: only what runs is restarted; stopped services stay stopped.
+        try systemctl(["try-restart", outcome.runtimeUnit, outcome.gatewayUnit])
+        return "services: units rendered again for the current version; running services restarted"
+    }
+
+    /// After the current version was removed: the services stop, are disabled and their units
+    /// deleted (the users and tmpfiles.d entries stay: other bundles use them).
+    static func uninstall(name: String, layout: HostLayout) throws(AirlockError) -> String? {
+        let units = [ServiceUnits.gatewayUnit(name), ServiceUnits.runtimeUnit(name)]
+        let paths = units.map { layout.unitDirectory + "/" + $0 }
+        guard paths.contains(where: { FileManager.default.fileExists(atPath: $0) }) else { return nil }
+        if layout.root == "/" { try systemctl(["disable", "--now", "--quiet"] + units) }
+        for path in paths where unlink(path) != 0 && errno != ENOENT {
+            throw AirlockError.system("cannot remove \(path)", errno: errno)
+        }
+        if layout.root == "/" { try systemctl(["daemon-reload"]) }
+        return "services: \(units.joined(separator: " and ")) stopped, disabled and removed"
+    }
+
+    /// What `status` shows for a bundle's units: whether they are rendered and, on a real host,
+    /// their state as systemd sees it.
+    struct UnitState: Encodable, Equatable {
+        var unit: String
+        var rendered: Bool
+        var active: String?
+        var enabled: String?
+        var restarts: Int?
+    }
+
+    static func states(name: String, layout: HostLayout) -> [UnitState] {
+        [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].map { unit in
+            var state = UnitState(unit: unit, rendered: FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + unit))
+            guard layout.root == "/", state.rendered,
+                let shown = try? capture("/usr/bin/systemctl", ["show", "-p", "ActiveState,SubState,UnitFileState,NRestarts", unit])
+            else { return state }
+            var properties: [String: String] = [:]
+            for line in shown.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { properties[String(parts[0])] = String(parts[1]) }
+            }
+            state.active = properties["ActiveState"].map { active in properties["SubState"].map { "\(active) (\($0))" } ?? active }
+            state.enabled = properties["UnitFileState"]
+            state.restarts = properties["NRestarts"].flatMap { Int($0) }
+            return state
+        }
+    }
+
+    /// Users, the shared audit log and the files the gateway reads in place.
+    static func prepareHost(layout: HostLayout) throws(AirlockError) {
+        try run("/usr/bin/systemd-sysusers", [layout.sysusersFile])
+        // The clients file must exist in the gateway's group before anyone adds a client:
+        // `airlock clients` keeps the owner and group of the file it rewrites.
+        if !FileManager.default.fileExists(atPath: layout.clients) {
+            try AtomicFile.makeDirectories(layout.configDirectory, mode: 0o755)
+            try ClientsFile().save(path: layout.clients)
+        }
+        // The audit key (LoadCredential= needs it) and the log, created if need be.
+        _ = try AuditLogWriter(host: layout)
+        try run("/usr/bin/systemd-tmpfiles", ["--create", layout.tmpfilesFile])
+        // Files root's commands created before: the gateway's group appends to them too.
+        guard let group = getgrnam(ServiceUnits.gatewayUser)?.pointee.gr_gid else {
+            throw AirlockError(.system, "group '\(ServiceUnits.gatewayUser)' does not exist after systemd-sysusers \(layout.sysusersFile)")
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.auditDirectory)) ?? []
+        for name in names.sorted() where name.hasSuffix(".jsonl") || name == AuditLayout.lockName {
+            let path = layout.auditDirectory + "/" + name
+            guard chown(path, 0, group) == 0, chmod(path, 0o660) == 0 else {
+                throw AirlockError.system("cannot share \(path) with group \(ServiceUnits.gatewayUser)", errno: errno)
+            }
+        }
+    }
+
+    static func systemctl(_ arguments: [String]) throws(AirlockError) {
+        try requireSystemd()
+        try run("/usr/bin/systemctl", arguments)
+    }
+
+    /// sd_booted(3)'s test: a host whose PID 1 is systemd has `/run/systemd/system`.
+    static func requireSystemd() throws(AirlockError) {
+        var info = stat()
+        guard stat("/run/systemd/system", &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw AirlockError(
+                .refused,
+                "this host was not booted with systemd (/run/systemd/system is missing): install with --no-start, and serve with 'airlock run NAME'")
+        }
+    }
+
+    /// Runs a system tool; a failure names the command and carries what it printed.
+    static func run(_ executable: String, _ arguments: [String]) throws(AirlockError) {
+        _ = try capture(executable, arguments)
+    }
+
+    /// Runs a system tool and returns what it printed; a failure names the command.
+    static func capture(_ executable: String, _ arguments: [String]) throws(AirlockError) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw AirlockError(.system, "cannot run \(executable): \(error)")
+        }
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let said = printed.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "; ")
+            throw AirlockError(
+                .system,
+                "'\(([executable] + arguments).joined(separator: " "))' failed (status \(process.terminationStatus))\(said.isEmpty ? "" : ": " + said)")
+        }
+        return printed
+    }
+}
+
+extension Result {
+    var isFailure: Bool {
+        if case .failure = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,166 @@
+public import AirlockCore
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
+
+/// What the two services of one installed bundle are started with: filled in from the bundle's
+/// service plan (the runtime's exact argument list) and the site's service settings.
+public struct ServiceUnitInput: Sendable, Equatable {
+    /// The bundle name (`[a-z0-9-]+`): the units' instance name.
+    public var name: String
+    public var version: String
+    /// `llama-server` inside the installed version's tree, and its complete argument list.
+    public var runtimeExecutable: String
+    public var runtimeArguments: [String]
+    /// The installed version's tree (weights and runtime), read-only for the runtime.
+    public var versionDirectory: String
+    /// The folder of the runtime's Unix socket (`/run/airlock/NAME`).
+    public var socketDirectory: String
+    /// `airlock-serve` and its arguments.
+    public var serveExecutable: String
+    public var serveArguments: [String]
+    /// Where the gateway listens.
+    public var listenHost: String
+    public var listenPort: Int
+    /// The client networks the gateway may talk with (`IPAddressAllow=`): addresses or prefixes.
+    public var clientNetworks: [String]
+
+    public init(
+        name: String, version: String, runtimeExecutable: String, runtimeArguments: [String],
+        versionDirectory: String, socketDirectory: String, serveExecutable: String, serveArguments: [String],
+        listenHost: String, listenPort: Int, clientNetworks: [String]
+    ) {
+        self.name = name
+        self.version = version
+        self.runtimeExecutable = runtimeExecutable
+        self.runtimeArguments = runtimeArguments
+        self.versionDirectory = versionDirectory
+        self.socketDirectory = socketDirectory
+        self.serveExecutable = serveExecutable
+        self.serveArguments = serveArguments
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.clientNetworks = clientNetworks
+    }
+}
+
+/// One file `airlock install` writes, with its exact contents.
+public struct RenderedFile: Sendable, Equatable {
+    public var path: String
+    public var contents: String
+}
+
+/// Renders the runtime and gateway units of a bundle, and the sysusers.d and tmpfiles.d entries
+/// they rely on, from the templates in the repository's `systemd/` folder (compiled in).
+///
+/// The output is a pure function of its input: the same bundle and settings give byte-identical
+/// files, so `airlock doctor` can tell a unit that drifted from what Airlock rendered.
+public enum ServiceUnits {
+    /// The runtime's and the gateway's system users (and groups), from `airlock.sysusers.conf`.
+    public static let runtimeUser = "airlock-runtime"
+    public static let gatewayUser = "airlock-serve"
+
+    public static func runtimeUnit(_ name: String) -> String { "airlock-runtime@\(name).service" }
+    public static func gatewayUnit(_ name: String) -> String { "airlock-serve@\(name).service" }
+
+    /// The four files for `input`, at their places under `layout`.
+    public static func render(_ input: ServiceUnitInput, layout: HostLayout) throws(AirlockError) -> [RenderedFile] {
+        guard !input.name.isEmpty, input.name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }) else {
+            throw AirlockError(.invalidInput, "'\(input.name)' cannot name a unit instance ([a-z0-9-]+)")
+        }
+        guard (1...65535).contains(input.listenPort) else {
+            throw AirlockError(.invalidInput, "the gateway needs a fixed port (1-65535) for its unit, not \(input.listenPort)")
+        }
+        let socketDirectory = try SystemdQuoting.plainPath(input.socketDirectory)
+        let socketLines: String
+        if socketDirectory.hasPrefix("/run/") {
+            // systemd makes it (owner airlock-runtime, 0750) at each start and removes it at stop.
+            socketLines = "RuntimeDirectory=\(socketDirectory.dropFirst(5))\nRuntimeDirectoryMode=0750"
+        } else {
+            socketLines = """
+                # Rendered under a --root outside /: the socket folder is not in /run, so it must exist
+                # (owner airlock-runtime, mode 0750) before this unit starts.
+                ReadWritePaths=\(socketDirectory)
+                """
+        }
+        var allowed = ["localhost"]
+        if Self.isConcreteAddress(input.listenHost) { allowed.append(input.listenHost) }
+        for network in input.clientNetworks {
+            guard Self.isAddressOrPrefix(network) else {
+                throw AirlockError(.invalidInput, "client network '\(network)' is not an IPv4 or IPv6 address or prefix (for example 10.20.0.0/16)")
+            }
+            if !allowed.contains(network) { allowed.append(network) }
+        }
+        let listen = input.listenHost.contains(":") ? "[\(input.listenHost)]:\(input.listenPort)" : "\(input.listenHost):\(input.listenPort)"
+        let common: [String: String] = [
+            "NAME": input.name,
+            "VERSION": input.version,
+            "LISTEN": listen,
+            "PORT": String(input.listenPort),
+            "VERSION_DIRECTORY": try SystemdQuoting.plainPath(input.versionDirectory),
+            "STORE_DIRECTORY": try SystemdQuoting.plainPath(layout.storeDirectory),
+            "BUNDLE_DIRECTORY": try SystemdQuoting.plainPath(layout.bundleDirectory(name: input.name)),
+            "CONFIG_DIRECTORY": try SystemdQuoting.plainPath(layout.configDirectory),
+            "AUDIT_DIRECTORY": try SystemdQuoting.plainPath(layout.auditDirectory),
+            "AUDIT_KEY": try SystemdQuoting.plainPath(layout.auditKey),
+            "CLIENTS_FILE": try SystemdQuoting.plainPath(layout.clients),
+            "GATEWAY_CONFIG": try SystemdQuoting.plainPath(layout.gatewayConfig),
+            "SOCKET_DIRECTORY": socketLines,
+            "IP_ADDRESS_ALLOW": "IPAddressAllow=" + allowed.joined(separator: " "),
+        ]
+        var runtime = common
+        runtime["EXEC_START"] = try SystemdQuoting.execLine(input.runtimeExecutable, input.runtimeArguments)
+        var gateway = common
+        gateway["EXEC_START"] = try SystemdQuoting.execLine(input.serveExecutable, input.serveArguments)
+        return [
+            RenderedFile(path: layout.unitDirectory + "/" + runtimeUnit(input.name), contents: try fill(Templates.runtime, runtime, "airlock-runtime@.service.in")),
+            RenderedFile(path: layout.unitDirectory + "/" + gatewayUnit(input.name), contents: try fill(Templates.gateway, gateway, "airlock-serve@.service.in")),
+            RenderedFile(path: layout.sysusersFile, contents: try fill(Templates.sysusers, common, "airlock.sysusers.conf.in")),
+            RenderedFile(path: layout.tmpfilesFile, contents: try fill(Templates.tmpfiles, common, "airlock.tmpfiles.conf.in")),
+        ]
+    }
+
+    /// Replaces every `@KEY@`; a placeholder left over is a bug in the template or here.
+    static func fill(_ template: String, _ values: [String: String], _ origin: String) throws(AirlockError) -> String {
+        var text = template
+        for (key, value) in values { text = text.replacing("@\(key)@", with: value) }
+        var rest = text[...]
+        while let at = rest.firstIndex(of: "@") {
+            let after = rest[rest.index(after: at)...]
+            let word = after.prefix { ("A"..."Z").contains($0) || $0 == "_" }
+            if !word.isEmpty, after.dropFirst(word.count).first == "@" {
+                throw AirlockError(.invalidInput, "template \(origin) has a placeholder nothing fills: @\(word)@")
+            }
+            rest = after
+        }
+        return text
+    }
+
+    static func isConcreteAddress(_ host: String) -> Bool {
+        guard isAddressOrPrefix(host), !host.contains("/") else { return false }
+        return host != "0.0.0.0" && host != "::" && !host.hasPrefix("127.") && host != "::1"
+    }
+
+    /// An IPv4 or IPv6 address, optionally with a prefix length (what `IPAddressAllow=` takes).
+    static func isAddressOrPrefix(_ text: String) -> Bool {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let address = String(parts[0])
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let family = address.contains(":") ? AF_INET6 : AF_INET
+        guard inet_pton(family, address, &buffer) == 1 else { return false }
+        if parts.count == 2 {
+            guard let length = Int(parts[1]), parts[1].allSatisfy(\.isASCII), length >= 0, length <= (family == AF_INET ? 32 : 128) else { return false }
+        }
+        return true
+    }
+}
+
+/// The templates of the repository's `systemd/` folder, compiled in (`Templates` links to it).
+enum Templates {
+    static let runtime = String(decoding: PackageResources.airlock_runtime__service_in, as: UTF8.self)
+    static let gateway = String(decoding: PackageResources.airlock_serve__service_in, as: UTF8.self)
+    static let sysusers = String(decoding: PackageResources.airlock_sysusers_conf_in, as: UTF8.self)
+    static let tmpfiles = String(decoding: PackageResources.airlock_tmpfiles_conf_in, as: UTF8.self)
+}

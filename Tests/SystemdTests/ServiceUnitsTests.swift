@@ -1,0 +1,131 @@
+import AirlockCore
+import Systemd
+import Testing
+
+/// The rendered units say, line by line, what a security reviewer checks; the same input gives
+/// the same bytes; values reach systemd exactly.
+@Suite struct ServiceUnitsTests {
+    static let layout = HostLayout(root: "/")
+    static let tree = "/var/lib/airlock/claims-assistant/1.0.0"
+    static let input = ServiceUnitInput(
+        name: "claims-assistant", version: "1.0.0",
+        runtimeExecutable: tree + "/runtime/cpu-generic/llama-server",
+        runtimeArguments: [
+            "--model", tree + "/model/base.gguf", "--host", "/run/airlock/claims-assistant/runtime.sock", "--ctx-size", "4096",
+            "--lora-scaled", tree + "/model/claims.gguf:0," + tree + "/model/legal.gguf:0",
+        ],
+        versionDirectory: tree, socketDirectory: "/run/airlock/claims-assistant",
+        serveExecutable: "/usr/local/bin/airlock-serve", serveArguments: ["claims-assistant", "--listen", "10.20.0.5:8443"],
+        listenHost: "10.20.0.5", listenPort: 8443, clientNetworks: ["10.20.0.0/16", "fd00:7::/64"])
+
+    static func files() throws -> [String: String] {
+        Dictionary(uniqueKeysWithValues: try ServiceUnits.render(input, layout: layout).map { ($0.path, $0.contents) })
+    }
+
+    static func lines(_ text: String?) -> [String] { (text ?? "").split(separator: "\n").map(String.init) }
+
+    @Test func fourFilesAtTheirPlaces() throws {
+        #expect(try Self.files().keys.sorted() == [
+            "/etc/systemd/system/airlock-runtime@claims-assistant.service", "/etc/systemd/system/airlock-serve@claims-assistant.service",
+            "/etc/sysusers.d/airlock.conf", "/etc/tmpfiles.d/airlock.conf",
+        ])
+        #expect(try Self.files() == Self.files(), "rendering is deterministic")
+        for (path, text) in try Self.files() {
+            #expect(!text.contains("@NAME@") && !text.contains("@EXEC_START@"), "\(path) kept a placeholder")
+            #expect(text.hasSuffix("\n"))
+        }
+    }
+
+    @Test func runtimeHasNoNetworkAndRunsTheExactArgumentList() throws {
+        let unit = Self.lines(try Self.files()["/etc/systemd/system/airlock-runtime@claims-assistant.service"])
+        let execStart = "ExecStart=" + Self.input.runtimeExecutable + " " + Self.input.runtimeArguments.joined(separator: " ")
+        for line in [
+            execStart, "User=airlock-runtime", "Group=airlock-runtime", "RuntimeDirectory=airlock/claims-assistant",
+            "RuntimeDirectoryMode=0750", "UMask=0007", "PrivateNetwork=yes", "IPAddressDeny=any", "RestrictAddressFamilies=AF_UNIX",
+            "ProtectSystem=strict", "TemporaryFileSystem=/var/lib/airlock:ro", "BindReadOnlyPaths=" + Self.tree, "InaccessiblePaths=-/etc/airlock -/var/log/airlock",
+            "NoNewPrivileges=yes", "CapabilityBoundingSet=", "AmbientCapabilities=", "PrivateMounts=yes", "PrivateUsers=yes",
+            "SystemCallFilter=@system-service", "Restart=on-failure",
+        ] {
+            #expect(unit.contains(line), "runtime unit lacks '\(line)'")
+        }
+        #expect(!unit.contains { $0.hasPrefix("[Install]") }, "the gateway pulls the runtime in; it is not enabled on its own")
+        // Nothing propagates a gateway restart (watchdog) to the runtime: no model reload.
+        for binding in ["PartOf=", "BindsTo=", "StopPropagatedFrom=", "Requires="] {
+            #expect(!unit.contains { $0.hasPrefix(binding) }, "runtime unit has \(binding)")
+        }
+        #expect(!unit.contains { $0.hasPrefix("Environment") }, "llama-server reads LLAMA_ARG_*: the unit sets no environment")
+        #expect(unit.filter { $0.hasPrefix("ExecStart=") }.count == 1)
+    }
+
+    @Test func gatewayIsNotifyWithAWatchdogAndOnlyItsAddresses() throws {
+        let unit = Self.lines(try Self.files()["/etc/systemd/system/airlock-serve@claims-assistant.service"])
+        for line in [
+            "Type=notify", "NotifyAccess=main", "WatchdogSec=20s", "Restart=on-failure", "TimeoutAbortSec=5s",
+            "Environment=SWIFT_BACKTRACE=enable=no", "SystemCallFilter=~@privileged @resources", "PrivateUsers=yes",
+            "ExecStart=/usr/local/bin/airlock-serve claims-assistant --listen 10.20.0.5:8443",
+            "User=airlock-serve", "SupplementaryGroups=airlock-runtime", "IPAddressDeny=any",
+            "IPAddressAllow=localhost 10.20.0.5 10.20.0.0/16 fd00:7::/64", "SocketBindAllow=tcp:8443", "SocketBindDeny=any",
+            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "LoadCredential=audit-key:/var/lib/airlock/audit-key.pem",
+            "ProtectSystem=strict", "ReadWritePaths=/var/log/airlock", "CapabilityBoundingSet=", "NoNewPrivileges=yes",
+            "TemporaryFileSystem=/var/lib/airlock:ro", "BindReadOnlyPaths=/var/lib/airlock/claims-assistant",
+            "PrivateMounts=yes", "Wants=airlock-runtime@claims-assistant.service", "After=airlock-runtime@claims-assistant.service",
+            "WantedBy=multi-user.target",
+        ] {
+            #expect(unit.contains(line), "gateway unit lacks '\(line)'")
+        }
+        // A runtime restarted by systemd must not restart the gateway: no dependency that
+        // propagates restarts from the runtime.
+        for binding in ["Requires=", "BindsTo=", "PartOf=", "Requisite="] {
+            #expect(!unit.contains { $0.hasPrefix(binding) }, "gateway unit has \(binding)")
+        }
+        #expect(!unit.contains { $0.hasPrefix("PrivateNetwork=") })
+    }
+
+    @Test func usersAndSharedFolders() throws {
+        let files = try Self.files()
+        let users = Self.lines(files["/etc/sysusers.d/airlock.conf"]).filter { !$0.hasPrefix("#") }
+        #expect(users == [#"u airlock-runtime - "Airlock inference runtime" / -"#, #"u airlock-serve - "Airlock gateway" / -"#])
+        let tmpfiles = Self.lines(files["/etc/tmpfiles.d/airlock.conf"]).filter { !$0.hasPrefix("#") }
+        #expect(tmpfiles == [
+            "d /var/log/airlock 2770 root airlock-serve -", "z /etc/airlock/clients.yaml 0640 root airlock-serve -",
+            "z /etc/airlock/gateway.yaml 0640 root airlock-serve -",
+        ])
+    }
+
+    @Test func aScratchRootKeepsTheSocketFolderUnderIt() throws {
+        var input = Self.input
+        input.socketDirectory = "/srv/rehearsal/run/airlock/claims-assistant"
+        let files = try ServiceUnits.render(input, layout: HostLayout(root: "/srv/rehearsal"))
+        let runtime = try #require(files.first { $0.path == "/srv/rehearsal/etc/systemd/system/airlock-runtime@claims-assistant.service" })
+        #expect(Self.lines(runtime.contents).contains("ReadWritePaths=/srv/rehearsal/run/airlock/claims-assistant"))
+        #expect(!runtime.contents.contains("RuntimeDirectory="))
+        #expect(Self.lines(runtime.contents).contains("InaccessiblePaths=-/srv/rehearsal/etc/airlock -/srv/rehearsal/var/log/airlock"))
+    }
+
+    @Test func execWordsAreQuotedForSystemd() throws {
+        #expect(try SystemdQuoting.execWord("/var/lib/airlock/a-b/1.0.0/x.gguf:0,y.gguf:0") == "/var/lib/airlock/a-b/1.0.0/x.gguf:0,y.gguf:0")
+        #expect(try SystemdQuoting.execWord("50%") == "\"50%%\"")
+        #expect(try SystemdQuoting.execWord("$HOME") == "\"$$HOME\"")
+        #expect(try SystemdQuoting.execWord("two words") == "\"two words\"")
+        #expect(try SystemdQuoting.execWord(#"say "hi" \ bye"#) == #""say \"hi\" \\ bye""#)
+        #expect(try SystemdQuoting.execWord("") == "\"\"")
+        #expect(throws: AirlockError.self) { try SystemdQuoting.execWord(";") }
+        #expect(throws: AirlockError.self) { try SystemdQuoting.execWord("a\nb") }
+        #expect(throws: AirlockError.self) { try SystemdQuoting.execLine("llama-server", []) }
+        #expect(throws: AirlockError.self) { try SystemdQuoting.plainPath("/tmp/with space") }
+    }
+
+    @Test func refusesWhatSystemdWouldMisread() throws {
+        var input = Self.input
+        input.clientNetworks = ["10.20.0.0/33"]
+        #expect(throws: AirlockError.self) { try ServiceUnits.render(input, layout: Self.layout) }
+        input.clientNetworks = ["example.org"]
+        #expect(throws: AirlockError.self) { try ServiceUnits.render(input, layout: Self.layout) }
+        input = Self.input
+        input.name = "Claims Assistant"
+        #expect(throws: AirlockError.self) { try ServiceUnits.render(input, layout: Self.layout) }
+        input = Self.input
+        input.listenPort = 0
+        #expect(throws: AirlockError.self) { try ServiceUnits.render(input, layout: Self.layout) }
+    }
+}
