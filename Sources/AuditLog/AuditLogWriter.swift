@@ -102,6 +102,10 @@ public final class AuditLogWriter: Sendable {
         }
         let engine = try SegmentEngine(layout: layout, options: options, clock: clock, key: key, journaling: journal != nil)
         _ = try engine.commit([]).get()
+        // Every segment but the last is sealed: read-only, and root's when we are root.
+        for number in try AuditFiles.segmentNumbers(in: layout.directory).dropLast() {
+            AuditSharing.lockSealed(layout.segmentPath(number), directory: layout.directory)
+        }
         journal?.submit(engine.takeJournalEntries())
         self.engine = Mutex(engine)
     }
@@ -583,6 +587,7 @@ public final class AuditLogWriter: Sendable {
             guard current.sealed || full || newDay else { return line }
             if !current.sealed { try seal() }
             try flush()
+            AuditSharing.lockSealed(layout.segmentPath(current.segment), directory: layout.directory)
             try startNextSegment()
             guard let next = tail else { throw AirlockError(.system, "the audit log's tail is unknown") }
             return try make(next)

@@ -87,7 +87,7 @@ import Testing
         #expect(users == [#"u airlock-runtime - "Airlock inference runtime" / -"#, #"u airlock-serve - "Airlock gateway" / -"#])
         let tmpfiles = Self.lines(files["/etc/tmpfiles.d/airlock.conf"]).filter { !$0.hasPrefix("#") }
         #expect(tmpfiles == [
-            "d /var/log/airlock 2770 root airlock-serve -", "z /etc/airlock/clients.yaml 0640 root airlock-serve -",
+            "d /var/log/airlock 3770 root airlock-serve -", "z /etc/airlock/clients.yaml 0640 root airlock-serve -",
             "z /etc/airlock/gateway.yaml 0640 root airlock-serve -",
         ])
     }
