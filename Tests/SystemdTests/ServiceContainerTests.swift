@@ -46,6 +46,7 @@ import Testing
 
     /// Installs the demo bundle with the real `airlock` (as root, `--root /`) inside `container`.
     static func installDemo(_ container: SystemdContainer) throws -> ProcessResult {
+        let airlock = try Self.airlock(container)
         let demo = try DemoBundle.shared()
         try container.copy(demo.bundle, to: "/root/claims-assistant-1.0.0.airlock")
         try container.copy(demo.publicKey, to: "/root/release.pub.pem")
@@ -53,11 +54,13 @@ import Testing
         return try container.exec([airlock, "install", "/root/claims-assistant-1.0.0.airlock"])
     }
 
-    static var airlock: String { TestEnvironment.executable("airlock") }
+    /// `airlock` as the container runs it (copied in when the checkout is under /tmp, which
+    /// the units' PrivateTmp= would hide).
+    static func airlock(_ container: SystemdContainer) throws -> String { try container.executable("airlock") }
 
     @Test func installStartsHardenedServicesThatServeAndSurviveARuntimeKill() throws {
-        let airlock = Self.airlock
         try SystemdContainer.with(name: "airlock-test-services") { container in
+            let airlock = try Self.airlock(container)
             let installed = try Self.installDemo(container)
             #expect(installed.status == 0, "\(installed)\n\(Self.journal(container))")
             #expect(installed.stdout.contains("services: \(Self.runtimeUnit) and \(Self.gatewayUnit) (re)started"), "\(installed)")
@@ -119,9 +122,9 @@ import Testing
 
             // The gateway (user airlock-serve) and root's commands share the audit log: the
             // requests are recorded and the chain verifies.
-            let records = try container.exec([TestEnvironment.executable("airlock-audit"), "search", "--action", "gateway", "--json"]).checked()
+            let records = try container.exec([try container.executable("airlock-audit"), "search", "--action", "gateway", "--json"]).checked()
             #expect(records.stdout.split(separator: "\n").count >= 2, "\(records)")
-            let auditVerified = try container.exec([TestEnvironment.executable("airlock-audit"), "verify"])
+            let auditVerified = try container.exec([try container.executable("airlock-audit"), "verify"])
             #expect(auditVerified.status == 0, "\(auditVerified)")
 
             // clients.yaml is read in place: a revocation applies without a restart.
@@ -284,8 +287,8 @@ import Testing
     /// shows them; removing the bundle stops, disables and deletes them.
     @Test func versionSwitchesRestartTheServicesAndRemoveTakesThemAway() throws {
         let newer = try Self.demoVersion("1.1.0")
-        let airlock = Self.airlock
         try SystemdContainer.with(name: "airlock-test-versions") { container in
+            let airlock = try Self.airlock(container)
             #expect(try Self.installDemo(container).status == 0)
             try container.copy(newer, to: "/root/claims-assistant-1.1.0.airlock")
             try container.exec([airlock, "install", "/root/claims-assistant-1.1.0.airlock"]).checked()

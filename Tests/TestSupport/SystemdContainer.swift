@@ -55,6 +55,22 @@ public final class SystemdContainer: Sendable {
         try exec(["/bin/bash", "-c", script])
     }
 
+    /// Where the container runs one of Airlock's executables from: the build folder itself,
+    /// unless the checkout is under /tmp or /run (CI clones into /tmp), which services with
+    /// PrivateTmp= cannot see; then all four are copied to /usr/local/lib/airlock-test/ once,
+    /// together, so that `airlock` finds `airlock-serve` beside itself.
+    public func executable(_ name: String) throws -> String {
+        let host = TestEnvironment.executable(name)
+        guard host.hasPrefix("/tmp/") || host.hasPrefix("/run/") else { return host }
+        let folder = "/usr/local/lib/airlock-test"
+        if try exec(["/usr/bin/test", "-x", folder + "/" + name]).status != 0 {
+            for program in ["airlock", "airlock-serve", "airlock-audit", "airlock-pack"] {
+                try copy(TestEnvironment.executable(program), to: folder + "/" + program, mode: "0755")
+            }
+        }
+        return folder + "/" + name
+    }
+
     /// Copies a host file into the container.
     public func copy(_ source: String, to destination: String, mode: String = "0644") throws {
         try ProcessResult.run(Self.script, ["copy", name, source, destination, mode]).checked()
