@@ -128,14 +128,18 @@ in_container() { scripts/systemd-container.sh exec "$container" -- "$@"; }
 for file in claims-assistant-1.0.0.airlock release.pub.pem security-officer.pub.pem; do
   scripts/systemd-container.sh copy "$container" "$work/$file" "/root/$file"
 done
+# Installed as on a real host (and out of /tmp, which the units' PrivateTmp= hides).
+for program in airlock airlock-serve airlock-audit airlock-pack; do
+  scripts/systemd-container.sh copy "$container" "$bin/$program" "/usr/local/bin/$program" 0755
+done
 step "services: airlock install there (as root, --root /): renders, enables and starts both units"
-in_container "$bin/airlock" trust add /root/release.pub.pem --names 'claims-*'
-in_container "$bin/airlock" trust add /root/security-officer.pub.pem --names 'claims-*'
-in_container "$bin/airlock" trust threshold 2
-in_container "$bin/airlock" install /root/claims-assistant-1.0.0.airlock
+in_container /usr/local/bin/airlock trust add /root/release.pub.pem --names 'claims-*'
+in_container /usr/local/bin/airlock trust add /root/security-officer.pub.pem --names 'claims-*'
+in_container /usr/local/bin/airlock trust threshold 2
+in_container /usr/local/bin/airlock install /root/claims-assistant-1.0.0.airlock
 in_container systemctl --no-pager status 'airlock-*@claims-assistant.service' | grep -E '^(●| +(Active|Main PID|Memory):)' || true
 step "services: a chat request through the gateway unit (127.0.0.1:8080 inside the container)"
-key=$(in_container "$bin/airlock" clients add claims-app --adapters claims)
+key=$(in_container /usr/local/bin/airlock clients add claims-app --adapters claims)
 in_container curl -sf http://127.0.0.1:8080/v1/chat/completions -H "Authorization: Bearer $key" \
   -H 'Content-Type: application/json' \
   -d '{"model":"claims","messages":[{"role":"user","content":"Is water damage covered?"}],"max_tokens":16,"temperature":0}' \
@@ -153,7 +157,7 @@ The container '$container' is still running, with both services. Look at them wi
   scripts/systemd-container.sh exec $container -- systemctl status 'airlock-*@claims-assistant.service'
   scripts/systemd-container.sh exec $container -- systemctl cat airlock-runtime@claims-assistant.service
   scripts/systemd-container.sh exec $container -- journalctl -u airlock-serve@claims-assistant
-  scripts/systemd-container.sh exec $container -- $bin/airlock status
+  scripts/systemd-container.sh exec $container -- /usr/local/bin/airlock status
 Stop it (everything written inside vanishes) with:
   scripts/systemd-container.sh stop $container
 EOF_HINT
