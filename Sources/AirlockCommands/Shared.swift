@@ -1,8 +1,5 @@
 public import ArgumentParser
 public import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// `--root DIR`: puts `/etc/airlock`, `/var/lib/airlock`, `/var/log/airlock` and the unit
 /// folder under DIR, so demos and tests never touch the host. Accepted before or after the verb.
@@ -14,15 +11,7 @@ public struct RootOptions: ParsableArguments, Sendable {
 
     public init() {}
 
-    /// The layout under `--root`, made absolute against the working directory (the runtime
-    /// and the units need absolute paths).
-    public var layout: HostLayout {
-        guard !root.hasPrefix("/") else { return HostLayout(root: root) }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard getcwd(&buffer, buffer.count) != nil else { return HostLayout(root: root) }
-        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return HostLayout(root: (cwd == "/" ? "" : cwd) + "/" + root)
-    }
+    public var layout: HostLayout { HostLayout(root: root) }
 }
 
 /// `--json`: machine-readable output on stdout, for scripts.

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#endif
+
 /// Every on-host path Airlock uses, derived from one root.
 ///
 /// `/` on a real host; a temporary folder in demos and tests (`--root DIR`), so nothing outside
@@ -7,8 +13,17 @@ public struct HostLayout: Sendable, Equatable {
     /// except for `/` itself.
     public let root: String
 
+    /// A relative `root` is taken against the working directory: the runtime's command line and
+    /// the rendered units need absolute paths.
     public init(root: String = "/") {
         var normalized = root
+        if !normalized.isEmpty, !normalized.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            if getcwd(&buffer, buffer.count) != nil {
+                let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                normalized = (cwd == "/" ? "" : cwd) + "/" + normalized
+            }
+        }
         while normalized.count > 1 && normalized.hasSuffix("/") { normalized.removeLast() }
         self.root = normalized.isEmpty ? "/" : normalized
     }
