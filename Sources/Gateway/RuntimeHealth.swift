@@ -60,8 +60,8 @@ final class RuntimeHealth: Sendable {
     func poll(onChange: @Sendable (Bool, String) -> Void) async {
         var failures = 0
         while !Task.isCancelled {
-            var answered: Bool
-            var why = ""
+            let answered: Bool
+            let why: String
             do {
                 let status = try await client.fetch(path: "/health", limit: 4096).status
                 answered = status == 200
@@ -71,9 +71,9 @@ final class RuntimeHealth: Sendable {
                 why = "\(error)"
             }
             failures = answered ? 0 : failures + 1
-            if !answered, isUp, failures < 2 { answered = true }
-            if set(up: answered) { onChange(answered, why) }
-            try? await Task.sleep(for: answered ? .seconds(1) : .milliseconds(200))
+            let up = answered || (isUp && failures < 2)
+            if set(up: up) { onChange(up, why) }
+            try? await Task.sleep(for: up ? .seconds(1) : .milliseconds(200))
         }
     }
 }
