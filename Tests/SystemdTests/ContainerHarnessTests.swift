@@ -35,17 +35,7 @@ import Testing
         try SystemdContainer.with(name: "airlock-test-egress") { container in
             try container.preflightFirewall()
             // A target of our own: a veth pair, its far end in a namespace we create, a listener there.
-            try container.shell("""
-                set -e
-                ip link add airlock-v0 type veth peer name airlock-v1
-                ip netns add airlock-target
-                ip link set airlock-v1 netns airlock-target
-                ip addr add 10.231.0.1/24 dev airlock-v0
-                ip link set airlock-v0 up
-                ip -n airlock-target addr add 10.231.0.2/24 dev airlock-v1
-                ip -n airlock-target link set airlock-v1 up
-                ip -n airlock-target link set lo up
-                """).checked()
+            try container.makeEgressTarget()
             try container.exec(["systemd-run", "--unit=airlock-target-listener", "--",
                                 "ip", "netns", "exec", "airlock-target",
                                 "/usr/bin/python3", "-m", "http.server", "--bind", "10.231.0.2", "8000"]).checked()

@@ -212,17 +212,7 @@ import Testing
             try container.preflightFirewall()
             let installed = try Self.installDemo(container)
             #expect(installed.status == 0, "\(installed)")
-            try container.shell("""
-                set -e
-                ip link add airlock-v0 type veth peer name airlock-v1
-                ip netns add airlock-target
-                ip link set airlock-v1 netns airlock-target
-                ip addr add 10.231.0.1/24 dev airlock-v0
-                ip link set airlock-v0 up
-                ip -n airlock-target addr add 10.231.0.2/24 dev airlock-v1
-                ip -n airlock-target link set airlock-v1 up
-                ip -n airlock-target link set lo up
-                """).checked()
+            try container.makeEgressTarget()
             try container.write(Self.listener, to: "/opt/airlock-probe/listener.py")
             try container.write(Self.probe, to: "/opt/airlock-probe/probe.py")
             try container.exec(["systemd-run", "--unit=airlock-target-listener", "--", "ip", "netns", "exec", "airlock-target",

@@ -71,6 +71,22 @@ public final class SystemdContainer: Sendable {
         return folder + "/" + name
     }
 
+    /// A target of the test's own for egress probes: a veth pair whose far end, 10.231.0.2, is in
+    /// a network namespace `airlock-target` (the near end is 10.231.0.1).
+    public func makeEgressTarget() throws {
+        try shell("""
+            set -e
+            ip link add airlock-v0 type veth peer name airlock-v1
+            ip netns add airlock-target
+            ip link set airlock-v1 netns airlock-target
+            ip addr add 10.231.0.1/24 dev airlock-v0
+            ip link set airlock-v0 up
+            ip -n airlock-target addr add 10.231.0.2/24 dev airlock-v1
+            ip -n airlock-target link set airlock-v1 up
+            ip -n airlock-target link set lo up
+            """).checked()
+    }
+
     /// Copies a host file into the container.
     public func copy(_ source: String, to destination: String, mode: String = "0644") throws {
         try ProcessResult.run(Self.script, ["copy", name, source, destination, mode]).checked()
