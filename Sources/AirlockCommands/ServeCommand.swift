@@ -39,6 +39,11 @@ public struct AirlockServeCommand: AsyncParsableCommand {
 
     public init() {}
 
+    /// Runs the gateway's tasks on its event loops (`GatewayExecutor`): call first in `main`.
+    public static func prepareProcess() {
+        GatewayExecutor.takeOverConcurrency()
+    }
+
     public func run() async throws {
         // Under systemd the parent is the manager; under `airlock run` the gateway must not
         // outlive its supervisor.

@@ -325,6 +325,14 @@ public final class AuditLogWriter: Sendable {
 
         /// Makes `tail` match the files: cheap when this writer was the last to append.
         func refreshTail() throws(AirlockError) {
+            // Fast path, one fstat: the open segment is still linked, unsealed and exactly as
+            // long as this writer left it. Every other writer appends to the last segment, and
+            // a rotation first seals it (both change its size), so nothing else has been
+            // written since and the folder need not be listed again.
+            if let tail, descriptor >= 0, descriptorSegment == tail.segment, !tail.sealed {
+                var status = stat()
+                if fstat(descriptor, &status) == 0, status.st_nlink > 0, Int64(status.st_size) == tail.size { return }
+            }
             let numbers = try AuditFiles.segmentNumbers(in: layout.directory)
             let current = numbers.last ?? 1
             if descriptorSegment != current || descriptor < 0 {

@@ -129,7 +129,7 @@ final class Exchange: Sendable {
         var status = 0
         do {
             try await gateway.runtime.send(
-                method: "POST", path: translated.endpoint.rawValue, body: translated.runtimeBody,
+                method: "POST", path: translated.endpoint.rawValue, body: translated.runtimeBody, on: writer.eventLoop,
                 onHead: { code in status = code },
                 onBody: { buffer in try await onBody(buffer, status) })
         } catch is ClientGone {
@@ -194,14 +194,18 @@ final class Exchange: Sendable {
 
     static func errorEvent(_ error: OpenAIError) -> [UInt8] { event(error.body) }
 
-    private func startStreamIfNeeded() async throws {
-        guard !streamStarted else { return }
+    /// Sends `event`, after the stream's head if this is the first (in one batch).
+    private func sendEvent(_ event: [UInt8]) async throws {
         do {
-            try await writer.startStream(status: 200, headers: Self.streamHeaders)
+            if streamStarted {
+                try await writer.write(event)
+            } else {
+                try await writer.startStream(status: 200, headers: Self.streamHeaders, first: event)
+                state.withLock { $0.streamStarted = true }
+            }
         } catch {
             throw ClientGone()
         }
-        state.withLock { $0.streamStarted = true }
     }
 
     private func stream() async {
@@ -223,21 +227,15 @@ final class Exchange: Sendable {
                     throw RuntimeCallError.brokeOff("the runtime reported: \(value["error"]?["message"]?.stringValue ?? "an error")")
                 }
                 guard let rewritten = tracker.rewrite(value, keepUsage: keepUsage) else { continue }
-                try await startStreamIfNeeded()
-                do {
-                    try await writer.write(Self.event(rewritten.bytes))
-                } catch {
-                    throw ClientGone()
-                }
+                try await sendEvent(Self.event(rewritten.bytes))
             }
         }
         guard let status = sent, await accepted(status: status, body: errorBody) else { return }
         guard claim() else { return }
         let recorded = await gateway.record(request, outcome(of: tracker))
         do {
-            try await startStreamIfNeeded()
             // The answer is complete only with [DONE], sent once its record is on disk.
-            try await writer.write(recorded ? Self.event(Array("[DONE]".utf8)) : Self.errorEvent(gateway.auditUnavailable))
+            try await sendEvent(recorded ? Self.event(Array("[DONE]".utf8)) : Self.errorEvent(gateway.auditUnavailable))
             try await writer.finish()
         } catch {
             // The client left after the last token; the record stands as written.

@@ -237,7 +237,7 @@ public final class Gateway: Sendable {
                     connections.withLock { _ = $0.busy.insert(id) }
                     // A request refused on its headers left its body unread: the connection ends.
                     let keepAlive = request.head.isKeepAlive && request.screened.refusal == nil && !isShuttingDown
-                    let writer = ResponseWriter(outbound: outbound, keepAlive: keepAlive)
+                    let writer = ResponseWriter(outbound: outbound, keepAlive: keepAlive, eventLoop: channel.eventLoop)
                     let task = Task { await self.respond(to: request, remote: remote, writer: writer) }
                     inFlight.set(task)
                     await task.value

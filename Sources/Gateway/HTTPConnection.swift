@@ -28,10 +28,15 @@ struct Screened: Sendable {
     let authenticationFailure: String?
 }
 
-/// Writes one response on a connection: whole, or as a stream of chunks.
+/// Writes one response on a connection: whole, or as a stream of chunks. Each call hands its
+/// parts to the connection in one batch (one flush, one `write` system call for head and body
+/// together): with TCP_NODELAY every separate flush would be a packet and an event-loop wakeup.
 struct ResponseWriter: Sendable {
     let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     let keepAlive: Bool
+    /// The connection's event loop: the runtime connection made for this response is put on
+    /// the same one, so that both legs of a request are served by one thread.
+    let eventLoop: any EventLoop
 
     private func head(status: Int, headers: [(String, String)], length: Int?) -> HTTPResponseHead {
         var fields = HTTPHeaders(headers)
@@ -41,19 +46,23 @@ struct ResponseWriter: Sendable {
     }
 
     func send(status: Int, headers: [(String, String)], body: [UInt8]) async throws {
-        try await outbound.write(.head(head(status: status, headers: headers, length: body.count)))
-        if !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-        try await outbound.write(.end(nil))
+        var parts: [HTTPServerResponsePart] = [.head(head(status: status, headers: headers, length: body.count))]
+        if !body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+        parts.append(.end(nil))
+        try await outbound.write(contentsOf: parts)
     }
 
     func send(_ error: OpenAIError) async throws {
         try await send(status: error.status, headers: [("Content-Type", "application/json")] + error.headers, body: error.body)
     }
 
-    func startStream(status: Int, headers: [(String, String)]) async throws {
+    /// Starts a chunked answer; `first`, when given, goes out with the head.
+    func startStream(status: Int, headers: [(String, String)], first: [UInt8]? = nil) async throws {
         var fields = headers
         fields.append(("Transfer-Encoding", "chunked"))
-        try await outbound.write(.head(head(status: status, headers: fields, length: nil)))
+        var parts: [HTTPServerResponsePart] = [.head(head(status: status, headers: fields, length: nil))]
+        if let first { parts.append(.body(.byteBuffer(ByteBuffer(bytes: first)))) }
+        try await outbound.write(contentsOf: parts)
     }
 
     func write(_ bytes: [UInt8]) async throws {

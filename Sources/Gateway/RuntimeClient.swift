@@ -30,14 +30,16 @@ public struct RuntimeClient: Sendable {
 
     /// Sends one request; `onHead` receives the status, `onBody` each piece of the body as it
     /// arrives. When either throws, or the task is cancelled, the connection is closed at once.
+    /// `eventLoop` (the client connection's, for a forwarded request) carries the connection;
+    /// nil takes one from the group.
     public func send(
-        method: String, path: String, body: [UInt8]?,
+        method: String, path: String, body: [UInt8]?, on eventLoop: (any EventLoop)? = nil,
         onHead: (Int) async throws -> Void,
         onBody: (ByteBuffer) async throws -> Void
     ) async throws {
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
-            channel = try await ClientBootstrap(group: group)
+            channel = try await ClientBootstrap(group: eventLoop ?? group.next())
                 .connectTimeout(.seconds(2))
                 .connect(unixDomainSocketPath: socketPath) { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -58,10 +60,12 @@ public struct RuntimeClient: Sendable {
                     head.headers.add(name: "Content-Type", value: "application/json")
                     head.headers.add(name: "Content-Length", value: String(body.count))
                 }
+                var parts: [HTTPClientRequestPart] = [.head(head)]
+                if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                parts.append(.end(nil))
                 do {
-                    try await outbound.write(.head(head))
-                    if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                    try await outbound.write(.end(nil))
+                    // One batch: head and body leave in one write.
+                    try await outbound.write(contentsOf: parts)
                 } catch {
                     throw RuntimeCallError.unreachable("writing the request: \(error)")
                 }

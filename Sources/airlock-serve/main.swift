@@ -1,3 +1,4 @@
 import AirlockCommands
 
+AirlockServeCommand.prepareProcess()
 await CommandMain.run(AirlockServeCommand.self)
