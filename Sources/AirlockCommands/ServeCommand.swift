@@ -51,19 +51,27 @@ public struct AirlockServeCommand: AsyncParsableCommand {
         let layout = root.layout
         let address = try ListenAddress(listen)
         let plan = try ServicePlan.load(layout: layout, name: name)
-        let limits = try GatewayLimits.load(path: layout.gatewayConfig)
+        let (limits, limitsDigest) = try GatewayLimits.loadRecorded(path: layout.gatewayConfig)
         let audit = try AuditLogWriter(layout: Self.auditLayout(layout))
         let settings = GatewaySettings(
             host: address.host, port: address.port, limits: limits, catalog: plan.catalog,
             runtimeSocket: plan.runtime.socketPath, runtimeSlots: plan.runtime.parallel)
         // The policies the gateway enforces are recorded as loaded: its limits now, the client
-        // list at start and at every reload (its digest names exactly which version).
-        try await audit.append(Self.policyLoaded(path: layout.gatewayConfig, name: "gateway"))
-        let authenticator = ClientRegistryAuthenticator(layout: layout) { message in
+        // list at start and at every reload (its digest names exactly which bytes were parsed;
+        // a reload that failed is recorded as failed: every key is refused until it is fixed).
+        try await audit.append(Self.policyLoaded(path: layout.gatewayConfig, name: "gateway", sha256: limitsDigest))
+        let authenticator = ClientRegistryAuthenticator(layout: layout) { reload, message in
             ServeLog.line("clients: \(message)")
+            let event: AuditEvent
+            switch reload {
+            case .loaded(_, _, let sha256):
+                event = Self.policyLoaded(path: layout.clients, name: "clients", sha256: sha256)
+            case .failed(let error, let sha256):
+                event = Self.policyLoaded(path: layout.clients, name: "clients", sha256: sha256, failure: error)
+            }
             Task {
                 do {
-                    try await audit.append(Self.policyLoaded(path: layout.clients, name: "clients"))
+                    try await audit.append(event)
                 } catch {
                     ServeLog.line("AUDIT LOG NOT WRITTEN: the clients policy load: \(error)")
                 }
@@ -79,10 +87,13 @@ public struct AirlockServeCommand: AsyncParsableCommand {
 }
 
 extension AirlockServeCommand {
-    /// A `policy.loaded` record for the file at `path`: its SHA-256, or `absent` (defaults).
-    static func policyLoaded(path: String, name: String) -> AuditEvent {
-        let digest = FileManager.default.contents(atPath: path).flatMap { try? SHA256Hasher.hash(Array($0)).hex } ?? "absent"
-        return .policyLoaded(by: AdminAudit.serviceActor, policy: "\(name) (\(path))", digest: digest, outcome: .ok)
+    /// A `policy.loaded` record for the file at `path`: the SHA-256 of the bytes the loader
+    /// parsed, or `absent` (no file: defaults, or no clients); `failed` with the reason when
+    /// the file could not be used.
+    static func policyLoaded(path: String, name: String, sha256: String?, failure: AirlockError? = nil) -> AuditEvent {
+        .policyLoaded(
+            by: AdminAudit.serviceActor, policy: "\(name) (\(path))", digest: sha256 ?? "absent",
+            outcome: failure == nil ? .ok : .failed, reason: failure?.message)
     }
 
     /// Under its systemd unit the audit key arrives as the credential `audit-key`

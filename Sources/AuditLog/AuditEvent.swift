@@ -125,9 +125,11 @@ public struct AuditEvent: Sendable, Equatable {
 
     /// A policy file (trust, egress, retention, audit text) was loaded; `digest` is its hex SHA-256.
     public static func policyLoaded(
-        by actor: AuditActor, policy: String, digest: String, outcome: AuditOutcome
+        by actor: AuditActor, policy: String, digest: String, outcome: AuditOutcome, reason: String? = nil
     ) -> AuditEvent {
-        AuditEvent(.policyLoaded, actor: actor, outcome: outcome, details: ["policy": policy, "sha256": digest])
+        var details = ["policy": policy, "sha256": digest]
+        if let reason { details["reason"] = reason }
+        return AuditEvent(.policyLoaded, actor: actor, outcome: outcome, details: details)
     }
 
     /// The log was read: `verb` is `search`, `export`, `report` or `verify`; `query` the filters.

@@ -77,11 +77,13 @@ public final class ClientRegistry: Sendable {
     }
 
     /// What a reload found.
+    /// `sha256` is the digest of exactly the bytes that were parsed (nil: no file, or it could
+    /// not be read), for the gateway's `policy.loaded` records.
     public enum Reload: Sendable {
         /// The file was (re)loaded; `clients` entries, of which `active` not revoked.
-        case loaded(clients: Int, active: Int)
+        case loaded(clients: Int, active: Int, sha256: String?)
         /// The file could not be used: everyone is refused until it is fixed.
-        case failed(AirlockError)
+        case failed(AirlockError, sha256: String?)
     }
 
     /// Counters for metrics and tests.
@@ -111,6 +113,7 @@ public final class ClientRegistry: Sendable {
         var clients: [String: APIClient] = [:]
         var error: AirlockError?
         var generation = 0
+        var sha256: String?
     }
 
     private struct Verified {
@@ -358,14 +361,14 @@ public final class ClientRegistry: Sendable {
             switch try ClientsFileReader.read(path: path) {
             case .missing:
                 return Snapshot(identity: nil, generation: generation)
-            case .contents(let text, let identity):
+            case .contents(let text, let identity, let sha256):
                 do {
                     let file = try ClientsFile.parse(text, origin: path)
                     var clients: [String: APIClient] = [:]
                     for client in file.clients { clients[client.keyID] = client }
-                    return Snapshot(identity: identity, clients: clients, generation: generation)
+                    return Snapshot(identity: identity, clients: clients, generation: generation, sha256: sha256)
                 } catch {
-                    return Snapshot(identity: identity, error: error, generation: generation)
+                    return Snapshot(identity: identity, error: error, generation: generation, sha256: sha256)
                 }
             }
         } catch {
@@ -374,7 +377,8 @@ public final class ClientRegistry: Sendable {
     }
 
     private static func report(_ snapshot: Snapshot) -> Reload {
-        if let error = snapshot.error { return .failed(error) }
-        return .loaded(clients: snapshot.clients.count, active: snapshot.clients.values.count(where: { !$0.isRevoked }))
+        if let error = snapshot.error { return .failed(error, sha256: snapshot.sha256) }
+        return .loaded(
+            clients: snapshot.clients.count, active: snapshot.clients.values.count(where: { !$0.isRevoked }), sha256: snapshot.sha256)
     }
 }

@@ -169,7 +169,7 @@ extension ClientsFile {
     public static func load(path: String) throws(AirlockError) -> ClientsFile {
         switch try ClientsFileReader.read(path: path) {
         case .missing: return ClientsFile()
-        case .contents(let text, _): return try parse(text, origin: path)
+        case .contents(let text, _, _): return try parse(text, origin: path)
         }
     }
 

@@ -1,4 +1,5 @@
 internal import AirlockCore
+internal import Signing
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -39,7 +40,8 @@ enum ClientsFileReader {
 
     enum Contents {
         case missing
-        case contents(String, ClientsFileIdentity)
+        /// The text, the file's identity, and the SHA-256 (hex) of exactly these bytes.
+        case contents(String, ClientsFileIdentity, sha256: String)
     }
 
     static func read(path: String) throws(AirlockError) -> Contents {
@@ -79,7 +81,7 @@ enum ClientsFileReader {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw AirlockError(.invalidInput, "\(path) is not UTF-8 text")
         }
-        return .contents(text, ClientsFileIdentity(status))
+        return .contents(text, ClientsFileIdentity(status), sha256: try SHA256Hasher.hash(bytes).hex)
     }
 }
 

@@ -1,5 +1,6 @@
 public import AirlockCore
 internal import Foundation
+internal import Signing
 internal import Yams
 
 /// What any one request or client may cost, from `ROOT/etc/airlock/gateway.yaml` (`limits:`),
@@ -43,9 +44,20 @@ public struct GatewayLimits: Sendable, Equatable {
     /// Reads `limits:` from the gateway config at `path`; defaults when the file is absent.
     /// Unknown keys, non-integers and values out of range are refused with the key named.
     public static func load(path: String) throws(AirlockError) -> GatewayLimits {
+        try loadRecorded(path: path).limits
+    }
+
+    /// `load`, with the SHA-256 (hex) of exactly the bytes that were parsed, for the
+    /// `policy.loaded` record; nil when the file is absent (defaults).
+    public static func loadRecorded(path: String) throws(AirlockError) -> (limits: GatewayLimits, sha256: String?) {
+        guard let data = FileManager.default.contents(atPath: path) else { return (GatewayLimits(), nil) }
+        let bytes = Array(data)
+        return (try parse(bytes, path: path), try SHA256Hasher.hash(bytes).hex)
+    }
+
+    static func parse(_ bytes: [UInt8], path: String) throws(AirlockError) -> GatewayLimits {
         var limits = GatewayLimits()
-        guard let data = FileManager.default.contents(atPath: path) else { return limits }
-        let text = String(decoding: data, as: UTF8.self)
+        let text = String(decoding: bytes, as: UTF8.self)
         let document: Any?
         do {
             document = try Yams.load(yaml: text)

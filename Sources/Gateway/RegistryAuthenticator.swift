@@ -9,12 +9,15 @@ public struct ClientRegistryAuthenticator: GatewayAuthenticator {
 
     public init(registry: ClientRegistry) { self.registry = registry }
 
-    /// The registry of `layout.clients`; `report` hears each (re)load, failed ones included.
-    public init(layout: HostLayout, report: @escaping @Sendable (String) -> Void) {
+    /// The registry of `layout.clients`; `report` hears each (re)load, failed ones included,
+    /// with a line for the log.
+    public init(layout: HostLayout, report: @escaping @Sendable (ClientRegistry.Reload, String) -> Void) {
         registry = ClientRegistry(layout: layout) { reload in
             switch reload {
-            case .loaded(let clients, let active): report("loaded \(layout.clients): \(active) active of \(clients) clients")
-            case .failed(let error): report("\(layout.clients) cannot be used, so every key is refused until it is fixed: \(error)")
+            case .loaded(let clients, let active, _):
+                report(reload, "loaded \(layout.clients): \(active) active of \(clients) clients")
+            case .failed(let error, _):
+                report(reload, "\(layout.clients) cannot be used, so every key is refused until it is fixed: \(error)")
             }
         }
     }

@@ -121,8 +121,8 @@ import Testing
         let reports = Collected<String>()
         let registry = ClientRegistry(path: host.clientsPath, checkInterval: .milliseconds(20)) { (reload: ClientRegistry.Reload) in
             switch reload {
-            case .loaded(let clients, let active): reports.append("loaded \(clients) \(active)")
-            case .failed(let error): reports.append("failed \(error)")
+            case .loaded(let clients, let active, _): reports.append("loaded \(clients) \(active)")
+            case .failed(let error, _): reports.append("failed \(error)")
             }
         }
         #expect(registry.authenticate(authorizationHeader: bearer(key)).client != nil)

@@ -169,6 +169,57 @@ import Glibc
         #expect(policies.contains("clients ("), "\(policies)")
     }
 
+    /// The policy records name the exact bytes the gateway parsed; a clients file that cannot
+    /// be used is recorded as a failed load (and every key refused) until it is fixed.
+    @Test func policyRecordsCarryTheParsedBytesDigestAndFailedReloads() throws {
+        let config = "limits:\n  client_concurrency: 3\n"
+        let served = try ServedBundle(gatewayConfig: config)
+        defer { served.stop() }
+        let key = try #require(served.keys["everything"])
+        let audit = TestEnvironment.executable("airlock-audit")
+        func policyRecords() throws -> [[String: Any]] {
+            let found = try ProcessResult.run(audit, ["--root", served.root, "search", "--action", "policy.loaded", "--json"]).checked().stdout
+            let records = found.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return records.filter { ($0["details"] as? [String: Any])?["policy"] != nil }
+        }
+        func details(_ record: [String: Any]) -> [String: String] { (record["details"] as? [String: String]) ?? [:] }
+        let clientsPath = served.root + "/etc/airlock/clients.yaml"
+        let clientsDigest = try ProcessResult.run("/usr/bin/sha256sum", [clientsPath]).checked().stdout.prefix(64)
+        let configDigest = try ProcessResult.run("/usr/bin/sha256sum", [served.root + "/etc/airlock/gateway.yaml"]).checked().stdout.prefix(64)
+        let atStart = try policyRecords()
+        #expect(atStart.contains { details($0)["policy"]?.hasPrefix("gateway (") == true && details($0)["sha256"] == String(configDigest) }, "\(atStart)")
+        #expect(atStart.contains { details($0)["policy"]?.hasPrefix("clients (") == true && details($0)["sha256"] == String(clientsDigest) }, "\(atStart)")
+
+        // Break the file: keys are refused (503) and the failed load is recorded as failed.
+        let good = try String(contentsOfFile: clientsPath, encoding: .utf8)
+        try "clients: [not, a, client]\n".write(toFile: clientsPath, atomically: true, encoding: .utf8)
+        chmod(clientsPath, 0o640)
+        usleep(300_000)
+        let refused = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key)
+        #expect(refused.status == 503, "\(refused)")
+        var failed: [[String: Any]] = []
+        for _ in 0..<40 where failed.isEmpty {
+            failed = try policyRecords().filter { $0["outcome"] as? String == "failed" }
+            if failed.isEmpty { usleep(100_000) }
+        }
+        #expect(failed.count == 1, "\(failed)")
+        #expect(failed.first.map { details($0)["reason"]?.isEmpty == false } == true)
+
+        // Fixed: served again, recorded as loaded with the digest of the restored bytes.
+        try good.write(toFile: clientsPath, atomically: true, encoding: .utf8)
+        chmod(clientsPath, 0o640)
+        usleep(300_000)
+        #expect(try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key).status == 200)
+        var reloaded: [[String: Any]] = []
+        for _ in 0..<40 where reloaded.count < 2 {
+            reloaded = try policyRecords().filter {
+                $0["outcome"] as? String == "ok" && details($0)["sha256"] == String(clientsDigest) && details($0)["policy"]?.hasPrefix("clients (") == true
+            }
+            if reloaded.count < 2 { usleep(100_000) }
+        }
+        #expect(reloaded.count == 2, "loaded at start and again after the fix: \(reloaded)")
+    }
+
     @Test func gatewayFailsClosedWhenTheAuditLogCannotBeWritten() throws {
         var logFolder = ""
         let served = try ServedBundle { root in
