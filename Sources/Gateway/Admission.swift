@@ -4,13 +4,22 @@ internal import Synchronization
 /// most `queueLength` wait behind them, and one client holds at most `clientLimit` of either.
 /// Beyond that a request is refused at once (429), never queued without bound. Waiting ends
 /// with a slot, or with the waiting task's cancellation (deadline, client gone).
+///
+/// Adapter-aware order: llama-server decodes slots together only when their adapter scales
+/// are equal, so two slots on different adapters take a decode step each where one shared
+/// step would do. A freed slot therefore goes to the oldest waiter whose adapter is already
+/// running, when there is one; otherwise to the oldest. No waiter is overtaken more than
+/// `maximumOvertakes` times: past that it is next, whatever its adapter.
 final class Admission: Sendable {
     private struct Waiter {
         let id: UInt64
+        let adapter: String
+        var overtaken = 0
         let continuation: CheckedContinuation<Void, any Error>
     }
     private struct State {
         var running = 0
+        var runningByAdapter: [String: Int] = [:]
         var waiting: [Waiter] = []
         var perClient: [String: Int] = [:]
         var cancelledEarly: Set<UInt64> = []
@@ -20,12 +29,15 @@ final class Admission: Sendable {
     let slots: Int
     let queueLength: Int
     let clientLimit: Int
+    /// How often one waiter may be passed over for requests on a running adapter.
+    let maximumOvertakes: Int
     private let state = Mutex(State())
 
-    init(slots: Int, queueLength: Int, clientLimit: Int) {
+    init(slots: Int, queueLength: Int, clientLimit: Int, maximumOvertakes: Int = 4) {
         self.slots = max(1, slots)
         self.queueLength = queueLength
         self.clientLimit = clientLimit
+        self.maximumOvertakes = max(0, maximumOvertakes)
     }
 
     /// Requests waiting for a slot now.
@@ -37,14 +49,16 @@ final class Admission: Sendable {
 
     /// Takes a slot, waiting in line if all are busy. Throws `Refusal` at once when the client
     /// or the queue is at its limit, `CancellationError` when the task is cancelled in line.
-    /// Every successful call must be paired with `release(client:)`.
-    func acquire(client: String) async throws {
+    /// Every successful call must be paired with `release(client:adapter:)`. `adapter` is the
+    /// model the request runs on (an adapter, or the base).
+    func acquire(client: String, adapter: String) async throws {
         enum Step { case run, wait(UInt64), refuse(Refusal) }
         let step: Step = state.withLock { state in
             let held = state.perClient[client, default: 0]
             guard held < clientLimit else { return .refuse(.clientLimit(clientLimit)) }
             if state.running < slots {
                 state.running += 1
+                state.runningByAdapter[adapter, default: 0] += 1
                 state.perClient[client] = held + 1
                 return .run
             }
@@ -64,7 +78,7 @@ final class Admission: Sendable {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                     let cancelled = state.withLock { state in
                         if state.cancelledEarly.remove(id) != nil { return true }
-                        state.waiting.append(Waiter(id: id, continuation: continuation))
+                        state.waiting.append(Waiter(id: id, adapter: adapter, continuation: continuation))
                         return false
                     }
                     if cancelled { continuation.resume(throwing: CancellationError()) }
@@ -91,17 +105,41 @@ final class Admission: Sendable {
         state.withLock { _ = $0.cancelledEarly.remove(id) }
     }
 
-    /// Gives the slot to the next in line, or frees it.
-    func release(client: String) {
+    /// Gives the slot to the next in line (see the type's note on the order), or frees it.
+    func release(client: String, adapter: String) {
         let next: Waiter? = state.withLock { state in
             state.perClient[client, default: 1] -= 1
             if state.perClient[client] == 0 { state.perClient[client] = nil }
+            state.runningByAdapter[adapter, default: 1] -= 1
+            if state.runningByAdapter[adapter] == 0 { state.runningByAdapter[adapter] = nil }
             if state.waiting.isEmpty {
                 state.running -= 1
                 return nil
             }
-            return state.waiting.removeFirst()
+            let chosen = Self.next(in: state.waiting, running: state.runningByAdapter, maximumOvertakes: maximumOvertakes)
+            for index in 0..<chosen { state.waiting[index].overtaken += 1 }
+            let waiter = state.waiting.remove(at: chosen)
+            state.runningByAdapter[waiter.adapter, default: 0] += 1
+            return waiter
         }
         next?.continuation.resume()
     }
+
+    /// The index of the waiter a freed slot goes to: the oldest one that has been overtaken
+    /// `maximumOvertakes` times if any; else the oldest on an adapter that is running; else
+    /// the oldest.
+    private static func next(in waiting: [Waiter], running: [String: Int], maximumOvertakes: Int) -> Int {
+        var firstOnRunningAdapter: Int?
+        for (index, waiter) in waiting.enumerated() {
+            if waiter.overtaken >= maximumOvertakes { return index }
+            if firstOnRunningAdapter == nil, running[waiter.adapter] != nil {
+                firstOnRunningAdapter = index
+                break
+            }
+        }
+        return firstOnRunningAdapter ?? 0
+    }
+
+    /// Requests holding a slot now, by adapter (tests, metrics).
+    var runningByAdapter: [String: Int] { state.withLock { $0.runningByAdapter } }
 }

@@ -52,7 +52,7 @@ final class Exchange: Sendable {
 
     func run() async -> Result {
         do {
-            try await gateway.admission.acquire(client: client.keyID)
+            try await gateway.admission.acquire(client: client.keyID, adapter: translated.model)
         } catch let refusal as Admission.Refusal {
             let error: OpenAIError
             switch refusal {
@@ -82,7 +82,7 @@ final class Exchange: Sendable {
             defer { state.holdsSlot = false }
             return state.holdsSlot
         }
-        if held { gateway.admission.release(client: client.keyID) }
+        if held { gateway.admission.release(client: client.keyID, adapter: translated.model) }
     }
 
     /// The client closed the connection (or the task was cancelled for it): nothing to answer;
