@@ -64,6 +64,7 @@ let package = Package(
             resources: [
                 .embedInCode("Templates/airlock-runtime@.service.in"), .embedInCode("Templates/airlock-serve@.service.in"),
                 .embedInCode("Templates/airlock.sysusers.conf.in"), .embedInCode("Templates/airlock.tmpfiles.conf.in"),
+                .embedInCode("Templates/airlock-audit-seal.service.in"), .embedInCode("Templates/airlock-audit-seal.timer.in"),
             ],
             swiftSettings: strict),
         /// The inference runtime (llama-server): explicit command line, launch with a cleared
@@ -99,11 +100,14 @@ let package = Package(
         .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "BundleIOTests", dependencies: ["BundleIO", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport", "AuditLog"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", "BundleFormat", "BundleIO", "Signing"], swiftSettings: strict),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "AirlockCommandsTests", dependencies: ["AirlockCommands", argumentParser], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "AirlockCore", "Signing"], swiftSettings: strict),
+        .testTarget(
+            name: "AirlockCommandsTests",
+            dependencies: ["AirlockCommands", argumentParser, "AirlockCore", "BundleFormat", "BundleIO", "Signing", "Store", "Systemd", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "AirlockCore", "Signing", "AuditLog"], swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "TestSupport", "Signing"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Signing", "AirlockCore", "TestSupport", "AirlockCommands"], exclude: ["Fixtures"], swiftSettings: strict),
     ]

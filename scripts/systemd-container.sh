@@ -283,9 +283,11 @@ cmd_start() {
         log "container '$name' booted degraded; failed units:"
         timeout 10 nsenter -t "$leader" -a -r -w -- systemctl --no-pager --failed --plain --no-legend >&2 2>&1 || true
         break ;;
-      maintenance|stopping|offline)
+      maintenance|stopping)
         log "container '$name' is '$state' instead of booting"
         start_failed "$name" ;;
+      # 'offline': systemctl cannot reach the manager yet (its bus socket comes a moment after
+      # the leader appears; on a loaded machine that moment grows): wait, up to the deadline.
     esac
     if ! is_alive "$nspawn"; then
       log "systemd-nspawn exited during boot"

@@ -5,6 +5,7 @@ internal import Foundation
 internal import Signing
 internal import Store
 internal import AuditLog
+internal import Systemd
 
 /// `airlock`: verifies, installs and runs bundles on the air-gapped target host (as root).
 public struct AirlockCommand: AsyncParsableCommand {
@@ -285,10 +286,11 @@ public struct AirlockCommand: AsyncParsableCommand {
             Output.line("services: rendered \(services.files.joined(separator: ", "))")
             if services.started {
                 Output.line("services: \(services.runtimeUnit) and \(services.gatewayUnit) (re)started; gateway on \(services.listen) (journalctl -u 'airlock-*@\(result.name)')")
+                Output.line("services: \(ServiceUnits.auditSealTimer) enabled (hands sealed audit log files to root every 5 minutes)")
             } else if noStart {
-                Output.line("services: not enabled or started (--no-start); start them with: systemctl enable --now \(services.gatewayUnit)")
+                Output.line("services: not enabled or started (--no-start); start them with: systemctl enable --now \(services.gatewayUnit) \(ServiceUnits.auditSealTimer)")
             } else {
-                Output.line("services: not started: --root is not / (to use these units on this host, copy them to /etc/systemd/system, run systemd-sysusers and systemd-tmpfiles --create on the two .conf files, then systemctl daemon-reload && systemctl enable --now \(services.gatewayUnit))")
+                Output.line("services: not started: --root is not / (to use these units on this host, copy them to /etc/systemd/system, run systemd-sysusers and systemd-tmpfiles --create on the two .conf files, then systemctl daemon-reload && systemctl enable --now \(services.gatewayUnit) \(ServiceUnits.auditSealTimer))")
             }
         }
     }

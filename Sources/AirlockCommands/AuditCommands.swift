@@ -14,7 +14,7 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             keep the output of 'checkpoint' off the host to prove it even against root.
             """,
         version: AirlockVersion.description,
-        subcommands: [Verify.self, Search.self, Export.self, Report.self, Checkpoint.self, Retention.self, Benchmark.self]
+        subcommands: [Verify.self, Search.self, Export.self, Report.self, Checkpoint.self, Retention.self, Seal.self, Benchmark.self]
     )
 
     @OptionGroup var root: RootOptions

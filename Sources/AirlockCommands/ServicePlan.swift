@@ -15,6 +15,10 @@ struct ServicePlan {
     let runtime: LlamaServerConfiguration
     let catalog: ModelCatalog
     let runDirectory: String
+    /// The runtime variant chosen for this host at install (`cpu-avx2`, `cuda12`, ...), and
+    /// whether it runs on an NVIDIA GPU (its unit then allows the CUDA device nodes).
+    let variant: String
+    let runsOnGPU: Bool
 
     /// Context per request when the bundle does not say (tokens).
     static let defaultContext = 2048
@@ -65,7 +69,9 @@ struct ServicePlan {
             threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
         try runtime.validate()
         let catalog = try ModelCatalog(bundle: name, version: version, adapters: manifest.adapters.map(\.name))
-        return ServicePlan(name: name, version: version, runtime: runtime, catalog: catalog, runDirectory: runDirectory)
+        return ServicePlan(
+            name: name, version: version, runtime: runtime, catalog: catalog, runDirectory: runDirectory,
+            variant: variant.variant, runsOnGPU: RuntimeRequirement.needsGPU(variant.requires))
     }
 }
 

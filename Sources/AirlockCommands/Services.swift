@@ -70,7 +70,7 @@ enum Services {
         var listen: String
     }
 
-    static func input(plan: ServicePlan, layout: HostLayout, settings: ServiceSettings, serve: String) -> ServiceUnitInput {
+    static func input(plan: ServicePlan, layout: HostLayout, settings: ServiceSettings, serve: String, devices: [String] = []) -> ServiceUnitInput {
         var serveArguments = [plan.name, "--listen", settings.listen.description]
         if layout.root != "/" { serveArguments = ["--root", layout.root] + serveArguments }
         return ServiceUnitInput(
@@ -79,19 +79,26 @@ enum Services {
             versionDirectory: layout.versionDirectory(name: plan.name, version: plan.version),
             socketDirectory: plan.runDirectory,
             serveExecutable: serve, serveArguments: serveArguments,
-            listenHost: settings.listen.host, listenPort: settings.listen.port, clientNetworks: settings.clients)
+            listenHost: settings.listen.host, listenPort: settings.listen.port, clientNetworks: settings.clients, devices: devices)
     }
 
-    /// The files Airlock renders for the current version of `name`, and the gateway's address.
-    static func render(name: String, layout: HostLayout) throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
+    /// The files Airlock renders for the current version of `name` (its two units, then the
+    /// shared files: sysusers.d, tmpfiles.d, the audit seal service and timer), and the gateway's
+    /// address. `hostRoot` is where the device nodes of a GPU variant are looked up (`/`; a
+    /// fake host tree in tests).
+    static func render(name: String, layout: HostLayout, hostRoot: String = "/") throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
         let plan = try ServicePlan.load(layout: layout, name: name)
         let settings = try ServiceSettings.load(layout: layout, name: name)
         let serve = try AirlockCommand.Run.siblingExecutable("airlock-serve")
-        return (try ServiceUnits.render(input(plan: plan, layout: layout, settings: settings, serve: serve), layout: layout), settings)
+        let audit = try AirlockCommand.Run.siblingExecutable("airlock-audit")
+        let devices = try RuntimeDevices.nodes(for: plan, hostRoot: hostRoot)
+        let files = try ServiceUnits.render(input(plan: plan, layout: layout, settings: settings, serve: serve, devices: devices), layout: layout)
+        return (files + (try ServiceUnits.auditSealUnits(auditExecutable: audit, layout: layout)), settings)
     }
 
     /// NAME from `.../airlock-runtime@NAME.service` or `.../airlock-serve@NAME.service`; nil
-    /// for the shared sysusers.d/tmpfiles.d files (their bundle's own units drift with them).
+    /// for the shared files (sysusers.d, tmpfiles.d, the audit seal units; their bundle's own
+    /// units drift with them).
     static func bundleName(ofUnitPath path: String) -> String? {
         let file = path.split(separator: "/").last.map(String.init) ?? ""
         for prefix in ["airlock-runtime@", "airlock-serve@"] where file.hasPrefix(prefix) && file.hasSuffix(".service") {
@@ -121,7 +128,7 @@ enum Services {
             }
             let expected: [RenderedFile]
             do {
-                expected = try render(name: name, layout: layout).0
+                expected = try render(name: name, layout: layout, hostRoot: store.hostRoot).0
             } catch {
                 findings.append(StoreFinding(kind: .unitDrift, path: units[1], detail: "cannot render the units of \(name) \(version) to compare: \(error)"))
                 continue
@@ -163,6 +170,7 @@ enum Services {
         // One job for both: the runtime (After=) first, then the gateway, which reads the new
         // version's catalog at its start.
         try systemctl(["restart", outcome.runtimeUnit, outcome.gatewayUnit])
+        try systemctl(["enable", "--now", "--quiet", ServiceUnits.auditSealTimer])
         return Outcome(files: outcome.files, started: true, gatewayUnit: outcome.gatewayUnit, runtimeUnit: outcome.runtimeUnit, listen: outcome.listen)
     }
 
@@ -178,13 +186,16 @@ enum Services {
         let outcome = try install(name: name, layout: layout, start: false)
         guard layout.root == "/" else { return "services: units rendered again for the current version (not started: --root is not /)" }
         try systemctl(["daemon-reload"])
-        // try-restart: only what runs is restarted; stopped services stay stopped.
+        // try-restart: only what runs is restarted; stopped services stay stopped. The seal timer
+        // is enabled here too, for hosts whose bundles were installed before it existed.
         try systemctl(["try-restart", outcome.runtimeUnit, outcome.gatewayUnit])
+        try systemctl(["enable", "--now", "--quiet", ServiceUnits.auditSealTimer])
         return "services: units rendered again for the current version; running services restarted"
     }
 
     /// After the current version was removed: the services stop, are disabled and their units
-    /// deleted (the users and tmpfiles.d entries stay: other bundles use them).
+    /// deleted (the users, tmpfiles.d entries and the audit seal timer stay: other bundles use
+    /// them, and the audit log outlives every bundle).
     static func uninstall(name: String, layout: HostLayout) throws(AirlockError) -> String? {
         let units = [ServiceUnits.gatewayUnit(name), ServiceUnits.runtimeUnit(name)]
         let paths = units.map { layout.unitDirectory + "/" + $0 }
@@ -237,12 +248,14 @@ enum Services {
         // The audit key (LoadCredential= needs it) and the log, created if need be.
         _ = try AuditLogWriter(host: layout)
         try run("/usr/bin/systemd-tmpfiles", ["--create", layout.tmpfilesFile])
-        // Files root's commands created before: the gateway's group appends to them too.
+        // Sealed segments go to root:airlock-serve 0440; the active one and the lock, which root's
+        // commands may have created before, become the gateway's group's to append to (0660).
         guard let group = getgrnam(ServiceUnits.gatewayUser)?.pointee.gr_gid else {
             throw AirlockError(.system, "group '\(ServiceUnits.gatewayUser)' does not exist after systemd-sysusers \(layout.sysusersFile)")
         }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.auditDirectory)) ?? []
-        for name in names.sorted() where name.hasSuffix(".jsonl") || name == AuditLayout.lockName {
+        let sealed = try AuditSeal.run(directory: layout.auditDirectory)
+        if let failure = sealed.failures.first { throw AirlockError(.system, failure) }
+        for name in [AuditLayout.lockName] + (sealed.active.map { [$0] } ?? []) {
             let path = layout.auditDirectory + "/" + name
             guard chown(path, 0, group) == 0, chmod(path, 0o660) == 0 else {
                 throw AirlockError.system("cannot share \(path) with group \(ServiceUnits.gatewayUser)", errno: errno)

@@ -17,6 +17,8 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case authenticationFailed = "gateway.auth_failed"
     // `airlock-audit` reading the log (search, export, report).
     case auditRead = "audit.read"
+    /// `airlock-audit seal` handed sealed segments to root (only when it changed one).
+    case seal = "audit.seal"
     // Written by the log itself, never by producers.
     case checkpoint = "audit.checkpoint"
     case recovered = "audit.recovered"
@@ -139,6 +141,14 @@ public struct AuditEvent: Sendable, Equatable {
         var details = ["verb": verb]
         if let query { details["query"] = query }
         return AuditEvent(.auditRead, actor: actor, outcome: outcome, details: details)
+    }
+
+    /// `airlock-audit seal` handed these sealed segments to root (`root:<group>`, 0440); a run
+    /// that changed nothing leaves no record. `failed` names what could not be changed.
+    public static func seal(
+        by actor: AuditActor, segments: [String], group: String, outcome: AuditOutcome = .ok, details: [String: String] = [:]
+    ) -> AuditEvent {
+        AuditEvent(.seal, actor: actor, outcome: outcome, details: details.merging(["segments": segments.joined(separator: " "), "group": group]) { $1 })
     }
 
     /// One gateway request, answered, refused or failed.

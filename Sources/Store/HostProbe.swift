@@ -125,6 +125,19 @@ public struct HostProbe: Sendable {
         return found.sorted { $0.index < $1.index }
     }
 
+    /// The NVIDIA device nodes a CUDA runtime opens, by their names on the host (`/dev/...`), of
+    /// those this host has: `nvidiactl`, `nvidia-uvm`, `nvidia-uvm-tools`, then every GPU's
+    /// `nvidiaN` in index order. This is the set NVIDIA's container toolkit hands a container for
+    /// compute; not `nvidia-modeset` (displays only), `nvidia-caps/` (MIG) or NVSwitch nodes.
+    /// Empty when the host has no usable GPU (no `nvidiaN` beside `nvidiactl`).
+    public func cudaDeviceNodes() throws(AirlockError) -> [String] {
+        let gpus = try gpus()
+        guard !gpus.isEmpty else { return [] }
+        let control = ["nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"].filter { exists("dev/" + $0) }
+        let nodes = gpus.compactMap { $0.devicePath.split(separator: "/").last.map(String.init) }
+        return (control + nodes).map { "/dev/" + $0 }
+    }
+
     /// The digits after `nvidia` in a GPU node's name (`nvidia0`); nil for `nvidiactl`,
     /// `nvidia-uvm`, `nvidia-modeset` and other control nodes.
     static func deviceIndex(_ suffix: Substring) -> Int? {

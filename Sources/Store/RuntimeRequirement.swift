@@ -72,6 +72,13 @@ public enum RuntimeRequirement: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether a variant that `requires` these runs on an NVIDIA GPU (`gpu` or `cuda>=...`):
+    /// its runtime unit is given the CUDA device nodes. Unknown entries do not count (a variant
+    /// with one is never chosen).
+    public static func needsGPU(_ requires: [String]) -> Bool {
+        requires.contains { text in (try? RuntimeRequirement(parsing: text))?.needsGPU ?? false }
+    }
+
     /// Whether the variant runs on a GPU (the selector tries those first).
     var needsGPU: Bool {
         switch self {

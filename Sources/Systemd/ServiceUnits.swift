@@ -26,11 +26,14 @@ public struct ServiceUnitInput: Sendable, Equatable {
     public var listenPort: Int
     /// The client networks the gateway may talk with (`IPAddressAllow=`): addresses or prefixes.
     public var clientNetworks: [String]
+    /// The device nodes the runtime may open beyond systemd's pseudo devices (`/dev/...`): none
+    /// for a CPU variant; for a GPU variant the NVIDIA nodes CUDA opens.
+    public var devices: [String]
 
     public init(
         name: String, version: String, runtimeExecutable: String, runtimeArguments: [String],
         versionDirectory: String, socketDirectory: String, serveExecutable: String, serveArguments: [String],
-        listenHost: String, listenPort: Int, clientNetworks: [String]
+        listenHost: String, listenPort: Int, clientNetworks: [String], devices: [String] = []
     ) {
         self.name = name
         self.version = version
@@ -43,6 +46,7 @@ public struct ServiceUnitInput: Sendable, Equatable {
         self.listenHost = listenHost
         self.listenPort = listenPort
         self.clientNetworks = clientNetworks
+        self.devices = devices
     }
 }
 
@@ -111,6 +115,7 @@ public enum ServiceUnits {
             "IP_ADDRESS_ALLOW": "IPAddressAllow=" + allowed.joined(separator: " "),
         ]
         var runtime = common
+        runtime["DEVICE_ACCESS"] = try deviceLines(input.devices)
         runtime["EXEC_START"] = try SystemdQuoting.execLine(input.runtimeExecutable, input.runtimeArguments)
         var gateway = common
         gateway["EXEC_START"] = try SystemdQuoting.execLine(input.serveExecutable, input.serveArguments)
@@ -120,6 +125,33 @@ public enum ServiceUnits {
             RenderedFile(path: layout.sysusersFile, contents: try fill(Templates.sysusers, common, "airlock.sysusers.conf.in")),
             RenderedFile(path: layout.tmpfilesFile, contents: try fill(Templates.tmpfiles, common, "airlock.tmpfiles.conf.in")),
         ]
+    }
+
+    /// The runtime's device lines: a comment alone for a CPU variant; for a GPU variant the nodes
+    /// bound into its private /dev (`PrivateDevices=yes` shows only pseudo devices otherwise) and
+    /// allowed, read and write, by the device policy (`DevicePolicy=closed` refuses the rest).
+    /// `BindPaths=` has no `-`: a node that is gone fails the start instead of leaving a runtime
+    /// that falls back to the CPU without saying so.
+    static func deviceLines(_ devices: [String]) throws(AirlockError) -> String {
+        guard !devices.isEmpty else {
+            return "# Devices: systemd's pseudo devices (null, zero, random, ...) only; this variant runs on the CPU."
+        }
+        for device in devices {
+            let name = device.dropFirst("/dev/".count)
+            guard device.hasPrefix("/dev/"), !name.isEmpty, !name.split(separator: "/").contains(".."),
+                name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_/".unicodeScalars.contains($0) })
+            else {
+                throw AirlockError(.invalidInput, "'\(device)' is not a device node the runtime's unit can name (/dev/ followed by a-z 0-9 - _ /)")
+            }
+        }
+        guard Set(devices).count == devices.count else {
+            throw AirlockError(.invalidInput, "the runtime's device list names a node twice: \(devices.joined(separator: " "))")
+        }
+        return (["""
+            # Devices: systemd's pseudo devices and, for this GPU variant, exactly the nodes below (as the
+            # host had them when this unit was rendered): bound into the private /dev, which shows nothing
+            # else of the host's, and the only others the device policy lets it open.
+            """, "BindPaths=" + devices.joined(separator: " ")] + devices.map { "DeviceAllow=\($0) rw" }).joined(separator: "\n")
     }
 
     /// Replaces every `@KEY@`; a placeholder left over is a bug in the template or here.
@@ -163,4 +195,6 @@ enum Templates {
     static let gateway = String(decoding: PackageResources.airlock_serve__service_in, as: UTF8.self)
     static let sysusers = String(decoding: PackageResources.airlock_sysusers_conf_in, as: UTF8.self)
     static let tmpfiles = String(decoding: PackageResources.airlock_tmpfiles_conf_in, as: UTF8.self)
+    static let auditSealService = String(decoding: PackageResources.airlock_audit_seal_service_in, as: UTF8.self)
+    static let auditSealTimer = String(decoding: PackageResources.airlock_audit_seal_timer_in, as: UTF8.self)
 }

@@ -34,6 +34,7 @@ import Testing
         (AirlockAuditCommand.self, ["export", "--format", "csv"]),
         (AirlockAuditCommand.self, ["report", "--output", "r.html"]),
         (AirlockAuditCommand.self, ["checkpoint"]),
+        (AirlockAuditCommand.self, ["--root", "/tmp/r", "seal", "--json"]),
     ]
 
     @Test(arguments: 0..<contract.count)
@@ -46,7 +47,7 @@ import Testing
     static let unbuilt: [(any ParsableCommand.Type, [String])] = contract.filter { root, arguments in
         let built: Set<String> = ["keygen", "build", "sign", "inspect", "trust", "verify", "install", "list", "status", "activate", "rollback", "remove", "run", "clients", "doctor"]
         let verb = arguments.first { !$0.hasPrefix("-") && !$0.hasPrefix("/") } ?? ""
-        if ObjectIdentifier(root) == ObjectIdentifier(AirlockAuditCommand.self) { return !["verify", "checkpoint", "search", "export", "report"].contains(verb) }
+        if ObjectIdentifier(root) == ObjectIdentifier(AirlockAuditCommand.self) { return !["verify", "checkpoint", "search", "export", "report", "seal"].contains(verb) }
         return !built.contains(verb)
     }
 

@@ -1,4 +1,5 @@
 import AirlockCore
+import AuditLog
 import Foundation
 import Signing
 import TestSupport
@@ -96,6 +97,48 @@ import Testing
         let report = try JSONSerialization.jsonObject(with: damaged.output) as? [String: Any]
         #expect(report?["intact"] as? Bool == false)
         #expect(report?["kind"] as? String == "edited", "\(String(describing: report))")
+    }
+
+    /// `airlock-audit seal` hands sealed files to root, records that once (audit.seal), and a
+    /// run with nothing to do records nothing; only root may run it.
+    @Test func sealHandsSealedFilesToRootAndRecordsOnlyAChange() async throws {
+        let host = Host(root: try TemporaryDirectory("airlock-audit"))
+        defer { host.root.remove() }
+        // Several segments (small ones: the CLI's are 64 MiB), then two as the gateway leaves them.
+        let writer = try AuditLogWriter(host: HostLayout(root: host.root.path), options: AuditLogWriter.Options(segmentBytes: 1500))
+        for index in 0..<20 { try await writer.append(.auditRead(by: .local(user: "alice", uid: 1000), verb: "search", query: "n=\(index)")) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: host.logDirectory).filter { AuditLayout.segmentNumber(of: $0) != nil }.sorted()
+        try #require(names.count >= 3)
+        for name in names.prefix(2) {
+            #expect(chown(host.logDirectory + "/" + name, 65534, 65534) == 0 && chmod(host.logDirectory + "/" + name, 0o440) == 0)
+        }
+        let before = try host.records().count
+
+        let notRoot = try ProcessResult.run(
+            "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", TestEnvironment.executable("airlock-audit"), "--root", host.root.path, "seal"])
+        #expect(notRoot.status == 1 && notRoot.stderr.contains("run it as root"), "\(notRoot)")
+
+        let sealed = try host.run("airlock-audit", ["seal", "--json"]).checked()
+        let report = try JSONSerialization.jsonObject(with: Data(sealed.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(report["changed"] as? [String] == Array(names.prefix(2)), "\(sealed.stdout)")
+        #expect(report["active"] as? String == names.last)
+        #expect((report["sealed"] as? [String])?.count == names.count - 1)
+        for name in names.dropLast() {
+            var info = stat()
+            stat(host.logDirectory + "/" + name, &info)
+            #expect(info.st_uid == 0 && info.st_mode & 0o7777 == 0o440, "\(name)")
+        }
+        var records = try host.records()
+        #expect(records.count == before + 1)
+        let record = try #require(records.last)
+        #expect(record["action"] as? String == "audit.seal")
+        #expect((record["details"] as? [String: String])?["segments"] == names.prefix(2).joined(separator: " "))
+
+        let again = try host.run("airlock-audit", ["seal"]).checked()
+        #expect(again.stdout.contains("nothing to do: the \(names.count - 1) sealed files are root's and read-only"), "\(again)")
+        records = try host.records()
+        #expect(records.count == before + 1, "a run that changed nothing records nothing")
+        try host.run("airlock-audit", ["verify"]).checked()
     }
 
     @Test func searchAndExportFindRecordsAndAreThemselvesRecorded() throws {

@@ -7,7 +7,7 @@ import Testing
     static let verbs: [(String, [String])] = [
         ("airlock-pack", ["keygen", "build", "sign", "inspect"]),
         ("airlock", ["trust", "verify", "install", "list", "status", "activate", "rollback", "remove", "run", "clients", "doctor"]),
-        ("airlock-audit", ["verify", "search", "export", "report", "checkpoint"]),
+        ("airlock-audit", ["verify", "search", "export", "report", "checkpoint", "seal"]),
     ]
 
     @Test(arguments: 0..<verbs.count)

@@ -70,6 +70,34 @@ import Testing
         #expect(gpus.allSatisfy { $0.devicePath.hasPrefix(host.root + "/dev/nvidia") })
     }
 
+    /// What a CUDA runtime's unit may open: the control nodes and every GPU, named as on the
+    /// host; never nvidia-modeset (displays) or the MIG capability nodes.
+    @Test func cudaDeviceNodesAreTheControlNodesAndEveryGPU() throws {
+        let host = try FakeHost()
+        defer { host.remove() }
+        #expect(try HostProbe(root: host.root).cudaDeviceNodes() == [], "no GPU, no nodes")
+        try host.nvidia(driver: "550.54.14", devices: 2)  // nvidiactl, nvidia-uvm, nvidia-modeset, nvidia0, nvidia1
+        try host.touch("dev/nvidia-caps/nvidia-cap1")
+        try host.touch("dev/nvidia10")
+        #expect(try HostProbe(root: host.root).cudaDeviceNodes() == [
+            "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia10",
+        ])
+        try host.touch("dev/nvidia-uvm-tools")
+        #expect(try HostProbe(root: host.root).cudaDeviceNodes() == [
+            "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia10",
+        ])
+        try FileManager.default.removeItem(atPath: host.directory.file("dev/nvidiactl"))
+        #expect(try HostProbe(root: host.root).cudaDeviceNodes() == [], "without nvidiactl no GPU is usable")
+    }
+
+    @Test func aVariantNeedsAGPUWhenItAsksForOneOrForCUDA() {
+        #expect(RuntimeRequirement.needsGPU(["gpu"]))
+        #expect(RuntimeRequirement.needsGPU(["avx2", "cuda>=12.2"]))
+        #expect(!RuntimeRequirement.needsGPU(["avx2", "memory>=16GiB"]))
+        #expect(!RuntimeRequirement.needsGPU([]))
+        #expect(!RuntimeRequirement.needsGPU(["cuda12"]), "an unknown entry is not a GPU (and is never chosen)")
+    }
+
     @Test(arguments: [
         ("450.80.02", "11.0"), ("460.27.03", "11.2"), ("470.82.01", "11.4"), ("520.61.05", "11.8"),
         ("525.60.13", "12.0"), ("525.60.12", "11.8"), ("535.54.03", "12.2"), ("550.54.14", "12.4"),

@@ -44,10 +44,12 @@ import Testing
         return (Int(parts.last ?? "") ?? -1, parts.dropLast().joined(separator: "\n"))
     }
 
-    /// Installs the demo bundle with the real `airlock` (as root, `--root /`) inside `container`.
-    static func installDemo(_ container: SystemdContainer) throws -> ProcessResult {
+    /// Installs the demo bundle (or `bundle`, signed with the demo key) with the real `airlock`
+    /// (as root, `--root /`) inside `container`.
+    static func installDemo(_ container: SystemdContainer, bundle: String? = nil) throws -> ProcessResult {
         let airlock = try Self.airlock(container)
-        let demo = try DemoBundle.shared()
+        var demo = try DemoBundle.shared()
+        if let bundle { demo.bundle = bundle }
         try container.copy(demo.bundle, to: "/root/claims-assistant-1.0.0.airlock")
         try container.copy(demo.publicKey, to: "/root/release.pub.pem")
         try container.exec([airlock, "trust", "add", "/root/release.pub.pem", "--names", "claims-*"]).checked()
@@ -186,15 +188,17 @@ import Testing
         """
 
     /// A probe unit with every line of a rendered unit except how it starts and restarts: the
-    /// same user, sandbox and firewall, running the probe once.
-    static func probeUnit(from rendered: String, output: String) -> String {
+    /// same user, sandbox and firewall, running `command` (the egress probe) once.
+    static func probeUnit(
+        from rendered: String, output: String, command: String = "/usr/bin/python3 /opt/airlock-probe/probe.py 10.231.0.2"
+    ) -> String {
         let lifecycle = ["ExecStart=", "Type=", "NotifyAccess=", "WatchdogSec=", "Restart=", "RestartSec=", "RuntimeDirectory",
                          "StopPropagatedFrom=", "Wants=", "After=", "WantedBy=", "[Install]"]
         var lines = rendered.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             .filter { line in !lifecycle.contains { line.hasPrefix($0) } }
         let service = lines.firstIndex(of: "[Service]")! + 1
         lines.insert(contentsOf: [
-            "Type=oneshot", "ExecStart=/usr/bin/python3 /opt/airlock-probe/probe.py 10.231.0.2", "StandardOutput=file:\(output)",
+            "Type=oneshot", "ExecStart=" + command, "StandardOutput=file:\(output)",
         ], at: service)
         return lines.joined(separator: "\n")
     }

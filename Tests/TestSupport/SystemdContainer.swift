@@ -17,15 +17,18 @@ public final class SystemdContainer: Sendable {
         self.leaderPID = leaderPID
     }
 
-    /// Boots a container, runs `body` with it, and always stops it.
-    public static func with<T>(name: String, _ body: (SystemdContainer) throws -> T) throws -> T {
-        let container = try start(name: name)
+    /// Boots a container, runs `body` with it, and always stops it. `unifiedCgroups` boots it with
+    /// the pure cgroup v2 layout (nspawn's `SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1`): on this machine's
+    /// hybrid host the container's systemd cannot use the v1 devices controller, so `DeviceAllow=`
+    /// is enforced (by BPF) only in such a container.
+    public static func with<T>(name: String, unifiedCgroups: Bool = false, _ body: (SystemdContainer) throws -> T) throws -> T {
+        let container = try start(name: name, unifiedCgroups: unifiedCgroups)
         defer { container.stop() }
         return try body(container)
     }
 
     /// Boots a container named `name` and waits until its systemd is running.
-    public static func start(name: String) throws -> SystemdContainer {
+    public static func start(name: String, unifiedCgroups: Bool = false) throws -> SystemdContainer {
         // The container has its own /tmp: a checkout there (CI clones into one) and its build
         // output are bound in read-only at the same path, so tests can run what they built.
         var environment = ProcessInfo.processInfo.environment
@@ -35,6 +38,7 @@ public final class SystemdContainer: Sendable {
             let existing = environment["AIRLOCK_CONTAINER_BIND_RO"].map { [$0] } ?? []
             environment["AIRLOCK_CONTAINER_BIND_RO"] = (existing + [shared[0]]).joined(separator: ":")
         }
+        if unifiedCgroups { environment["SYSTEMD_NSPAWN_UNIFIED_HIERARCHY"] = "1" }
         let result = try ProcessResult.run(script, ["start", name], environment: environment)
         guard result.status == 0, let pid = Int32(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             _ = try? ProcessResult.run(script, ["stop", name])

@@ -2,6 +2,7 @@
 // alias macros and variadic functions. Every name is prefixed `CAirlockShims_`.
 #pragma once
 #include <stddef.h>
+#include <sys/types.h>
 
 /// libarchive's file-type macros (`AE_IFREG` ...) as functions.
 unsigned int CAirlockShims_AE_IFREG(void);
@@ -33,3 +34,15 @@ int CAirlockShims_TIME_ERROR(void);
 /// prctl(PR_SET_PDEATHSIG, signal): the calling process gets `signal` when its parent exits
 /// (prctl is variadic, which Swift cannot call).
 int CAirlockShims_set_parent_death_signal(int signal);
+
+/// open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC) (O_PATH needs `_GNU_SOURCE`): a descriptor for the
+/// name itself, a link included, that needs no permission on the file; -1 and errno on failure.
+int CAirlockShims_open_path_nofollow(const char *path);
+
+/// fchownat(descriptor, "", owner, group, AT_EMPTY_PATH): changes the owner of the file an
+/// O_PATH descriptor stands for.
+int CAirlockShims_fchown_path_descriptor(int descriptor, uid_t owner, gid_t group);
+
+/// chmod of the file an O_PATH descriptor stands for, through /proc/self/fd (fchmod refuses
+/// O_PATH descriptors; glibc's fchmodat(AT_SYMLINK_NOFOLLOW) does the same).
+int CAirlockShims_fchmod_path_descriptor(int descriptor, mode_t mode);
