@@ -66,7 +66,9 @@ struct ServicePlan {
             parallel: parallel,
             // One core is left to the gateway and the host: on small hosts llama-server's
             // threads spin-wait for a core and throughput collapses (docs: test environment).
-            threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+            threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1),
+            // As many waiting as running: a slot that frees is refilled from inside the runtime.
+            backlog: parallel)
         try runtime.validate()
         let catalog = try ModelCatalog(bundle: name, version: version, adapters: manifest.adapters.map(\.name))
         return ServicePlan(

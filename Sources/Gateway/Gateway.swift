@@ -16,16 +16,23 @@ public struct GatewaySettings: Sendable {
     public var catalog: ModelCatalog
     /// The runtime's Unix socket.
     public var runtimeSocket: String
-    /// The runtime's parallel slots: requests beyond them wait in the gateway's queue.
+    /// The runtime's parallel slots.
     public var runtimeSlots: Int
+    /// Requests let through to wait inside the runtime beyond its slots (its next ones, taken
+    /// the moment a slot frees); any more wait in the gateway's queue.
+    public var runtimeBacklog: Int
 
-    public init(host: String, port: Int, limits: GatewayLimits, catalog: ModelCatalog, runtimeSocket: String, runtimeSlots: Int) {
+    public init(
+        host: String, port: Int, limits: GatewayLimits, catalog: ModelCatalog, runtimeSocket: String, runtimeSlots: Int,
+        runtimeBacklog: Int = 0
+    ) {
         self.host = host
         self.port = port
         self.limits = limits
         self.catalog = catalog
         self.runtimeSocket = runtimeSocket
         self.runtimeSlots = runtimeSlots
+        self.runtimeBacklog = runtimeBacklog
     }
 }
 
@@ -67,7 +74,7 @@ public final class Gateway: Sendable {
         self.translator = RequestTranslator(catalog: settings.catalog, limits: settings.limits)
         self.runtime = RuntimeClient(socketPath: settings.runtimeSocket)
         self.admission = Admission(
-            slots: settings.runtimeSlots, queueLength: settings.limits.queueLength,
+            slots: settings.runtimeSlots + settings.runtimeBacklog, queueLength: settings.limits.queueLength,
             clientLimit: settings.limits.clientConcurrency)
         self.health = RuntimeHealth(client: runtime)
         self.log = log

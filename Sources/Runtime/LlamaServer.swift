@@ -36,10 +36,19 @@ public struct LlamaServerConfiguration: Sendable, Equatable {
     public var parallel: Int
     /// CPU threads for generation and for prompt processing.
     public var threads: Int
+    /// Requests the gateway may have waiting inside the runtime beyond its slots, so that a
+    /// freed slot takes the next request at once instead of after a round trip through the
+    /// gateway. Each request in the runtime, running or waiting, holds one of its HTTP threads.
+    public var backlog: Int
+
+    /// HTTP threads: one per request the gateway may have in the runtime, plus two for health
+    /// checks and a spare (llama-server's own default, `max(parallel + 2, cores - 1)`, is sized
+    /// for slots only).
+    public var httpThreads: Int { parallel + backlog + 2 }
 
     public init(
         executable: String, model: String, adapters: [RuntimeAdapter] = [], socketPath: String,
-        contextSize: Int = 2048, parallel: Int = 1, threads: Int = 1
+        contextSize: Int = 2048, parallel: Int = 1, threads: Int = 1, backlog: Int = 0
     ) {
         self.executable = executable
         self.model = model
@@ -48,6 +57,7 @@ public struct LlamaServerConfiguration: Sendable, Equatable {
         self.contextSize = contextSize
         self.parallel = parallel
         self.threads = threads
+        self.backlog = backlog
     }
 
     /// Refuses what llama-server would misread: adapter paths containing `,` or `:` (they
@@ -66,8 +76,8 @@ public struct LlamaServerConfiguration: Sendable, Equatable {
         guard Set(adapters.map(\.name)).count == adapters.count else {
             throw AirlockError(.invalidInput, "two adapters share a name")
         }
-        guard contextSize > 0, parallel > 0, threads > 0 else {
-            throw AirlockError(.invalidInput, "context size, parallel slots and threads must be positive")
+        guard contextSize > 0, parallel > 0, threads > 0, backlog >= 0 else {
+            throw AirlockError(.invalidInput, "context size, parallel slots and threads must be positive, the backlog not negative")
         }
     }
 
@@ -80,6 +90,7 @@ public struct LlamaServerConfiguration: Sendable, Equatable {
             "--parallel", String(parallel),
             "--threads", String(threads),
             "--threads-batch", String(threads),
+            "--threads-http", String(httpThreads),
             "--offline",
             "--no-ui",
             "--no-slots",

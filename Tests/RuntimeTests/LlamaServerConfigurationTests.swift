@@ -15,7 +15,7 @@ import Testing
             "--model", "/var/lib/airlock/x/1.0.0/base.gguf",
             "--host", "/run/airlock/x/runtime.sock",
             "--ctx-size", "4096", "--parallel", "4", "--threads", "2", "--threads-batch", "2",
-            "--offline", "--no-ui", "--no-slots",
+            "--threads-http", "6", "--offline", "--no-ui", "--no-slots",
             "--lora-scaled", "/a/claims.gguf:0,/a/legal.gguf:0",
         ])
         for dangerous in ["--tools", "--mcp", "--props", "--slot-save-path", "--api-key", "--hf-repo", "--webui"] {
