@@ -75,7 +75,11 @@ start_run() {  # start_run LOG: airlock run on a free port; sets port and run_pi
   done
   cat "$1" >&2; echo "the gateway did not become ready" >&2; exit 1
 }
-load() { python3 benchmarks/gateway_load.py "$@" --port "$port" --key "$key" --requests "$requests"; }
+load() {
+  local gateway
+  gateway=$(pgrep -P "$run_pid" -f airlock-serve | head -1)
+  python3 benchmarks/gateway_load.py "$@" --port "$port" --key "$key" --requests "$requests" --gateway-pid "$gateway"
+}
 state() { echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 echo "machine at start: $(state); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" >&2
@@ -142,6 +146,10 @@ for conc in (1, 8):
     d, g = a[f"direct c{conc}"], a[f"gateway c{conc}"]
     print(f"concurrency {conc}: gateway/direct throughput {rps(g) / rps(d):.3f} (goal >= 0.95); "
           f"added median latency {1000 * (med(g) - med(d)):+.2f} ms (goal < 1 ms; at p25 {1000 * (q(g['latencies'], .25) - q(d['latencies'], .25)):+.2f} ms)")
+    if g.get("gateway_measured"):
+        n = g["gateway_measured"]
+        print(f"concurrency {conc}: the gateway process used {1000 * g['gateway_cpu_s'] / n:.2f} ms of CPU and "
+              f"{g['gateway_switches'] / n:.1f} context switches per request")
 
 print("\n(b) through the gateway: adapter switched on every request vs grouped (same requests)")
 print(header)

@@ -137,6 +137,41 @@ def run_block(target, adapters, concurrency):
     return latencies, time.perf_counter() - start, tokens, errors
 
 
+def process_usage(pid):
+    """(CPU seconds, context switches) of process `pid` so far: user + system time of all its
+    threads (/proc/PID/stat), and voluntary + involuntary switches of its live threads
+    (/proc/PID/task/*/status). (0, 0) without a pid."""
+    if not pid:
+        return 0.0, 0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    switches = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if "ctxt_switches" in line:
+                        switches += int(line.split()[-1])
+        except FileNotFoundError:
+            pass
+    return cpu, switches
+
+
+def measured_block(target, adapters, concurrency, args, tally):
+    """run_block, with the gateway process's CPU time and context switches over the block
+    counted into `tally` when the target is the gateway and its pid is known."""
+    pid = args.gateway_pid if target.name == "gateway" else None
+    cpu_before, switches_before = process_usage(pid)
+    block = run_block(target, adapters, concurrency)
+    cpu_after, switches_after = process_usage(pid)
+    if pid:
+        tally.cpu += cpu_after - cpu_before
+        tally.switches += switches_after - switches_before
+        tally.measured += len(adapters)
+    return block
+
+
 def gateway_ready(args, tally):
     """Waits (at most 30 s) until the gateway's /health says the runtime answers; counts the
     times it did not at first ask (the gateway marks the runtime down when one health probe
@@ -165,6 +200,8 @@ class Tally:
     def __init__(self):
         self.latencies, self.wall, self.tokens, self.errors = [], 0.0, 0, []
         self.health_waits = 0
+        # The gateway process's CPU seconds and context switches over `measured` requests.
+        self.cpu, self.switches, self.measured = 0.0, 0, 0
 
     def add(self, block):
         latencies, wall, tokens, errors = block
@@ -176,7 +213,8 @@ class Tally:
     def summary(self):
         return {"latencies": self.latencies, "wall": self.wall, "tokens": self.tokens,
                 "errors": len(self.errors), "first_errors": self.errors[:5], "health_waits": self.health_waits,
-                "load": os.getloadavg()[0]}
+                "load": os.getloadavg()[0], "gateway_cpu_s": self.cpu, "gateway_switches": self.switches,
+                "gateway_measured": self.measured}
 
 
 def compare(args):
@@ -194,7 +232,7 @@ def compare(args):
             for target in order:
                 if target.name == "gateway":
                     gateway_ready(args, tallies["gateway"])
-                tallies[target.name].add(run_block(target, [args.adapter] * per_round, concurrency))
+                tallies[target.name].add(measured_block(target, [args.adapter] * per_round, concurrency, args, tallies[target.name]))
         for name, tally in tallies.items():
             result[f"{name} c{concurrency}"] = tally.summary()
     return result
@@ -234,6 +272,7 @@ def main():
     parser.add_argument("--requests", type=int, default=300, help="per configuration")
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds the requests are split into")
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--gateway-pid", type=int, help="the gateway's pid: its CPU time and context switches per request are reported")
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--adapter", default="claims", help="the adapter compare uses")
     args = parser.parse_args()
