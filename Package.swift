@@ -56,7 +56,7 @@ let package = Package(
         /// BundleFormat, Signing and Archive); `VerifiedBundle` is what install accepts.
         .target(name: "BundleIO", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive"], swiftSettings: strict),
         /// The on-host store: atomic install, activation, rollback, host probe.
-        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO", yams], swiftSettings: strict),
+        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO", "CAirlockShims", yams], swiftSettings: strict),
         /// sd_notify, watchdog and journal over libsystemd; unit rendering.
         /// `Templates` links to the repository's `systemd/` folder: its templates are compiled in.
         .target(

@@ -53,3 +53,5 @@ int CAirlockShims_fchmod_path_descriptor(int descriptor, mode_t mode) {
     snprintf(name, sizeof name, "/proc/self/fd/%d", descriptor);
     return chmod(name, mode);
 }
+
+int CAirlockShims_O_DIRECT(void) { return O_DIRECT; }

@@ -231,16 +231,14 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
     var staging: String?
     var record: InstalledVersion?
     var downgradeUsed = false
-    private var descriptor: Int32 = -1
-    private var currentPath = ""
+    /// The file being written, on a writer thread of its own (see `StagedFileWriter`).
+    private var file: StagedFileWriter?
 
     init(store: BundleStore, allowDowngrade: Bool, now: Date) {
         self.store = store
         self.allowDowngrade = allowDowngrade
         self.now = now
     }
-
-    deinit { if descriptor >= 0 { close(descriptor) } }
 
     func prepare(manifest: Manifest, manifestBytes: [UInt8], signers: [TrustedSigner]) throws(AirlockError) {
         let layout = store.layout
@@ -301,27 +299,26 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
     func beginFile(_ entry: Manifest.FileEntry) throws(AirlockError) {
         CrashPoint.reach("install.file-begin")
         guard let staging else { throw AirlockError(.system, "internal error: no staging folder") }
-        currentPath = staging + "/" + entry.path
-        try AtomicFile.makeDirectories(AtomicFile.folder(of: currentPath), mode: 0o755)
-        descriptor = open(currentPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw AirlockError.system("cannot create \(currentPath)", errno: errno) }
+        let path = staging + "/" + entry.path
+        try AtomicFile.makeDirectories(AtomicFile.folder(of: path), mode: 0o755)
+        file = try StagedFileWriter(creating: path)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(AirlockError) {
-        try FileTree.writeAll(descriptor, bytes, path: currentPath)
+        guard let file else { throw AirlockError(.system, "internal error: no file is open") }
+        try file.append(bytes)
         CrashPoint.reach("install.file-data")
     }
 
     func endFile(_ entry: Manifest.FileEntry) throws(AirlockError) {
-        defer {
-            close(descriptor)
-            descriptor = -1
-        }
-        guard fchmod(descriptor, entry.isExecutable ? 0o555 : 0o444) == 0 else {
-            throw AirlockError.system("cannot set the mode of \(currentPath)", errno: errno)
+        guard let file else { throw AirlockError(.system, "internal error: no file is open") }
+        defer { self.file = nil }  // closes it
+        try file.drain()
+        guard fchmod(file.descriptor, entry.isExecutable ? 0o555 : 0o444) == 0 else {
+            throw AirlockError.system("cannot set the mode of \(file.path)", errno: errno)
         }
         CrashPoint.reach("install.file-before-fsync")
-        guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush \(currentPath)", errno: errno) }
+        guard fsync(file.descriptor) == 0 else { throw AirlockError.system("cannot flush \(file.path)", errno: errno) }
         CrashPoint.reach("install.file-synced")
     }
 }

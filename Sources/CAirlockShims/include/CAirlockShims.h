@@ -46,3 +46,7 @@ int CAirlockShims_fchown_path_descriptor(int descriptor, uid_t owner, gid_t grou
 /// chmod of the file an O_PATH descriptor stands for, through /proc/self/fd (fchmod refuses
 /// O_PATH descriptors; glibc's fchmodat(AT_SYMLINK_NOFOLLOW) does the same).
 int CAirlockShims_fchmod_path_descriptor(int descriptor, mode_t mode);
+
+/// `O_DIRECT` (file I/O that bypasses the page cache), which `<fcntl.h>` declares only under
+/// `_GNU_SOURCE`.
+int CAirlockShims_O_DIRECT(void);
