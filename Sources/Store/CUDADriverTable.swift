@@ -80,6 +80,18 @@ struct NVIDIADriverVersion: Comparable, Sendable, CustomStringConvertible {
 ///                             12.3 545.23.06   12.4 550.54.14   12.5 555.42.02   12.6 560.28.03
 ///                             12.8 570.26      12.9 575.51.03   (there is no 12.7)
 ///
+/// Checked (issue 4) against two stored copies of NVIDIA's notes, for CUDA 13.2 and for 13.2
+/// Update 2 (docs.nvidia.com/cuda/archive/13.2.2/cuda-toolkit-release-notes), read through the
+/// project's reference search: every row above matches their Table 3 (GA rows; the "Update"
+/// rows need newer drivers and are not used), and 12.7 has no row there either. Their Table 2
+/// states the ranges coarsely, "12.x >= 525, < 580" and "11.x >= 450, < 525", with the footnote
+/// that minor version compatibility across 11.x needs 450.80.02 (Linux): that confirms the 11.x
+/// floor. For 12.x the table keeps 525.60.13, the 12.0 GA driver of Table 3 (no 12.x toolkit
+/// shipped with an older one), which is at least as strict as ">= 525"; the exact "525.60.13" in
+/// Table 2 of older (12.x) notes was not among the stored text, so it is not claimed from there.
+/// NVIDIA's CUDA Compatibility guide ("Minor Version Compatibility", docs.nvidia.com/deploy/
+/// cuda-compatibility) gives the same ranges and the same 450.80.02 note.
+///
 /// A requirement naming only the major (`cuda>=12`) needs the major's floor: under minor
 /// version compatibility any 12.x build runs on it. One naming a minor (`cuda>=12.2`) needs that
 /// release's own driver and never less than the floor, so a runtime that states a minor does
