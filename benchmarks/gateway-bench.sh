@@ -8,7 +8,7 @@
 # (a) direct vs gateway at concurrency 1 and 8: requests/s, completion tokens/s, latency
 #     median/p90/p99; direct requests carry the exact body the gateway forwards (messages,
 #     max_tokens, temperature 0, the `lora` list, cache_prompt false) over the Unix socket.
-# (b) through the gateway: switching adapter on every request vs the same requests grouped by
+# (b) through the gateway and directly: switching adapter on every request vs the same requests grouped by
 #     adapter (one switch per round).
 # (c) the audit write's share: (a) at concurrency 1 again, with ROOT/var/log/airlock on the
 #     normal disk and then on a tmpfs mounted over it (needs root; skipped otherwise).
@@ -87,8 +87,8 @@ start_run "$work/run-disk.log"
 echo "runtime: $(ps -o args= -p "$(pgrep -P "$run_pid" -f llama-server | head -1)" 2>/dev/null | sed "s|$root|ROOT|g")" >&2
 echo "== (a) direct vs gateway, concurrency 1 and 8 ($requests requests each)" >&2
 load compare --socket "$socket" --concurrency 1 8 >"$work/a.json"
-echo "== (b) alternating adapters vs grouped, through the gateway" >&2
-load adapters --concurrency 1 8 >"$work/b.json"
+echo "== (b) alternating adapters vs grouped, through the gateway and directly" >&2
+load adapters --socket "$socket" --concurrency 1 8 >"$work/b.json"
 echo "== (c) audit log on disk ($(findmnt -no FSTYPE -T "$auditdir")), concurrency 1" >&2
 load compare --socket "$socket" --concurrency 1 >"$work/c-disk.json"
 stop_run
@@ -151,15 +151,17 @@ for conc in (1, 8):
         print(f"concurrency {conc}: the gateway process used {1000 * g['gateway_cpu_s'] / n:.2f} ms of CPU and "
               f"{g['gateway_switches'] / n:.1f} context switches per request")
 
-print("\n(b) through the gateway: adapter switched on every request vs grouped (same requests)")
+print("\n(b) adapter switched on every request vs grouped (same requests), through the gateway and directly")
 print(header)
 for conc in (1, 8):
-    for side in ("same", "alternating"):
+    for side in ("same", "alternating", "direct same", "direct alternating"):
         print(row(f"{side}, concurrency {conc}", b[f"{side} c{conc}"]))
         errors(side, b[f"{side} c{conc}"])
 for conc in (1, 8):
     s, al = b[f"same c{conc}"], b[f"alternating c{conc}"]
-    print(f"concurrency {conc}: alternating/same throughput {rps(al) / rps(s):.3f}, median {med(al) / med(s):.3f}x (goal within 10%)")
+    ds, dal = b[f"direct same c{conc}"], b[f"direct alternating c{conc}"]
+    print(f"concurrency {conc}: through the gateway alternating/same throughput {rps(al) / rps(s):.3f}, median {med(al) / med(s):.3f}x (goal within 10%); "
+          f"llama-server directly: throughput {rps(dal) / rps(ds):.3f}, median {med(dal) / med(ds):.3f}x")
 
 print("\n(c) the audit write's share, concurrency 1 (gateway minus direct, each instance its own baseline)")
 print(header)

@@ -239,26 +239,33 @@ def compare(args):
 
 
 def adapters(args):
-    target = Target("gateway", args)
+    """Through the gateway (keys `same cN`, `alternating cN`) and, with --socket, directly
+    (`direct same cN`, `direct alternating cN`): what switching adapters costs llama-server
+    itself, against what it costs through the gateway."""
+    targets = [Target("gateway", args)] + ([Target("direct", args)] if args.socket else [])
     gateway_ready(args, Tally())
-    run_block(target, ["claims", "legal"] * (args.warmup // 2), 1)
+    for target in targets:
+        run_block(target, ["claims", "legal"] * (args.warmup // 2), 1)
     result = {}
     for concurrency in args.concurrency:
-        tallies = {"same": Tally(), "alternating": Tally()}
+        tallies = {(target.name, kind): Tally() for target in targets for kind in ("same", "alternating")}
         per_round = args.requests // args.rounds
         for round_number in range(args.rounds):
             half = per_round // 2
             # The same requests both ways: half claims, half legal; grouped (one switch) or interleaved.
             grouped = ["claims"] * half + ["legal"] * half
             alternating = ["claims", "legal"] * half
-            order = [("same", grouped), ("alternating", alternating)]
+            order = [(target, kind, sequence) for target in targets
+                     for kind, sequence in (("same", grouped), ("alternating", alternating))]
             if round_number % 2:
                 order.reverse()
-            for name, sequence in order:
-                gateway_ready(args, tallies[name])
-                tallies[name].add(run_block(target, sequence, concurrency))
-        for name, tally in tallies.items():
-            result[f"{name} c{concurrency}"] = tally.summary()
+            for target, kind, sequence in order:
+                if target.name == "gateway":
+                    gateway_ready(args, tallies[(target.name, kind)])
+                tallies[(target.name, kind)].add(run_block(target, sequence, concurrency))
+        for (name, kind), tally in tallies.items():
+            key = f"{kind} c{concurrency}" if name == "gateway" else f"direct {kind} c{concurrency}"
+            result[key] = tally.summary()
     return result
 
 
