@@ -65,6 +65,7 @@ let package = Package(
                 .embedInCode("Templates/airlock-runtime@.service.in"), .embedInCode("Templates/airlock-serve@.service.in"),
                 .embedInCode("Templates/airlock.sysusers.conf.in"), .embedInCode("Templates/airlock.tmpfiles.conf.in"),
                 .embedInCode("Templates/airlock-audit-seal.service.in"), .embedInCode("Templates/airlock-audit-seal.timer.in"),
+                .embedInCode("Templates/airlock-audit-retention.service.in"), .embedInCode("Templates/airlock-audit-retention.timer.in"),
             ],
             swiftSettings: strict),
         /// The inference runtime (llama-server): explicit command line, launch with a cleared

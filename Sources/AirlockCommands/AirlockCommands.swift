@@ -225,10 +225,15 @@ public struct AirlockCommand: AsyncParsableCommand {
                 flushed, renamed into place read-only, and made current by switching one link. \
                 Any failure leaves the previous version current and nothing of the new one behind. \
                 Then the bundle's systemd units (airlock-runtime@NAME.service, airlock-serve@NAME.service) \
-                and the sysusers.d/tmpfiles.d entries they need are rendered into ROOT/etc; with --root / \
-                they are enabled and (re)started, unless --no-start. Under any other --root they are only \
+                and the sysusers.d/tmpfiles.d entries they need are rendered into ROOT/etc, with the \
+                host's audit timers (airlock-audit-seal.timer: sealed log files to root every 5 minutes; \
+                airlock-audit-retention.timer: the retention policy, daily); with --root / they are \
+                enabled and (re)started, unless --no-start. Under any other --root they are only \
                 rendered. The gateway's address and client networks come from ROOT/etc/airlock/services.yaml.
                 """)
+
+        /// The audit timers, as `systemctl enable --now` takes them.
+        static let timers = AuditTimer.allCases.map(\.timer).joined(separator: " ")
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle file.")
         var bundle: String
@@ -286,11 +291,12 @@ public struct AirlockCommand: AsyncParsableCommand {
             Output.line("services: rendered \(services.files.joined(separator: ", "))")
             if services.started {
                 Output.line("services: \(services.runtimeUnit) and \(services.gatewayUnit) (re)started; gateway on \(services.listen) (journalctl -u 'airlock-*@\(result.name)')")
-                Output.line("services: \(ServiceUnits.auditSealTimer) enabled (hands sealed audit log files to root every 5 minutes)")
+                Output.line("services: \(AuditTimer.seal.timer) enabled (hands sealed audit log files to root every 5 minutes)")
+                Output.line("services: \(AuditTimer.retention.timer) enabled (removes audit log files older than the retention policy, daily)")
             } else if noStart {
-                Output.line("services: not enabled or started (--no-start); start them with: systemctl enable --now \(services.gatewayUnit) \(ServiceUnits.auditSealTimer)")
+                Output.line("services: not enabled or started (--no-start); start them with: systemctl enable --now \(services.gatewayUnit) \(Self.timers)")
             } else {
-                Output.line("services: not started: --root is not / (to use these units on this host, copy them to /etc/systemd/system, run systemd-sysusers and systemd-tmpfiles --create on the two .conf files, then systemctl daemon-reload && systemctl enable --now \(services.gatewayUnit) \(ServiceUnits.auditSealTimer))")
+                Output.line("services: not started: --root is not / (to use these units on this host, copy them to /etc/systemd/system, run systemd-sysusers and systemd-tmpfiles --create on the two .conf files, then systemctl daemon-reload && systemctl enable --now \(services.gatewayUnit) \(Self.timers))")
             }
         }
     }
@@ -313,12 +319,18 @@ public struct AirlockCommand: AsyncParsableCommand {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show what is installed and current, signers, runtime variant and service state.")
+            abstract: "Show what is installed and current, signers, runtime variant, service state and the audit timers.",
+            discussion: """
+                For each audit timer (airlock-audit-seal, airlock-audit-retention): enabled, active, \
+                its last run and that run's result, and its next run, as systemd reports them (UTC; \
+                only with --root /). 'airlock doctor' flags a timer that is off.
+                """)
         @OptionGroup var root: RootOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let report = try StatusReport.make(BundleStore(layout: root.layout), services: root.layout)
+            var report = try StatusReport.make(BundleStore(layout: root.layout), services: root.layout)
+            report.auditTimers = AuditTimerServices.states(layout: root.layout)
             if output.json { return try Output.json(report) }
             if report.bundles.isEmpty { Output.line("nothing installed under \(root.layout.storeDirectory)") }
             for bundle in report.bundles {
@@ -335,6 +347,16 @@ public struct AirlockCommand: AsyncParsableCommand {
                     let systemd = state.active.map { "\($0), \(state.enabled ?? "?"), \(state.restarts ?? 0) restarts" } ?? "rendered (not managed: --root is not /)"
                     Output.line("  service \(state.unit): \(systemd)")
                 }
+            }
+            let timers = report.auditTimers ?? []
+            if !timers.contains(where: \.rendered) { Output.line("audit timers: none rendered ('airlock install' renders them with a bundle's services)") }
+            for timer in timers where timer.rendered {
+                guard let enabled = timer.enabled else {
+                    Output.line("audit timer \(timer.timer): rendered (not managed: --root is not /, or no systemd)")
+                    continue
+                }
+                let last = timer.lastRun.map { "last run \($0)\(timer.lastResult.map { " (\($0))" } ?? "")" } ?? "not run yet"
+                Output.line("audit timer \(timer.timer): \(enabled), \(timer.active ?? "?"); \(last); next run \(timer.nextRun ?? "none scheduled")")
             }
         }
     }
@@ -449,27 +471,32 @@ public struct AirlockCommand: AsyncParsableCommand {
 
     struct Doctor: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the store's consistency and the rendered units; --repair clears leftovers of interrupted operations.",
+            abstract: "Check the store's consistency, the rendered units and the audit timers; --repair clears leftovers of interrupted operations.",
             discussion: """
                 Re-reads every installed tree and compares every byte with its signed manifest, \
-                checks each 'current' link, lists leftovers of interrupted installs, and compares \
-                each bundle's systemd units with what Airlock renders for its current version. \
-                --repair removes only leftovers and renders drifted units again (on --root /, \
-                systemd reloads them and restarts what runs); it never changes an installed tree.
+                checks each 'current' link, lists leftovers of interrupted installs, compares \
+                each bundle's systemd units with what Airlock renders for its current version, and \
+                the host's audit timers (airlock-audit-seal, airlock-audit-retention) with what \
+                Airlock renders; on --root / each timer must also be enabled and active (timerOff). \
+                --repair removes only leftovers, renders drifted units again (on --root /, \
+                systemd reloads them and restarts what runs) and enables and starts the audit \
+                timers; it never changes an installed tree.
                 """)
         @OptionGroup var root: RootOptions
-        @Flag(help: "Remove leftovers of interrupted operations.")
+        @Flag(help: "Remove leftovers of interrupted operations, render drifted units again, enable and start the audit timers.")
         var repair = false
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             let layout = root.layout
             let store = BundleStore(layout: layout)
-            let findings = try store.doctor(repair: repair) + Services.drift(layout: layout, store: store)
+            let timers = AuditTimerServices.findings(layout: layout, store: store)
+            let findings = try store.doctor(repair: repair) + Services.drift(layout: layout, store: store) + timers
             if repair {
                 // Units are Airlock's own files: render them again for each bundle that drifted
                 // (after a crash right after a switch they name the version before it).
-                let paths = findings.filter { $0.kind == .unitDrift }.map(\.path)
+                let timerPaths = Set(timers.map(\.path))
+                let paths = findings.filter { $0.kind == .unitDrift && !timerPaths.contains($0.path) }.map(\.path)
                 var drifted = Set(paths.compactMap { Services.bundleName(ofUnitPath: $0) })
                 if paths.contains(where: { Services.bundleName(ofUnitPath: $0) == nil }), let any = Services.bundlesWithUnits(layout: layout, store: store).first {
                     drifted.insert(any)  // a shared sysusers.d/tmpfiles.d file: any bundle renders it
@@ -481,16 +508,17 @@ public struct AirlockCommand: AsyncParsableCommand {
                         _ = try Services.refresh(name: name, layout: layout, force: true)
                     }
                 }
+                if !timers.isEmpty { try AuditTimerServices.repair(layout: layout) }
             }
             if output.json {
                 try Output.json(findings)
             } else {
                 for finding in findings {
-                    let repaired = finding.kind == .unitDrift ? "rendered again" : "removed"
+                    let repaired = finding.kind == .unitDrift ? "rendered again" : finding.kind == .timerOff ? "enabled and started" : "removed"
                     let action = repair && finding.repairable ? repaired : finding.kind.rawValue
                     Output.line("\(action): \(finding.path): \(finding.detail)")
                 }
-                if findings.isEmpty { Output.line("store is consistent: every installed tree matches its signed manifest, every unit what Airlock renders") }
+                if findings.isEmpty { Output.line("store is consistent: every installed tree matches its signed manifest, every unit what Airlock renders (audit timers included)") }
             }
             let remaining = findings.filter { !(repair && $0.repairable) }
             if !remaining.isEmpty {

@@ -232,7 +232,9 @@ extension AirlockAuditCommand {
                 older goes, whole, oldest first; the file being written never does. Each removal is \
                 recorded first (audit.retention, with the file's seq range and its signed seal), so \
                 'verify' accepts a log that now starts later, and still names any file removed \
-                otherwise. Run it daily, as root, from a timer.
+                otherwise. airlock-audit-retention.timer (installed by 'airlock install') runs it \
+                daily, as root; see its runs with 'journalctl -u airlock-audit-retention' and its \
+                records with 'airlock-audit search --action audit.retention'.
                 """)
         @OptionGroup var root: RootOptions
         @Flag(help: "Only print what would be removed.") var dryRun = false

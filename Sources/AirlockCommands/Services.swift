@@ -83,22 +83,20 @@ enum Services {
     }
 
     /// The files Airlock renders for the current version of `name` (its two units, then the
-    /// shared files: sysusers.d, tmpfiles.d, the audit seal service and timer), and the gateway's
-    /// address. `hostRoot` is where the device nodes of a GPU variant are looked up (`/`; a
-    /// fake host tree in tests).
+    /// shared files: sysusers.d, tmpfiles.d), and the gateway's address. `hostRoot` is where the
+    /// device nodes of a GPU variant are looked up (`/`; a fake host tree in tests). The audit
+    /// timers are the host's, not the bundle's: `AuditTimerServices`.
     static func render(name: String, layout: HostLayout, hostRoot: String = "/") throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
         let plan = try ServicePlan.load(layout: layout, name: name)
         let settings = try ServiceSettings.load(layout: layout, name: name)
         let serve = try AirlockCommand.Run.siblingExecutable("airlock-serve")
-        let audit = try AirlockCommand.Run.siblingExecutable("airlock-audit")
         let devices = try RuntimeDevices.nodes(for: plan, hostRoot: hostRoot)
         let files = try ServiceUnits.render(input(plan: plan, layout: layout, settings: settings, serve: serve, devices: devices), layout: layout)
-        return (files + (try ServiceUnits.auditSealUnits(auditExecutable: audit, layout: layout)), settings)
+        return (files, settings)
     }
 
     /// NAME from `.../airlock-runtime@NAME.service` or `.../airlock-serve@NAME.service`; nil
-    /// for the shared files (sysusers.d, tmpfiles.d, the audit seal units; their bundle's own
-    /// units drift with them).
+    /// for the shared files (sysusers.d, tmpfiles.d; their bundle's own units drift with them).
     static func bundleName(ofUnitPath path: String) -> String? {
         let file = path.split(separator: "/").last.map(String.init) ?? ""
         for prefix in ["airlock-runtime@", "airlock-serve@"] where file.hasPrefix(prefix) && file.hasSuffix(".service") {
@@ -134,31 +132,35 @@ enum Services {
                 continue
             }
             for file in expected where !findings.contains(where: { $0.path == file.path }) {
-                guard let data = FileManager.default.contents(atPath: file.path) else {
-                    findings.append(StoreFinding(kind: .unitDrift, path: file.path, detail: "missing; 'airlock activate \(name) \(version)' renders it again"))
-                    continue
+                if let finding = drift(file, renderedFor: " for \(name) \(version)", fix: "'airlock activate \(name) \(version)' renders it again") {
+                    findings.append(finding)
                 }
-                let actual = String(decoding: data, as: UTF8.self)
-                guard actual != file.contents else { continue }
-                let have = actual.split(separator: "\n", omittingEmptySubsequences: false)
-                let want = file.contents.split(separator: "\n", omittingEmptySubsequences: false)
-                let line = Array(zip(have, want)).firstIndex { $0 != $1 } ?? min(have.count, want.count)
-                let shown = line < have.count ? "'\(have[line])'" : "(end of file)"
-                findings.append(StoreFinding(
-                    kind: .unitDrift, path: file.path,
-                    detail: "differs from what Airlock renders for \(name) \(version) at line \(line + 1): \(shown); 'airlock activate \(name) \(version)' renders it again"))
             }
         }
         return findings
     }
 
-    /// Renders and writes the units; starts them when `start` and the root is `/`.
-    static func install(name: String, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
-        let (files, settings) = try render(name: name, layout: layout)
-        for file in files {
-            try AtomicFile.makeDirectories(AtomicFile.folder(of: file.path), mode: 0o755)
-            try AtomicFile.write(Array(file.contents.utf8), to: file.path, mode: 0o644)
+    /// A `unitDrift` finding when the file at `file.path` is not byte for byte `file.contents`:
+    /// missing, or the first line that differs as it is on disk; nil when it is the same.
+    /// `renderedFor` completes "what Airlock renders", `fix` says how to render it again.
+    static func drift(_ file: RenderedFile, renderedFor: String, fix: String) -> StoreFinding? {
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            return StoreFinding(kind: .unitDrift, path: file.path, detail: "missing; \(fix)")
         }
+        let actual = String(decoding: data, as: UTF8.self)
+        guard actual != file.contents else { return nil }
+        let have = actual.split(separator: "\n", omittingEmptySubsequences: false)
+        let want = file.contents.split(separator: "\n", omittingEmptySubsequences: false)
+        let line = Array(zip(have, want)).firstIndex { $0 != $1 } ?? min(have.count, want.count)
+        let shown = line < have.count ? "'\(have[line])'" : "(end of file)"
+        return StoreFinding(kind: .unitDrift, path: file.path, detail: "differs from what Airlock renders\(renderedFor) at line \(line + 1): \(shown); \(fix)")
+    }
+
+    /// Renders and writes the units and the audit timers; starts them when `start` and the root is `/`.
+    static func install(name: String, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
+        let (bundleFiles, settings) = try render(name: name, layout: layout)
+        let files = bundleFiles + (try AuditTimerServices.render(layout: layout))
+        try write(files)
         let outcome = Outcome(
             files: files.map(\.path), started: false, gatewayUnit: ServiceUnits.gatewayUnit(name),
             runtimeUnit: ServiceUnits.runtimeUnit(name), listen: settings.listen.description)
@@ -170,8 +172,16 @@ enum Services {
         // One job for both: the runtime (After=) first, then the gateway, which reads the new
         // version's catalog at its start.
         try systemctl(["restart", outcome.runtimeUnit, outcome.gatewayUnit])
-        try systemctl(["enable", "--now", "--quiet", ServiceUnits.auditSealTimer])
+        try AuditTimerServices.enable()
         return Outcome(files: outcome.files, started: true, gatewayUnit: outcome.gatewayUnit, runtimeUnit: outcome.runtimeUnit, listen: outcome.listen)
+    }
+
+    /// Writes rendered files in place, atomically (0644; folders 0755 made as needed).
+    static func write(_ files: [RenderedFile]) throws(AirlockError) {
+        for file in files {
+            try AtomicFile.makeDirectories(AtomicFile.folder(of: file.path), mode: 0o755)
+            try AtomicFile.write(Array(file.contents.utf8), to: file.path, mode: 0o644)
+        }
     }
 
     /// After `activate` or `rollback`: units rendered before are rendered again for the new
@@ -186,15 +196,15 @@ enum Services {
         let outcome = try install(name: name, layout: layout, start: false)
         guard layout.root == "/" else { return "services: units rendered again for the current version (not started: --root is not /)" }
         try systemctl(["daemon-reload"])
-        // try-restart: only what runs is restarted; stopped services stay stopped. The seal timer
-        // is enabled here too, for hosts whose bundles were installed before it existed.
+        // try-restart: only what runs is restarted; stopped services stay stopped. The audit
+        // timers are enabled here too, for hosts whose bundles were installed before they existed.
         try systemctl(["try-restart", outcome.runtimeUnit, outcome.gatewayUnit])
-        try systemctl(["enable", "--now", "--quiet", ServiceUnits.auditSealTimer])
+        try AuditTimerServices.enable()
         return "services: units rendered again for the current version; running services restarted"
     }
 
     /// After the current version was removed: the services stop, are disabled and their units
-    /// deleted (the users, tmpfiles.d entries and the audit seal timer stay: other bundles use
+    /// deleted (the users, tmpfiles.d entries and the audit timers stay: other bundles use
     /// them, and the audit log outlives every bundle).
     static func uninstall(name: String, layout: HostLayout) throws(AirlockError) -> String? {
         let units = [ServiceUnits.gatewayUnit(name), ServiceUnits.runtimeUnit(name)]
@@ -222,13 +232,9 @@ enum Services {
         [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].map { unit in
             var state = UnitState(unit: unit, rendered: FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + unit))
             guard layout.root == "/", state.rendered,
-                let shown = try? capture("/usr/bin/systemctl", ["show", "-p", "ActiveState,SubState,UnitFileState,NRestarts", unit])
+                let shown = try? capture("/usr/bin/systemctl", ["show", "-p", "Id,ActiveState,SubState,UnitFileState,NRestarts", unit]),
+                let properties = SystemdView.units(shown)[unit]
             else { return state }
-            var properties: [String: String] = [:]
-            for line in shown.split(separator: "\n") {
-                let parts = line.split(separator: "=", maxSplits: 1)
-                if parts.count == 2 { properties[String(parts[0])] = String(parts[1]) }
-            }
             state.active = properties["ActiveState"].map { active in properties["SubState"].map { "\(active) (\($0))" } ?? active }
             state.enabled = properties["UnitFileState"]
             state.restarts = properties["NRestarts"].flatMap { Int($0) }

@@ -13,6 +13,8 @@ struct StatusReport: Encodable {
     }
 
     var bundles: [Bundle]
+    /// The host's audit timers (`status` only).
+    var auditTimers: [AuditTimerServices.State]?
 
     static func make(_ store: BundleStore, services layout: HostLayout? = nil) throws -> StatusReport {
         var bundles: [Bundle] = []

@@ -40,6 +40,8 @@ public struct HostLayout: Sendable, Equatable {
     public var storePolicy: String { under("etc/airlock/store.yaml") }
     /// `/etc/airlock/clients.yaml`: API clients, keys stored hashed.
     public var clients: String { under("etc/airlock/clients.yaml") }
+    /// `/etc/airlock/audit.yaml`: the audit log's policy (retention).
+    public var auditPolicy: String { under("etc/airlock/audit.yaml") }
     /// `/etc/airlock/gateway.yaml`: the gateway's limits.
     public var gatewayConfig: String { under("etc/airlock/gateway.yaml") }
     /// `/run/airlock/NAME`: the runtime's socket (and, without systemd, its log) while it runs.

@@ -25,7 +25,7 @@ public struct AuditPolicy: Sendable, Equatable, Decodable {
     }
 
     /// The policy file of the host under `host`.
-    public static func path(host: HostLayout) -> String { host.configDirectory + "/audit.yaml" }
+    public static func path(host: HostLayout) -> String { host.auditPolicy }
 
     /// Reads the policy; a missing file is the standard policy (396 days). A retention below
     /// 180 days is refused, naming the file and the floor.

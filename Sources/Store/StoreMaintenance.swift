@@ -23,6 +23,9 @@ public struct StoreFinding: Sendable, Codable, Equatable {
         /// A systemd unit (or sysusers.d/tmpfiles.d file) differs from what Airlock renders
         /// for the current version: edited by hand, or rendered for another version or host.
         case unitDrift
+        /// A host-wide audit timer (seal, retention) that systemd has not enabled, loaded or
+        /// started: its job does not run by itself.
+        case timerOff
     }
 
     public var kind: Kind
@@ -34,9 +37,9 @@ public struct StoreFinding: Sendable, Codable, Equatable {
         self.path = path
         self.detail = detail
     }
-    /// Whether `doctor --repair` fixes it (leftovers are removed, units rendered again;
-    /// installed trees are never touched).
-    public var repairable: Bool { kind == .leftover || kind == .unrecordedActivation || kind == .unitDrift }
+    /// Whether `doctor --repair` fixes it (leftovers are removed, units rendered again, timers
+    /// enabled; installed trees are never touched).
+    public var repairable: Bool { kind == .leftover || kind == .unrecordedActivation || kind == .unitDrift || kind == .timerOff }
 }
 
 extension BundleStore {

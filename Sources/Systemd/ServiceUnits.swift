@@ -197,4 +197,6 @@ enum Templates {
     static let tmpfiles = String(decoding: PackageResources.airlock_tmpfiles_conf_in, as: UTF8.self)
     static let auditSealService = String(decoding: PackageResources.airlock_audit_seal_service_in, as: UTF8.self)
     static let auditSealTimer = String(decoding: PackageResources.airlock_audit_seal_timer_in, as: UTF8.self)
+    static let auditRetentionService = String(decoding: PackageResources.airlock_audit_retention_service_in, as: UTF8.self)
+    static let auditRetentionTimer = String(decoding: PackageResources.airlock_audit_retention_timer_in, as: UTF8.self)
 }

@@ -45,7 +45,7 @@ import Testing
             "DeviceAllow=/dev/nvidia0 rw", "DeviceAllow=/dev/nvidia1 rw",
         ])
         #expect(!runtime.contains("modeset"))
-        #expect(files.map { ($0.path as NSString).lastPathComponent }.suffix(2) == [ServiceUnits.auditSealService, ServiceUnits.auditSealTimer])
+        #expect(!files.contains { $0.path.contains("/airlock-audit-") }, "the audit timers are the host's (AuditTimerServices), not the bundle's")
 
         // The same bundle on this machine (no GPU): the CPU unit is never rendered for it instead.
         try FileManager.default.removeItem(atPath: host + "/dev/nvidia-uvm")

@@ -5,8 +5,9 @@ import TestSupport
 import Testing
 
 /// The runtime unit of a GPU variant differs from the CPU one by exactly its named NVIDIA device
-/// nodes; the audit seal service and timer say what they are allowed; all of them score within
-/// the limits with systemd's own offline analysis, and `systemd-analyze verify` accepts them.
+/// nodes; the audit seal and retention services and timers say what they are allowed; all of
+/// them score within the limits with systemd's own offline analysis, and `systemd-analyze verify`
+/// accepts them.
 @Suite struct DeviceAndSealUnitsTests {
     /// What `HostProbe.cudaDeviceNodes` reports on a host with two GPUs (the seam: the tests name
     /// the nodes; there is no GPU on this machine).
@@ -53,7 +54,7 @@ import Testing
     }
 
     @Test func theSealServiceIsRootWithOnlyCAPCHOWNAndWritesOnlyTheLog() throws {
-        let files = try ServiceUnits.auditSealUnits(auditExecutable: "/usr/local/bin/airlock-audit", layout: ServiceUnitsTests.layout)
+        let files = try ServiceUnits.auditUnits(.seal, auditExecutable: "/usr/local/bin/airlock-audit", layout: ServiceUnitsTests.layout)
         #expect(files.map(\.path) == ["/etc/systemd/system/airlock-audit-seal.service", "/etc/systemd/system/airlock-audit-seal.timer"])
         let service = Self.settings(files[0].contents)
         for line in [
@@ -68,9 +69,37 @@ import Testing
             "[Unit]", "Description=Airlock: hand sealed audit log segments to root, every 5 minutes",
             "[Timer]", "OnBootSec=1min", "OnUnitActiveSec=5min", "[Install]", "WantedBy=timers.target",
         ])
-        let scratch = try ServiceUnits.auditSealUnits(auditExecutable: "/opt/airlock/airlock-audit", layout: HostLayout(root: "/srv/rehearsal"))
+        let scratch = try ServiceUnits.auditUnits(.seal, auditExecutable: "/opt/airlock/airlock-audit", layout: HostLayout(root: "/srv/rehearsal"))
         #expect(Self.settings(scratch[0].contents).contains("ExecStart=/opt/airlock/airlock-audit --root /srv/rehearsal seal"))
         #expect(Self.settings(scratch[0].contents).contains("ReadWritePaths=/srv/rehearsal/var/log/airlock"))
+    }
+
+    @Test func theRetentionServiceIsRootWithNoCapabilityAndSeesOnlyTheLogTheKeyAndThePolicy() throws {
+        let files = try ServiceUnits.auditUnits(.retention, auditExecutable: "/usr/local/bin/airlock-audit", layout: ServiceUnitsTests.layout)
+        #expect(files.map(\.path) == ["/etc/systemd/system/airlock-audit-retention.service", "/etc/systemd/system/airlock-audit-retention.timer"])
+        let service = Self.settings(files[0].contents)
+        for line in [
+            "Type=oneshot", "ExecStart=/usr/local/bin/airlock-audit retention", "User=root", "CapabilityBoundingSet=", "AmbientCapabilities=",
+            "PrivateUsers=yes", "SupplementaryGroups=airlock-serve", "ProtectSystem=strict", "ReadWritePaths=/var/log/airlock",
+            "TemporaryFileSystem=/var/lib/airlock:ro", "BindReadOnlyPaths=/var/lib/airlock/audit-key.pem",
+            "TemporaryFileSystem=/etc/airlock:ro", "BindReadOnlyPaths=-/etc/airlock/audit.yaml",
+            "PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "NoNewPrivileges=yes", "SystemCallFilter=~@privileged @resources @chown",
+        ] {
+            #expect(service.contains(line), "the retention service lacks '\(line)'")
+        }
+        #expect(!service.contains { $0.hasPrefix("CapabilityBoundingSet=CAP_") || $0 == "SystemCallFilter=@chown" }, "no capability, no chown")
+        #expect(Self.settings(files[1].contents) == [
+            "[Unit]", "Description=Airlock: remove audit log segments older than the retention policy, daily",
+            "[Timer]", "OnCalendar=daily", "Persistent=true", "RandomizedDelaySec=1h", "[Install]", "WantedBy=timers.target",
+        ])
+        // The seal and retention units share nothing but their shape: both pairs, in that order.
+        let all = try ServiceUnits.auditUnits(auditExecutable: "/usr/local/bin/airlock-audit", layout: ServiceUnitsTests.layout)
+        #expect(all.map { ($0.path as NSString).lastPathComponent } == [
+            "airlock-audit-seal.service", "airlock-audit-seal.timer", "airlock-audit-retention.service", "airlock-audit-retention.timer",
+        ])
+        let scratch = try ServiceUnits.auditUnits(.retention, auditExecutable: "/opt/airlock/airlock-audit", layout: HostLayout(root: "/srv/rehearsal"))
+        #expect(Self.settings(scratch[0].contents).contains("ExecStart=/opt/airlock/airlock-audit --root /srv/rehearsal retention"))
+        #expect(Self.settings(scratch[0].contents).contains("BindReadOnlyPaths=-/srv/rehearsal/etc/airlock/audit.yaml"))
     }
 
     /// `systemd-analyze security --offline=true` of a unit file: the overall exposure and the
@@ -87,7 +116,7 @@ import Testing
 
     /// Rendered here (the GPU's device nodes named as the probe would report them) and scored by
     /// the machine's systemd (252) offline; printed for the operator guide.
-    @Test func bothRuntimeVariantsAndTheSealServiceScoreWithinTheLimits() throws {
+    @Test func bothRuntimeVariantsAndTheAuditServicesScoreWithinTheLimits() throws {
         let folder = try TemporaryDirectory("airlock-unit-scores")
         defer { folder.remove() }
         // verify wants ExecStart= to name a program that exists.
@@ -98,20 +127,25 @@ import Testing
             try Self.render(devices: devices, runtime: "/usr/bin/true")[Self.runtimePath]!.write(toFile: path, atomically: true, encoding: .utf8)
             units[variant] = path
         }
-        try FileManager.default.createDirectory(atPath: folder.file("seal"), withIntermediateDirectories: true)
-        for file in try ServiceUnits.auditSealUnits(auditExecutable: "/usr/bin/true", layout: ServiceUnitsTests.layout) {
-            let path = folder.file("seal/" + (file.path as NSString).lastPathComponent)
+        try FileManager.default.createDirectory(atPath: folder.file("audit"), withIntermediateDirectories: true)
+        var timers: [String] = []
+        for file in try ServiceUnits.auditUnits(auditExecutable: "/usr/bin/true", layout: ServiceUnitsTests.layout) {
+            let path = folder.file("audit/" + (file.path as NSString).lastPathComponent)
             try file.contents.write(toFile: path, atomically: true, encoding: .utf8)
-            if path.hasSuffix(".service") { units["seal"] = path }
+            if path.hasSuffix("-seal.service") { units["seal"] = path }
+            if path.hasSuffix("-retention.service") { units["retention"] = path }
+            if path.hasSuffix(".timer") { timers.append(path) }
         }
-        let verified = try ProcessResult.run("/usr/bin/systemd-analyze", ["verify", units["cpu"]!, units["gpu"]!, units["seal"]!, folder.file("seal/airlock-audit-seal.timer")])
+        let verified = try ProcessResult.run(
+            "/usr/bin/systemd-analyze", ["verify", units["cpu"]!, units["gpu"]!, units["seal"]!, units["retention"]!] + timers)
         #expect(verified.status == 0 && verified.stdout.isEmpty && verified.stderr.isEmpty, "\(verified)")
 
         let (cpu, cpuCounted) = try Self.score(units["cpu"]!)
         let (gpu, gpuCounted) = try Self.score(units["gpu"]!)
         let (seal, sealCounted) = try Self.score(units["seal"]!)
-        print("systemd-analyze security --offline=true: runtime (CPU) \(cpu), runtime (GPU, \(Self.devices.count) nodes) \(gpu), airlock-audit-seal.service \(seal)")
-        for (name, counted) in [("CPU", cpuCounted), ("GPU", gpuCounted), ("seal", sealCounted)] {
+        let (retention, retentionCounted) = try Self.score(units["retention"]!)
+        print("systemd-analyze security --offline=true: runtime (CPU) \(cpu), runtime (GPU, \(Self.devices.count) nodes) \(gpu), airlock-audit-seal.service \(seal), airlock-audit-retention.service \(retention)")
+        for (name, counted) in [("CPU", cpuCounted), ("GPU", gpuCounted), ("seal", sealCounted), ("retention", retentionCounted)] {
             let items = counted.map { line in
                 let words = line.split(separator: " ")
                 return "\(words.dropFirst().first ?? "") \(words.last ?? "")"
@@ -121,6 +155,8 @@ import Testing
         #expect(cpu <= 0.5)
         #expect(gpu <= 0.5)
         #expect(seal <= 1.2)
+        #expect(retention <= 0.6)
+        #expect(retention <= seal, "the retention service needs less than the seal service: no capability, no chown")
         // systemd reads the GPU unit's device list as exactly the named nodes (and char-rtc, which
         // ProtectClock= adds to every unit).
         let acl = try #require(gpuCounted.first { $0.contains("DeviceAllow=") })
