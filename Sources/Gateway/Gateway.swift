@@ -229,6 +229,18 @@ public final class Gateway: Sendable {
         }
         defer { connections.withLock { $0.open[id] = nil; _ = $0.busy.remove(id) } }
         let remote = channel.remoteAddress
+        // Everything this connection does runs on its event loop (`EventLoopTaskExecutor`).
+        let executor = EventLoopTaskExecutor(channel.eventLoop)
+        await withTaskExecutorPreference(executor) {
+            await serve(connection, id: id, remote: remote, executor: executor)
+        }
+    }
+
+    private func serve(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, id: Int, remote: SocketAddress?,
+        executor: EventLoopTaskExecutor
+    ) async {
+        let channel = connection.channel
         try? await connection.executeThenClose { inbound, outbound in
             let (requests, continuation) = AsyncStream<IncomingRequest>.makeStream()
             let inFlight = InFlightTask()
@@ -245,7 +257,7 @@ public final class Gateway: Sendable {
                     // A request refused on its headers left its body unread: the connection ends.
                     let keepAlive = request.head.isKeepAlive && request.screened.refusal == nil && !isShuttingDown
                     let writer = ResponseWriter(outbound: outbound, keepAlive: keepAlive, eventLoop: channel.eventLoop)
-                    let task = Task { await self.respond(to: request, remote: remote, writer: writer) }
+                    let task = Task(executorPreference: executor) { await self.respond(to: request, remote: remote, writer: writer) }
                     inFlight.set(task)
                     await task.value
                     inFlight.set(nil)

@@ -17,3 +17,18 @@ public enum GatewayExecutor {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 }
+
+/// Runs tasks on one event loop: a connection's tasks prefer the loop that carries the
+/// connection (`withTaskExecutorPreference`), so that a resumption from elsewhere (the audit
+/// log's flusher, a timer) lands on that loop directly instead of on any loop of the group
+/// and hopping again for the connection's next write.
+final class EventLoopTaskExecutor: TaskExecutor {
+    let eventLoop: any EventLoop
+
+    init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
