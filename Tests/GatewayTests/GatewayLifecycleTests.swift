@@ -96,6 +96,32 @@ import Glibc
         #expect(metrics.text.contains("airlock_runtime_up 1\n"))
     }
 
+    /// The gateway keeps one runtime connection open ahead of need; after a runtime restart
+    /// that connection is dead, and the first request must not pay for it with a 503.
+    @Test func theFirstRequestAfterARuntimeRestartIsAnswered() throws {
+        let served = try ServedBundle()
+        defer { served.stop() }
+        let key = try #require(served.keys["everything"])
+        #expect(try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key).status == 200)
+        let runtime = try #require(served.runtimePID)
+        kill(runtime, SIGKILL)
+        // Wait, without sending requests, until a new runtime answers the gateway's health checks.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var up = false
+        while !up, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+            if let pid = served.runtimePID, pid != runtime,
+                (try? served.request("GET", "/metrics"))?.text.contains("airlock_runtime_up 1\n") == true {
+                up = true
+            }
+        }
+        #expect(up, "\(served.log)")
+        for model in ["claims", "legal"] {
+            let answer = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: model, maxTokens: 4), key: key)
+            #expect(answer.status == 200, "\(model): \(answer)")
+        }
+    }
+
     @Test func sigtermLetsTheAnswerInFlightFinishAndRefusesNewWork() throws {
         let served = try ServedBundle()
         defer { served.stop() }
