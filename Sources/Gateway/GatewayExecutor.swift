@@ -6,7 +6,7 @@ public enum GatewayExecutor {
     /// Makes NIO's event loops (`MultiThreadedEventLoopGroup.singleton`, one thread per core)
     /// Swift concurrency's global executor, so that a request's code runs on the same threads
     /// as its connections instead of hopping to the default pool and back for every read and
-    /// write: measured 31 → 12 context switches of the gateway per proxied request (perf stat, Docs/benchmarks.md "Gateway").
+    /// write: measured 29–31 → 11–12 context switches of the gateway per proxied request (perf stat, Docs/benchmarks.md "Gateway").
     /// Work that blocks stays off these threads: scrypt verifications and the audit log's
     /// fdatasync run on their own dispatch queues.
     ///
