@@ -90,7 +90,9 @@ load compare --socket "$socket" --concurrency 1 8 >"$work/a.json"
 echo "== (b) alternating adapters vs grouped, through the gateway and directly" >&2
 load adapters --socket "$socket" --concurrency 1 8 >"$work/b.json"
 echo "== (c) audit log on disk ($(findmnt -no FSTYPE -T "$auditdir")), concurrency 1" >&2
+curl -sf "http://127.0.0.1:$port/metrics" >"$work/c-disk-before.metrics"
 load compare --socket "$socket" --concurrency 1 >"$work/c-disk.json"
+curl -sf "http://127.0.0.1:$port/metrics" >"$work/c-disk-after.metrics"
 stop_run
 state_end="$(state)"
 if [[ $(id -u) -eq 0 ]]; then
@@ -99,7 +101,9 @@ if [[ $(id -u) -eq 0 ]]; then
   mount -t tmpfs -o size=64m,mode=0750 airlock-bench-audit "$auditdir"
   cp -a "$work/audit-saved/." "$auditdir/"
   start_run "$work/run-tmpfs.log"
+  curl -sf "http://127.0.0.1:$port/metrics" >"$work/c-tmpfs-before.metrics"
   load compare --socket "$socket" --concurrency 1 >"$work/c-tmpfs.json"
+  curl -sf "http://127.0.0.1:$port/metrics" >"$work/c-tmpfs-after.metrics"
   stop_run
   umount "$auditdir"
 else
@@ -177,5 +181,43 @@ for name, data in (("disk", c_disk), ("tmpfs", c_tmpfs)):
     print(f"audit on {name}: the gateway adds {1000 * added[name]:+.2f} ms to the median ({1000 * low:+.2f} ms at p25)")
 if len(added) == 2:
     print(f"audit write (disk minus tmpfs): {1000 * (added['disk'] - added['tmpfs']):+.2f} ms of the median (goal < 0.5 ms)")
+
+def audit_writes(name):
+    """The gateway's own airlock_audit_write_seconds histogram over part (c): after minus before."""
+    def read(which):
+        path = os.path.join(work, f"c-{name}-{which}.metrics")
+        if not os.path.exists(path):
+            return None
+        buckets, total, count = {}, 0.0, 0
+        for line in open(path):
+            if line.startswith("airlock_audit_write_seconds_bucket{le="):
+                bound = line.split('"')[1]
+                buckets[float("inf") if bound == "+Inf" else float(bound)] = int(line.split()[-1])
+            elif line.startswith("airlock_audit_write_seconds_sum "):
+                total = float(line.split()[-1])
+            elif line.startswith("airlock_audit_write_seconds_count "):
+                count = int(line.split()[-1])
+        return buckets, total, count
+    before, after = read("before"), read("after")
+    if not before or not after:
+        return
+    buckets = {bound: after[0][bound] - before[0].get(bound, 0) for bound in after[0]}
+    total, count = after[1] - before[1], after[2] - before[2]
+    if count == 0:
+        return
+    # The median by linear interpolation inside its bucket.
+    previous_bound, previous_count, median = 0.0, 0, float("nan")
+    for bound in sorted(buckets):
+        if buckets[bound] >= count / 2:
+            upper = bound if bound != float("inf") else previous_bound
+            share = (count / 2 - previous_count) / max(1, buckets[bound] - previous_count)
+            median = previous_bound + share * (upper - previous_bound)
+            break
+        previous_bound, previous_count = bound, buckets[bound]
+    within = buckets.get(0.0005, 0) / count
+    print(f"audit on {name}: the gateway's audit writes ({count}): median {1000 * median:.2f} ms, mean {1000 * total / count:.2f} ms, "
+          f"{100 * within:.0f}% within 0.5 ms (airlock_audit_write_seconds)")
+for name in ("disk", "tmpfs"):
+    audit_writes(name)
 PY
 echo "audit records written on disk (the tmpfs run's vanished with it): $records" >&2

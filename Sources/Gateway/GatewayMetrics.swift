@@ -5,15 +5,35 @@ internal import Synchronization
 final class GatewayMetrics: Sendable {
     struct RequestKey: Hashable { let endpoint: String; let model: String; let status: Int }
     struct Histogram {
-        static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
-        var counts = [UInt64](repeating: 0, count: bounds.count)
+        /// Whole requests: milliseconds to minutes.
+        static let requestBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+        /// Audit writes: a tenth of a millisecond to a second (a stalled disk).
+        static let auditBounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1]
+        let bounds: [Double]
+        var counts: [UInt64]
         var sum = 0.0
         var count: UInt64 = 0
 
+        init(bounds: [Double] = requestBounds) {
+            self.bounds = bounds
+            counts = [UInt64](repeating: 0, count: bounds.count)
+        }
+
         mutating func observe(_ seconds: Double) {
-            for (index, bound) in Self.bounds.enumerated() where seconds <= bound { counts[index] += 1 }
+            for (index, bound) in bounds.enumerated() where seconds <= bound { counts[index] += 1 }
             sum += seconds
             count += 1
+        }
+
+        /// Prometheus lines for `name` with `labels` (`key="value"`, or empty).
+        func lines(_ name: String, labels: String) -> [String] {
+            let prefix = labels.isEmpty ? "" : labels + ","
+            let plain = labels.isEmpty ? "" : "{\(labels)}"
+            var lines = bounds.indices.map { "\(name)_bucket{\(prefix)le=\"\(bounds[$0])\"} \(counts[$0])" }
+            lines.append("\(name)_bucket{\(prefix)le=\"+Inf\"} \(count)")
+            lines.append("\(name)_sum\(plain) \(sum)")
+            lines.append("\(name)_count\(plain) \(count)")
+            return lines
         }
     }
     private struct State {
@@ -24,6 +44,7 @@ final class GatewayMetrics: Sendable {
         var authenticationFailures: UInt64 = 0
         var auditFailures: UInt64 = 0
         var runtimeRestarts: UInt64 = 0
+        var auditWrites = Histogram(bounds: Histogram.auditBounds)
     }
     private let state = Mutex(State())
 
@@ -38,6 +59,7 @@ final class GatewayMetrics: Sendable {
 
     func authenticationFailed() { state.withLock { $0.authenticationFailures += 1 } }
     func auditFailed() { state.withLock { $0.auditFailures += 1 } }
+    func auditWritten(seconds: Double) { state.withLock { $0.auditWrites.observe(seconds) } }
     func runtimeLost() { state.withLock { $0.runtimeRestarts += 1 } }
 
     /// The exposition text. `gauges` are read at scrape time.
@@ -54,12 +76,7 @@ final class GatewayMetrics: Sendable {
         }
         family("airlock_request_duration_seconds", "histogram", "Time from a request's headers to the end of its answer, by model.")
         for (model, histogram) in snapshot.latency.sorted(by: { $0.key < $1.key }) {
-            for (index, bound) in Histogram.bounds.enumerated() {
-                lines.append("airlock_request_duration_seconds_bucket{model=\"\(model)\",le=\"\(bound)\"} \(histogram.counts[index])")
-            }
-            lines.append("airlock_request_duration_seconds_bucket{model=\"\(model)\",le=\"+Inf\"} \(histogram.count)")
-            lines.append("airlock_request_duration_seconds_sum{model=\"\(model)\"} \(histogram.sum)")
-            lines.append("airlock_request_duration_seconds_count{model=\"\(model)\"} \(histogram.count)")
+            lines += histogram.lines("airlock_request_duration_seconds", labels: "model=\"\(model)\"")
         }
         family("airlock_tokens_total", "counter", "Tokens processed, by model and direction (prompt in, completion out).")
         for model in Set(snapshot.tokensIn.keys).union(snapshot.tokensOut.keys).sorted() {
@@ -80,6 +97,10 @@ final class GatewayMetrics: Sendable {
         lines.append("airlock_authentication_failures_total \(snapshot.authenticationFailures)")
         family("airlock_audit_failures_total", "counter", "Requests refused because the audit log could not be written.")
         lines.append("airlock_audit_failures_total \(snapshot.auditFailures)")
+        family(
+            "airlock_audit_write_seconds", "histogram",
+            "Time from handing a request's audit record to the log to its being on disk (group commit with fdatasync): what the audit log adds to a request.")
+        lines += snapshot.auditWrites.lines("airlock_audit_write_seconds", labels: "")
         return lines.joined(separator: "\n") + "\n"
     }
 }

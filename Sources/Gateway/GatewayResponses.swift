@@ -96,7 +96,9 @@ extension Gateway {
                 + "model=\(outcome.model ?? "-") tokens=\(outcome.tokensIn ?? 0)/\(outcome.tokensOut ?? 0) \(milliseconds)ms"
                 + (outcome.reason.map { " (\($0.prefix(200)))" } ?? ""))
         do {
+            let handed = ContinuousClock.now
             try await audit.append(event)
+            metrics.auditWritten(seconds: (ContinuousClock.now - handed).inSeconds)
             return true
         } catch {
             metrics.auditFailed()

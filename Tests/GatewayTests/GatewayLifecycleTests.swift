@@ -320,6 +320,10 @@ import Glibc
         #expect(metrics.text.contains(#"airlock_request_duration_seconds_count{model="claims"} 2"#))
         #expect(metrics.text.contains(#"airlock_tokens_total{model="claims",direction="out"} 8"#))
         #expect(metrics.text.contains("airlock_authentication_failures_total 1\n"))
+        // Every request's record (the refused key's too) was timed into the audit histogram.
+        let auditCount = metrics.text.split(separator: "\n").first { $0.hasPrefix("airlock_audit_write_seconds_count ") }
+        #expect(auditCount.flatMap { Int($0.split(separator: " ").last ?? "") }.map { $0 >= 4 } == true, "\(metrics.text)")
+        #expect(metrics.text.contains(#"airlock_audit_write_seconds_bucket{le="+Inf"}"#))
         #expect(metrics.text.contains("airlock_runtime_up 1\n"))
     }
 }
