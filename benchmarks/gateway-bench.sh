@@ -4,6 +4,7 @@
 # requests.
 #
 #   benchmarks/gateway-bench.sh [REQUESTS]      (default 300 per configuration; as root for (c))
+#   BENCH_ROUNDS=12 benchmarks/gateway-bench.sh 600   (more interleaved rounds: a steadier figure)
 #
 # (a) direct vs gateway at concurrency 1 and 8: requests/s, completion tokens/s, latency
 #     median/p90/p99; direct requests carry the exact body the gateway forwards (messages,
@@ -78,7 +79,7 @@ start_run() {  # start_run LOG: airlock run on a free port; sets port and run_pi
 load() {
   local gateway
   gateway=$(pgrep -P "$run_pid" -f airlock-serve | head -1)
-  python3 benchmarks/gateway_load.py "$@" --port "$port" --key "$key" --requests "$requests" --gateway-pid "$gateway"
+  python3 benchmarks/gateway_load.py "$@" --port "$port" --key "$key" --requests "$requests" --rounds "${BENCH_ROUNDS:-6}" --gateway-pid "$gateway"
 }
 state() { echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
@@ -150,6 +151,13 @@ for conc in (1, 8):
     d, g = a[f"direct c{conc}"], a[f"gateway c{conc}"]
     print(f"concurrency {conc}: gateway/direct throughput {rps(g) / rps(d):.3f} (goal >= 0.95); "
           f"added median latency {1000 * (med(g) - med(d)):+.2f} ms (goal < 1 ms; at p25 {1000 * (q(g['latencies'], .25) - q(d['latencies'], .25)):+.2f} ms)")
+    pairs = [(db, gb) for db, gb in zip(d.get("blocks", []), g.get("blocks", [])) if db["median"] and gb["median"] and db["wall"] and gb["wall"]]
+    if pairs:
+        ratios = sorted((gb["requests"] / gb["wall"]) / (db["requests"] / db["wall"]) for db, gb in pairs)
+        added_by_round = sorted(1000 * (gb["median"] - db["median"]) for db, gb in pairs)
+        print(f"concurrency {conc}, round by round ({len(pairs)} interleaved pairs): throughput ratio median {ratios[len(ratios) // 2]:.3f} "
+              f"(range {ratios[0]:.3f}-{ratios[-1]:.3f}), added median latency median {added_by_round[len(added_by_round) // 2]:+.2f} ms "
+              f"(range {added_by_round[0]:+.2f} to {added_by_round[-1]:+.2f})")
     if g.get("gateway_measured"):
         n = g["gateway_measured"]
         print(f"concurrency {conc}: the gateway process used {1000 * g['gateway_cpu_s'] / n:.2f} ms of CPU and "

@@ -202,9 +202,14 @@ class Tally:
         self.health_waits = 0
         # The gateway process's CPU seconds and context switches over `measured` requests.
         self.cpu, self.switches, self.measured = 0.0, 0, 0
+        # Each block (one round of one side) on its own: requests, wall seconds, median latency.
+        self.blocks = []
 
     def add(self, block):
         latencies, wall, tokens, errors = block
+        ordered = sorted(latencies)
+        self.blocks.append({"requests": len(latencies), "wall": wall,
+                            "median": ordered[len(ordered) // 2] if ordered else None})
         self.latencies += latencies
         self.wall += wall
         self.tokens += sum(tokens)
@@ -214,7 +219,7 @@ class Tally:
         return {"latencies": self.latencies, "wall": self.wall, "tokens": self.tokens,
                 "errors": len(self.errors), "first_errors": self.errors[:5], "health_waits": self.health_waits,
                 "load": os.getloadavg()[0], "gateway_cpu_s": self.cpu, "gateway_switches": self.switches,
-                "gateway_measured": self.measured}
+                "gateway_measured": self.measured, "blocks": self.blocks}
 
 
 def compare(args):
