@@ -83,20 +83,18 @@ final class GatewayMetrics: Sendable {
             lines.append("airlock_tokens_total{model=\"\(model)\",direction=\"in\"} \(snapshot.tokensIn[model, default: 0])")
             lines.append("airlock_tokens_total{model=\"\(model)\",direction=\"out\"} \(snapshot.tokensOut[model, default: 0])")
         }
-        family("airlock_queue_depth", "gauge", "Requests waiting for a runtime slot.")
-        lines.append("airlock_queue_depth \(queueDepth)")
-        family("airlock_requests_running", "gauge", "Requests holding a runtime slot.")
-        lines.append("airlock_requests_running \(running)")
-        family("airlock_connections_open", "gauge", "Open client connections.")
-        lines.append("airlock_connections_open \(connections)")
-        family("airlock_runtime_up", "gauge", "1 when the runtime answers its health check.")
-        lines.append("airlock_runtime_up \(runtimeUp ? 1 : 0)")
-        family("airlock_runtime_lost_total", "counter", "Times the runtime stopped answering.")
-        lines.append("airlock_runtime_lost_total \(snapshot.runtimeRestarts)")
-        family("airlock_authentication_failures_total", "counter", "Requests refused for missing, wrong or revoked keys.")
-        lines.append("airlock_authentication_failures_total \(snapshot.authenticationFailures)")
-        family("airlock_audit_failures_total", "counter", "Requests refused because the audit log could not be written.")
-        lines.append("airlock_audit_failures_total \(snapshot.auditFailures)")
+        /// A family of one unlabelled value.
+        func single(_ name: String, _ type: String, _ help: String, _ value: some CustomStringConvertible) {
+            family(name, type, help)
+            lines.append("\(name) \(value)")
+        }
+        single("airlock_queue_depth", "gauge", "Requests waiting for a runtime slot.", queueDepth)
+        single("airlock_requests_running", "gauge", "Requests holding a runtime slot.", running)
+        single("airlock_connections_open", "gauge", "Open client connections.", connections)
+        single("airlock_runtime_up", "gauge", "1 when the runtime answers its health check.", runtimeUp ? 1 : 0)
+        single("airlock_runtime_lost_total", "counter", "Times the runtime stopped answering.", snapshot.runtimeRestarts)
+        single("airlock_authentication_failures_total", "counter", "Requests refused for missing, wrong or revoked keys.", snapshot.authenticationFailures)
+        single("airlock_audit_failures_total", "counter", "Requests refused because the audit log could not be written.", snapshot.auditFailures)
         family(
             "airlock_audit_write_seconds", "histogram",
             "Time from handing a request's audit record to the log to its being on disk (group commit with fdatasync): what the audit log adds to a request.")
