@@ -18,8 +18,8 @@ final class Admission: Sendable {
         let continuation: CheckedContinuation<Void, any Error>
     }
     private struct State {
-        var running = 0
         var runningByAdapter: [String: Int] = [:]
+        var running: Int { runningByAdapter.values.reduce(0, +) }
         var waiting: [Waiter] = []
         var perClient: [String: Int] = [:]
         var cancelledEarly: Set<UInt64> = []
@@ -57,7 +57,6 @@ final class Admission: Sendable {
             let held = state.perClient[client, default: 0]
             guard held < clientLimit else { return .refuse(.clientLimit(clientLimit)) }
             if state.running < slots {
-                state.running += 1
                 state.runningByAdapter[adapter, default: 0] += 1
                 state.perClient[client] = held + 1
                 return .run
@@ -112,10 +111,7 @@ final class Admission: Sendable {
             if state.perClient[client] == 0 { state.perClient[client] = nil }
             state.runningByAdapter[adapter, default: 1] -= 1
             if state.runningByAdapter[adapter] == 0 { state.runningByAdapter[adapter] = nil }
-            if state.waiting.isEmpty {
-                state.running -= 1
-                return nil
-            }
+            if state.waiting.isEmpty { return nil }
             let chosen = Self.next(in: state.waiting, running: state.runningByAdapter, maximumOvertakes: maximumOvertakes)
             for index in 0..<chosen { state.waiting[index].overtaken += 1 }
             let waiter = state.waiting.remove(at: chosen)
@@ -125,19 +121,11 @@ final class Admission: Sendable {
         next?.continuation.resume()
     }
 
-    /// The index of the waiter a freed slot goes to: the oldest one that has been overtaken
-    /// `maximumOvertakes` times if any; else the oldest on an adapter that is running; else
-    /// the oldest.
+    /// The index of the waiter a freed slot goes to: the oldest that is on an adapter already
+    /// running or has been overtaken `maximumOvertakes` times (whichever comes first in line);
+    /// else the oldest.
     private static func next(in waiting: [Waiter], running: [String: Int], maximumOvertakes: Int) -> Int {
-        var firstOnRunningAdapter: Int?
-        for (index, waiter) in waiting.enumerated() {
-            if waiter.overtaken >= maximumOvertakes { return index }
-            if firstOnRunningAdapter == nil, running[waiter.adapter] != nil {
-                firstOnRunningAdapter = index
-                break
-            }
-        }
-        return firstOnRunningAdapter ?? 0
+        waiting.firstIndex { $0.overtaken >= maximumOvertakes || running[$0.adapter] != nil } ?? 0
     }
 
     /// Requests holding a slot now, by adapter (tests, metrics).
