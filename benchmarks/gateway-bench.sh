@@ -185,6 +185,9 @@ for conc in ((1, 8) if a else ()):
     d, g = a[f"direct c{conc}"], a[f"gateway c{conc}"]
     print(f"concurrency {conc}: gateway/direct throughput {rps(g) / rps(d):.3f} (goal >= 0.95); "
           f"added median latency {1000 * (med(g) - med(d)):+.2f} ms (goal < 1 ms; at p25 {1000 * (q(g['latencies'], .25) - q(d['latencies'], .25)):+.2f} ms)")
+    mean = lambda r: statistics.mean(r["latencies"])
+    print(f"concurrency {conc}: added mean latency {1000 * (mean(g) - mean(d)):+.2f} ms; p99 {1000 * q(d['latencies'], .99):.1f} ms direct, "
+          f"{1000 * q(g['latencies'], .99):.1f} ms through the gateway (at concurrency > slots the median also shows how evenly each side queues)")
     pairs = [(db, gb) for db, gb in zip(d.get("blocks", []), g.get("blocks", [])) if db["median"] and gb["median"] and db["wall"] and gb["wall"]]
     if pairs:
         ratios = sorted((gb["requests"] / gb["wall"]) / (db["requests"] / db["wall"]) for db, gb in pairs)

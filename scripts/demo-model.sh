@@ -87,27 +87,9 @@ venv="$cache/venv-demo-${req_hash:0:12}"
 rename_dir() {  # atomic rename that fails if the target exists and is not empty
   "$python" -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$1" "$2" 2>/dev/null
 }
-
-if [[ ! -f "$venv/.complete" ]]; then
-  mkdir -p "$cache"
-  if [[ -d "$venv" ]]; then log "removing incomplete venv $venv"; rm -rf "$venv"; fi
-  tmpvenv="$(mktemp -d "$venv.tmp.XXXXXX")"
-  trap 'rm -rf "$tmpvenv"' EXIT
-  log "creating Python venv $venv"
-  "$python" -m venv "$tmpvenv" >&2 \
-    || die "'$python -m venv' failed; on Debian/Ubuntu install the venv module: apt-get install python3-venv"
-  log "installing $(grep -cv '^\s*\(#\|$\)' "$requirements") pinned packages from PyPI"
-  "$tmpvenv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    --require-virtualenv -r "$requirements" >&2 \
-    || die "pip install -r $requirements failed (PyPI reachable?)"
-  touch "$tmpvenv/.complete"
-  # The venv is only ever used through bin/python, which does not depend on its folder name.
-  if ! rename_dir "$tmpvenv" "$venv"; then
-    [[ -f "$venv/.complete" ]] || die "cannot move $tmpvenv to $venv"
-    rm -rf "$tmpvenv"   # another run finished first
-  fi
-  trap - EXIT
-fi
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+make_venv "$venv" "$python" "$(grep -cv '^\s*\(#\|$\)' "$requirements") pinned packages" -r "$requirements"
 vpython="$venv/bin/python"
 
 # --- Generate into a temporary folder beside the output, then rename ----------------------

@@ -36,24 +36,8 @@ command -v "$python" >/dev/null 2>&1 || die "'$python' not found; install Python
 "$python" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else 1)' \
   || die "$("$python" --version 2>&1): the pinned wheels are for CPython 3.11 to 3.13 (set PYTHON=...)"
 
-mkdir -p "$cache"
-if [[ -d "$venv" ]]; then log "removing incomplete venv $venv"; rm -rf "$venv"; fi
-tmpvenv="$(mktemp -d "$venv.tmp.XXXXXX")"
-trap 'rm -rf "$tmpvenv"' EXIT
-log "creating Python venv $venv"
-"$python" -m venv "$tmpvenv" >&2 \
-  || die "'$python -m venv' failed; on Debian/Ubuntu install the venv module: apt-get install python3-venv"
-log "installing $(grep -c '^[a-z]' "$requirements") pinned packages (hash-checked wheels) from PyPI"
-"$tmpvenv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --require-virtualenv \
-  --require-hashes --no-deps --only-binary=:all: -r "$requirements" >&2 \
-  || die "pip install -r $requirements failed (PyPI reachable? a wheel for this Python?)"
-"$tmpvenv/bin/python" -m pip check --disable-pip-version-check >&2 \
-  || die "the pinned set is incomplete or inconsistent (pip check); fix $requirements"
-touch "$tmpvenv/.complete"
-# The venv is only ever used through bin/python, which does not depend on its folder name.
-if ! "$python" -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$tmpvenv" "$venv" 2>/dev/null; then
-  [[ -f "$venv/.complete" ]] || die "cannot move $tmpvenv to $venv"
-  rm -rf "$tmpvenv"   # another run finished first
-fi
-trap - EXIT
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+make_venv "$venv" "$python" "$(grep -c '^[a-z]' "$requirements") pinned packages (hash-checked wheels)" \
+  --require-hashes --no-deps --only-binary=:all: -r "$requirements"
 echo "$vpython"
