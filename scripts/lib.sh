@@ -22,8 +22,9 @@ make_venv() {
   log "installing $what from PyPI"
   "$tmpvenv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --require-virtualenv "$@" >&2 \
     || die "pip install $* failed (PyPI reachable? a wheel for this Python?)"
-  "$tmpvenv/bin/python" -m pip check --disable-pip-version-check >&2 \
-    || die "the installed set is incomplete or inconsistent (pip check): fix the pinned requirements"
+  local check
+  check="$("$tmpvenv/bin/python" -m pip check --disable-pip-version-check 2>&1)" \
+    || die "the installed set is incomplete or inconsistent (pip check): fix the pinned requirements: $check"
   touch "$tmpvenv/.complete"
   # The venv is only ever used through bin/python, which does not depend on its folder name.
   if ! "$python" -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$tmpvenv" "$venv" 2>/dev/null; then
