@@ -110,6 +110,6 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "AirlockCore", "Signing", "AuditLog"], swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "TestSupport", "Signing"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Signing", "AirlockCore", "TestSupport", "AirlockCommands"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Signing", "AirlockCore", "TestSupport", "AirlockCommands"] + nio, exclude: ["Fixtures"], swiftSettings: strict),
     ]
 )

@@ -6,6 +6,7 @@
 #   benchmarks/gateway-bench.sh [REQUESTS]      (default 300 per configuration; as root for (c))
 #   BENCH_ROUNDS=12 benchmarks/gateway-bench.sh 600   (more interleaved rounds: a steadier figure)
 #   BENCH_PARTS=c benchmarks/gateway-bench.sh          (only some of the parts below; default abc)
+#   BENCH_BIN=DIR benchmarks/gateway-bench.sh          (airlock, airlock-pack, airlock-serve from DIR; no build)
 #
 # (a) direct vs gateway at concurrency 1 and 8: requests/s, completion tokens/s, latency
 #     median/p90/p99; direct requests carry the exact body the gateway forwards (messages,
@@ -25,8 +26,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 requests=${1:-300}
-swift build -c release >&2
-bin=$(swift build -c release --show-bin-path)
+if [[ -n ${BENCH_BIN:-} ]]; then
+  bin=$BENCH_BIN  # prebuilt binaries (an A/B comparison of two builds without rebuilding between runs)
+else
+  swift build -c release >&2
+  bin=$(swift build -c release --show-bin-path)
+fi
 for tool in airlock airlock-pack airlock-serve; do
   [[ -x $bin/$tool ]] || { echo "missing $bin/$tool: swift build -c release" >&2; exit 1; }
 done

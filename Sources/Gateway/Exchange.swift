@@ -128,8 +128,12 @@ final class Exchange: Sendable {
     private func forward(when: String, onBody: (ByteBuffer, Int) async throws -> Void) async -> Int? {
         var status = 0
         do {
+            // llama-server ends the connection after every streamed answer, although its head
+            // says keep-alive (b11434: cpp-httplib's chunked provider returns false once done);
+            // asking for that keeps a connection about to close out of the pool.
             try await gateway.runtime.send(
                 method: "POST", path: translated.endpoint.rawValue, body: translated.runtimeBody, on: writer.eventLoop,
+                keepAlive: !translated.stream,
                 onHead: { code in status = code },
                 onBody: { buffer in try await onBody(buffer, status) })
         } catch is ClientGone {

@@ -72,7 +72,8 @@ public final class Gateway: Sendable {
         self.authenticator = authenticator
         self.audit = audit
         self.translator = RequestTranslator(catalog: settings.catalog, limits: settings.limits)
-        self.runtime = RuntimeClient(socketPath: settings.runtimeSocket)
+        self.runtime = RuntimeClient(
+            socketPath: settings.runtimeSocket, connectionLimit: settings.runtimeSlots + settings.runtimeBacklog)
         self.admission = Admission(
             slots: settings.runtimeSlots + settings.runtimeBacklog, queueLength: settings.limits.queueLength,
             clientLimit: settings.limits.clientConcurrency)
@@ -140,6 +141,14 @@ public final class Gateway: Sendable {
                     } catch {
                         log("AUDIT LOG NOT WRITTEN: the periodic checkpoint failed: \(error)")
                     }
+                }
+            }
+            background.addTask { [self] in
+                // Runtime connections left idle after a burst are closed once past their age,
+                // not at the runtime's own keep-alive timeout: each holds one of its threads.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    runtime.closeStaleConnections()
                 }
             }
             background.addTask {

@@ -16,98 +16,147 @@ public enum RuntimeCallError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// HTTP/1.1 to `llama-server` over its Unix socket, streaming: one connection per request
-/// (`Connection: close`), so that closing it, when the client goes away or the deadline
-/// passes, is how the runtime learns to stop generating and free its slot.
+/// HTTP/1.1 to `llama-server` over its Unix socket, streaming. Requests reuse idle keep-alive
+/// connections on their event loop (`RuntimeConnectionPool`); a connection is closed at once
+/// when the client goes away, the deadline passes or anything else cuts an answer short,
+/// which is how the runtime learns to stop generating and free its slot.
 public struct RuntimeClient: Sendable {
     public let socketPath: String
     let group: any EventLoopGroup
+    let pool: RuntimeConnectionPool
 
-    public init(socketPath: String, group: (any EventLoopGroup)? = nil) {
+    /// - Parameter connectionLimit: the requests the runtime takes at once (its slots plus the
+    ///   backlog the gateway lets wait inside it): the most connections kept open for them.
+    public init(socketPath: String, group: (any EventLoopGroup)? = nil, connectionLimit: Int = 8) {
         self.socketPath = socketPath
         self.group = group ?? MultiThreadedEventLoopGroup.singleton
+        self.pool = RuntimeConnectionPool(socketPath: socketPath, limit: connectionLimit)
     }
 
     /// Sends one request; `onHead` receives the status, `onBody` each piece of the body as it
     /// arrives. When either throws, or the task is cancelled, the connection is closed at once.
     /// `eventLoop` (the client connection's, for a forwarded request) carries the connection;
-    /// nil takes one from the group.
+    /// nil takes one from the group. `keepAlive` false asks the runtime to close the connection
+    /// after this answer (`Connection: close`); it may still go out on a kept connection.
+    ///
+    /// On an idle connection taken from the pool, a failure before any byte of the answer
+    /// (the runtime closed it while idle, or is restarting) sends the request once more on a
+    /// new connection: the runtime did not answer it, so nothing of it reached the caller.
     public func send(
-        method: String, path: String, body: [UInt8]?, on eventLoop: (any EventLoop)? = nil,
+        method: String, path: String, body: [UInt8]?, on eventLoop: (any EventLoop)? = nil, keepAlive: Bool = true,
         onHead: (Int) async throws -> Void,
         onBody: (ByteBuffer) async throws -> Void
     ) async throws {
-        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
-        do {
-            channel = try await ClientBootstrap(group: eventLoop ?? group.next())
-                .connectTimeout(.seconds(2))
-                .connect(unixDomainSocketPath: socketPath) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
-                    }
-                }
-        } catch {
-            throw RuntimeCallError.unreachable("\(error)")
-        }
-        let underlying = channel.channel
-        try await withTaskCancellationHandler {
-            try await channel.executeThenClose { inbound, outbound in
-                var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
-                head.headers.add(name: "Host", value: "localhost")
-                head.headers.add(name: "Connection", value: "close")
-                if let body {
-                    head.headers.add(name: "Content-Type", value: "application/json")
-                    head.headers.add(name: "Content-Length", value: String(body.count))
-                }
-                var parts: [HTTPClientRequestPart] = [.head(head)]
-                if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                parts.append(.end(nil))
-                do {
-                    // One batch: head and body leave in one write.
-                    try await outbound.write(contentsOf: parts)
-                } catch {
-                    throw RuntimeCallError.unreachable("writing the request: \(error)")
-                }
-                var sawHead = false
-                do {
-                    for try await part in inbound {
-                        switch part {
-                        case .head(let response):
-                            sawHead = true
-                            try await onHead(Int(response.status.code))
-                        case .body(let buffer):
-                            try await onBody(buffer)
-                        case .end:
-                            return
-                        }
-                    }
-                } catch let error as NIOCore.ChannelError {
-                    throw sawHead ? RuntimeCallError.brokeOff("\(error)") : RuntimeCallError.unreachable("\(error)")
-                } catch let error as NIOCore.IOError {
-                    throw sawHead ? RuntimeCallError.brokeOff("\(error)") : RuntimeCallError.unreachable("\(error)")
-                }
-                throw sawHead ? RuntimeCallError.brokeOff("the connection closed before the answer ended")
-                    : RuntimeCallError.unreachable("the connection closed without an answer")
+        let loop = eventLoop ?? group.next()
+        let request = Self.request(method: method, path: path, body: body, keepAlive: keepAlive)
+        if let idle = pool.take(on: loop) {
+            do {
+                try await carry(request, on: idle, onHead: onHead, onBody: onBody)
+                return
+            } catch let failure as RuntimeConnectionFailure where !failure.bytesArrived && !Task.isCancelled {
+                // Sent again below, on a new connection.
+            } catch let failure as RuntimeConnectionFailure {
+                throw failure.callError
             }
-        } onCancel: {
-            underlying.close(promise: nil)
+        }
+        let connection = try await pool.open(on: loop)
+        do {
+            try await carry(request, on: connection, onHead: onHead, onBody: onBody)
+        } catch let failure as RuntimeConnectionFailure {
+            throw failure.callError
         }
     }
 
-    /// One whole answer (status and body), for small calls such as `/health`.
+    /// Closes the kept connections idle for longer than a request would use them (the gateway
+    /// calls it every second).
+    public func closeStaleConnections() {
+        pool.closeStale()
+    }
+
+    /// One whole answer (status and body), for small calls such as `/health`. Always on a new
+    /// connection, closed after the answer: a health check then also proves that the runtime
+    /// accepts connections, and it never takes a connection kept for requests.
     public func fetch(method: String = "GET", path: String, body: [UInt8]? = nil, limit: Int = 1 << 20) async throws -> (status: Int, body: [UInt8]) {
         var status = 0
         var collected: [UInt8] = []
-        try await send(
-            method: method, path: path, body: body,
-            onHead: { code in status = code },
-            onBody: { buffer in
-                guard collected.count + buffer.readableBytes <= limit else {
-                    throw RuntimeCallError.brokeOff("the answer is larger than \(limit) bytes")
-                }
-                collected += buffer.readableBytesView
-            })
+        let connection = try await RuntimeConnection.connect(to: socketPath, on: group.next())
+        defer { connection.close() }
+        do {
+            _ = try await exchange(
+                Self.request(method: method, path: path, body: body, keepAlive: false), on: connection,
+                onHead: { code in status = code },
+                onBody: { buffer in
+                    guard collected.count + buffer.readableBytes <= limit else {
+                        throw RuntimeCallError.brokeOff("the answer is larger than \(limit) bytes")
+                    }
+                    collected += buffer.readableBytesView
+                })
+        } catch let failure as RuntimeConnectionFailure {
+            throw failure.callError
+        }
         return (status, collected)
+    }
+
+    /// The request's parts: head, body, end (written in one batch).
+    static func request(method: String, path: String, body: [UInt8]?, keepAlive: Bool) -> [HTTPClientRequestPart] {
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
+        head.headers.add(name: "Host", value: "localhost")
+        if !keepAlive { head.headers.add(name: "Connection", value: "close") }
+        if let body {
+            head.headers.add(name: "Content-Type", value: "application/json")
+            head.headers.add(name: "Content-Length", value: String(body.count))
+        }
+        var parts: [HTTPClientRequestPart] = [.head(head)]
+        if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+        parts.append(.end(nil))
+        return parts
+    }
+
+    /// `exchange` on a pooled connection, which then goes back to the pool only if its answer
+    /// ended cleanly (not cancelled, nothing thrown, still open, no `Connection: close` from
+    /// the runtime); every other way out closes it.
+    private func carry(
+        _ request: [HTTPClientRequestPart], on connection: RuntimeConnection,
+        onHead: (Int) async throws -> Void, onBody: (ByteBuffer) async throws -> Void
+    ) async throws {
+        let reusable: Bool
+        do {
+            reusable = try await exchange(request, on: connection, onHead: onHead, onBody: onBody)
+        } catch {
+            connection.close()
+            throw error
+        }
+        // After the cancellation handler's scope: once outside it, a cancellation can no longer
+        // close this connection while another request uses it.
+        if reusable, !Task.isCancelled { pool.giveBack(connection) } else { connection.close() }
+    }
+
+    /// Sends `request` on `connection` and passes its answer on; true when the answer ended
+    /// and the runtime keeps the connection open. Cancellation closes the connection at once.
+    /// Throws what `onHead`/`onBody` throw, or a `RuntimeConnectionFailure`.
+    private func exchange(
+        _ request: [HTTPClientRequestPart], on connection: RuntimeConnection,
+        onHead: (Int) async throws -> Void, onBody: (ByteBuffer) async throws -> Void
+    ) async throws -> Bool {
+        try await withTaskCancellationHandler {
+            var keepAlive = false
+            var sawHead = false
+            for try await part in connection.start(request) {
+                switch part {
+                case .head(let response):
+                    sawHead = true
+                    keepAlive = response.isKeepAlive
+                    try await onHead(Int(response.status.code))
+                case .body(let buffer):
+                    try await onBody(buffer)
+                case .end:
+                    return keepAlive
+                }
+            }
+            // The stream ends without `.end` only when the task was cancelled.
+            throw RuntimeConnectionFailure(cause: nil, bytesArrived: sawHead, headArrived: sawHead)
+        } onCancel: {
+            connection.close()
+        }
     }
 }
