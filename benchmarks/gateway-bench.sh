@@ -159,6 +159,8 @@ def load(name):
     with open(os.path.join(work, name)) as f:
         return json.load(f)
 a, b, c_disk, c_tmpfs = load("a.json"), load("b.json"), load("c-disk.json"), load("c-tmpfs.json")
+# The figures the goals are stated in, for benchmarks/gateway-goals.sh (written at the end).
+summary = {}
 
 def q(values, p):
     values = sorted(values)
@@ -191,6 +193,10 @@ for conc in ((1, 8) if a else ()):
     print(f"concurrency {conc}: gateway/direct throughput {rps(g) / rps(d):.3f} (goal >= 0.95); "
           f"added median latency {1000 * (med(g) - med(d)):+.2f} ms (goal < 1 ms; at p25 {1000 * (q(g['latencies'], .25) - q(d['latencies'], .25)):+.2f} ms)")
     mean = lambda r: statistics.mean(r["latencies"])
+    summary[f"c{conc}"] = {
+        "throughput_ratio": rps(g) / rps(d), "added_median_ms": 1000 * (med(g) - med(d)),
+        "added_mean_ms": 1000 * (mean(g) - mean(d)), "p99_direct_ms": 1000 * q(d["latencies"], .99),
+        "p99_gateway_ms": 1000 * q(g["latencies"], .99)}
     print(f"concurrency {conc}: added mean latency {1000 * (mean(g) - mean(d)):+.2f} ms; p99 {1000 * q(d['latencies'], .99):.1f} ms direct, "
           f"{1000 * q(g['latencies'], .99):.1f} ms through the gateway (at concurrency > slots the median also shows how evenly each side queues)")
     pairs = [(db, gb) for db, gb in zip(d.get("blocks", []), g.get("blocks", [])) if db["median"] and gb["median"] and db["wall"] and gb["wall"]]
@@ -214,6 +220,9 @@ for conc in ((1, 8) if b else ()):
 for conc in ((1, 8) if b else ()):
     s, al = b[f"same c{conc}"], b[f"alternating c{conc}"]
     ds, dal = b[f"direct same c{conc}"], b[f"direct alternating c{conc}"]
+    summary.setdefault(f"c{conc}", {}).update({
+        "alternating_median_ratio": med(al) / med(s), "alternating_throughput_ratio": rps(al) / rps(s),
+        "direct_alternating_median_ratio": med(dal) / med(ds)})
     print(f"concurrency {conc}: through the gateway alternating/same throughput {rps(al) / rps(s):.3f}, median {med(al) / med(s):.3f}x (goal within 10%); "
           f"llama-server directly: throughput {rps(dal) / rps(ds):.3f}, median {med(dal) / med(ds):.3f}x")
 
@@ -265,6 +274,7 @@ def audit_writes(name):
             break
         previous_bound, previous_count = bound, buckets[bound]
     within = buckets.get(0.0005, 0) / count
+    summary[f"audit_write_median_ms_{name}"] = 1000 * median
     print(f"audit on {name}: the gateway's audit writes ({count}): median {1000 * median:.2f} ms, mean {1000 * total / count:.2f} ms, "
           f"{100 * within:.0f}% within 0.5 ms (airlock_audit_write_seconds)")
 for name in ("disk", "tmpfs"):
@@ -274,5 +284,8 @@ if os.path.exists(floor):
     f = json.load(open(floor))
     print(f"the disk itself (700-byte append + fdatasync in the audit folder): median {1000 * f['back_to_back']:.2f} ms back to back, "
           f"{1000 * f['after_6ms_idle']:.2f} ms after 6 ms idle (the gap between two writes at concurrency 1)")
+    summary["disk_fdatasync_after_idle_ms"] = 1000 * f["after_6ms_idle"]
+with open(os.path.join(work, "summary.json"), "w") as out:
+    json.dump(summary, out)
 PY
 echo "audit records written on disk (the tmpfs run's vanished with it): $records" >&2
