@@ -25,12 +25,18 @@ public struct RuntimeClient: Sendable {
     let group: any EventLoopGroup
     let pool: RuntimeConnectionPool
 
-    /// - Parameter connectionLimit: the requests the runtime takes at once (its slots plus the
-    ///   backlog the gateway lets wait inside it): the most connections kept open for them.
-    public init(socketPath: String, group: (any EventLoopGroup)? = nil, connectionLimit: Int = 8) {
+    /// - Parameters:
+    ///   - connectionLimit: the requests the runtime takes at once (its slots plus the backlog
+    ///     the gateway lets wait inside it): the most connections kept open for them.
+    ///   - keepIdleFor: how long an idle connection is kept for the next request (below the
+    ///     runtime's own keep-alive timeout, llama-server's 5 s).
+    public init(
+        socketPath: String, group: (any EventLoopGroup)? = nil, connectionLimit: Int = 8,
+        keepIdleFor: TimeAmount = .seconds(2)
+    ) {
         self.socketPath = socketPath
         self.group = group ?? MultiThreadedEventLoopGroup.singleton
-        self.pool = RuntimeConnectionPool(socketPath: socketPath, limit: connectionLimit)
+        self.pool = RuntimeConnectionPool(socketPath: socketPath, limit: connectionLimit, maxIdleAge: keepIdleFor)
     }
 
     /// Sends one request; `onHead` receives the status, `onBody` each piece of the body as it

@@ -24,8 +24,9 @@ final class RuntimeConnectionPool: Sendable {
     /// Most idle connections one event loop keeps.
     static let idlePerLoop = 8
     /// Idle connections older than this are closed instead of used: llama-server closes
-    /// them at 5 s, and a request sent as it does would have to be sent again.
-    static let maxIdleAge = TimeAmount.seconds(2)
+    /// them at 5 s, and a request sent as it does would have to be sent again (2 s in the
+    /// gateway, `RuntimeClient`'s `keepIdleFor`).
+    let maxIdleAge: TimeAmount
 
     private struct Idle {
         let connection: RuntimeConnection
@@ -38,9 +39,9 @@ final class RuntimeConnectionPool: Sendable {
         var open: Set<ObjectIdentifier> = []
 
         /// Takes the idle connections on `loop` older than `maxIdleAge` out of the pool.
-        mutating func removeStale(on loop: ObjectIdentifier, now: NIODeadline) -> [RuntimeConnection] {
+        mutating func removeStale(on loop: ObjectIdentifier, now: NIODeadline, maxIdleAge: TimeAmount) -> [RuntimeConnection] {
             guard let idle = self.idle[loop] else { return [] }
-            let fresh = idle.firstIndex { now - $0.since <= RuntimeConnectionPool.maxIdleAge } ?? idle.endIndex
+            let fresh = idle.firstIndex { now - $0.since <= maxIdleAge } ?? idle.endIndex
             guard fresh > 0 else { return [] }
             self.idle[loop] = Array(idle[fresh...])
             return idle[..<fresh].map(\.connection)
@@ -48,9 +49,10 @@ final class RuntimeConnectionPool: Sendable {
     }
     private let state = Mutex(State())
 
-    init(socketPath: String, limit: Int) {
+    init(socketPath: String, limit: Int, maxIdleAge: TimeAmount) {
         self.socketPath = socketPath
         self.limit = max(1, limit)
+        self.maxIdleAge = maxIdleAge
     }
 
     /// The most recently used idle connection on `eventLoop`, or nil; closes the ones too old.
@@ -58,7 +60,7 @@ final class RuntimeConnectionPool: Sendable {
         let now = NIODeadline.now()
         let (found, stale) = state.withLock { state -> (RuntimeConnection?, [RuntimeConnection]) in
             let loop = ObjectIdentifier(eventLoop)
-            let stale = state.removeStale(on: loop, now: now)
+            let stale = state.removeStale(on: loop, now: now, maxIdleAge: maxIdleAge)
             var found: RuntimeConnection?
             while found == nil, let last = state.idle[loop]?.popLast() {
                 if last.connection.channel.isActive { found = last.connection }
@@ -74,7 +76,7 @@ final class RuntimeConnectionPool: Sendable {
     func closeStale() {
         let now = NIODeadline.now()
         let stale = state.withLock { state in
-            Array(state.idle.keys).flatMap { state.removeStale(on: $0, now: now) }
+            Array(state.idle.keys).flatMap { state.removeStale(on: $0, now: now, maxIdleAge: maxIdleAge) }
         }
         for connection in stale { connection.close() }
     }
