@@ -30,13 +30,16 @@ public struct RuntimeClient: Sendable {
     ///     the gateway lets wait inside it): the most connections kept open for them.
     ///   - keepIdleFor: how long an idle connection is kept for the next request (below the
     ///     runtime's own keep-alive timeout, llama-server's 5 s).
+    ///   - connectTimeout: how long opening a connection may take before the runtime counts as
+    ///     unreachable (a Unix socket accepts at once when anything listens).
     public init(
         socketPath: String, group: (any EventLoopGroup)? = nil, connectionLimit: Int = 8,
-        keepIdleFor: TimeAmount = .seconds(2)
+        keepIdleFor: TimeAmount = .seconds(2), connectTimeout: TimeAmount = .seconds(2)
     ) {
         self.socketPath = socketPath
         self.group = group ?? MultiThreadedEventLoopGroup.singleton
-        self.pool = RuntimeConnectionPool(socketPath: socketPath, limit: connectionLimit, maxIdleAge: keepIdleFor)
+        self.pool = RuntimeConnectionPool(
+            socketPath: socketPath, limit: connectionLimit, maxIdleAge: keepIdleFor, connectTimeout: connectTimeout)
     }
 
     /// Sends one request; `onHead` receives the status, `onBody` each piece of the body as it
@@ -85,7 +88,7 @@ public struct RuntimeClient: Sendable {
     public func fetch(method: String = "GET", path: String, body: [UInt8]? = nil, limit: Int = 1 << 20) async throws -> (status: Int, body: [UInt8]) {
         var status = 0
         var collected: [UInt8] = []
-        let connection = try await RuntimeConnection.connect(to: socketPath, on: group.next())
+        let connection = try await RuntimeConnection.connect(to: socketPath, on: group.next(), timeout: pool.connectTimeout)
         defer { connection.close() }
         do {
             _ = try await exchange(

@@ -20,11 +20,13 @@ final class RuntimeConnection: Sendable {
     var eventLoop: any EventLoop { channel.eventLoop }
 
     /// Connects on `eventLoop`; throws `RuntimeCallError.unreachable` when the socket does not
-    /// accept (the runtime is down or restarting).
-    static func connect(to socketPath: String, on eventLoop: any EventLoop) async throws(RuntimeCallError) -> RuntimeConnection {
+    /// accept within `timeout` (the runtime is down or restarting).
+    static func connect(
+        to socketPath: String, on eventLoop: any EventLoop, timeout: TimeAmount
+    ) async throws(RuntimeCallError) -> RuntimeConnection {
         do {
             return try await ClientBootstrap(group: eventLoop)
-                .connectTimeout(.seconds(2))
+                .connectTimeout(timeout)
                 .connect(unixDomainSocketPath: socketPath) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let relay = RuntimeResponseRelay()

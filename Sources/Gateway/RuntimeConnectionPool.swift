@@ -27,6 +27,8 @@ final class RuntimeConnectionPool: Sendable {
     /// them at 5 s, and a request sent as it does would have to be sent again (2 s in the
     /// gateway, `RuntimeClient`'s `keepIdleFor`).
     let maxIdleAge: TimeAmount
+    /// How long opening a connection may take before the runtime counts as unreachable.
+    let connectTimeout: TimeAmount
 
     private struct Idle {
         let connection: RuntimeConnection
@@ -49,10 +51,11 @@ final class RuntimeConnectionPool: Sendable {
     }
     private let state = Mutex(State())
 
-    init(socketPath: String, limit: Int, maxIdleAge: TimeAmount) {
+    init(socketPath: String, limit: Int, maxIdleAge: TimeAmount, connectTimeout: TimeAmount) {
         self.socketPath = socketPath
         self.limit = max(1, limit)
         self.maxIdleAge = maxIdleAge
+        self.connectTimeout = connectTimeout
     }
 
     /// The most recently used idle connection on `eventLoop`, or nil; closes the ones too old.
@@ -94,7 +97,7 @@ final class RuntimeConnectionPool: Sendable {
             return evicted
         }
         evicted?.close()
-        let connection = try await RuntimeConnection.connect(to: socketPath, on: eventLoop)
+        let connection = try await RuntimeConnection.connect(to: socketPath, on: eventLoop, timeout: connectTimeout)
         state.withLock { _ = $0.open.insert(ObjectIdentifier(connection)) }
         connection.channel.closeFuture.whenComplete { [weak self] _ in self?.closed(connection) }
         return connection

@@ -19,11 +19,14 @@ import Glibc
 
     struct Failure: Error {}
 
-    /// A client that keeps idle connections for five minutes: what these tests check about
-    /// reuse must not depend on how quickly a loaded machine runs them (the age limit has a
-    /// test of its own).
+    /// A client that keeps idle connections for five minutes and gives a connection a minute to
+    /// open: what these tests check must not depend on how quickly a loaded machine runs them
+    /// (a full test run once held this process up for over 5 s; the age limit has a test of
+    /// its own).
     static func client(_ runtime: FakeRuntime, limit: Int = 8) -> RuntimeClient {
-        RuntimeClient(socketPath: runtime.path, group: group, connectionLimit: limit, keepIdleFor: .minutes(5))
+        RuntimeClient(
+            socketPath: runtime.path, group: group, connectionLimit: limit, keepIdleFor: .minutes(5),
+            connectTimeout: .seconds(60))
     }
 
     /// One whole answer through `send` on `loop`.
@@ -75,7 +78,10 @@ import Glibc
         task.cancel()
         #expect(await (try? task.value) == nil, "a cancelled request does not end as answered")
         let cancelled = ContinuousClock.now
-        #expect(await eventually(within: .seconds(1)) { runtime.closedByClient.contains(1) }, "the runtime sees the connection closed")
+        // At once, in a quiet run (measured below); the bound here allows for a loaded full test
+        // run in this process. The one-second requirement is checked end to end, gateway process
+        // and real llama-server, by aClientLeavingMidStreamClosesItsRuntimeConnection.
+        #expect(await eventually(within: .seconds(10)) { runtime.closedByClient.contains(1) }, "the runtime sees the connection closed")
         print("the runtime saw the cancelled request's connection close after \(ContinuousClock.now - cancelled)")
         #expect(try await Self.get(client, on: loop).body == "next")
         #expect(runtime.accepted == 2)
@@ -91,7 +97,7 @@ import Glibc
         await #expect(throws: Failure.self) {
             try await client.send(method: "POST", path: "/completion", body: [], on: loop, onHead: { _ in }, onBody: { _ in throw Failure() })
         }
-        #expect(await eventually(within: .seconds(1)) { runtime.closedByClient.contains(1) })
+        #expect(await eventually(within: .seconds(10)) { runtime.closedByClient.contains(1) })
         #expect(try await Self.get(client, on: loop).body == "next")
         #expect(runtime.accepted == 2)
     }
@@ -158,7 +164,8 @@ import Glibc
     @Test func idleConnectionsPastTheirAgeAreClosedNotUsed() async throws {
         let runtime = try FakeRuntime { request in .answer("on \(request.connection)") }
         defer { runtime.stop() }
-        let client = RuntimeClient(socketPath: runtime.path, group: Self.group, keepIdleFor: .milliseconds(300))
+        let client = RuntimeClient(
+            socketPath: runtime.path, group: Self.group, keepIdleFor: .milliseconds(300), connectTimeout: .seconds(60))
         let (first, second) = (Self.loops[0], Self.loops[1])
         #expect(try await Self.get(client, on: first).body == "on 1")
         #expect(try await Self.get(client, on: second).body == "on 2")
