@@ -52,6 +52,7 @@ public final class ServedBundle: @unchecked Sendable {
     /// Keys by client name, as `clients add` printed them.
     public private(set) var keys: [String: String] = [:]
     private var supervisor: ChildProcess?
+    private var spawner: SpawnerThread?
     public var logPath: String { folder.file("airlock-run.log") }
 
     public static let bundleName = "claims-assistant"
@@ -95,22 +96,46 @@ public final class ServedBundle: @unchecked Sendable {
     }
 
     /// Starts `airlock run` on a port chosen by the kernel and waits until the gateway serves.
+    ///
+    /// Ready means that this bundle's gateway answers one of this bundle's keys: `/health`
+    /// alone could be answered by another test's gateway that took the same port between
+    /// `freePort()` and the bind (ours then exits on the bind, and starting again on a new
+    /// port is tried, three times at most). `airlock run` is spawned from a thread of its own
+    /// that lives until `stop()`: it stops itself when the thread that spawned it ends (its
+    /// PR_SET_PDEATHSIG follows that thread, not this process), and a test's thread may be a
+    /// pool worker that the pool retires while the gateway is still wanted.
     public func start() throws {
-        port = try Self.freePort()
-        let child = try ChildProcess(
-            executable: TestEnvironment.executable("airlock"),
-            arguments: ["--root", root, "run", Self.bundleName, "--listen", "127.0.0.1:\(port)"],
-            environment: [:], outputPath: logPath)
-        supervisor = child
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            guard child.isRunning else { throw TestSupportError("airlock run exited:\n\(log)") }
-            if let health = try? HTTPTestConnection.request(port: port, "GET", "/health", timeout: .seconds(2)), health.status == 200 {
-                return
+        var lastLog = ""
+        for _ in 1...3 {
+            port = try Self.freePort()
+            let arguments = ["--root", root, "run", Self.bundleName, "--listen", "127.0.0.1:\(port)"]
+            let spawner = try SpawnerThread { [logPath] () throws -> ChildProcess in
+                try ChildProcess(
+                    executable: TestEnvironment.executable("airlock"), arguments: arguments, environment: [:],
+                    outputPath: logPath)
             }
-            usleep(50_000)
+            let child = spawner.child
+            supervisor = child
+            self.spawner = spawner
+            let probeKey = keys.values.sorted().first
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline, child.isRunning {
+                if let health = try? HTTPTestConnection.request(port: port, "GET", "/health", timeout: .seconds(2)),
+                    health.status == 200
+                {
+                    guard let probeKey else { return }
+                    let models = try? HTTPTestConnection.request(port: port, "GET", "/v1/models", key: probeKey, timeout: .seconds(2))
+                    if models?.status == 200 { return }
+                }
+                usleep(50_000)
+            }
+            lastLog = log
+            stop()
+            guard lastLog.contains("in use") else {
+                throw TestSupportError(child.isRunning ? "the gateway did not become ready within 60 s:\n\(lastLog)" : "airlock run exited:\n\(lastLog)")
+            }
         }
-        throw TestSupportError("the gateway did not become ready within 60 s:\n\(log)")
+        throw TestSupportError("no free port for the gateway after three tries:\n\(lastLog)")
     }
 
     /// Ctrl-C's equivalent: SIGTERM to `airlock run`, which stops the gateway and the runtime.
@@ -120,6 +145,8 @@ public final class ServedBundle: @unchecked Sendable {
         _ = try? supervisor.waitForExit(timeout: .seconds(45))
         supervisor.terminate(grace: .seconds(1))
         self.supervisor = nil
+        spawner?.release()
+        spawner = nil
     }
 
     /// What `airlock run` and the gateway printed.
@@ -194,4 +221,31 @@ public final class ServedBundle: @unchecked Sendable {
         guard bound == 0 else { throw TestSupportError("cannot find a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
+}
+
+/// Spawns a child process from a thread of its own and keeps that thread alive until
+/// `release()`: Linux sends a child's parent-death signal when the *thread* that spawned it
+/// ends, so a child that must outlive the calling thread is spawned here.
+final class SpawnerThread: @unchecked Sendable {
+    let child: ChildProcess
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ spawn: @escaping @Sendable () throws -> ChildProcess) throws {
+        let spawned = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<ChildProcess, any Error>?
+        let done = self.done
+        let thread = Thread {
+            result = Result { try spawn() }
+            spawned.signal()
+            done.wait()
+        }
+        thread.start()
+        spawned.wait()
+        child = try result!.get()
+    }
+
+    /// Lets the thread end (after the child was stopped).
+    func release() { done.signal() }
+
+    deinit { done.signal() }
 }
