@@ -187,10 +187,7 @@ public final class AuditLogWriter: Sendable {
     /// Commits `work` alone on the calling thread (the writer was idle and is now marked
     /// flushing), then hands whatever queued meanwhile to the flusher.
     private func commitOnCaller(_ work: Work) -> Result<Committed, AirlockError> {
-        let (outcome, durable) = engine.withLock { engine in
-            (engine.commit([work]), engine.takeJournalEntries())
-        }
-        journal?.submit(durable)
+        let outcome = commit([work])
         let more = queue.withLock { state -> Bool in
             if state.waiting.isEmpty {
                 state.flushing = false
@@ -200,6 +197,18 @@ public final class AuditLogWriter: Sendable {
         }
         if more { flusher.async { self.drain() } }
         return outcome.map { $0[0] }
+    }
+
+    /// Commits `works` (on the flusher, or on an appender that found the writer idle) and hands
+    /// what became durable to the journal: queued before the appenders are told (so
+    /// `journalDrained()` after an append waits for it), sent on the journal's own queue, so
+    /// journald is never on their path.
+    private func commit(_ works: [Work]) -> Result<[Committed], AirlockError> {
+        let (outcome, durable) = engine.withLock { engine in
+            (engine.commit(works), engine.takeJournalEntries())
+        }
+        journal?.submit(durable)
+        return outcome
     }
 
     /// Runs on `flusher`: commits whatever is waiting until nothing is.
@@ -214,13 +223,7 @@ public final class AuditLogWriter: Sendable {
                 return state.waiting
             }
             if batch.isEmpty { return }
-            let (outcome, durable) = engine.withLock { engine in
-                (engine.commit(batch.map(\.work)), engine.takeJournalEntries())
-            }
-            // Queued before the appenders are woken (so `journalDrained()` after an append
-            // waits for it), sent on the journal's own queue: journald is never on their path.
-            journal?.submit(durable)
-            switch outcome {
+            switch commit(batch.map(\.work)) {
             case .success(let committed):
                 for (waiter, done) in zip(batch, committed) { waiter.continuation.resume(returning: .success(done)) }
             case .failure(let error):
@@ -229,7 +232,8 @@ public final class AuditLogWriter: Sendable {
         }
     }
 
-    /// The state of the chain and the open segment; used only on the flusher (or in `init`).
+    /// The state of the chain and the open segment; used by one committer at a time (the flusher,
+    /// or an appender that found the writer idle; `Queue.flushing` keeps them apart) or in `init`.
     private final class SegmentEngine {
         let layout: AuditLayout
         let options: Options
