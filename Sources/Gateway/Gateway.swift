@@ -72,10 +72,11 @@ public final class Gateway: Sendable {
         self.authenticator = authenticator
         self.audit = audit
         self.translator = RequestTranslator(catalog: settings.catalog, limits: settings.limits)
-        self.runtime = RuntimeClient(
-            socketPath: settings.runtimeSocket, connectionLimit: settings.runtimeSlots + settings.runtimeBacklog)
+        // Requests inside the runtime at once: its slots and the backlog waiting in it.
+        let inRuntime = settings.runtimeSlots + settings.runtimeBacklog
+        self.runtime = RuntimeClient(socketPath: settings.runtimeSocket, connectionLimit: inRuntime)
         self.admission = Admission(
-            slots: settings.runtimeSlots + settings.runtimeBacklog, queueLength: settings.limits.queueLength,
+            slots: inRuntime, queueLength: settings.limits.queueLength,
             clientLimit: settings.limits.clientConcurrency)
         self.health = RuntimeHealth(client: runtime)
         self.log = log
