@@ -74,9 +74,11 @@ public final class ChildProcess: @unchecked Sendable {
         let argv = [executable] + arguments
         let envp = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
-        let result = withCStrings(argv) { argvPointers in
-            withCStrings(envp) { envPointers in
-                posix_spawn(&pid, executable, &actions, &attributes, argvPointers, envPointers)
+        let result = SpawnerThread.shared.run {
+            withCStrings(argv) { argvPointers in
+                withCStrings(envp) { envPointers in
+                    posix_spawn(&pid, executable, &actions, &attributes, argvPointers, envPointers)
+                }
             }
         }
         guard result == 0 else {
@@ -95,6 +97,8 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Asks the kernel to send this process `signal` when its parent exits, so that a
     /// foreground supervisor (`airlock run`) never outlives the shell or test that started it.
+    /// (The kernel's "parent" is the thread that spawned the process: `ChildProcess` spawns
+    /// from a thread that never ends, `SpawnerThread`.)
     public static func stopWhenParentExits(signal: Int32) {
         _ = CAirlockShims_set_parent_death_signal(signal)
     }
@@ -161,4 +165,54 @@ private func withCStrings<Result>(
     pointers.append(nil)
     defer { for pointer in pointers { free(pointer) } }
     return body(pointers)
+}
+
+/// The one thread every `ChildProcess` is spawned from, which never ends. Linux sends a child's
+/// parent-death signal (PR_SET_PDEATHSIG, which `airlock run` and `airlock-serve` set on
+/// themselves) when the *thread* that spawned it ends, not when its process does; Swift's
+/// concurrency pool retires idle threads, and a gateway spawned from one by `airlock run` was
+/// told to stop in the middle of a test run (its log: "shutting down", status 0).
+private final class SpawnerThread: @unchecked Sendable {
+    static let shared = SpawnerThread()
+
+    private let request = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    private let done = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    /// One caller at a time hands the thread its job.
+    private let callers = Mutex(())
+    /// Set by the caller holding `callers`, run and cleared by the thread.
+    private var job: (() -> Void)?
+
+    private init() {
+        sem_init(request, 0, 0)
+        sem_init(done, 0, 0)
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&thread, nil, { context in
+            Unmanaged<SpawnerThread>.fromOpaque(context!).takeUnretainedValue().serve()
+        }, context)
+        precondition(created == 0, "cannot start the thread that spawns child processes (error \(created))")
+        pthread_detach(thread)
+    }
+
+    private func serve() -> Never {
+        while true {
+            while sem_wait(request) != 0 {}  // only EINTR
+            job?()
+            job = nil
+            sem_post(done)
+        }
+    }
+
+    /// Runs `body` on the spawner thread and returns what it returned.
+    func run<T>(_ body: () -> T) -> T {
+        var result: T?
+        withoutActuallyEscaping(body) { body in
+            callers.withLock { _ in
+                job = { result = body() }
+                sem_post(request)
+                while sem_wait(done) != 0 {}  // only EINTR
+            }
+        }
+        return result!
+    }
 }

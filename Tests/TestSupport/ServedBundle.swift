@@ -52,7 +52,6 @@ public final class ServedBundle: @unchecked Sendable {
     /// Keys by client name, as `clients add` printed them.
     public private(set) var keys: [String: String] = [:]
     private var supervisor: ChildProcess?
-    private var spawner: SpawnerThread?
     public var logPath: String { folder.file("airlock-run.log") }
 
     public static let bundleName = "claims-assistant"
@@ -100,23 +99,16 @@ public final class ServedBundle: @unchecked Sendable {
     /// Ready means that this bundle's gateway answers one of this bundle's keys: `/health`
     /// alone could be answered by another test's gateway that took the same port between
     /// `freePort()` and the bind (ours then exits on the bind, and starting again on a new
-    /// port is tried, three times at most). `airlock run` is spawned from a thread of its own
-    /// that lives until `stop()`: it stops itself when the thread that spawned it ends (its
-    /// PR_SET_PDEATHSIG follows that thread, not this process), and a test's thread may be a
-    /// pool worker that the pool retires while the gateway is still wanted.
+    /// port is tried, three times at most).
     public func start() throws {
         var lastLog = ""
         for _ in 1...3 {
             port = try Self.freePort()
             let arguments = ["--root", root, "run", Self.bundleName, "--listen", "127.0.0.1:\(port)"]
-            let spawner = try SpawnerThread { [logPath] () throws -> ChildProcess in
-                try ChildProcess(
-                    executable: TestEnvironment.executable("airlock"), arguments: arguments, environment: [:],
-                    outputPath: logPath)
-            }
-            let child = spawner.child
+            let child = try ChildProcess(
+                executable: TestEnvironment.executable("airlock"), arguments: arguments, environment: [:],
+                outputPath: logPath)
             supervisor = child
-            self.spawner = spawner
             let probeKey = keys.values.sorted().first
             let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline, child.isRunning {
@@ -145,8 +137,6 @@ public final class ServedBundle: @unchecked Sendable {
         _ = try? supervisor.waitForExit(timeout: .seconds(45))
         supervisor.terminate(grace: .seconds(1))
         self.supervisor = nil
-        spawner?.release()
-        spawner = nil
     }
 
     /// What `airlock run` and the gateway printed.
@@ -221,31 +211,4 @@ public final class ServedBundle: @unchecked Sendable {
         guard bound == 0 else { throw TestSupportError("cannot find a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
-}
-
-/// Spawns a child process from a thread of its own and keeps that thread alive until
-/// `release()`: Linux sends a child's parent-death signal when the *thread* that spawned it
-/// ends, so a child that must outlive the calling thread is spawned here.
-final class SpawnerThread: @unchecked Sendable {
-    let child: ChildProcess
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ spawn: @escaping @Sendable () throws -> ChildProcess) throws {
-        let spawned = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: Result<ChildProcess, any Error>?
-        let done = self.done
-        let thread = Thread {
-            result = Result { try spawn() }
-            spawned.signal()
-            done.wait()
-        }
-        thread.start()
-        spawned.wait()
-        child = try result!.get()
-    }
-
-    /// Lets the thread end (after the child was stopped).
-    func release() { done.signal() }
-
-    deinit { done.signal() }
 }
