@@ -63,7 +63,8 @@ import Glibc
 
     @Test func aCancelledRequestClosesItsConnectionAtOnceAndItIsNotReused() async throws {
         let runtime = try FakeRuntime { request in
-            request.connection == 1 ? .stream(chunks: 500, every: .milliseconds(10)) : .answer("next")
+            // Ten minutes of tokens: still streaming when the test acts, however loaded the run.
+            request.connection == 1 ? .stream(chunks: 60_000, every: .milliseconds(10)) : .answer("next")
         }
         defer { runtime.stop() }
         let client = Self.client(runtime)
@@ -89,7 +90,8 @@ import Glibc
 
     @Test func aCallerThatThrowsClosesTheConnection() async throws {
         let runtime = try FakeRuntime { request in
-            request.connection == 1 ? .stream(chunks: 500, every: .milliseconds(10)) : .answer("next")
+            // Ten minutes of tokens: still streaming when the test acts, however loaded the run.
+            request.connection == 1 ? .stream(chunks: 60_000, every: .milliseconds(10)) : .answer("next")
         }
         defer { runtime.stop() }
         let client = Self.client(runtime)
