@@ -46,17 +46,20 @@ let package = Package(
 
         /// The error shape every layer throws, and the on-host layout (every path from one root).
         .target(name: "AirlockCore", swiftSettings: strict),
+        /// The one way a YAML file is read: into a Decodable type, refusing unknown keys (naming
+        /// the nearest known one), duplicates, wrong kinds of value, anchors and aliases.
+        .target(name: "StrictYAML", dependencies: ["AirlockCore", yams], swiftSettings: strict),
         /// Bundle manifest model, canonical bytes, spec file parsing, names and versions.
-        .target(name: "BundleFormat", dependencies: ["AirlockCore", yams], swiftSettings: strict),
+        .target(name: "BundleFormat", dependencies: ["AirlockCore", "StrictYAML"], swiftSettings: strict),
         /// Digests, keys, signatures, X.509 chains and the trust policy, over OpenSSL 3 only.
-        .target(name: "Signing", dependencies: ["AirlockCore", "COpenSSL", "CAirlockShims", yams], swiftSettings: strict),
+        .target(name: "Signing", dependencies: ["AirlockCore", "COpenSSL", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
         /// Streaming tar+zstd write and read and safe extraction, over libarchive.
         .target(name: "Archive", dependencies: ["AirlockCore", "CArchive", "CAirlockShims"], swiftSettings: strict),
         /// Whole bundle files: build, co-sign, inspect and verify (the one place that combines
         /// BundleFormat, Signing and Archive); `VerifiedBundle` is what install accepts.
         .target(name: "BundleIO", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive"], swiftSettings: strict),
         /// The on-host store: atomic install, activation, rollback, host probe.
-        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO", "CAirlockShims", yams], swiftSettings: strict),
+        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
         /// sd_notify, watchdog and journal over libsystemd; unit rendering.
         /// `Templates` links to the repository's `systemd/` folder: its templates are compiled in.
         .target(
@@ -72,9 +75,9 @@ let package = Package(
         /// environment, Unix-socket HTTP, health checks.
         .target(name: "Runtime", dependencies: ["AirlockCore", "CAirlockShims"], swiftSettings: strict),
         /// The OpenAI-compatible gateway in front of the runtime: routing, auth, limits.
-        .target(name: "Gateway", dependencies: ["AirlockCore", "Runtime", "AuditLog", "Systemd", "Signing", yams] + nio, swiftSettings: strict),
+        .target(name: "Gateway", dependencies: ["AirlockCore", "Runtime", "AuditLog", "Systemd", "Signing", "StrictYAML", yams] + nio, swiftSettings: strict),
         /// Append-only hash-chained audit log, signed checkpoints, search and export.
-        .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd", "CAirlockShims", yams], swiftSettings: strict),
+        .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
         /// Every ArgumentParser command of the four executables, shared options and output.
         .target(
             name: "AirlockCommands",
@@ -97,6 +100,7 @@ let package = Package(
         /// Locates the real test parts (llama-server, demo model, systemd container) for every test target.
         .target(name: "TestSupport", dependencies: ["AirlockCore", "Runtime", "Signing", "BundleFormat", "BundleIO"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore"], swiftSettings: strict),
+        .testTarget(name: "StrictYAMLTests", dependencies: ["StrictYAML", "AirlockCore"], swiftSettings: strict),
         .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat", "AirlockCore"], swiftSettings: strict),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),

@@ -1,6 +1,5 @@
 public import AirlockCore
-internal import Foundation
-internal import Yams
+internal import StrictYAML
 
 /// The audit log's policy (`ROOT/etc/airlock/audit.yaml`, example in `policies/audit.yaml`).
 public struct AuditPolicy: Sendable, Equatable, Decodable {
@@ -30,13 +29,7 @@ public struct AuditPolicy: Sendable, Equatable, Decodable {
     /// Reads the policy; a missing file is the standard policy (396 days). A retention below
     /// 180 days is refused, naming the file and the floor.
     public static func load(path: String) throws(AirlockError) -> AuditPolicy {
-        guard let data = FileManager.default.contents(atPath: path) else { return .standard }
-        let policy: AuditPolicy
-        do {
-            policy = try YAMLDecoder().decode(AuditPolicy.self, from: data)
-        } catch {
-            throw AirlockError(.invalidInput, "\(path) is not a valid audit policy (expected 'retention_days: N')")
-        }
+        guard let (policy, _) = try StrictYAML.load(AuditPolicy.self, path: path) else { return .standard }
         try policy.validate(source: path)
         return policy
     }

@@ -1,6 +1,6 @@
 public import AirlockCore
 internal import Foundation
-internal import Yams
+internal import StrictYAML
 
 /// The input of `airlock-pack build`: a YAML file naming the bundle, its base weights,
 /// adapters, runtime variants and service settings. Paths are relative to the spec file.
@@ -53,24 +53,19 @@ public struct BundleSpec: Sendable, Equatable {
     /// Reads and checks a spec file: YAML shape, names, versions, and that every file exists.
     public static func load(path: String) throws(AirlockError) -> BundleSpec {
         let url = URL(fileURLWithPath: path)
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
+            bytes = try FileBytes.read(path: path, limit: StrictYAML.maximumBytes)
         } catch {
-            throw AirlockError(.invalidInput, "cannot read the spec '\(path)'", cause: SpecError(text: error.localizedDescription))
+            throw AirlockError(.invalidInput, "cannot read the spec '\(path)'", cause: error)
         }
-        return try parse(text, directory: url.deletingLastPathComponent().path, origin: path)
+        return try parse(String(decoding: bytes, as: UTF8.self), directory: url.deletingLastPathComponent().path, origin: path)
     }
 
     /// Parses spec text whose relative paths start at `directory`.
     public static func parse(_ text: String, directory: String, origin: String = "spec") throws(AirlockError) -> BundleSpec {
         func refuse(_ why: String) -> AirlockError { AirlockError(.invalidInput, "\(origin): \(why)") }
-        let raw: RawSpec
-        do {
-            raw = try YAMLDecoder().decode(RawSpec.self, from: text)
-        } catch {
-            throw AirlockError(.invalidInput, "\(origin) is not a valid bundle spec", cause: SpecError(text: "\(error)"))
-        }
+        let raw = try StrictYAML.decode(RawSpec.self, from: text, origin: origin)
         func resolve(_ relative: String) -> String {
             relative.hasPrefix("/") ? relative : URL(fileURLWithPath: directory).appendingPathComponent(relative).standardized.path
         }
@@ -155,9 +150,4 @@ private struct RawSpec: Decodable {
         var executable: String?
         var requires: [String]?
     }
-}
-
-struct SpecError: Error, CustomStringConvertible, Sendable {
-    let text: String
-    var description: String { text }
 }

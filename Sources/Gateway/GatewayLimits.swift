@@ -1,7 +1,7 @@
 public import AirlockCore
 internal import Foundation
 internal import Signing
-internal import Yams
+internal import StrictYAML
 
 /// What any one request or client may cost, from `ROOT/etc/airlock/gateway.yaml` (`limits:`),
 /// with defaults that suit a small site. Every limit answers with its own status: 413 for the
@@ -35,12 +35,6 @@ public struct GatewayLimits: Sendable, Equatable {
 
     public init() {}
 
-    private static let keys: Set<String> = [
-        "max_body_bytes", "max_prompt_chars", "max_messages", "default_max_tokens", "max_tokens",
-        "client_concurrency", "queue_length", "header_timeout_s", "body_timeout_s", "request_deadline_s",
-        "drain_s", "max_connections",
-    ]
-
     /// Reads `limits:` from the gateway config at `path`; defaults when the file is absent.
     /// Unknown keys, non-integers and values out of range are refused with the key named.
     public static func load(path: String) throws(AirlockError) -> GatewayLimits {
@@ -50,57 +44,55 @@ public struct GatewayLimits: Sendable, Equatable {
     /// `load`, with the SHA-256 (hex) of exactly the bytes that were parsed, for the
     /// `policy.loaded` record; nil when the file is absent (defaults).
     public static func loadRecorded(path: String) throws(AirlockError) -> (limits: GatewayLimits, sha256: String?) {
-        guard let data = FileManager.default.contents(atPath: path) else { return (GatewayLimits(), nil) }
-        let bytes = Array(data)
+        guard let bytes = try FileBytes.readIfPresent(path: path, limit: StrictYAML.maximumBytes) else { return (GatewayLimits(), nil) }
         return (try parse(bytes, path: path), try SHA256Hasher.hash(bytes).hex)
     }
 
     static func parse(_ bytes: [UInt8], path: String) throws(AirlockError) -> GatewayLimits {
         var limits = GatewayLimits()
-        let text = String(decoding: bytes, as: UTF8.self)
-        let document: Any?
-        do {
-            document = try Yams.load(yaml: text)
-        } catch {
-            throw AirlockError(.invalidInput, "\(path) is not valid YAML: \(error)")
+        let file = try StrictYAML.decode(File.self, from: String(decoding: bytes, as: UTF8.self), origin: path)
+        guard let values = file.limits else { return limits }
+        func set(_ value: Int?, _ key: File.Limits.CodingKeys, _ apply: (Int) -> Void) throws(AirlockError) {
+            guard let value else { return }
+            guard value > 0 else { throw AirlockError(.invalidInput, "\(path): limit '\(key.rawValue)' must be positive") }
+            apply(value)
         }
-        guard let top = document as? [String: Any] else {
-            if document == nil { return limits }
-            throw AirlockError(.invalidInput, "\(path) must be a mapping with a 'limits:' section")
-        }
-        for key in top.keys where key != "limits" {
-            throw AirlockError(.invalidInput, "\(path): unknown key '\(key)' (known: limits)")
-        }
-        guard let section = top["limits"] else { return limits }
-        guard let values = section as? [String: Any] else {
-            throw AirlockError(.invalidInput, "\(path): 'limits' must be a mapping")
-        }
-        for (key, raw) in values {
-            guard keys.contains(key) else {
-                throw AirlockError(.invalidInput, "\(path): unknown limit '\(key)' (known: \(keys.sorted().joined(separator: ", ")))")
-            }
-            guard let value = raw as? Int, !(raw is Bool) else {
-                throw AirlockError(.invalidInput, "\(path): limit '\(key)' must be a whole number")
-            }
-            guard value > 0 else { throw AirlockError(.invalidInput, "\(path): limit '\(key)' must be positive") }
-            switch key {
-            case "max_body_bytes": limits.maxBodyBytes = value
-            case "max_prompt_chars": limits.maxPromptCharacters = value
-            case "max_messages": limits.maxMessages = value
-            case "default_max_tokens": limits.defaultMaxTokens = value
-            case "max_tokens": limits.maxTokens = value
-            case "client_concurrency": limits.clientConcurrency = value
-            case "queue_length": limits.queueLength = value
-            case "header_timeout_s": limits.headerTimeout = .seconds(value)
-            case "body_timeout_s": limits.bodyTimeout = .seconds(value)
-            case "request_deadline_s": limits.requestDeadline = .seconds(value)
-            case "drain_s": limits.drainDeadline = .seconds(value)
-            default: limits.maxConnections = value
-            }
-        }
+        try set(values.maxBodyBytes, .maxBodyBytes) { limits.maxBodyBytes = $0 }
+        try set(values.maxPromptCharacters, .maxPromptCharacters) { limits.maxPromptCharacters = $0 }
+        try set(values.maxMessages, .maxMessages) { limits.maxMessages = $0 }
+        try set(values.defaultMaxTokens, .defaultMaxTokens) { limits.defaultMaxTokens = $0 }
+        try set(values.maxTokens, .maxTokens) { limits.maxTokens = $0 }
+        try set(values.clientConcurrency, .clientConcurrency) { limits.clientConcurrency = $0 }
+        try set(values.queueLength, .queueLength) { limits.queueLength = $0 }
+        try set(values.headerTimeout, .headerTimeout) { limits.headerTimeout = .seconds($0) }
+        try set(values.bodyTimeout, .bodyTimeout) { limits.bodyTimeout = .seconds($0) }
+        try set(values.requestDeadline, .requestDeadline) { limits.requestDeadline = .seconds($0) }
+        try set(values.drainDeadline, .drainDeadline) { limits.drainDeadline = .seconds($0) }
+        try set(values.maxConnections, .maxConnections) { limits.maxConnections = $0 }
         guard limits.defaultMaxTokens <= limits.maxTokens else {
             throw AirlockError(.invalidInput, "\(path): default_max_tokens (\(limits.defaultMaxTokens)) is above max_tokens (\(limits.maxTokens))")
         }
         return limits
+    }
+}
+
+extension GatewayLimits {
+    /// The gateway config file's shape: `limits:` and nothing else.
+    private struct File: Decodable {
+        var limits: Limits?
+
+        struct Limits: Decodable {
+            var maxBodyBytes, maxPromptCharacters, maxMessages, defaultMaxTokens, maxTokens: Int?
+            var clientConcurrency, queueLength, headerTimeout, bodyTimeout, requestDeadline: Int?
+            var drainDeadline, maxConnections: Int?
+
+            enum CodingKeys: String, CodingKey {
+                case maxBodyBytes = "max_body_bytes", maxPromptCharacters = "max_prompt_chars", maxMessages = "max_messages"
+                case defaultMaxTokens = "default_max_tokens", maxTokens = "max_tokens"
+                case clientConcurrency = "client_concurrency", queueLength = "queue_length"
+                case headerTimeout = "header_timeout_s", bodyTimeout = "body_timeout_s", requestDeadline = "request_deadline_s"
+                case drainDeadline = "drain_s", maxConnections = "max_connections"
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 public import AirlockCore
 public import Foundation
-internal import Yams
+internal import StrictYAML
 
 /// The target host's trust policy (`ROOT/etc/airlock/trust.yaml`): which public keys and which
 /// CAs may sign bundles, which bundle names each may sign, and how many distinct trusted signers
@@ -130,29 +130,21 @@ public struct TrustPolicy: Sendable, Equatable {
 extension TrustPolicy {
     /// Reads the policy; a missing file is an empty policy (nothing trusted, threshold 1).
     public static func load(path: String) throws(AirlockError) -> TrustPolicy {
-        guard FileManager.default.fileExists(atPath: path) else { return TrustPolicy() }
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw AirlockError(.invalidInput, "cannot read the trust policy \(path)", cause: PolicyFileError(text: error.localizedDescription))
-        }
-        return try parse(text, origin: path)
+        guard let bytes = try FileBytes.readIfPresent(path: path, limit: StrictYAML.maximumBytes) else { return TrustPolicy() }
+        return try parse(String(decoding: bytes, as: UTF8.self), origin: path)
     }
 
     /// Parses policy text, checking every key and certificate in it.
     public static func parse(_ text: String, origin: String = "trust policy") throws(AirlockError) -> TrustPolicy {
-        let raw: RawPolicy
-        do {
-            raw = try YAMLDecoder().decode(RawPolicy.self, from: text)
-        } catch {
-            throw AirlockError(.invalidInput, "\(origin) is not a valid trust policy", cause: PolicyFileError(text: "\(error)"))
-        }
+        let raw = try StrictYAML.decode(RawPolicy.self, from: text, origin: origin)
         var policy = TrustPolicy(threshold: raw.threshold)
         for key in raw.keys ?? [] {
             let publicKey = try PublicKey(pem: Array(key.publicKey.utf8))
             guard publicKey.keyID == key.id else {
                 throw AirlockError(.invalidInput, "\(origin): key \(key.id) does not match its public key (\(publicKey.keyID))")
+            }
+            if let algorithm = key.algorithm, algorithm != publicKey.algorithm.rawValue {
+                throw AirlockError(.invalidInput, "\(origin): key \(key.id) says algorithm \(algorithm), its public key is \(publicKey.algorithm.rawValue)")
             }
             try validate(patterns: key.names)
             policy.keys.append(TrustedKey(id: key.id, algorithm: publicKey.algorithm, names: key.names, added: key.added, publicKey: publicKey))
@@ -213,6 +205,21 @@ extension TrustPolicy {
     public func save(path: String) throws(AirlockError) {
         try AtomicFile.write(Array(yaml().utf8), to: path, mode: 0o644)
     }
+
+    /// Loads the policy, lets `change` modify it, and saves it, all under an exclusive lock on
+    /// `PATH.lock` beside it: concurrent `airlock trust` commands run one after another and
+    /// none is lost. Nothing is written when `change` throws.
+    @discardableResult
+    public static func update<Result>(
+        path: String, _ change: (inout TrustPolicy) throws(AirlockError) -> Result
+    ) throws(AirlockError) -> Result {
+        try FileLock.holding(path + ".lock") { () throws(AirlockError) -> Result in
+            var policy = try load(path: path)
+            let result = try change(&policy)
+            try policy.save(path: path)
+            return result
+        }
+    }
 }
 
 private struct RawPolicy: Decodable {
@@ -222,21 +229,20 @@ private struct RawPolicy: Decodable {
 
     struct RawKey: Decodable {
         var id: String
+        /// Written for people reading the file; checked against the key when present.
+        var algorithm: String?
         var names: [String]
         var added: String
         var publicKey: String
-        enum CodingKeys: String, CodingKey { case id, names, added, publicKey = "public_key" }
+        enum CodingKeys: String, CodingKey { case id, algorithm, names, added, publicKey = "public_key" }
     }
 
     struct RawAuthority: Decodable {
         var id: String
+        /// Written for people reading the file; the certificate's own subject is what counts.
+        var subject: String?
         var names: [String]
         var added: String
         var certificate: String
     }
-}
-
-struct PolicyFileError: Error, CustomStringConvertible, Sendable {
-    let text: String
-    var description: String { text }
 }

@@ -1,6 +1,5 @@
 public import AirlockCore
-internal import Foundation
-internal import Yams
+internal import StrictYAML
 
 /// The store's policy (`ROOT/etc/airlock/store.yaml`, example in `policies/store.yaml`).
 public struct StorePolicy: Sendable, Equatable, Decodable {
@@ -16,11 +15,7 @@ public struct StorePolicy: Sendable, Equatable, Decodable {
 
     /// Reads the policy; a missing file is the standard policy.
     public static func load(path: String) throws(AirlockError) -> StorePolicy {
-        guard let data = FileManager.default.contents(atPath: path) else { return .standard }
-        let policy: StorePolicy
-        do { policy = try YAMLDecoder().decode(StorePolicy.self, from: data) } catch {
-            throw AirlockError(.invalidInput, "\(path) is not a valid store policy (expected 'keep_versions: N')")
-        }
+        guard let (policy, _) = try StrictYAML.load(StorePolicy.self, path: path) else { return .standard }
         guard policy.keepVersions >= 2 else {
             throw AirlockError(.invalidInput, "\(path): keep_versions must be at least 2, so that a rollback target remains")
         }

@@ -154,4 +154,31 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(throws: AirlockError.self) { try BundleSpec.parse(text, directory: directory) }
     }
+
+    @Test func aMisspelledSpecKeyIsRefusedNamingTheKnownOne() throws {
+        let directory = try folder()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spec = """
+            name: claims-assistant
+            version: 1.4.0
+            base: { path: models/base.gguf, format: gguf }
+            adaptors:
+              - { name: claims, path: adapters/claims.gguf }
+            runtimes:
+              - { variant: cpu-generic, path: runtime/cpu-generic/ }
+            """
+        do {
+            _ = try BundleSpec.parse(spec, directory: directory, origin: "bundle.yaml")
+            Issue.record("a spec with 'adaptors:' was accepted")
+        } catch {
+            #expect(error.description.hasPrefix("bundle.yaml: unknown key 'adaptors' at the top level (did you mean 'adapters'?"), "\(error)")
+        }
+        let nested = spec.replacingOccurrences(of: "adaptors:", with: "adapters:").replacingOccurrences(of: "variant: cpu-generic,", with: "variant: cpu-generic, require: [avx2],")
+        do {
+            _ = try BundleSpec.parse(nested, directory: directory, origin: "bundle.yaml")
+            Issue.record("a runtime with 'require:' was accepted")
+        } catch {
+            #expect(error.description.contains("unknown key 'require' in 'runtimes[1]' (did you mean 'requires'?"), "\(error)")
+        }
+    }
 }

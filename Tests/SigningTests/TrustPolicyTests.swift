@@ -152,4 +152,34 @@ import Testing
         #expect(throws: AirlockError.self) { try TrustPolicy.load(path: path) }
         #expect(try TrustPolicy.load(path: folder.file("missing.yaml")) == TrustPolicy())
     }
+
+    @Test func concurrentUpdatesAreAllKept() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.file("etc/airlock/trust.yaml")
+        let keys = try (0..<8).map { _ in try PrivateKey.generate(.ed25519).publicKey }
+        await withTaskGroup(of: Void.self) { group in
+            for key in keys {
+                group.addTask { _ = try? TrustPolicy.update(path: path) { (policy: inout TrustPolicy) throws(AirlockError) in try policy.add(key: key, names: ["*"]) } }
+            }
+        }
+        #expect(Set(try TrustPolicy.load(path: path).keys.map(\.id)) == Set(keys.map(\.keyID)))
+    }
+
+    @Test func aHandEditedKeyTheLoaderDoesNotKnowIsRefused() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        var policy = TrustPolicy()
+        try policy.add(key: try PrivateKey.generate().publicKey, names: ["*"])
+        let path = folder.file("trust.yaml")
+        try policy.save(path: path)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try text.replacingOccurrences(of: "threshold:", with: "treshold:").write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try TrustPolicy.load(path: path)
+            Issue.record("a policy with 'treshold:' was accepted")
+        } catch {
+            #expect(error.description.contains("missing key 'threshold' at the top level ('treshold' is given there: a misspelling of it?)"), "\(error)")
+        }
+    }
 }

@@ -1,9 +1,13 @@
-/// Standard base64 (RFC 4648 §4, with `=` padding), strict both ways.
+/// Base64, the one implementation: standard (RFC 4648 §4, with `=` padding) for files and
+/// envelopes, strict both ways, and the URL-safe alphabet without padding (§5) for API keys.
 ///
 /// Decoding accepts exactly what `encode` produces: no whitespace or line breaks, no URL-safe
 /// alphabet, padding only at the end and only as much as needed, and zero unused bits, so every
 /// byte string has one encoding and a changed character never decodes to the same bytes.
-enum Base64 {
+public enum Base64 {
+    /// The URL-safe alphabet (RFC 4648 §5).
+    public static let urlAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     private static let values: [UInt8] = {
@@ -12,7 +16,7 @@ enum Base64 {
         return table
     }()
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var output: [UInt8] = []
         output.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -36,7 +40,7 @@ enum Base64 {
     }
 
     /// The bytes `text` encodes, or nil when it is not canonical standard base64.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count % 4 == 0 else { return nil }
         var output: [UInt8] = []
@@ -69,5 +73,29 @@ enum Base64 {
             index += 4
         }
         return output
+    }
+
+    /// `bytes` in the URL-safe alphabet without padding (RFC 4648 §5).
+    public static func encodeURL(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 3, bytes.count)]
+            var group: UInt32 = 0
+            for (offset, byte) in chunk.enumerated() { group |= UInt32(byte) << UInt32(16 - 8 * offset) }
+            for position in 0..<(chunk.count + 1) { output.append(urlAlphabet[Int(group >> UInt32(18 - 6 * position) & 0x3f)]) }
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// The number of bytes a standard base64 text of this length and padding decodes to (0 for
+    /// a length that is not a multiple of 4), without decoding it.
+    public static func decodedCount(_ text: String) -> Int {
+        let count = text.utf8.count
+        guard count % 4 == 0 else { return 0 }
+        let padding = text.utf8.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        return count / 4 * 3 - min(padding, 2)
     }
 }
