@@ -39,20 +39,34 @@ public struct AirlockError: Error, CustomStringConvertible, Sendable {
 
     public var code: Code
     public var message: String
+    /// What exactly was refused, where a layer knows (`digest-mismatch`, `unsafe-entry`); nil
+    /// otherwise. `reasonKind` looks through the causes too.
+    public var kind: Reason.Kind?
     public var cause: (any Error & Sendable)?
     public var file: String
     public var line: Int
 
     public init(
-        _ code: Code, _ message: String, cause: (any Error & Sendable)? = nil,
+        _ code: Code, kind: Reason.Kind? = nil, _ message: String, cause: (any Error & Sendable)? = nil,
         file: String = #fileID, line: Int = #line
     ) {
         self.code = code
         self.message = message
+        self.kind = kind
         self.cause = cause
         self.file = file
         self.line = line
     }
+
+    /// The first kind set on this error or one of its causes, else `.other`.
+    public var reasonKind: Reason.Kind {
+        if let kind { return kind }
+        if let inner = cause as? AirlockError { return inner.reasonKind }
+        return .other
+    }
+
+    /// This error as a refusal reason: its kind and its whole message chain.
+    public var reason: Reason { Reason(reasonKind, description) }
 
     /// The message followed by every cause's message: `install failed: archive: truncated`.
     public var description: String {

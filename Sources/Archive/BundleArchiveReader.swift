@@ -156,7 +156,7 @@ public final class BundleArchiveReader {
             }
             entryCount += 1
             guard entryCount <= limits.maxEntries else {
-                throw AirlockError(.archive, "bundle has more than \(limits.maxEntries) entries")
+                throw AirlockError(.archive, kind: .overLimit, "bundle has more than \(limits.maxEntries) entries")
             }
             let header = try check(entry, at: position)
             current = header
@@ -195,7 +195,7 @@ public final class BundleArchiveReader {
                     throw diagnoseDataFailure(entry, archive.failure("cannot read entry '\(entry.header.path)'"))
                 }
                 guard offset == consumed else {
-                    throw AirlockError(.archive, "entry '\(entry.header.path)' has a hole at offset \(consumed)")
+                    throw AirlockError(.archive, kind: .malformedArchive, "entry '\(entry.header.path)' has a hole at offset \(consumed)")
                 }
                 consumed += Int64(size)
                 var rest = UnsafeRawBufferPointer(start: block, count: size)
@@ -217,7 +217,7 @@ public final class BundleArchiveReader {
         let entry = try guarded { () throws(AirlockError) in try requireEntry() }
         guard entry.consumed == 0 else { throw fail(AirlockError(.archive, "entry '\(entry.header.path)' was already partly read")) }
         guard entry.header.size <= Int64(limit) else {
-            throw fail(AirlockError(.archive, "entry '\(entry.header.path)' is \(entry.header.size) bytes, over the limit of \(limit) for an entry held in memory"))
+            throw fail(AirlockError(.archive, kind: .overLimit, "entry '\(entry.header.path)' is \(entry.header.size) bytes, over the limit of \(limit) for an entry held in memory"))
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(entry.header.size))
@@ -240,15 +240,15 @@ public final class BundleArchiveReader {
             guard entry.consumed == 0 else { throw AirlockError(.archive, "entry '\(path)' was already partly read") }
             guard entry.header.kind == .file else { throw AirlockError(.archive, "entry '\(path)' is a directory, not a file") }
             if entry.header.size > storedSize {
-                throw AirlockError(.archive, "entry '\(path)' is larger than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
+                throw AirlockError(.archive, kind: .sizeMismatch, "entry '\(path)' is larger than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
             }
             if entry.header.size < storedSize {
-                throw AirlockError(.archive, "entry '\(path)' is smaller than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
+                throw AirlockError(.archive, kind: .sizeMismatch, "entry '\(path)' is smaller than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
             }
             switch decoding {
             case .stored:
                 guard plainSize == storedSize else {
-                    throw AirlockError(.archive, "entry '\(path)' is stored, so its plain size \(plainSize) must equal its stored size \(storedSize)")
+                    throw AirlockError(.archive, kind: .sizeMismatch, "entry '\(path)' is stored, so its plain size \(plainSize) must equal its stored size \(storedSize)")
                 }
                 try readChunks(maxChunk: maxChunk, body)
             case .zstd:
@@ -278,16 +278,16 @@ public final class BundleArchiveReader {
                 produced += Int64(got)
                 guard produced <= plainSize else {
                     throw AirlockError(
-                        .archive,
+                        .archive, kind: .overLimit,
                         "entry '\(path)' decodes to more than the \(plainSize) bytes expected (refused as a decompression bomb after \(produced) bytes)")
                 }
                 try body(UnsafeRawBufferPointer(rebasing: chunk[..<got]))
             }
             guard produced == plainSize else {
-                throw AirlockError(.archive, "entry '\(path)' decodes to \(produced) bytes, \(plainSize) expected")
+                throw AirlockError(.archive, kind: .sizeMismatch, "entry '\(path)' decodes to \(produced) bytes, \(plainSize) expected")
             }
             guard decoder.consumed == entry.header.size else {
-                throw AirlockError(.archive, "entry '\(path)' has \(entry.header.size - decoder.consumed) bytes after its zstd stream")
+                throw AirlockError(.archive, kind: .malformedArchive, "entry '\(path)' has \(entry.header.size - decoder.consumed) bytes after its zstd stream")
             }
         } catch {
             throw diagnoseDataFailure(entry, error)
@@ -309,7 +309,7 @@ public final class BundleArchiveReader {
         var pathBytes = raw.pathBytes
         if isDirectory && pathBytes.count > 1 && pathBytes.last == UInt8(ascii: "/") { pathBytes.removeLast() }
         if let problem = BundlePath.problem(pathBytes) {
-            throw AirlockError(.archive, "bundle entry '\(BundlePath.printable(raw.pathBytes))': \(problem)")
+            throw AirlockError(.archive, kind: .unsafeEntry, "bundle entry '\(BundlePath.printable(raw.pathBytes))': \(problem)")
         }
         let path = String(decoding: pathBytes, as: UTF8.self)
 
@@ -317,21 +317,21 @@ public final class BundleArchiveReader {
         var theirs = archive_entry_pathname_utf8(entry).map { String(cString: $0) } ?? ""
         if isDirectory && theirs.count > 1 && theirs.hasSuffix("/") { theirs.removeLast() }
         guard theirs == path else {
-            throw AirlockError(.archive, "bundle entry '\(path)': libarchive reads its name as '\(BundlePath.printable(Array(theirs.utf8)))'")
+            throw AirlockError(.archive, kind: .unsafeEntry, "bundle entry '\(path)': libarchive reads its name as '\(BundlePath.printable(Array(theirs.utf8)))'")
         }
         let type = archive_entry_filetype(entry)
         let expectedType = isDirectory ? CAirlockShims_AE_IFDIR() : CAirlockShims_AE_IFREG()
         guard type == expectedType, archive_entry_hardlink(entry) == nil, archive_entry_symlink(entry) == nil else {
-            throw AirlockError(.archive, "bundle entry '\(path)' is \(Self.describe(type)) to libarchive: only regular files and directories are allowed")
+            throw AirlockError(.archive, kind: .unsafeEntry, "bundle entry '\(path)' is \(Self.describe(type)) to libarchive: only regular files and directories are allowed")
         }
         guard archive_entry_mode(entry) & 0o7000 == 0 else {
-            throw AirlockError(.archive, "bundle entry '\(path)' has setuid, setgid or sticky bits")
+            throw AirlockError(.archive, kind: .unsafeEntry, "bundle entry '\(path)' has setuid, setgid or sticky bits")
         }
         guard archive_entry_size_is_set(entry) != 0 || raw.size == 0, archive_entry_size(entry) == raw.size else {
-            throw AirlockError(.archive, "bundle entry '\(path)': libarchive reads its size as \(archive_entry_size(entry)), the headers say \(raw.size)")
+            throw AirlockError(.archive, kind: .malformedArchive, "bundle entry '\(path)': libarchive reads its size as \(archive_entry_size(entry)), the headers say \(raw.size)")
         }
         guard seenPaths.insert(path).inserted else {
-            throw AirlockError(.archive, "bundle entry '\(path)' appears twice")
+            throw AirlockError(.archive, kind: .duplicateEntry, "bundle entry '\(path)' appears twice")
         }
         let header = EntryHeader(path: path, kind: isDirectory ? .directory : .file, size: raw.size, permissions: raw.permissions)
         return Current(header: header, dataStart: position + Int64(raw.length))
@@ -344,15 +344,15 @@ public final class BundleArchiveReader {
         guard input.ensure(upTo: markerEnd), let marker = input.bytes(at: position, count: 1024) else {
             if input.atEnd && input.position < markerEnd {
                 let after = previous.map { " after entry '\($0.header.path)'" } ?? ""
-                throw AirlockError(.archive, "bundle is truncated: it ends\(after) without the end-of-archive marker")
+                throw AirlockError(.archive, kind: .truncated, "bundle is truncated: it ends\(after) without the end-of-archive marker")
             }
             throw AirlockError(.archive, "the end-of-archive marker at offset \(position) is no longer in the reader's buffers")
         }
         guard marker.allSatisfy({ $0 == 0 }) else {
-            throw AirlockError(.archive, "bundle has data after a zero block at offset \(position) (trailing data after the end-of-archive marker)")
+            throw AirlockError(.archive, kind: .trailingData, "bundle has data after a zero block at offset \(position) (trailing data after the end-of-archive marker)")
         }
         if let offset = try input.firstNonZero(from: markerEnd, limit: Int64(limits.maxTrailingBytes)) {
-            throw AirlockError(.archive, "bundle has trailing data after the end-of-archive marker (offset \(offset))")
+            throw AirlockError(.archive, kind: .trailingData, "bundle has trailing data after the end-of-archive marker (offset \(offset))")
         }
     }
 
@@ -361,22 +361,22 @@ public final class BundleArchiveReader {
         if let parked = input.failure { return parked }
         if let previous, input.atEnd, input.position < previous.dataEnd {
             return AirlockError(
-                .archive,
+                .archive, kind: .truncated,
                 "bundle is truncated: entry '\(previous.header.path)' needs \(previous.header.size) bytes and the bundle ends \(previous.dataEnd - input.position) bytes short",
                 cause: libarchive.cause)
         }
-        let notATar = AirlockError(.archive, "not a bundle: the input is not a tar archive", cause: libarchive.cause)
+        let notATar = AirlockError(.archive, kind: .notABundle, "not a bundle: the input is not a tar archive", cause: libarchive.cause)
         do throws(AirlockError) {
             let outcome = try TarEntryHeaders.parse(at: position, maxExtendedHeader: limits.maxExtendedHeaderBytes) { offset, count in
                 _ = input.ensure(upTo: offset + Int64(count))
                 return input.bytes(at: offset, count: count)
             }
             if case .needBytes(let end) = outcome, input.atEnd, input.position < end {
-                return AirlockError(.archive, "bundle is truncated: the header at offset \(position) is cut off", cause: libarchive.cause)
+                return AirlockError(.archive, kind: .truncated, "bundle is truncated: the header at offset \(position) is cut off", cause: libarchive.cause)
             }
         } catch {
             // Our own reason for refusing the header is more precise than libarchive's.
-            return entryCount == 0 ? AirlockError(.archive, notATar.message, cause: error) : error
+            return entryCount == 0 ? AirlockError(.archive, kind: .notABundle, notATar.message, cause: error) : error
         }
         return entryCount == 0 ? notATar : libarchive
     }
@@ -385,7 +385,7 @@ public final class BundleArchiveReader {
     private func diagnoseDataFailure(_ entry: Current, _ error: AirlockError) -> AirlockError {
         if input.atEnd && input.position < entry.dataStart + entry.header.size {
             return AirlockError(
-                .archive,
+                .archive, kind: .truncated,
                 "bundle is truncated: entry '\(entry.header.path)' needs \(entry.header.size) bytes and the bundle ends \(entry.dataStart + entry.header.size - input.position) bytes short",
                 cause: error.cause)
         }
@@ -482,7 +482,7 @@ final class RawInput: ArchiveIO {
             slotLength[slot] = count
             if count < blockSize { atEnd = true }
             if position == 0, let kind = Self.wholeArchiveCompression(UnsafeRawBufferPointer(rebasing: slots[slot][..<count])) {
-                failure = AirlockError(.archive, "bundle is compressed as a whole (\(kind)): only an uncompressed pax tar is accepted")
+                failure = AirlockError(.archive, kind: .notABundle, "bundle is compressed as a whole (\(kind)): only an uncompressed pax tar is accepted")
                 return false
             }
             position += Int64(count)
@@ -533,7 +533,7 @@ final class RawInput: ArchiveIO {
                 at += Int64(region.count)
             }
             guard position - offset <= limit else {
-                throw AirlockError(.archive, "bundle has more than \(limit) bytes after the end-of-archive marker")
+                throw AirlockError(.archive, kind: .trailingData, "bundle has more than \(limit) bytes after the end-of-archive marker")
             }
             if atEnd { return nil }
             guard readBlock() else { throw failure ?? AirlockError(.archive, "cannot read the bundle") }

@@ -5,7 +5,7 @@ public import AirlockCore
 public enum JSONShape {
     public static func check(_ bytes: [UInt8], maxBytes: Int, maxDepth: Int) throws(AirlockError) {
         guard bytes.count <= maxBytes else {
-            throw AirlockError(.invalidInput, "JSON document of \(bytes.count) bytes is over the \(maxBytes)-byte limit")
+            throw AirlockError(.invalidInput, kind: .overLimit, "JSON document of \(bytes.count) bytes is over the \(maxBytes)-byte limit")
         }
         var depth = 0
         var inString = false
@@ -20,7 +20,7 @@ public enum JSONShape {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
                 guard depth <= maxDepth else {
-                    throw AirlockError(.invalidInput, "JSON nested deeper than \(maxDepth) levels")
+                    throw AirlockError(.invalidInput, kind: .overLimit, "JSON nested deeper than \(maxDepth) levels")
                 }
             case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
             default: break

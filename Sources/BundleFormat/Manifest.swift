@@ -163,7 +163,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         do {
             manifest = try decoder.decode(Manifest.self, from: Data(bytes))
         } catch {
-            throw AirlockError(.invalidInput, "manifest.json is not a valid manifest", cause: ManifestCodingError(text: Self.describe(error)))
+            throw AirlockError(.invalidInput, kind: .invalidManifest, "manifest.json is not a valid manifest", cause: ManifestCodingError(text: Self.describe(error)))
         }
         try manifest.validate(limits: limits)
         return manifest
@@ -171,7 +171,7 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// Structural rules every manifest must meet (names, versions, paths, sizes, references).
     public func validate(limits: ManifestLimits = .standard) throws(AirlockError) {
-        func refuse(_ why: String) -> AirlockError { AirlockError(.invalidInput, "manifest.json: \(why)") }
+        func refuse(_ why: String) -> AirlockError { AirlockError(.invalidInput, kind: .invalidManifest, "manifest.json: \(why)") }
         guard format == bundleFormatVersion else {
             throw refuse("format '\(format)' is not supported (this Airlock reads \(bundleFormatVersion))")
         }

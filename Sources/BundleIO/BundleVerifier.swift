@@ -28,20 +28,46 @@ public struct VerifiedBundle: Sendable {
     public let bundleBytes: Int64
 }
 
-/// Why a bundle was refused: one line for the operator, and every reason found.
+/// Why a bundle was refused: one line for the operator, and every reason found (the deciding
+/// one first), each with a kind a script can match.
 public struct Refusal: Sendable, Error, CustomStringConvertible {
     public enum Stage: String, Sendable { case format, signatures, payload }
     public let stage: Stage
-    public let reasons: [String]
+    public let findings: [Reason]
     /// Set when the sink (not the bundle) failed: thrown as an error, not returned as a refusal.
     var sinkFailure: AirlockError?
 
-    init(stage: Stage, reasons: [String], sinkFailure: AirlockError? = nil) {
+    init(stage: Stage, findings: [Reason], sinkFailure: AirlockError? = nil) {
         self.stage = stage
-        self.reasons = reasons
+        self.findings = findings
         self.sinkFailure = sinkFailure
     }
+
+    init(stage: Stage, _ kind: Reason.Kind, _ message: String) {
+        self.init(stage: stage, findings: [Reason(kind, message)])
+    }
+
+    /// `error` as the refusal at `stage`, of the kind the error names or else the stage's.
+    init(stage: Stage, error: AirlockError, sinkFailure: AirlockError? = nil) {
+        let kind = error.reasonKind == .other ? stage.defaultKind : error.reasonKind
+        self.init(stage: stage, findings: [Reason(kind, error.description)], sinkFailure: sinkFailure)
+    }
+
+    /// The messages, in order.
+    public var reasons: [String] { findings.map(\.message) }
+    /// The deciding reason's kind.
+    public var kind: Reason.Kind { findings.first?.kind ?? .other }
     public var description: String { reasons.first ?? "refused" }
+}
+
+extension Refusal.Stage {
+    /// The kind of a refusal at this stage whose error named none.
+    var defaultKind: Reason.Kind {
+        switch self {
+        case .format, .payload: .malformedArchive
+        case .signatures: .malformedSignature
+        }
+    }
 }
 
 public enum Verification: Sendable {
@@ -79,7 +105,7 @@ public enum BundleVerifier {
     ) throws(AirlockError) -> Verification {
         let reader: BundleArchiveReader
         do { reader = try BundleArchiveReader(path: path) } catch {
-            if error.code == .archive { return .refused(Refusal(stage: .format, reasons: [error.description])) }
+            if error.code == .archive { return .refused(Refusal(stage: .format, error: error)) }
             throw error
         }
         let head: Head
@@ -88,7 +114,7 @@ public enum BundleVerifier {
         let signers: [TrustedSigner]
         if let policy {
             switch policy.evaluate(manifest: head.manifestBytes, name: head.manifest.name, signatures: head.signatures, at: time) {
-            case .refused(let reasons): return .refused(Refusal(stage: .signatures, reasons: reasons))
+            case .refused(let reasons): return .refused(Refusal(stage: .signatures, findings: reasons))
             case .trusted(let trusted): signers = trusted
             }
         } else {
@@ -108,14 +134,14 @@ public enum BundleVerifier {
                     try verifyFile(expected[index], chunkSize: manifest.chunkSize, reader: reader, sink: sink, progress: progress)
                     index += 1
                 } else if !listed.contains(entry.path) || entry.kind != .file {
-                    throw Refusal(stage: .payload, reasons: ["entry '\(entry.path)' is not in the manifest"])
+                    throw Refusal(stage: .payload, .unlistedEntry, "entry '\(entry.path)' is not in the manifest")
                 } else {
-                    throw Refusal(stage: .payload, reasons: ["manifest entry '\(expected[index].path)' is missing from the bundle"])
+                    throw Refusal(stage: .payload, .missingEntry, "manifest entry '\(expected[index].path)' is missing from the bundle")
                 }
                 header = try refusing(.payload) { () throws(AirlockError) in try reader.next() }
             }
             if index < expected.count {
-                throw Refusal(stage: .payload, reasons: ["manifest entry '\(expected[index].path)' is missing from the bundle"])
+                throw Refusal(stage: .payload, .missingEntry, "manifest entry '\(expected[index].path)' is missing from the bundle")
             }
         } catch {
             if let failure = error.sinkFailure { throw failure }
@@ -148,32 +174,32 @@ public enum BundleVerifier {
     static func readHead(_ reader: BundleArchiveReader) throws(Refusal) -> Head {
         let first = try refusing(.format) { () throws(AirlockError) in try reader.next() }
         guard let first, first.path == manifestEntryName, first.kind == .file else {
-            throw Refusal(stage: .format, reasons: ["the first entry is \(first.map { "'\($0.path)'" } ?? "missing"), not \(manifestEntryName): not an Airlock bundle"])
+            throw Refusal(stage: .format, .notABundle, "the first entry is \(first.map { "'\($0.path)'" } ?? "missing"), not \(manifestEntryName): not an Airlock bundle")
         }
         let manifestBytes = try refusing(.format) { () throws(AirlockError) in try reader.readAll(limit: ManifestLimits.standard.maxBytes) }
-        let manifest = try refusing(.format) { () throws(AirlockError) in try Manifest.decode(manifestBytes) }
+        let manifest = try refusing(.format, kind: .invalidManifest) { () throws(AirlockError) in try Manifest.decode(manifestBytes) }
 
         var envelopes: [Int: DSSEEnvelope] = [:]
         var chains: [Int: [Certificate]] = [:]
         var next = try refusing(.format) { () throws(AirlockError) in try reader.next() }
         while let entry = next, entry.path.hasPrefix(signaturesDirectory + "/") {
             guard let (number, kind) = signatureEntry(entry.path), number <= BundleLayout.maxSignatures else {
-                throw Refusal(stage: .signatures, reasons: ["'\(entry.path)' is not a signature entry this Airlock reads (at most \(BundleLayout.maxSignatures))"])
+                throw Refusal(stage: .signatures, .malformedSignature, "'\(entry.path)' is not a signature entry this Airlock reads (at most \(BundleLayout.maxSignatures))")
             }
             let bytes = try refusing(.signatures) { () throws(AirlockError) in try reader.readAll(limit: BundleLayout.maxSignatureBytes) }
             switch kind {
             case .envelope:
-                guard envelopes[number] == nil else { throw Refusal(stage: .signatures, reasons: ["'\(entry.path)' appears twice"]) }
+                guard envelopes[number] == nil else { throw Refusal(stage: .signatures, .duplicateEntry, "'\(entry.path)' appears twice") }
                 envelopes[number] = try refusing(.signatures) { () throws(AirlockError) in try decodeEnvelope(bytes, source: entry.path) }
             case .chain:
-                guard chains[number] == nil else { throw Refusal(stage: .signatures, reasons: ["'\(entry.path)' appears twice"]) }
+                guard chains[number] == nil else { throw Refusal(stage: .signatures, .duplicateEntry, "'\(entry.path)' appears twice") }
                 chains[number] = try refusing(.signatures) { () throws(AirlockError) in try Certificate.loadChain(pem: bytes) }
             }
             next = try refusing(.format) { () throws(AirlockError) in try reader.next() }
         }
-        guard !envelopes.isEmpty else { throw Refusal(stage: .signatures, reasons: ["the bundle carries no signature"]) }
+        guard !envelopes.isEmpty else { throw Refusal(stage: .signatures, .noSignature, "the bundle carries no signature") }
         for number in chains.keys where envelopes[number] == nil {
-            throw Refusal(stage: .signatures, reasons: ["'\(BundleLayout.chainPath(number))' has no signature beside it"])
+            throw Refusal(stage: .signatures, .malformedSignature, "'\(BundleLayout.chainPath(number))' has no signature beside it")
         }
         let signatures = envelopes.keys.sorted().map { number in
             SignatureInput(source: BundleLayout.signaturePath(number), envelope: envelopes[number]!, chain: chains[number] ?? [])
@@ -198,7 +224,7 @@ public enum BundleVerifier {
         do {
             return try JSONDecoder().decode(DSSEEnvelope.self, from: Data(bytes))
         } catch {
-            throw AirlockError(.invalidInput, "'\(source)' is not a DSSE envelope")
+            throw AirlockError(.invalidInput, kind: .malformedSignature, "'\(source)' is not a DSSE envelope")
         }
     }
 
@@ -208,7 +234,7 @@ public enum BundleVerifier {
     ) throws(Refusal) {
         let hasher: ChunkHasher
         do { hasher = try ChunkHasher(chunkSize: chunkSize, wholeFile: false) } catch {
-            throw Refusal(stage: .payload, reasons: [error.description])
+            throw Refusal(stage: .payload, error: error)
         }
         var sinkFailure: AirlockError?
         func toSink(_ body: () throws(AirlockError) -> Void) throws(AirlockError) {
@@ -228,24 +254,27 @@ public enum BundleVerifier {
                 }
             }
         } catch {
-            throw Refusal(stage: error.stage, reasons: error.reasons, sinkFailure: sinkFailure)
+            throw Refusal(stage: error.stage, findings: error.findings, sinkFailure: sinkFailure)
         }
         let digests = try refusing(.payload) { () throws(AirlockError) in try hasher.finish() }
         let expected = file.chunks ?? [file.sha256]
         guard digests.chunks.map(\.hex) == expected else {
             let bad = zip(digests.chunks.map(\.hex), expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? 0
             let where_ = expected.count > 1 ? " (chunk \(bad) of \(expected.count))" : ""
-            throw Refusal(stage: .payload, reasons: ["file '\(file.path)' does not match its signed digest\(where_): it was changed"])
+            throw Refusal(stage: .payload, .digestMismatch, "file '\(file.path)' does not match its signed digest\(where_): it was changed")
         }
         do { try sink?.endFile(file) } catch {
-            throw Refusal(stage: .payload, reasons: [error.description], sinkFailure: error)
+            throw Refusal(stage: .payload, error: error, sinkFailure: error)
         }
     }
 
     /// Runs `body`, turning an error into a refusal at `stage`.
-    static func refusing<T>(_ stage: Refusal.Stage, _ body: () throws(AirlockError) -> T) throws(Refusal) -> T {
+    static func refusing<T>(
+        _ stage: Refusal.Stage, kind: Reason.Kind? = nil, _ body: () throws(AirlockError) -> T
+    ) throws(Refusal) -> T {
         do { return try body() } catch {
-            throw Refusal(stage: stage, reasons: [error.description])
+            guard let kind, error.reasonKind == .other else { throw Refusal(stage: stage, error: error) }
+            throw Refusal(stage: stage, findings: [Reason(kind, error.description)])
         }
     }
 }

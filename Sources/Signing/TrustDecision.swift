@@ -1,3 +1,4 @@
+public import AirlockCore
 public import Foundation
 
 /// One signature envelope found in a bundle, with the certificate chain that came with it.
@@ -32,7 +33,8 @@ public struct TrustedSigner: Sendable, Equatable, Codable {
 /// The answer to "may this bundle be trusted": who signed, or every reason it may not.
 public enum TrustVerdict: Sendable, Equatable {
     case trusted([TrustedSigner])
-    case refused([String])
+    /// Every reason, in the order found; the last names the threshold when it was not met.
+    case refused([Reason])
 }
 
 extension TrustPolicy {
@@ -40,77 +42,84 @@ extension TrustPolicy {
     /// valid signatures by distinct signers this policy trusts for that name, at `time`.
     public func evaluate(manifest: [UInt8], name: String, signatures: [SignatureInput], at time: Date = Date()) -> TrustVerdict {
         guard !keys.isEmpty || !authorities.isEmpty else {
-            return .refused(["the trust policy trusts no key or CA (add one with 'airlock trust add')"])
+            return .refused([Reason(.emptyPolicy, "the trust policy trusts no key or CA (add one with 'airlock trust add')")])
         }
-        var reasons: [String] = []
+        var reasons: [Reason] = []
         var signers: [TrustedSigner] = []
         for input in signatures {
             guard input.envelope.payloadType == DSSE.manifestPayloadType else {
-                reasons.append("\(input.source): unknown payload type '\(input.envelope.payloadType)'")
+                reasons.append(Reason(.unknownPayloadType, "\(input.source): unknown payload type '\(input.envelope.payloadType)'"))
                 continue
             }
             guard let payload = try? input.envelope.payloadBytes(), payload == manifest else {
-                reasons.append("\(input.source): signs a different manifest than the bundle's")
+                reasons.append(Reason(.manifestMismatch, "\(input.source): signs a different manifest than the bundle's"))
                 continue
             }
             guard !input.envelope.signatures.isEmpty else {
-                reasons.append("\(input.source): holds no signature")
+                reasons.append(Reason(.noSignature, "\(input.source): holds no signature"))
                 continue
             }
             for signature in input.envelope.signatures {
                 switch check(signature, in: input, name: name, at: time) {
                 case .success(let signer):
                     if signers.contains(where: { $0.keyID == signer.keyID }) {
-                        reasons.append("\(input.source): signer \(signer.keyID) signed more than once and is counted once")
+                        reasons.append(Reason(.duplicateSigner, "\(input.source): signer \(signer.keyID) signed more than once and is counted once"))
                     } else {
                         signers.append(signer)
                     }
                 case .failure(let reason):
-                    reasons.append("\(input.source): \(reason.text)")
+                    reasons.append(Reason(reason.kind, "\(input.source): \(reason.text)"))
                 }
             }
         }
         if signers.count >= threshold { return .trusted(signers) }
         let counted = "\(signers.count) trusted signature\(signers.count == 1 ? "" : "s"), the policy requires \(threshold)"
-        return .refused(reasons.isEmpty ? [counted] : reasons + [counted])
+        return .refused(reasons + [Reason(.thresholdNotMet, counted)])
     }
 
-    private struct Reason: Error { let text: String }
+    private struct Failure: Error {
+        let kind: Reason.Kind
+        let text: String
+        init(_ kind: Reason.Kind, _ text: String) {
+            self.kind = kind
+            self.text = text
+        }
+    }
 
     private func check(
         _ signature: DSSEEnvelope.Signature, in input: SignatureInput, name: String, at time: Date
-    ) -> Result<TrustedSigner, Reason> {
+    ) -> Result<TrustedSigner, Failure> {
         if let leaf = input.chain.first {
             let verdict = CertificateChainVerifier.verify(
                 leaf: leaf, intermediates: Array(input.chain.dropFirst()),
                 trustedRoots: authorities.map(\.certificate), at: time)
             guard case .trusted(let root) = verdict else {
-                if case .refused(let why) = verdict { return .failure(Reason(text: "certificate \(leaf.subject): \(why)")) }
-                return .failure(Reason(text: "certificate \(leaf.subject) is not trusted"))
+                if case .refused(let why) = verdict { return .failure(Failure(.certificateRefused, "certificate \(leaf.subject): \(why)")) }
+                return .failure(Failure(.untrustedSigner, "certificate \(leaf.subject) is not trusted"))
             }
             guard let key = try? leaf.publicKey else {
-                return .failure(Reason(text: "certificate \(leaf.subject) has a key of an unsupported algorithm"))
+                return .failure(Failure(.certificateRefused, "certificate \(leaf.subject) has a key of an unsupported algorithm"))
             }
             guard key.keyID == signature.keyid else {
-                return .failure(Reason(text: "signature names key \(signature.keyid) but its certificate holds \(key.keyID)"))
+                return .failure(Failure(.badSignature, "signature names key \(signature.keyid) but its certificate holds \(key.keyID)"))
             }
             guard input.envelope.isValid(signature, by: key) else {
-                return .failure(Reason(text: "signature by \(leaf.subject) does not verify"))
+                return .failure(Failure(.badSignature, "signature by \(leaf.subject) does not verify"))
             }
             let authority = authorities.first { $0.certificate == root }
             guard let authority, Self.allows(authority.names, name: name) else {
-                return .failure(Reason(text: "CA \(root.subject) may not sign bundle '\(name)'"))
+                return .failure(Failure(.signerNotAllowed, "CA \(root.subject) may not sign bundle '\(name)'"))
             }
             return .success(TrustedSigner(keyID: key.keyID, via: "\(leaf.subject) (CA \(authority.subject))", source: input.source))
         }
         guard let trusted = keys.first(where: { $0.id == signature.keyid }) else {
-            return .failure(Reason(text: "signed by untrusted key \(signature.keyid)"))
+            return .failure(Failure(.untrustedSigner, "signed by untrusted key \(signature.keyid)"))
         }
         guard input.envelope.isValid(signature, by: trusted.publicKey) else {
-            return .failure(Reason(text: "signature by key \(trusted.id) does not verify"))
+            return .failure(Failure(.badSignature, "signature by key \(trusted.id) does not verify"))
         }
         guard Self.allows(trusted.names, name: name) else {
-            return .failure(Reason(text: "key \(trusted.id) may not sign bundle '\(name)' (allowed: \(trusted.names.joined(separator: ",")))"))
+            return .failure(Failure(.signerNotAllowed, "key \(trusted.id) may not sign bundle '\(name)' (allowed: \(trusted.names.joined(separator: ",")))"))
         }
         return .success(TrustedSigner(keyID: trusted.id, via: "key", source: input.source))
     }

@@ -78,7 +78,7 @@ public struct BundleStore: Sendable {
         let outcome = try BundleVerifier.verify(path: path, policy: policy, at: now, sink: sink, progress: progress)
         guard case .verified(let verified) = outcome else {
             if case .refused(let refusal) = outcome {
-                throw AirlockError(.refused, "refused \(path): \(refusal.description)")
+                throw AirlockError(.refused, kind: refusal.kind, "refused \(path): \(refusal.description)")
             }
             throw AirlockError(.refused, "refused \(path)")
         }

@@ -17,6 +17,43 @@ import Testing
         return refusal.description
     }
 
+    /// Each class of hostile bundle is refused with its own kind, which `airlock verify --json`
+    /// prints for scripts.
+    @Test(arguments: [
+        ("flip", [["op": "flip", "name": BundleFixture.base, "offset": 1000]], Reason.Kind.digestMismatch),
+        ("extra", [["op": "add", "name": "runtime/cpu-generic/extra.so", "data": "surprise"]], .unlistedEntry),
+        ("drop", [["op": "drop", "name": BundleFixture.adapter]], .missingEntry),
+        ("dup", [["op": "dup", "name": BundleFixture.adapter]], .duplicateEntry),
+        ("parent", [["op": "add", "name": "../../etc/cron.d/evil", "data": "x", "before": BundleFixture.base]], .unsafeEntry),
+        ("absolute", [["op": "add", "name": "/etc/passwd", "data": "x", "before": BundleFixture.base]], .unsafeEntry),
+        ("symlink", [["op": "add", "name": "base/link", "type": "symlink", "linkname": "/etc/shadow", "before": BundleFixture.base]], .unsafeEntry),
+        ("hardlink", [["op": "add", "name": "base/hard", "type": "hardlink", "linkname": "../../etc/shadow", "before": BundleFixture.base]], .unsafeEntry),
+        ("chr", [["op": "add", "name": "runtime/cpu-generic/mem", "type": "chr", "before": BundleFixture.base]], .unsafeEntry),
+        ("fifo", [["op": "add", "name": "runtime/cpu-generic/pipe", "type": "fifo", "before": BundleFixture.base]], .unsafeEntry),
+        ("setuid", [["op": "mode", "name": BundleFixture.runtime, "mode": 0o4755]], .unsafeEntry),
+        ("grow", [["op": "grow", "name": BundleFixture.adapter, "extra": 4096]], .sizeMismatch),
+        ("unsigned", [["op": "drop", "name": "signatures/1.dsse.json"]], .noSignature),
+        ("not-first", [["op": "rename", "name": "manifest.json", "to": "README.txt"]], .notABundle),
+    ] as [(String, [[String: any Sendable]], Reason.Kind)])
+    func eachHostileClassHasItsKind(label: String, operations: [[String: any Sendable]], kind: Reason.Kind) throws {
+        let fixture = try BundleFixture()
+        let path = try fixture.hostile("kind-" + label, operations.map { $0.mapValues { $0 as Any } })
+        let refusal = try #require(try fixture.verify(path).refusal, "a hostile bundle verified")
+        #expect(refusal.kind == kind, "\(label): \(refusal.kind) \(refusal)")
+    }
+
+    @Test func aTruncatedBundleAndAFileThatIsNoTarHaveTheirKinds() throws {
+        let fixture = try BundleFixture()
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixture.bundle))
+        let cut = try fixture.file("truncated.airlock", Array(data.prefix(data.count / 2)))
+        let truncated = try fixture.verify(cut).refusal
+        #expect(truncated?.kind == .truncated, "\(String(describing: truncated?.kind)) \(String(describing: truncated))")
+        let noise = try fixture.file("noise.airlock", (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) })
+        #expect(try fixture.verify(noise).refusal?.kind == .notABundle)
+        let garbage = try fixture.hostile("kind-garbage", [["op": "replace", "name": "manifest.json", "data_file": try fixture.file("g", Array("<html/>".utf8))]])
+        #expect(try fixture.verify(garbage).refusal?.kind == .invalidManifest)
+    }
+
     // MARK: Payload bytes
 
     @Test func flippedByteInTheBaseWeightsIsRefused() throws {

@@ -28,9 +28,11 @@ import Testing
 
     @Test func emptyPolicyTrustsNothing() throws {
         let key = try PrivateKey.generate(.ed25519)
-        guard case .refused(let reasons) = TrustPolicy().evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([key])) else {
+        guard case .refused(let findings) = TrustPolicy().evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([key])) else {
             Issue.record("an empty policy trusted a bundle"); return
         }
+        let reasons = findings.map(\.message)
+        #expect(findings.first?.kind == .emptyPolicy)
         #expect(reasons == ["the trust policy trusts no key or CA (add one with 'airlock trust add')"])
     }
 
@@ -38,14 +40,18 @@ import Testing
         let trusted = try PrivateKey.generate()
         let stranger = try PrivateKey.generate()
         let verdict = try policy(trusting: [trusted]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([stranger]))
-        guard case .refused(let reasons) = verdict else { Issue.record("trusted a stranger"); return }
+        guard case .refused(let findings) = verdict else { Issue.record("trusted a stranger"); return }
+        let reasons = findings.map(\.message)
+        #expect(findings.first?.kind == .untrustedSigner)
         #expect(reasons.first == "signatures/1.dsse.json: signed by untrusted key \(stranger.publicKey.keyID)")
     }
 
     @Test func trustedKeyNotAllowedForTheNameIsRefused() throws {
         let key = try PrivateKey.generate()
         let verdict = try policy(trusting: [key], names: ["legal-*"]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([key]))
-        guard case .refused(let reasons) = verdict else { Issue.record("name rule ignored"); return }
+        guard case .refused(let findings) = verdict else { Issue.record("name rule ignored"); return }
+        let reasons = findings.map(\.message)
+        #expect(findings.first?.kind == .signerNotAllowed)
         #expect(reasons.first?.contains("may not sign bundle 'claims-assistant' (allowed: legal-*)") == true)
     }
 
@@ -53,9 +59,11 @@ import Testing
         let a = try PrivateKey.generate()
         let b = try PrivateKey.generate(.ed25519)
         let policy = try policy(trusting: [a, b], threshold: 2)
-        guard case .refused(let reasons) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a])) else {
+        guard case .refused(let findings) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a])) else {
             Issue.record("one signature met a threshold of two"); return
         }
+        let reasons = findings.map(\.message)
+        #expect(findings.last?.kind == .thresholdNotMet)
         #expect(reasons.last == "1 trusted signature, the policy requires 2")
         guard case .trusted(let signers) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a, b])) else {
             Issue.record("two of two refused"); return
@@ -67,9 +75,11 @@ import Testing
         let a = try PrivateKey.generate()
         let b = try PrivateKey.generate()
         let policy = try policy(trusting: [a, b], threshold: 2)
-        guard case .refused(let reasons) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a, a])) else {
+        guard case .refused(let findings) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a, a])) else {
             Issue.record("one signer counted twice"); return
         }
+        let reasons = findings.map(\.message)
+        #expect(findings.contains { $0.kind == .duplicateSigner })
         #expect(reasons.contains { $0.contains("signed more than once and is counted once") })
     }
 
@@ -77,7 +87,9 @@ import Testing
         let key = try PrivateKey.generate()
         let other = Array(#"{"name":"claims-assistant","version":"9.9.9"}"#.utf8)
         let verdict = try policy(trusting: [key]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([key], manifest: other))
-        guard case .refused(let reasons) = verdict else { Issue.record("accepted a signature over another manifest"); return }
+        guard case .refused(let findings) = verdict else { Issue.record("accepted a signature over another manifest"); return }
+        let reasons = findings.map(\.message)
+        #expect(findings.first?.kind == .manifestMismatch)
         #expect(reasons.first == "signatures/1.dsse.json: signs a different manifest than the bundle's")
     }
 
@@ -87,9 +99,11 @@ import Testing
         var bytes = Array(Data(base64Encoded: inputs[0].envelope.signatures[0].sig)!)
         bytes[bytes.count / 2] ^= 0x01
         inputs[0].envelope.signatures[0].sig = Data(bytes).base64EncodedString()
-        guard case .refused(let reasons) = try policy(trusting: [key]).evaluate(manifest: manifest, name: "claims-assistant", signatures: inputs) else {
+        guard case .refused(let findings) = try policy(trusting: [key]).evaluate(manifest: manifest, name: "claims-assistant", signatures: inputs) else {
             Issue.record("accepted a forged signature"); return
         }
+        let reasons = findings.map(\.message)
+        #expect(findings.first?.kind == .badSignature)
         #expect(reasons.first?.contains("does not verify") == true)
     }
 
@@ -98,7 +112,9 @@ import Testing
         let envelope = try DSSE.sign(payload: manifest, payloadType: "application/vnd.in-toto+json", key: key)
         let verdict = try policy(trusting: [key]).evaluate(
             manifest: manifest, name: "claims-assistant", signatures: [SignatureInput(source: "signatures/1.dsse.json", envelope: envelope)])
-        guard case .refused(let reasons) = verdict else { Issue.record("accepted another payload type"); return }
+        guard case .refused(let findings) = verdict else { Issue.record("accepted another payload type"); return }
+        let reasons = findings.map(\.message)
+        #expect(findings.first?.kind == .unknownPayloadType)
         #expect(reasons.first?.contains("unknown payload type") == true)
     }
 
