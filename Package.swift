@@ -71,11 +71,17 @@ let package = Package(
                 .embedInCode("Templates/airlock-audit-retention.service.in"), .embedInCode("Templates/airlock-audit-retention.timer.in"),
             ],
             swiftSettings: strict),
-        /// The inference runtime (llama-server): explicit command line, launch with a cleared
-        /// environment, Unix-socket HTTP, health checks.
-        .target(name: "Runtime", dependencies: ["AirlockCore", "CAirlockShims"], swiftSettings: strict),
-        /// The OpenAI-compatible gateway in front of the runtime: routing, auth, limits.
-        .target(name: "Gateway", dependencies: ["AirlockCore", "Runtime", "AuditLog", "Systemd", "Signing", "StrictYAML", yams] + nio, swiftSettings: strict),
+        /// Everything that talks to an inference engine: the `InferenceEngine` protocol and its
+        /// llama-server implementation, launch with an explicit environment, the streaming
+        /// Unix-socket client and its connection pool, health, answer events.
+        .target(name: "Runtime", dependencies: ["AirlockCore", "CAirlockShims"] + nio, swiftSettings: strict),
+        /// The host's API clients: clients.yaml, scrypt-hashed keys, the reloading registry.
+        .target(name: "ClientRegistry", dependencies: ["AirlockCore", "Signing", yams], swiftSettings: strict),
+        /// The OpenAI-compatible HTTP front over the engine protocol: screening, auth, admission,
+        /// the exchange, limits, metrics, audit per request.
+        .target(
+            name: "Gateway", dependencies: ["AirlockCore", "Runtime", "ClientRegistry", "AuditLog", "Systemd", "Signing", "StrictYAML"] + nio,
+            swiftSettings: strict),
         /// Append-only hash-chained audit log, signed checkpoints, search and export.
         .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
         /// Every ArgumentParser command of the four executables, shared options and output.
@@ -83,7 +89,7 @@ let package = Package(
             name: "AirlockCommands",
             dependencies: [
                 argumentParser, "AirlockCore", "BundleFormat", "Signing", "Archive", "BundleIO", "Store",
-                "Systemd", "Runtime", "Gateway", "AuditLog", yams,
+                "Systemd", "Runtime", "ClientRegistry", "Gateway", "AuditLog", yams,
             ],
             swiftSettings: strict
         ),
@@ -107,13 +113,22 @@ let package = Package(
         .testTarget(name: "BundleIOTests", dependencies: ["BundleIO", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport", "AuditLog"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", "BundleFormat", "BundleIO", "Signing"], swiftSettings: strict),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: [
+                "Runtime", "TestSupport", "AirlockCore",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "AirlockCommandsTests",
             dependencies: ["AirlockCommands", argumentParser, "AirlockCore", "BundleFormat", "BundleIO", "Signing", "Store", "Systemd", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "AirlockCore", "Signing", "AuditLog"], swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "TestSupport", "Signing"], swiftSettings: strict),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Signing", "AirlockCore", "TestSupport", "AirlockCommands"] + nio, exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Runtime", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(
+            name: "ClientRegistryTests",
+            dependencies: ["ClientRegistry", "AirlockCommands", argumentParser, "AirlockCore", "Signing", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -2,7 +2,7 @@ internal import ArgumentParser
 internal import AirlockCore
 internal import AuditLog
 internal import Foundation
-internal import Gateway
+internal import ClientRegistry
 
 extension AirlockCommand {
     /// `airlock clients add|list|revoke`: the API clients the gateway lets in.

@@ -40,7 +40,7 @@ extension AirlockCommand {
                 signal(number) { caught in stopRequested.store(caught, ordering: .relaxed) }
             }
             Output.line("airlock run: starting \(plan.name) \(plan.version) (runtime log: \(runtimeLog))")
-            var runtime = try LlamaServer.start(plan.runtime, logPath: runtimeLog)
+            var runtime = try plan.runtime.start(logPath: runtimeLog, readinessTimeout: .seconds(60))
             let gateway = try ChildProcess(
                 executable: serve, arguments: ["--root", layout.root, plan.name, "--listen", listen],
                 environment: [:], inheritOutput: true)
@@ -57,7 +57,7 @@ extension AirlockCommand {
                     Output.line("airlock run: the runtime exited; restarting it (the gateway answers 503 meanwhile)")
                     try? await Task.sleep(for: backoff)
                     do {
-                        runtime = try LlamaServer.start(plan.runtime, logPath: runtimeLog)
+                        runtime = try plan.runtime.start(logPath: runtimeLog, readinessTimeout: .seconds(60))
                         backoff = .milliseconds(250)
                         Output.line("airlock run: runtime restarted (pid \(runtime.process.pid))")
                     } catch {

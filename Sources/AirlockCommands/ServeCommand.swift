@@ -53,10 +53,7 @@ public struct AirlockServeCommand: AsyncParsableCommand {
         let plan = try ServicePlan.load(layout: layout, name: name)
         let (limits, limitsDigest) = try GatewayLimits.loadRecorded(path: layout.gatewayConfig)
         let audit = try AuditLogWriter(layout: Self.auditLayout(layout))
-        let settings = GatewaySettings(
-            host: address.host, port: address.port, limits: limits, catalog: plan.catalog,
-            runtimeSocket: plan.runtime.socketPath, runtimeSlots: plan.runtime.parallel,
-            runtimeBacklog: plan.runtime.backlog)
+        let settings = GatewaySettings(host: address.host, port: address.port, limits: limits, catalog: plan.catalog, engine: plan.runtime)
         // The policies the gateway enforces are recorded as loaded: its limits now, the client
         // list at start and at every reload (its digest names exactly which bytes were parsed;
         // a reload that failed is recorded as failed: every key is refused until it is fixed).

@@ -12,7 +12,7 @@ internal import Store
 struct ServicePlan {
     let name: String
     let version: String
-    let runtime: LlamaServerConfiguration
+    let runtime: LlamaServerEngine
     let catalog: ModelCatalog
     let runDirectory: String
     /// The runtime variant chosen for this host at install (`cpu-avx2`, `cuda12`, ...), and
@@ -57,7 +57,7 @@ struct ServicePlan {
         let context = manifest.service?.context ?? defaultContext
         let parallel = manifest.service?.parallel ?? defaultParallel
         let runDirectory = layout.runDirectory(name: name)
-        let runtime = LlamaServerConfiguration(
+        let runtime = LlamaServerEngine(
             executable: tree + "/" + variant.executable,
             model: tree + "/" + basePath,
             adapters: manifest.adapters.map { RuntimeAdapter(name: $0.name, path: tree + "/" + $0.path) },

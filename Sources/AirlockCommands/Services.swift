@@ -1,7 +1,7 @@
 internal import AirlockCore
 internal import AuditLog
 internal import Foundation
-internal import Gateway
+internal import ClientRegistry
 internal import Store
 internal import Systemd
 internal import Yams

@@ -1,3 +1,4 @@
+public import Runtime
 internal import Signing
 
 /// The two generation endpoints of the OpenAI API the gateway serves.
@@ -7,9 +8,8 @@ public enum CompletionEndpoint: String, Sendable, CaseIterable {
 }
 
 /// A client request, checked and rewritten for the runtime: only fields the gateway knows and
-/// allows are forwarded, with the adapter scales, the token cap and `cache_prompt: false` set
-/// by the gateway (a reused prompt cache could carry one adapter's state into another's
-/// request; see Docs/architecture.md).
+/// allows are forwarded, with the token cap set by the gateway and the fields by which the
+/// engine applies the adapter (`InferenceEngine.requestBody`; see Docs/architecture.md).
 public struct CompletionRequest: Sendable {
     public let endpoint: CompletionEndpoint
     /// The model id the client named (the bundle name for the base, or an adapter name).
@@ -34,10 +34,13 @@ public struct CompletionRequest: Sendable {
 public struct RequestTranslator: Sendable {
     public let catalog: ModelCatalog
     public let limits: GatewayLimits
+    /// Writes the engine's part of the body: how it applies the adapter.
+    public let engine: any InferenceEngine
 
-    public init(catalog: ModelCatalog, limits: GatewayLimits) {
+    public init(catalog: ModelCatalog, limits: GatewayLimits, engine: any InferenceEngine) {
         self.catalog = catalog
         self.limits = limits
+        self.engine = engine
     }
 
     static let commonFields: Set<String> = [
@@ -140,13 +143,12 @@ public struct RequestTranslator: Sendable {
 
         forward.append(("stream", .bool(stream)))
         if stream { forward.append(("stream_options", .object([("include_usage", .bool(true))]))) }
-        forward.append(("lora", catalog.loraField(for: model)))
-        forward.append(("cache_prompt", .bool(false)))
+        let adapter = catalog.adapter(for: model)
 
         return CompletionRequest(
-            endpoint: endpoint, model: model, adapter: catalog.adapter(for: model), stream: stream,
+            endpoint: endpoint, model: model, adapter: adapter, stream: stream,
             streamUsage: streamUsage, maxTokens: maxTokens, promptSHA256: promptDigest,
-            promptCharacters: promptText, runtimeBody: JSONValue.object(forward).bytes)
+            promptCharacters: promptText, runtimeBody: engine.requestBody(forward, adapter: adapter).bytes)
     }
 
     // MARK: Fields

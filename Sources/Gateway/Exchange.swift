@@ -1,14 +1,21 @@
 internal import NIOCore
+internal import Runtime
 internal import Synchronization
 
 /// One completion request's trip to the runtime and back, under the request deadline: wait
 /// for a slot, forward, pass the answer on (whole, or event by event as it is generated),
 /// write the audit record, finish the answer. Exactly one record is written per request:
 /// whoever ends the exchange first (the exchange itself, or the deadline) claims it.
+///
+/// It sees the gateway only through its parts: the admission queue, the runtime client, the
+/// engine (how answers are rewritten) and the recorder (audit record, runtime down).
 final class Exchange: Sendable {
     enum Result: Sendable { case done, deadline }
 
-    let gateway: Gateway
+    let admission: Admission
+    let runtime: RuntimeClient
+    let engine: any InferenceEngine
+    let recorder: any ExchangeRecorder
     let request: IncomingRequest
     let translated: CompletionRequest
     let client: ClientIdentity
@@ -23,8 +30,14 @@ final class Exchange: Sendable {
     /// The largest whole (non-streamed) answer accepted from the runtime.
     static let answerLimit = 16 << 20
 
-    init(gateway: Gateway, request: IncomingRequest, translated: CompletionRequest, client: ClientIdentity, writer: ResponseWriter) {
-        self.gateway = gateway
+    init(
+        admission: Admission, runtime: RuntimeClient, engine: any InferenceEngine, recorder: any ExchangeRecorder,
+        request: IncomingRequest, translated: CompletionRequest, client: ClientIdentity, writer: ResponseWriter
+    ) {
+        self.admission = admission
+        self.runtime = runtime
+        self.engine = engine
+        self.recorder = recorder
         self.request = request
         self.translated = translated
         self.client = client
@@ -52,7 +65,7 @@ final class Exchange: Sendable {
 
     func run() async -> Result {
         do {
-            try await gateway.admission.acquire(client: client.keyID, adapter: translated.model)
+            try await admission.acquire(client: client.keyID, adapter: translated.model)
         } catch let refusal as Admission.Refusal {
             let error: OpenAIError
             switch refusal {
@@ -61,7 +74,7 @@ final class Exchange: Sendable {
             case .queueFull(let length):
                 error = .busy("the gateway's queue is full (\(length) requests waiting); retry shortly", retryAfter: 2)
             }
-            if claim() { await gateway.refuse(error, request: request, writer: writer, outcome: baseOutcome) }
+            if claim() { await recorder.refuse(error, request: request, writer: writer, outcome: baseOutcome) }
             return .done
         } catch {
             await clientLeft("while waiting for a runtime slot")
@@ -82,7 +95,7 @@ final class Exchange: Sendable {
             defer { state.holdsSlot = false }
             return state.holdsSlot
         }
-        if held { gateway.admission.release(client: client.keyID, adapter: translated.model) }
+        if held { admission.release(client: client.keyID, adapter: translated.model) }
     }
 
     /// The client closed the connection (or the task was cancelled for it): nothing to answer;
@@ -92,14 +105,11 @@ final class Exchange: Sendable {
         var outcome = baseOutcome
         outcome.status = 499
         outcome.reason = "the client closed the connection \(when)"
-        _ = await gateway.record(request, outcome)
+        _ = await recorder.record(request, outcome)
     }
 
     private func runtimeFailed(_ error: any Error) async {
-        if case RuntimeCallError.unreachable(let reason) = error {
-            gateway.health.markDown()
-            gateway.log("runtime marked down: a request could not reach it (\(reason))")
-        }
+        if case RuntimeCallError.unreachable(let reason) = error { recorder.runtimeUnreachable(reason) }
         let message = "\(error)"
         guard claim() else { return }
         let answer: OpenAIError = if case RuntimeCallError.unreachable = error {
@@ -111,11 +121,11 @@ final class Exchange: Sendable {
             var outcome = baseOutcome
             outcome.status = 503
             outcome.reason = message
-            _ = await gateway.record(request, outcome)
+            _ = await recorder.record(request, outcome)
             try? await writer.write(Self.errorEvent(answer))
             try? await writer.finish()
         } else {
-            await gateway.refuse(answer, request: request, writer: writer, outcome: baseOutcome)
+            await recorder.refuse(answer, request: request, writer: writer, outcome: baseOutcome)
         }
     }
 
@@ -128,12 +138,11 @@ final class Exchange: Sendable {
     private func forward(when: String, onBody: (ByteBuffer, Int) async throws -> Void) async -> Int? {
         var status = 0
         do {
-            // llama-server ends the connection after every streamed answer, although its head
-            // says keep-alive (b11434: cpp-httplib's chunked provider returns false once done);
-            // asking for that keeps a connection about to close out of the pool.
-            try await gateway.runtime.send(
+            // An engine that ends the connection after a streamed answer is asked to, so that a
+            // connection about to close stays out of the pool.
+            try await runtime.send(
                 method: "POST", path: translated.endpoint.rawValue, body: translated.runtimeBody, on: writer.eventLoop,
-                keepAlive: !translated.stream,
+                keepAlive: !translated.stream || engine.keepsConnectionAfterStream,
                 onHead: { code in status = code },
                 onBody: { buffer in try await onBody(buffer, status) })
         } catch is ClientGone {
@@ -153,7 +162,7 @@ final class Exchange: Sendable {
     private func accepted(status: Int, body: [UInt8]) async -> Bool {
         guard status != 200 else { return true }
         if claim() {
-            await gateway.refuse(.fromRuntime(status: status, body: body), request: request, writer: writer, outcome: baseOutcome)
+            await recorder.refuse(.fromRuntime(status: status, body: body), request: request, writer: writer, outcome: baseOutcome)
         }
         return false
     }
@@ -177,14 +186,14 @@ final class Exchange: Sendable {
             body += buffer.readableBytesView
         }
         guard let status = sent, await accepted(status: status, body: body) else { return }
-        var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint)
+        var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint, engine: engine)
         guard let parsed = try? JSONValue.parse(body), let rewritten = tracker.rewrite(parsed, keepUsage: true) else {
             await runtimeFailed(RuntimeCallError.brokeOff("the runtime's answer is not JSON"))
             return
         }
         guard claim() else { return }
-        guard await gateway.record(request, outcome(of: tracker)) else {
-            try? await writer.send(gateway.auditUnavailable)
+        guard await recorder.record(request, outcome(of: tracker)) else {
+            try? await writer.send(.auditUnavailable)
             return
         }
         try? await writer.send(status: 200, headers: [("Content-Type", "application/json")], body: rewritten.bytes)
@@ -215,7 +224,7 @@ final class Exchange: Sendable {
     private func stream() async {
         var errorBody: [UInt8] = []
         var events = ServerSentEvents()
-        var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint)
+        var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint, engine: engine)
         let keepUsage = translated.streamUsage
         let sent = await forward(when: "during the answer") { buffer, status in
             guard status == 200 else {
@@ -236,10 +245,10 @@ final class Exchange: Sendable {
         }
         guard let status = sent, await accepted(status: status, body: errorBody) else { return }
         guard claim() else { return }
-        let recorded = await gateway.record(request, outcome(of: tracker))
+        let recorded = await recorder.record(request, outcome(of: tracker))
         do {
             // The answer is complete only with [DONE], sent once its record is on disk.
-            try await sendEvent(recorded ? Self.event(Array("[DONE]".utf8)) : Self.errorEvent(gateway.auditUnavailable))
+            try await sendEvent(recorded ? Self.event(Array("[DONE]".utf8)) : Self.errorEvent(.auditUnavailable))
             try await writer.finish()
         } catch {
             // The client left after the last token; the record stands as written.

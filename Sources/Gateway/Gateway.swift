@@ -3,6 +3,7 @@ public import AuditLog
 internal import NIOCore
 internal import NIOHTTP1
 internal import NIOPosix
+public import Runtime
 internal import Synchronization
 internal import Systemd
 
@@ -14,25 +15,17 @@ public struct GatewaySettings: Sendable {
     public var port: Int
     public var limits: GatewayLimits
     public var catalog: ModelCatalog
-    /// The runtime's Unix socket.
-    public var runtimeSocket: String
-    /// The runtime's parallel slots.
-    public var runtimeSlots: Int
-    /// Requests let through to wait inside the runtime beyond its slots (its next ones, taken
-    /// the moment a slot frees); any more wait in the gateway's queue.
-    public var runtimeBacklog: Int
+    /// The engine behind the gateway: its socket, its slots, and the backlog of requests let
+    /// through to wait inside it beyond its slots (its next ones, taken the moment a slot
+    /// frees); any more wait in the gateway's queue.
+    public var engine: any InferenceEngine
 
-    public init(
-        host: String, port: Int, limits: GatewayLimits, catalog: ModelCatalog, runtimeSocket: String, runtimeSlots: Int,
-        runtimeBacklog: Int = 0
-    ) {
+    public init(host: String, port: Int, limits: GatewayLimits, catalog: ModelCatalog, engine: any InferenceEngine) {
         self.host = host
         self.port = port
         self.limits = limits
         self.catalog = catalog
-        self.runtimeSocket = runtimeSocket
-        self.runtimeSlots = runtimeSlots
-        self.runtimeBacklog = runtimeBacklog
+        self.engine = engine
     }
 }
 
@@ -71,14 +64,15 @@ public final class Gateway: Sendable {
         self.settings = settings
         self.authenticator = authenticator
         self.audit = audit
-        self.translator = RequestTranslator(catalog: settings.catalog, limits: settings.limits)
+        let engine = settings.engine
+        self.translator = RequestTranslator(catalog: settings.catalog, limits: settings.limits, engine: engine)
         // Requests inside the runtime at once: its slots and the backlog waiting in it.
-        let inRuntime = settings.runtimeSlots + settings.runtimeBacklog
-        self.runtime = RuntimeClient(socketPath: settings.runtimeSocket, connectionLimit: inRuntime)
+        let inRuntime = engine.slots + engine.backlog
+        self.runtime = RuntimeClient(socketPath: engine.socketPath, connectionLimit: inRuntime)
         self.admission = Admission(
             slots: inRuntime, queueLength: settings.limits.queueLength,
             clientLimit: settings.limits.clientConcurrency)
-        self.health = RuntimeHealth(client: runtime)
+        self.health = RuntimeHealth(client: runtime, path: engine.healthPath)
         self.log = log
     }
 
@@ -117,13 +111,13 @@ public final class Gateway: Sendable {
         if let address = server.channel.localAddress, let host = address.ipAddress, let port = address.port {
             onListening(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
         }
-        log("serving \(settings.catalog.bundle) \(settings.catalog.version) (models: \(settings.catalog.models.joined(separator: ", "))); runtime socket \(settings.runtimeSocket)")
+        log("serving \(settings.catalog.bundle) \(settings.catalog.version) (models: \(settings.catalog.models.joined(separator: ", "))); runtime socket \(settings.engine.socketPath)")
 
         var acceptFailure: (any Error)?
         await withTaskGroup(of: Void.self) { background in
             background.addTask { [self] in
                 await health.poll { up, why in
-                    self.log(up ? "runtime is answering on \(self.settings.runtimeSocket)" : "runtime is not answering (\(why)); requests get 503 until it does")
+                    self.log(up ? "runtime is answering on \(self.settings.engine.socketPath)" : "runtime is not answering (\(why)); requests get 503 until it does")
                     if !up { self.metrics.runtimeLost() }
                     _ = try? ServiceNotifier().notify("STATUS=" + (up ? "serving" : "runtime not answering"))
                 }
@@ -298,9 +292,8 @@ public final class Gateway: Sendable {
         _ inbound: NIOAsyncChannelInboundStream<HTTPServerRequestPart>, remote: SocketAddress?,
         into continuation: AsyncStream<IncomingRequest>.Continuation
     ) async -> ReadEnd {
-        var head: HTTPRequestHead?
-        var screened: Screened?
-        var body: [UInt8] = []
+        // The request accepted on its headers whose body is arriving.
+        var pending: IncomingRequest?
         let limit = settings.limits.maxBodyBytes
         var refused = false
         var drained = 0
@@ -314,47 +307,40 @@ public final class Gateway: Sendable {
                 }
                 switch part {
                 case .head(let requestHead):
-                    let check = await screen(requestHead, remote: remote)
-                    if check.refusal != nil {
-                        continuation.yield(IncomingRequest(head: requestHead, screened: check, body: []))
+                    let started = ContinuousClock.now
+                    let path = String(requestHead.uri.prefix { $0 != "?" && $0 != "#" })
+                    let request = IncomingRequest(
+                        head: requestHead, path: path, started: started, screened: await screen(requestHead, path: path, remote: remote))
+                    if request.screened.refusal != nil {
+                        continuation.yield(request)
                         refused = true
                         continue
                     }
-                    head = requestHead
-                    screened = check
-                    body = []
+                    pending = request
                 case .body(let buffer):
-                    guard let requestHead = head, let check = screened else { continue }
-                    guard body.count + buffer.readableBytes <= limit else {
-                        let tooLarge = Screened(
-                            route: check.route, path: check.path, started: check.started, client: check.client,
-                            refusal: .tooLarge(limit: limit), presented: nil, authenticationFailure: nil)
-                        continuation.yield(IncomingRequest(head: requestHead, screened: tooLarge, body: []))
-                        head = nil
-                        screened = nil
-                        body = []
+                    // Counted through `pending` in place: a copy of it would make each append copy the body.
+                    guard let received = pending?.body.count else { continue }
+                    guard received + buffer.readableBytes <= limit else {
+                        if let request = pending { continuation.yield(request.refused(.tooLarge(limit: limit))) }
+                        pending = nil
                         refused = true
                         continue
                     }
-                    body += buffer.readableBytesView
+                    pending?.body += buffer.readableBytesView
                 case .end:
-                    guard let requestHead = head, let check = screened else { continue }
-                    continuation.yield(IncomingRequest(head: requestHead, screened: check, body: body))
-                    head = nil
-                    screened = nil
-                    body = []
+                    guard let request = pending else { continue }
+                    continuation.yield(request)
+                    pending = nil
                 }
             }
         } catch {
             // A broken connection ends like a closed one.
         }
-        if let requestHead = head, let check = screened {
+        if let request = pending {
             // Headers came, the body never finished: the client left or was too slow.
-            let dropped = Screened(
-                route: check.route, path: check.path, started: check.started, client: check.client,
-                refusal: .requestTimeout("the request body did not arrive in full within \(settings.limits.bodyTimeout) (or the client closed the connection)"),
-                presented: nil, authenticationFailure: nil)
-            await recordDropped(IncomingRequest(head: requestHead, screened: dropped, body: []))
+            await recordDropped(
+                request.refused(
+                    .requestTimeout("the request body did not arrive in full within \(settings.limits.bodyTimeout) (or the client closed the connection)")))
         }
         return refused ? .refused : .clientGone
     }
@@ -367,37 +353,31 @@ public final class Gateway: Sendable {
         "/v1/completions": (.POST, .completion(.completions)),
     ]
 
-    private func screen(_ head: HTTPRequestHead, remote: SocketAddress?) async -> Screened {
-        let started = ContinuousClock.now
-        let path = String(head.uri.prefix { $0 != "?" && $0 != "#" })
-        func refuse(_ error: OpenAIError, route: Screened.Route? = nil) -> Screened {
-            Screened(route: route, path: path, started: started, client: nil, refusal: error, presented: nil, authenticationFailure: nil)
-        }
+    private func screen(_ head: HTTPRequestHead, path: String, remote: SocketAddress?) async -> Screened {
         if path == "/health" || path == "/metrics" {
             let route: Screened.Route = path == "/health" ? .health : .metrics
-            guard head.method == .GET else { return refuse(.methodNotAllowed(head.method.rawValue, path: path, allowed: "GET"), route: route) }
-            if route == .metrics, !Self.isLocal(remote) { return refuse(.notFound(path: path)) }
-            return Screened(route: route, path: path, started: started, client: nil, refusal: nil, presented: nil, authenticationFailure: nil)
+            guard head.method == .GET else {
+                return .refused(.methodNotAllowed(head.method.rawValue, path: path, allowed: "GET"), route: route, client: nil)
+            }
+            if route == .metrics, !Self.isLocal(remote) { return .refused(.notFound(path: path), route: nil, client: nil) }
+            return .accepted(route, client: nil)
         }
-        guard let entry = Self.apiRoutes[path] else { return refuse(.notFound(path: path)) }
+        guard let entry = Self.apiRoutes[path] else { return .refused(.notFound(path: path), route: nil, client: nil) }
         guard head.method == entry.method else {
-            return refuse(.methodNotAllowed(head.method.rawValue, path: path, allowed: entry.method.rawValue), route: entry.route)
+            return .refused(.methodNotAllowed(head.method.rawValue, path: path, allowed: entry.method.rawValue), route: entry.route, client: nil)
         }
-        if isShuttingDown { return refuse(.unavailable("the gateway is shutting down", code: "shutting_down"), route: entry.route) }
+        if isShuttingDown { return .refused(.unavailable("the gateway is shutting down", code: "shutting_down"), route: entry.route, client: nil) }
         switch await authenticator.authenticate(authorization: head.headers.first(name: "Authorization")) {
         case .refused(let presented, let reason, let answer):
             metrics.authenticationFailed()
-            return Screened(
-                route: entry.route, path: path, started: started, client: nil,
-                refusal: answer ?? .unauthorized("the API key was not accepted (send 'Authorization: Bearer <key>' with a key from 'airlock clients add')"),
-                presented: presented, authenticationFailure: reason)
+            return .keyRefused(
+                answer ?? .unauthorized("the API key was not accepted (send 'Authorization: Bearer <key>' with a key from 'airlock clients add')"),
+                route: entry.route, presented: presented, reason: reason)
         case .authenticated(let client):
             if let declared = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > settings.limits.maxBodyBytes {
-                return Screened(
-                    route: entry.route, path: path, started: started, client: client,
-                    refusal: .tooLarge(limit: settings.limits.maxBodyBytes), presented: nil, authenticationFailure: nil)
+                return .refused(.tooLarge(limit: settings.limits.maxBodyBytes), route: entry.route, client: client)
             }
-            return Screened(route: entry.route, path: path, started: started, client: client, refusal: nil, presented: nil, authenticationFailure: nil)
+            return .accepted(entry.route, client: client)
         }
     }
 

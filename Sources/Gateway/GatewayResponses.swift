@@ -2,6 +2,7 @@ internal import AirlockCore
 internal import AuditLog
 internal import NIOCore
 internal import NIOHTTP1
+internal import Runtime
 
 /// How one request ended, for its audit record, its metrics and its log line.
 struct RequestOutcome {
@@ -18,38 +19,22 @@ struct RequestOutcome {
 
 extension Gateway {
     func respond(to request: IncomingRequest, remote: SocketAddress?, writer: ResponseWriter) async {
-        let screened = request.screened
-        if let refusal = screened.refusal {
+        switch request.screened {
+        case .refused(let refusal, _, _), .keyRefused(let refusal, _, _, _):
             await refuse(refusal, request: request, writer: writer)
-            return
-        }
-        switch screened.route {
-        case .health?:
+        case .accepted(.health, _):
             let up = health.isUp
             let body = Array((up ? #"{"status":"ok"}"# : #"{"status":"runtime not answering"}"#).utf8)
             try? await writer.send(status: up ? 200 : 503, headers: [("Content-Type", "application/json")], body: body)
-        case .metrics?:
+        case .accepted(.metrics, _):
             let text = metrics.render(
                 queueDepth: admission.queueDepth, running: admission.running, connections: openConnections, runtimeUp: health.isUp)
             try? await writer.send(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
-        case .models?:
+        case .accepted(.models, _):
             await listModels(request, writer: writer)
-        case .completion(let endpoint)?:
+        case .accepted(.completion(let endpoint), _):
             await complete(endpoint, request: request, writer: writer)
-        case nil:
-            await refuse(.notFound(path: screened.path), request: request, writer: writer)
         }
-    }
-
-    // MARK: Refusals
-
-    /// Records a refusal, then answers it (503 instead when the record cannot be written).
-    func refuse(_ error: OpenAIError, request: IncomingRequest, writer: ResponseWriter, outcome: RequestOutcome? = nil) async {
-        var finished = outcome ?? RequestOutcome(status: error.status)
-        finished.status = error.status
-        finished.reason = finished.reason ?? error.message
-        let answer = await record(request, finished) ? error : auditUnavailable
-        try? await writer.send(answer)
     }
 
     /// Records a request whose body never arrived in full (nothing is answered: the
@@ -59,16 +44,12 @@ extension Gateway {
         _ = await record(request, RequestOutcome(status: refusal?.status ?? 408, reason: refusal?.message))
     }
 
-    var auditUnavailable: OpenAIError {
-        .unavailable("the audit log cannot be written, so no request is served until it can (see 'airlock-audit verify' and the gateway's log)", code: "audit_unavailable", retryAfter: 5)
-    }
-
     // MARK: Audit, metrics and the log line
 
     /// Writes the request's audit record durably; false when it could not be written.
     func record(_ request: IncomingRequest, _ outcome: RequestOutcome) async -> Bool {
         let screened = request.screened
-        let elapsed = ContinuousClock.now - screened.started
+        let elapsed = ContinuousClock.now - request.started
         let milliseconds = UInt64(max(0, elapsed.inSeconds * 1000))
         let endpoint = Self.endpointLabel(screened)
         metrics.request(
@@ -78,11 +59,13 @@ extension Gateway {
             tokensIn: outcome.tokensIn, tokensOut: outcome.tokensOut, latencyMilliseconds: milliseconds,
             status: UInt16(clamping: outcome.status), promptSHA256: outcome.promptSHA256, answerSHA256: outcome.answerSHA256)
         let event: AuditEvent
-        var details = ["endpoint": String(screened.path.prefix(200)), "method": request.head.method.rawValue]
+        var details = ["endpoint": String(request.path.prefix(200)), "method": request.head.method.rawValue]
         if let reason = outcome.reason { details["reason"] = String(reason.prefix(500)) }
         if outcome.stream { details["stream"] = "true" }
-        if let failure = screened.authenticationFailure {
-            event = .authenticationFailed(presented: screened.presented ?? "-", reason: failure, request: summary)
+        var presented: String?
+        if case .keyRefused(_, _, let key, let reason) = screened {
+            presented = key
+            event = .authenticationFailed(presented: key, reason: reason, request: summary)
         } else {
             if let client = screened.client { details["client"] = client.name }
             let actor: AuditActor = .client(screened.client?.keyID ?? "anonymous")
@@ -92,7 +75,7 @@ extension Gateway {
                 outcome: verdict, request: summary, details: details)
         }
         log(
-            "\(request.head.method.rawValue) \(screened.path.prefix(200)) \(outcome.status) \(screened.client?.name ?? screened.presented ?? "-") "
+            "\(request.head.method.rawValue) \(request.path.prefix(200)) \(outcome.status) \(screened.client?.name ?? presented ?? "-") "
                 + "model=\(outcome.model ?? "-") tokens=\(outcome.tokensIn ?? 0)/\(outcome.tokensOut ?? 0) \(milliseconds)ms"
                 + (outcome.reason.map { " (\($0.prefix(200)))" } ?? ""))
         do {
@@ -131,7 +114,7 @@ extension Gateway {
         }
         let body = JSONValue.object([("object", .string("list")), ("data", .array(data))]).bytes
         guard await record(request, RequestOutcome(status: 200)) else {
-            try? await writer.send(auditUnavailable)
+            try? await writer.send(.auditUnavailable)
             return
         }
         try? await writer.send(status: 200, headers: [("Content-Type", "application/json")], body: body)
@@ -164,7 +147,9 @@ extension Gateway {
 
         // Everything from here runs under the request deadline.
         let deadline = settings.limits.requestDeadline
-        let exchange = Exchange(gateway: self, request: request, translated: translated, client: client, writer: writer)
+        let exchange = Exchange(
+            admission: admission, runtime: runtime, engine: settings.engine, recorder: self,
+            request: request, translated: translated, client: client, writer: writer)
         let finished: Exchange.Result = await withTaskGroup(of: Exchange.Result?.self) { group in
             group.addTask { await exchange.run() }
             group.addTask {

@@ -5,27 +5,63 @@ internal import NIOHTTP1
 /// key, declared size) before any of its body was accepted.
 struct IncomingRequest: Sendable {
     let head: HTTPRequestHead
+    /// The request's path, without query or fragment.
+    let path: String
+    /// When its head arrived.
+    let started: ContinuousClock.Instant
     let screened: Screened
-    let body: [UInt8]
+    var body: [UInt8] = []
+
+    /// The same request refused with `error` after its headers were accepted (`Screened.refusing`).
+    func refused(_ error: OpenAIError) -> IncomingRequest {
+        IncomingRequest(head: head, path: path, started: started, screened: screened.refusing(error))
+    }
 }
 
 /// What happens to a request on the strength of its headers alone.
-struct Screened: Sendable {
+enum Screened: Sendable {
     enum Route: Sendable, Equatable {
         case models
         case completion(CompletionEndpoint)
         case health
         case metrics
     }
-    let route: Route?
-    let path: String
-    let started: ContinuousClock.Instant
-    let client: ClientIdentity?
-    /// Set when the request is answered with this error without reading its body.
-    let refusal: OpenAIError?
-    /// For the audit record of a refused key: what was presented, and why it failed.
-    let presented: String?
-    let authenticationFailure: String?
+
+    /// Its body is read and it is served on `route`; `client` is whose key it presented (nil
+    /// on /health and /metrics, which take none).
+    case accepted(Route, client: ClientIdentity?)
+    /// Answered with `error` without reading its body (or the rest of it); `client` when its
+    /// key had been accepted.
+    case refused(OpenAIError, route: Route?, client: ClientIdentity?)
+    /// Its API key was not accepted: answered with `error`; the audit record gets what was
+    /// `presented` (a key id or `-`, never a secret) and why it failed (`reason`).
+    case keyRefused(OpenAIError, route: Route, presented: String, reason: String)
+
+    var route: Route? {
+        switch self {
+        case .accepted(let route, _), .keyRefused(_, let route, _, _): route
+        case .refused(_, let route, _): route
+        }
+    }
+
+    var client: ClientIdentity? {
+        switch self {
+        case .accepted(_, let client), .refused(_, _, let client): client
+        case .keyRefused: nil
+        }
+    }
+
+    /// The error the request is answered with unread; nil when it is accepted.
+    var refusal: OpenAIError? {
+        switch self {
+        case .accepted: nil
+        case .refused(let error, _, _), .keyRefused(let error, _, _, _): error
+        }
+    }
+
+    /// An accepted request refused after all (its body was too large, or never arrived in
+    /// full), for the same route and client.
+    func refusing(_ error: OpenAIError) -> Screened { .refused(error, route: route, client: client) }
 }
 
 /// Writes one response on a connection: whole, or as a stream of chunks. Each call hands its

@@ -1,7 +1,7 @@
 public import AirlockCore
 
 /// The models one gateway serves: the base model (named after its bundle) and each adapter
-/// (by its name), in the order the runtime loaded the adapters, which is their `lora` id.
+/// (by its name), in the order the runtime loaded the adapters.
 public struct ModelCatalog: Sendable, Equatable {
     /// The bundle name: also the model id of the base model alone.
     public let bundle: String
@@ -29,13 +29,4 @@ public struct ModelCatalog: Sendable, Equatable {
 
     /// The adapter a model id selects; nil for the base model.
     public func adapter(for model: String) -> String? { model == bundle ? nil : model }
-
-    /// The per-request `lora` field: every loaded adapter listed, the chosen one at 1 and all
-    /// others at 0 (llama-server applies its global scales when the list is empty and ignores
-    /// unknown ids silently, so every id is always sent).
-    public func loraField(for model: String) -> JSONValue {
-        .array(adapters.enumerated().map { index, name in
-            .object([("id", .int(Int64(index))), ("scale", .int(name == model ? 1 : 0))])
-        })
-    }
 }

@@ -1,4 +1,5 @@
 internal import Foundation
+internal import Runtime
 
 /// An error answered to a client in OpenAI's shape:
 /// `{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}`, with the HTTP status
@@ -92,5 +93,24 @@ public struct OpenAIError: Error, Sendable, Equatable {
 
     public static func deadline(_ message: String) -> OpenAIError {
         OpenAIError(status: 504, type: "server_error", code: "timeout", message: message)
+    }
+
+    /// The answer while the audit log cannot be written: no request is served without its record.
+    static var auditUnavailable: OpenAIError {
+        .unavailable("the audit log cannot be written, so no request is served until it can (see 'airlock-audit verify' and the gateway's log)", code: "audit_unavailable", retryAfter: 5)
+    }
+}
+
+extension OpenAIError {
+    /// The client-facing error for a runtime's non-200 answer: its 4xx are the request's fault
+    /// (400 with the runtime's message, e.g. a prompt longer than the context), anything else
+    /// is the runtime failing (503).
+    static func fromRuntime(status: Int, body: [UInt8]) -> OpenAIError {
+        let message = (try? JSONValue.parse(body))?["error"]?["message"]?.stringValue
+            ?? String(decoding: body.prefix(300), as: UTF8.self)
+        if (400..<500).contains(status) {
+            return .invalid("the runtime refused the request: \(message)", code: "runtime_rejected")
+        }
+        return .unavailable("the runtime failed (HTTP \(status)): \(message)", code: "runtime_error")
     }
 }

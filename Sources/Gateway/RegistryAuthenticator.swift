@@ -1,4 +1,5 @@
 public import AirlockCore
+public import ClientRegistry
 internal import Dispatch
 
 /// The gateway's authenticator over the host's clients.yaml (`ClientRegistry`): cached keys

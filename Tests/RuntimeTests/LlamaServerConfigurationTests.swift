@@ -3,7 +3,7 @@ import Runtime
 import Testing
 
 @Suite struct LlamaServerConfigurationTests {
-    let configuration = LlamaServerConfiguration(
+    let configuration = LlamaServerEngine(
         executable: "/opt/airlock/runtime/llama-server", model: "/var/lib/airlock/x/1.0.0/base.gguf",
         adapters: [RuntimeAdapter(name: "claims", path: "/a/claims.gguf"), RuntimeAdapter(name: "legal", path: "/a/legal.gguf")],
         socketPath: "/run/airlock/x/runtime.sock", contextSize: 4096, parallel: 4, threads: 2)

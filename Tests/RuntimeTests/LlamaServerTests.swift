@@ -9,17 +9,17 @@ import Testing
     static let prompt = "The claim was filed on"
 
     /// Starts the runtime on the demo model with both adapters loaded at scale 0.
-    static func startDemoRuntime(in folder: TemporaryDirectory) throws -> LlamaServer {
+    static func startDemoRuntime(in folder: TemporaryDirectory) throws -> RuntimeProcess<LlamaServerEngine> {
         let model = try TestEnvironment.demoModel()
-        let configuration = LlamaServerConfiguration(
+        let configuration = LlamaServerEngine(
             executable: try TestEnvironment.llamaServer(), model: model.base,
             adapters: model.adapters.map { RuntimeAdapter(name: $0.name, path: $0.path) },
             socketPath: folder.file("runtime.sock"), contextSize: 512, parallel: 1, threads: 1)
-        return try LlamaServer.start(configuration, logPath: folder.file("runtime.log"), readinessTimeout: .seconds(30))
+        return try configuration.start(logPath: folder.file("runtime.log"), readinessTimeout: .seconds(30))
     }
 
     /// One completion at temperature 0 with exactly `adapter` applied (nil: the base alone).
-    static func complete(_ server: LlamaServer, adapter: String?) throws -> String {
+    static func complete(_ server: RuntimeProcess<LlamaServerEngine>, adapter: String?) throws -> String {
         let lora = try server.configuration.loraField(applying: adapter)
         let body = #"{"prompt":"\#(prompt)","n_predict":16,"temperature":0,"cache_prompt":false,"lora":\#(lora)}"#
         let response = try server.client.post("/completion", json: body)
@@ -85,11 +85,11 @@ import Testing
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         try Data("not a gguf".utf8).write(to: folder.url.appendingPathComponent("broken.gguf"))
-        let configuration = LlamaServerConfiguration(
+        let configuration = LlamaServerEngine(
             executable: try TestEnvironment.llamaServer(), model: folder.file("broken.gguf"),
             socketPath: folder.file("runtime.sock"), contextSize: 512)
         let error = #expect(throws: AirlockError.self) {
-            try LlamaServer.start(configuration, logPath: folder.file("runtime.log"), readinessTimeout: .seconds(30))
+            try configuration.start(logPath: folder.file("runtime.log"), readinessTimeout: .seconds(30))
         }
         #expect(error?.description.contains("llama-server did not become ready") == true)
         #expect(error?.description.contains("exited before it was ready") == true, "\(String(describing: error))")
@@ -124,7 +124,7 @@ import Testing
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let model = try TestEnvironment.demoModel()
-        let configuration = LlamaServerConfiguration(
+        let configuration = LlamaServerEngine(
             executable: try TestEnvironment.llamaServer(), model: model.base,
             socketPath: folder.file("runtime.sock"), contextSize: 512)
         let child = try ChildProcess(

@@ -1,7 +1,7 @@
 import Foundation
-import Gateway
 import NIOCore
 import NIOPosix
+import Runtime
 import Synchronization
 import TestSupport
 import Testing

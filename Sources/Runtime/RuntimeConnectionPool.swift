@@ -13,7 +13,7 @@ internal import Synchronization
 ///
 /// Bounded by the runtime's threads: llama-server's HTTP server (cpp-httplib) serves each
 /// connection on one thread for its whole life, idle keep-alive waits included (polling it
-/// every 10 ms), and `LlamaServerConfiguration.httpThreads` has one thread per request the
+/// every 10 ms), and `LlamaServerEngine.httpThreads` has one thread per request the
 /// gateway lets in (`limit`, slots plus backlog) plus two for health checks. So at most
 /// `limit` connections are open for requests, busy or idle: opening one more closes the
 /// oldest idle one (of any loop) first.

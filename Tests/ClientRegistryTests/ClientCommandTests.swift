@@ -1,7 +1,7 @@
 import AirlockCore
 import ArgumentParser
+import ClientRegistry
 import Foundation
-import Gateway
 import TestSupport
 import Testing
 

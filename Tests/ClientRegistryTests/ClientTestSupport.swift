@@ -1,6 +1,6 @@
 import AirlockCore
+import ClientRegistry
 import Foundation
-import Gateway
 import TestSupport
 
 /// A scratch host root with helpers to add clients directly (one scrypt run each).

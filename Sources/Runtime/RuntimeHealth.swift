@@ -1,9 +1,9 @@
 internal import Synchronization
 
-/// Whether the runtime answers: polled on `/health` (every 200 ms while down, every second
+/// Whether the runtime answers: polled on its health path (every 200 ms while down, every second
 /// while up), and marked down at once when a forwarded request cannot reach it, so that
 /// requests get 503 at once while it restarts and are served again as soon as it answers.
-final class RuntimeHealth: Sendable {
+public final class RuntimeHealth: Sendable {
     private struct State {
         var up = false
         var everUp = false
@@ -12,14 +12,19 @@ final class RuntimeHealth: Sendable {
     }
     private let state = Mutex(State())
     let client: RuntimeClient
+    /// The path that answers 200 while the runtime serves (`InferenceEngine.healthPath`).
+    let path: String
 
-    init(client: RuntimeClient) { self.client = client }
+    public init(client: RuntimeClient, path: String) {
+        self.client = client
+        self.path = path
+    }
 
-    var isUp: Bool { state.withLock { $0.up } }
-    var losses: UInt64 { state.withLock { $0.losses } }
+    public var isUp: Bool { state.withLock { $0.up } }
+    public var losses: UInt64 { state.withLock { $0.losses } }
 
     /// Marks the runtime down (a call could not reach it); the poller brings it back.
-    func markDown() {
+    public func markDown() {
         state.withLock { state in
             if state.up { state.losses += 1 }
             state.up = false
@@ -42,7 +47,7 @@ final class RuntimeHealth: Sendable {
     }
 
     /// Returns once the runtime has answered its health check at least once.
-    func waitUntilFirstUp() async {
+    public func waitUntilFirstUp() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { state in
                 if state.everUp { return true }
@@ -57,15 +62,15 @@ final class RuntimeHealth: Sendable {
     /// A runtime that is up is declared down after two failed checks in a row (one slow
     /// answer on a saturated host is not an outage); a refused connection on a forwarded
     /// request marks it down at once (`markDown`).
-    func poll(onChange: @Sendable (Bool, String) -> Void) async {
+    public func poll(onChange: @Sendable (Bool, String) -> Void) async {
         var failures = 0
         while !Task.isCancelled {
             let answered: Bool
             let why: String
             do {
-                let status = try await client.fetch(path: "/health", limit: 4096).status
+                let status = try await client.fetch(path: path, limit: 4096).status
                 answered = status == 200
-                why = "/health answered HTTP \(status)"
+                why = "\(path) answered HTTP \(status)"
             } catch {
                 answered = false
                 why = "\(error)"
@@ -75,13 +80,5 @@ final class RuntimeHealth: Sendable {
             if set(up: up) { onChange(up, why) }
             try? await Task.sleep(for: up ? .seconds(1) : .milliseconds(200))
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    var inSeconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
     }
 }

@@ -1,6 +1,6 @@
 import AirlockCore
+import ClientRegistry
 import Foundation
-import Gateway
 import Signing
 import TestSupport
 import Testing
