@@ -76,7 +76,7 @@ let package = Package(
         /// Unix-socket client and its connection pool, health, answer events.
         .target(name: "Runtime", dependencies: ["AirlockCore", "CAirlockShims"] + nio, swiftSettings: strict),
         /// The host's API clients: clients.yaml, scrypt-hashed keys, the reloading registry.
-        .target(name: "ClientRegistry", dependencies: ["AirlockCore", "Signing", yams], swiftSettings: strict),
+        .target(name: "ClientRegistry", dependencies: ["AirlockCore", "Signing", "StrictYAML"], swiftSettings: strict),
         /// The OpenAI-compatible HTTP front over the engine protocol: screening, auth, admission,
         /// the exchange, limits, metrics, audit per request.
         .target(

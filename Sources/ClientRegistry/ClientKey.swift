@@ -21,8 +21,7 @@ public struct ClientKey: Sendable, CustomStringConvertible {
     private let text: String
 
     static let base32 = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
-    static let base64URL = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    private static let base64URLValues: [UInt8] = table(base64URL)
+    private static let base64URLValues: [UInt8] = table(Base64.urlAlphabet)
     private static let base32Values: [UInt8] = table(base32)
 
     private static func table(_ alphabet: [UInt8]) -> [UInt8] {
@@ -36,7 +35,7 @@ public struct ClientKey: Sendable, CustomStringConvertible {
         let idBits = try KeyDerivation.randomBytes(keyIDLength)
         let keyID = String(decoding: idBits.map { base32[Int($0 & 0x1f)] }, as: UTF8.self)
         let secret = try KeyDerivation.randomBytes(32)
-        return ClientKey(keyID: keyID, text: prefix + keyID + "_" + encodeBase64URL(secret))
+        return ClientKey(keyID: keyID, text: prefix + keyID + "_" + Base64.encodeURL(secret))
     }
 
     /// Parses a presented key; nil unless it has exactly the shape `generate` makes (prefix,
@@ -78,18 +77,5 @@ public struct ClientKey: Sendable, CustomStringConvertible {
     /// Whether `keyID` has the shape of a key id (for loading files).
     static func isKeyID(_ keyID: String) -> Bool {
         keyID.utf8.count == keyIDLength && keyID.utf8.allSatisfy { base32Values[Int($0)] != 0xff }
-    }
-
-    private static func encodeBase64URL(_ bytes: [UInt8]) -> String {
-        var output: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            var group: UInt32 = 0
-            for (offset, byte) in chunk.enumerated() { group |= UInt32(byte) << UInt32(16 - 8 * offset) }
-            for position in 0..<(chunk.count + 1) { output.append(base64URL[Int(group >> UInt32(18 - 6 * position) & 0x3f)]) }
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
     }
 }

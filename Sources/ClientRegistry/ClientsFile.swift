@@ -1,7 +1,7 @@
 public import AirlockCore
 public import Signing
 internal import Foundation
-internal import Yams
+internal import StrictYAML
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -176,32 +176,26 @@ extension ClientsFile {
     /// Parses the file's text strictly; errors name `origin` and the entry.
     public static func parse(_ text: String, origin: String = "clients file") throws(AirlockError) -> ClientsFile {
         func refuse(_ why: String) -> AirlockError { AirlockError(.invalidInput, "\(origin): \(why)") }
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else { throw refuse("the file is empty (expected 'version: 1' and 'clients:')") }
-            root = node
-        } catch let error as AirlockError {
-            throw error
-        } catch {
-            throw AirlockError(.invalidInput, "\(origin) is not valid YAML", cause: ClientsFileError(text: "\(error)"))
+        guard let root = try StrictYAML.tree(from: text, origin: origin) else {
+            throw refuse("the file is empty (expected 'version: 1' and 'clients:')")
         }
         let top = try fields(of: root, allowed: ["version", "clients"], required: ["version", "clients"], where: "at the top level", refuse)
-        guard let version = top["version"]?.int, version == formatVersion else {
-            throw refuse("unsupported version '\(top["version"]?.scalar?.string ?? "?")' (this Airlock reads version \(formatVersion))")
+        guard let version = top["version"]?.integer, version == formatVersion else {
+            throw refuse("unsupported version '\(top["version"]?.text ?? "?")' (this Airlock reads version \(formatVersion))")
         }
-        guard let entries = top["clients"]?.sequence else { throw refuse("'clients' must be a list") }
+        guard let entries = top["clients"]?.items else { throw refuse("'clients' must be a list") }
         var file = ClientsFile()
         var keyIDs: [String: Int] = [:]
         var activeNames: [String: Int] = [:]
         for (index, node) in entries.enumerated() {
             let number = index + 1
-            let label = node.mapping?.first { $0.key.string == "name" }?.value.string.map { "client \(number) ('\($0)')" } ?? "client \(number)"
+            let label = node["name"]?.text.map { "client \(number) ('\($0)')" } ?? "client \(number)"
             func refuseEntry(_ why: String) -> AirlockError { refuse("\(label): \(why)") }
             let entry = try fields(
                 of: node, allowed: ["name", "key_id", "kdf", "salt", "hash", "adapters", "created", "revoked"],
                 required: ["name", "key_id", "kdf", "salt", "hash", "adapters", "created"], where: "in \(label)", refuse)
             func string(_ field: String) throws(AirlockError) -> String {
-                guard let value = entry[field]?.scalar?.string else { throw refuseEntry("'\(field)' must be a string") }
+                guard let value = entry[field]?.text else { throw refuseEntry("'\(field)' must be a string") }
                 return value
             }
             let name = try string("name")
@@ -212,10 +206,10 @@ extension ClientsFile {
             }
             guard let kdfNode = entry["kdf"] else { throw refuseEntry("missing field 'kdf'") }
             let kdf = try fields(of: kdfNode, allowed: ["algorithm", "n", "r", "p"], required: ["algorithm", "n", "r", "p"], where: "in the kdf of \(label)", refuse)
-            guard kdf["algorithm"]?.scalar?.string == "scrypt" else {
-                throw refuseEntry("kdf algorithm '\(kdf["algorithm"]?.scalar?.string ?? "?")' is not supported (only scrypt)")
+            guard kdf["algorithm"]?.text == "scrypt" else {
+                throw refuseEntry("kdf algorithm '\(kdf["algorithm"]?.text ?? "?")' is not supported (only scrypt)")
             }
-            guard let n = kdf["n"]?.int, let r = kdf["r"]?.int, let p = kdf["p"]?.int, n > 0, r > 0, p > 0 else {
+            guard let n = kdf["n"]?.integer, let r = kdf["r"]?.integer, let p = kdf["p"]?.integer, n > 0, r > 0, p > 0 else {
                 throw refuseEntry("kdf n, r and p must be positive integers")
             }
             let saltText = try string("salt")
@@ -223,16 +217,16 @@ extension ClientsFile {
             let hash: PasswordHash
             do throws(AirlockError) {
                 // The key length is the stored hash's length (checked against the minimum).
-                let stored = Base64Check.byteCount(hashText)
+                let stored = Base64.decodedCount(hashText)
                 let parameters = KeyDerivation.ScryptParameters(n: UInt64(n), r: UInt64(r), p: UInt64(p), keyLength: stored)
                 hash = try PasswordHash(parameters: parameters, saltBase64: saltText, hashBase64: hashText)
             } catch {
                 throw refuseEntry(error.message)
             }
-            guard let adapterNodes = entry["adapters"]?.sequence else { throw refuseEntry("'adapters' must be a list") }
+            guard let adapterNodes = entry["adapters"]?.items else { throw refuseEntry("'adapters' must be a list") }
             var adapters: [String] = []
             for adapter in adapterNodes {
-                guard let model = adapter.scalar?.string else { throw refuseEntry("every adapter must be a string") }
+                guard let model = adapter.text else { throw refuseEntry("every adapter must be a string") }
                 adapters.append(model)
             }
             do throws(AirlockError) { try check(adapters: adapters) } catch { throw refuseEntry(error.message) }
@@ -259,14 +253,15 @@ extension ClientsFile {
 
     /// The mapping `node` as field name → value; refuses unknown and missing fields.
     private static func fields(
-        of node: Node, allowed: Set<String>, required: [String], where place: String, _ refuse: (String) -> AirlockError
-    ) throws(AirlockError) -> [String: Node] {
-        guard let mapping = node.mapping else { throw refuse("expected a mapping of fields \(place)") }
-        var result: [String: Node] = [:]
-        for (key, value) in mapping {
-            guard let field = key.scalar?.string else { throw refuse("a field name \(place) is not a string") }
+        of node: YAMLTree, allowed: Set<String>, required: [String], where place: String, _ refuse: (String) -> AirlockError
+    ) throws(AirlockError) -> [String: YAMLTree] {
+        guard let mapping = node.entries else { throw refuse("expected a mapping of fields \(place)") }
+        var result: [String: YAMLTree] = [:]
+        for entry in mapping {
+            let (field, value) = (entry.key, entry.value)
             guard allowed.contains(field) else {
-                throw refuse("unknown field '\(field)' \(place) (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                let hint = StrictYAML.nearest(field, among: allowed.sorted()).map { "did you mean '\($0)'? " } ?? ""
+                throw refuse("unknown field '\(field)' \(place) (\(hint)allowed: \(allowed.sorted().joined(separator: ", ")))")
             }
             guard result[field] == nil else { throw refuse("field '\(field)' appears twice \(place)") }
             result[field] = value
@@ -321,27 +316,11 @@ extension ClientsFile {
     public static func update<Result>(
         path: String, _ change: (inout ClientsFile) throws(AirlockError) -> Result
     ) throws(AirlockError) -> Result {
-        let lock = try ClientsFileLock(path: path + ".lock")
+        let lock = try FileLock(path: path + ".lock")
         defer { lock.release() }
         var file = try load(path: path)
         let result = try change(&file)
         try file.save(path: path)
         return result
     }
-}
-
-/// The number of bytes a standard base64 text decodes to (0 for a malformed length).
-enum Base64Check {
-    static func byteCount(_ text: String) -> Int {
-        let count = text.utf8.count
-        guard count % 4 == 0 else { return 0 }
-        let padding = text.utf8.reversed().prefix { $0 == UInt8(ascii: "=") }.count
-        return count / 4 * 3 - min(padding, 2)
-    }
-}
-
-/// A message from the YAML parser.
-struct ClientsFileError: Error, CustomStringConvertible, Sendable {
-    let text: String
-    var description: String { text }
 }

@@ -84,25 +84,3 @@ enum ClientsFileReader {
         return .contents(text, ClientsFileIdentity(status), sha256: try SHA256Hasher.hash(bytes).hex)
     }
 }
-
-/// An exclusive `flock` on a lock file beside the clients file, held while it is rewritten.
-/// Locks belong to the open file, so two commands (or two threads) exclude each other.
-final class ClientsFileLock {
-    private let descriptor: Int32
-
-    init(path: String) throws(AirlockError) {
-        try AtomicFile.makeDirectories(AtomicFile.folder(of: path), mode: 0o755)
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { throw .system("cannot open the lock file \(path)", errno: errno) }
-        while flock(descriptor, LOCK_EX) != 0 {
-            if errno == EINTR { continue }
-            let code = errno
-            close(descriptor)
-            throw .system("cannot lock \(path)", errno: code)
-        }
-        self.descriptor = descriptor
-    }
-
-    /// Unlocks (closing the descriptor releases the lock).
-    func release() { close(descriptor) }
-}

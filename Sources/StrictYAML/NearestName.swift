@@ -25,3 +25,11 @@ enum NearestName {
         return previous[b.count]
     }
 }
+
+extension StrictYAML {
+    /// The known name nearest to `name` if it looks like a typo of it, for "did you mean" hints
+    /// in readers that check their own keys.
+    public static func nearest(_ name: String, among known: [String]) -> String? {
+        NearestName.find(name, among: known)
+    }
+}

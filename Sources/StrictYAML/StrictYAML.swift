@@ -19,19 +19,7 @@ public enum StrictYAML {
     public static func decode<T: Decodable>(
         _ type: T.Type, from text: String, origin: String
     ) throws(AirlockError) -> T {
-        guard text.utf8.count <= maximumBytes else {
-            throw AirlockError(.invalidInput, "\(origin) is larger than \(maximumBytes >> 20) MiB; it cannot be a settings file")
-        }
-        let parser: Parser
-        let root: Node
-        do {
-            parser = try Parser(yaml: text)
-            root = try parser.singleRoot() ?? Node.mapping(Node.Mapping([]))
-        } catch {
-            throw AirlockError(.invalidInput, "\(origin) is not valid YAML", cause: YAMLSyntaxError(error))
-        }
-        // A node's anchor is a weak reference the parser's anchor table keeps alive.
-        try withExtendedLifetime(parser) { () throws(AirlockError) in try refuseAliases(in: root, origin: origin) }
+        let root = try compose(text, origin: origin) ?? Node.mapping(Node.Mapping([]))
         let session = DecodingSession()
         let value: T
         do {
@@ -53,6 +41,26 @@ public enum StrictYAML {
             throw AirlockError(.invalidInput, "\(origin): \(unknown)")
         }
         return value
+    }
+
+    /// Parses one YAML document with the checks every reader shares: the size cap, valid
+    /// syntax, one document, no duplicate keys (Yams' composer), no anchors or aliases.
+    static func compose(_ text: String, origin: String) throws(AirlockError) -> Node? {
+        guard text.utf8.count <= maximumBytes else {
+            throw AirlockError(.invalidInput, "\(origin) is larger than \(maximumBytes >> 20) MiB; it cannot be a settings file")
+        }
+        let parser: Parser
+        let root: Node?
+        do {
+            parser = try Parser(yaml: text)
+            root = try parser.singleRoot()
+        } catch {
+            throw AirlockError(.invalidInput, "\(origin) is not valid YAML", cause: YAMLSyntaxError(error))
+        }
+        guard let root else { return nil }
+        // A node's anchor is a weak reference the parser's anchor table keeps alive.
+        try withExtendedLifetime(parser) { () throws(AirlockError) in try refuseAliases(in: root, origin: origin) }
+        return root
     }
 
     /// Reads the file at `path` and decodes it; nil when there is no file at `path`.

@@ -117,6 +117,8 @@ import Testing
     static let brokenEdits: [(name: String, edit: @Sendable (String) -> String, reason: String)] = [
         ("unknown field", { $0.replacingOccurrences(of: "    created:", with: "    secret: \"x\"\n    created:") }, "unknown field 'secret' in client 1 ('teller-app')"),
         ("unknown top-level field", { $0 + "extra: 1\n" }, "unknown field 'extra' at the top level"),
+        ("misspelled field", { $0.replacingOccurrences(of: "    adapters:", with: "    adaptors:") }, "unknown field 'adaptors' in client 1 ('teller-app') (did you mean 'adapters'?"),
+        ("anchors", { $0.replacingOccurrences(of: "[\"claims\"]", with: "&a [\"claims\"]") }, "anchors and aliases"),
         ("missing hash", { $0.replacingOccurrences(of: "    hash:", with: "    #hash:") }, "missing field 'hash' in client 1 ('teller-app')"),
         ("bad base64", { $0.replacingOccurrences(of: "    hash: \"", with: "    hash: \"!") }, "client 1 ('teller-app'): the hash is not canonical base64"),
         ("weak n", { $0.replacingOccurrences(of: "n: 32768", with: "n: 1024") }, "client 1 ('teller-app'): scrypt N=1024 r=8 p=1 32-byte key: weaker than the minimum"),
