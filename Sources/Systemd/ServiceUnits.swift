@@ -154,20 +154,39 @@ public enum ServiceUnits {
             """, "BindPaths=" + devices.joined(separator: " ")] + devices.map { "DeviceAllow=\($0) rw" }).joined(separator: "\n")
     }
 
-    /// Replaces every `@KEY@`; a placeholder left over is a bug in the template or here.
+    /// The placeholders whose values are whole lines that Airlock itself composed; every other
+    /// value is one field's text and may not hold a line break or any other control character.
+    static let lineValues: Set<String> = ["SOCKET_DIRECTORY", "DEVICE_ACCESS"]
+
+    /// Fills every `@KEY@` of `template` in one pass: a value is copied as it is and never
+    /// scanned again, so a path that itself holds `@NAME@` cannot inject into the unit. A
+    /// placeholder nothing fills is a bug in the template or here; a value with a control
+    /// character (a newline would start a directive of its own) is refused, naming it.
     static func fill(_ template: String, _ values: [String: String], _ origin: String) throws(AirlockError) -> String {
-        var text = template
-        for (key, value) in values { text = text.replacing("@\(key)@", with: value) }
-        var rest = text[...]
+        for (key, value) in values where !lineValues.contains(key) {
+            if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+                throw AirlockError(.invalidInput, "the value of @\(key)@ (\(value.debugDescription)) cannot be written into a unit: it holds a control character")
+            }
+        }
+        var output = ""
+        var rest = template[...]
         while let at = rest.firstIndex(of: "@") {
+            output += rest[..<at]
             let after = rest[rest.index(after: at)...]
             let word = after.prefix { ("A"..."Z").contains($0) || $0 == "_" }
-            if !word.isEmpty, after.dropFirst(word.count).first == "@" {
+            guard !word.isEmpty, after.dropFirst(word.count).first == "@" else {
+                output.append("@")
+                rest = after
+                continue
+            }
+            guard let value = values[String(word)] else {
                 throw AirlockError(.invalidInput, "template \(origin) has a placeholder nothing fills: @\(word)@")
             }
-            rest = after
+            output += value
+            rest = after.dropFirst(word.count + 1)
         }
-        return text
+        output += rest
+        return output
     }
 
     static func isConcreteAddress(_ host: String) -> Bool {

@@ -128,4 +128,21 @@ import Testing
         input.listenPort = 0
         #expect(throws: AirlockError.self) { try ServiceUnits.render(input, layout: Self.layout) }
     }
+
+    /// A value is copied once and never scanned again: a path holding a placeholder's name
+    /// stays that path, and a value with a line break (a directive of its own) is refused.
+    @Test func hostileValuesCannotInjectIntoTheUnits() throws {
+        var input = Self.input
+        input.versionDirectory = "/var/lib/airlock/x/@EXEC_START@/@IP_ADDRESS_ALLOW@"
+        input.runtimeExecutable = input.versionDirectory + "/llama-server"
+        let runtime = try #require(try ServiceUnits.render(input, layout: Self.layout).first { $0.path.hasSuffix(ServiceUnits.runtimeUnit(input.name)) })
+        #expect(runtime.contents.contains("/var/lib/airlock/x/@EXEC_START@/@IP_ADDRESS_ALLOW@"), "\(runtime.contents)")
+        #expect(runtime.contents.components(separatedBy: "\nExecStart=").count == 2, "one ExecStart= line")
+        #expect(runtime.contents.components(separatedBy: "\nIPAddressAllow=").count <= 2)
+
+        var newline = Self.input
+        newline.version = "1.0.0\nExecStartPre=/bin/sh -c 'id > /tmp/owned'"
+        let error = #expect(throws: AirlockError.self) { try ServiceUnits.render(newline, layout: Self.layout) }
+        #expect(error?.description.contains("@VERSION@") == true && error?.description.contains("control character") == true, "\(String(describing: error))")
+    }
 }
