@@ -3,7 +3,7 @@ internal import Foundation
 
 /// The signed description of a bundle: what it is, what it needs of the host, and every payload
 /// file with its size, mode and SHA-256. Its exact bytes are what signers sign (DSSE), so
-/// it is written once, deterministically (`encoded()`), and never re-encoded for verification.
+/// it is written once, deterministically (`encoded()`); a read manifest must re-encode to exactly its bytes.
 public struct Manifest: Codable, Sendable, Equatable {
     /// `airlock-bundle/1`.
     public var format: String
@@ -166,6 +166,14 @@ public struct Manifest: Codable, Sendable, Equatable {
             throw AirlockError(.invalidInput, kind: .invalidManifest, "manifest.json is not a valid manifest", cause: ManifestCodingError(text: Self.describe(error)))
         }
         try manifest.validate(limits: limits)
+        // One document, one spelling: what was signed must be exactly what `encoded()` writes
+        // for what was read (no duplicate keys, no other order, spacing or escapes), so two
+        // readers can never see two different manifests under one signature.
+        guard try manifest.encoded() == bytes else {
+            throw AirlockError(
+                .invalidInput, kind: .invalidManifest,
+                "manifest.json is not in its canonical form (sorted keys, each once, no white space): refused, since another reader could read it differently")
+        }
         return manifest
     }
 
@@ -179,18 +187,28 @@ public struct Manifest: Codable, Sendable, Equatable {
         _ = try SemanticVersion(version)
         guard files.count <= limits.maxFiles else { throw refuse("\(files.count) files; at most \(limits.maxFiles) allowed") }
         guard chunkSize >= 1 << 20, chunkSize <= 1 << 30 else { throw refuse("chunk size \(chunkSize) is outside 1 MiB to 1 GiB") }
-        var seen = Set<String>()
+        var byPath: [String: FileEntry] = [:]
+        byPath.reserveCapacity(files.count)
+        var total: UInt64 = 0
         for file in files {
             if let problem = BundlePath.problem(Array(file.path.utf8)) {
                 throw refuse("'\(BundlePath.printable(Array(file.path.utf8)))': \(problem)")
             }
-            guard seen.insert(file.path).inserted else { throw refuse("'\(file.path)' is listed twice") }
+            guard byPath.updateValue(file, forKey: file.path) == nil else { throw refuse("'\(file.path)' is listed twice") }
+            // Sizes are read as 64-bit numbers and used as signed 64-bit file offsets: refuse
+            // what cannot be one, and a total that would overflow, before any arithmetic.
+            guard file.size <= Self.maximumFileSize, file.storedSize <= Self.maximumFileSize else {
+                throw refuse("'\(file.path)' declares \(max(file.size, file.storedSize)) bytes, more than a file can have (\(Self.maximumFileSize))")
+            }
+            let (sum, overflow) = total.addingReportingOverflow(file.size)
+            guard !overflow, sum <= Self.maximumFileSize else { throw refuse("the files' sizes add up to more than \(Self.maximumFileSize) bytes") }
+            total = sum
             guard file.path != manifestEntryName, !file.path.hasPrefix(signaturesDirectory + "/") else {
                 throw refuse("'\(file.path)' is a reserved name")
             }
             guard file.mode == "0644" || file.mode == "0755" else { throw refuse("'\(file.path)' has mode \(file.mode); only 0644 and 0755") }
             guard Self.isHexDigest(file.sha256) else { throw refuse("'\(file.path)' has a malformed sha256") }
-            let expectedChunks = file.size <= chunkSize ? 0 : Int((file.size + chunkSize - 1) / chunkSize)
+            let expectedChunks = file.size <= chunkSize ? 0 : Int(file.size / chunkSize + (file.size % chunkSize == 0 ? 0 : 1))
             guard (file.chunks?.count ?? 0) == expectedChunks, file.chunks?.allSatisfy(Self.isHexDigest) ?? true else {
                 throw refuse("'\(file.path)' should have \(expectedChunks) chunk digests")
             }
@@ -198,11 +216,10 @@ public struct Manifest: Codable, Sendable, Equatable {
                 throw refuse("'\(file.path)' is stored but its stored size differs from its size")
             }
         }
-        let paths = Set(files.map(\.path))
         guard Self.isDigest(base.digest) else { throw refuse("the base digest is malformed") }
         if let path = base.path {
-            guard paths.contains(path) else { throw refuse("the base model '\(path)' is not in the file list") }
-            guard let entry = files.first(where: { $0.path == path }), "sha256:" + entry.sha256 == base.digest else {
+            guard let entry = byPath[path] else { throw refuse("the base model '\(path)' is not in the file list") }
+            guard "sha256:" + entry.sha256 == base.digest else {
                 throw refuse("the base digest does not match the base file")
             }
             guard !runtimes.isEmpty else { throw refuse("a bundle with a base model needs at least one runtime") }
@@ -216,8 +233,7 @@ public struct Manifest: Codable, Sendable, Equatable {
             guard adapterNames.insert(adapter.name).inserted, adapter.name != name else {
                 throw refuse("adapter name '\(adapter.name)' is used twice or equals the bundle name")
             }
-            guard paths.contains(adapter.path),
-                  let entry = files.first(where: { $0.path == adapter.path }), "sha256:" + entry.sha256 == adapter.digest
+            guard let entry = byPath[adapter.path], "sha256:" + entry.sha256 == adapter.digest
             else { throw refuse("adapter '\(adapter.name)' does not match a file in the list") }
             guard adapter.baseDigest == base.digest else { throw refuse("adapter '\(adapter.name)' fits another base") }
         }
@@ -225,10 +241,14 @@ public struct Manifest: Codable, Sendable, Equatable {
         for runtime in runtimes {
             guard variants.insert(runtime.variant).inserted else { throw refuse("runtime variant '\(runtime.variant)' twice") }
             guard runtime.path.hasSuffix("/"), runtime.executable.hasPrefix(runtime.path),
-                  let entry = files.first(where: { $0.path == runtime.executable }), entry.isExecutable
+                  let entry = byPath[runtime.executable], entry.isExecutable
             else { throw refuse("runtime '\(runtime.variant)' has no executable program at '\(runtime.executable)'") }
         }
     }
+
+    /// The largest size a file, or all files together, may declare: 2^62 bytes (4 EiB), far
+    /// beyond any model, and safe as a signed 64-bit offset after any sum of two.
+    public static let maximumFileSize: UInt64 = 1 << 62
 
     static func isHexDigest(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }

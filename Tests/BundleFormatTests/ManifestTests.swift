@@ -33,6 +33,39 @@ import Testing
         #expect(try Manifest.decode(bytes) == Self.good())
     }
 
+    @Test func aSizeNearTwoToTheSixtyFourIsRefusedNotATrap() throws {
+        for size in [UInt64.max, UInt64.max - 1, UInt64(Int64.max), Manifest.maximumFileSize + 1] {
+            var manifest = Self.good()
+            manifest.files[1].size = size
+            manifest.files[1].storedSize = size
+            manifest.files[1].chunks = nil
+            let error = #expect(throws: AirlockError.self) { try Manifest.decode(try manifest.encoded()) }
+            #expect(error?.description.contains("more than a file can have") == true, "\(size): \(String(describing: error))")
+            #expect(error?.kind == .invalidManifest)
+        }
+        var sum = Self.good()
+        sum.files[2].size = Manifest.maximumFileSize
+        sum.files[2].storedSize = Manifest.maximumFileSize
+        let error = #expect(throws: AirlockError.self) { try Manifest.decode(try sum.encoded()) }
+        #expect(error?.description.contains("add up to more than") == true, "\(String(describing: error))")
+    }
+
+    @Test func aManifestNotInItsCanonicalFormIsRefused() throws {
+        let bytes = try Self.good().encoded()
+        let text = String(decoding: bytes, as: UTF8.self)
+        let variants = [
+            text.replacingOccurrences(of: #","#, with: #", "#),                        // white space
+            text.replacingOccurrences(of: #"{"adapters":"#, with: #"{"name":"other","adapters":"#),  // a key twice
+            text.replacingOccurrences(of: "base/base.gguf", with: #"base\/base.gguf"#),  // another escape
+            text + "\n",
+        ]
+        for variant in variants {
+            let error = #expect(throws: AirlockError.self) { try Manifest.decode(Array(variant.utf8)) }
+            #expect(error?.kind == .invalidManifest, "\(variant.prefix(60)): \(String(describing: error))")
+        }
+        #expect(try Manifest.decode(bytes) == Self.good())
+    }
+
     @Test func refusesGarbageThatIsNotJSON() {
         let error = #expect(throws: AirlockError.self) { try Manifest.decode(Array("PK\u{3}\u{4} not json".utf8)) }
         #expect(error?.description.contains("manifest.json is not a valid manifest") == true)
