@@ -9,7 +9,7 @@
 #   5. add an API client (its key is printed once), start `airlock run` (the installed
 #      llama-server on a Unix socket, the gateway on 127.0.0.1:18080) and ask one question
 #      through the gateway's OpenAI API with the `claims` adapter, the same of the base model,
-#      and show that the key may not use `legal` (403),
+#      and show that the key may not use `legal` (404, the same answer as a model that does not exist),
 #   6. the compliance officer's check: airlock-audit verify of the demo's audit log
 #      (every admin command and every request above left one record),
 #   7. the same bundle as systemd services on a host whose PID 1 is a real systemd (a container
@@ -109,11 +109,11 @@ step "the same request, model 'claims-assistant' (the base model alone)"
 base=$(ask claims-assistant)
 printf 'claims-assistant: %s\n' "$base"
 [[ -n "$claims" && "$claims" != "$base" ]] || { echo "the adapter made no difference" >&2; exit 1; }
-step "model 'legal' is not allowed for this key: 403"
+step "model 'legal' is not allowed for this key: 404, told apart from a missing model only in the audit log"
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/chat/completions" -H "Authorization: Bearer $key" \
   -H 'Content-Type: application/json' -d '{"model":"legal","messages":[{"role":"user","content":"hi"}]}')
 printf 'legal: HTTP %s\n' "$status"
-[[ "$status" == 403 ]] || { echo "expected 403" >&2; exit 1; }
+[[ "$status" == 404 ]] || { echo "expected 404" >&2; exit 1; }
 stop_run
 trap - EXIT
 

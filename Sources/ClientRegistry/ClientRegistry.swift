@@ -1,6 +1,7 @@
 public import AirlockCore
 internal import Signing
 internal import Synchronization
+internal import Dispatch
 
 /// Who is calling: the gateway asks this once per request with the `Authorization` header.
 ///
@@ -13,6 +14,20 @@ internal import Synchronization
 ///   `negativeLifetime` (at most `negativeCapacity` keys) so a repeated wrong key costs nothing.
 /// - At most `maximumConcurrentVerifications` scrypt runs at a time: a flood of wrong keys can
 ///   hold that many cores, never more; requests beyond get `.busy` at once (answer 429).
+///
+/// The gateway's path, `authenticate(authorizationHeader:source:)`, also makes wrong secrets
+/// cost the caller more than the host:
+/// - Back-off per key id and per source address: from the second wrong secret on, each one
+///   doubles a window (`backoffStart` … `backoffLimit`). A request whose key id *and* source
+///   are both in their windows is refused at once without scrypt (`.throttled`, 429 with
+///   `Retry-After`). One that is suspect on one side only still gets its verification, after
+///   every clean one: so a flood from one address can neither lock a key's rightful owner out
+///   (another address) nor keep a new client behind the same address (a new key id) waiting.
+/// - At most one verification per key id at a time: a second request with the same key waits
+///   for the first one's result; one with another secret for that key id is `.busy`.
+/// - A bound on pending first verifications (`maximumPendingVerifications`, queued or running);
+///   beyond it `.busy`. Suspect verifications never take the last scrypt slot, which stays for
+///   clean ones.
 ///
 /// Revocation takes effect without a restart: at most every `checkInterval` a call `stat`s
 /// the clients file (inode, size, mtime and ctime in nanoseconds) and, when it changed,
@@ -44,6 +59,9 @@ public final class ClientRegistry: Sendable {
         case busy(keyID: String)
         /// The clients file is broken or unreadable: nobody authenticates (HTTP 503).
         case unavailable(reason: String)
+        /// Too many wrong secrets for this key id from this source: refused without scrypt for
+        /// `retryAfter` more seconds (HTTP 429).
+        case throttled(keyID: String, retryAfter: Int)
 
         /// The authenticated client, if any.
         public var client: APIClient? {
@@ -52,7 +70,7 @@ public final class ClientRegistry: Sendable {
         }
 
         /// A short word for logs and audit records: `ok`, `missing`, `malformed`,
-        /// `unknown-key`, `revoked`, `wrong-secret`, `busy`, `unavailable`.
+        /// `unknown-key`, `revoked`, `wrong-secret`, `busy`, `unavailable`, `throttled`.
         public var reason: String {
             switch self {
             case .authenticated: "ok"
@@ -63,6 +81,7 @@ public final class ClientRegistry: Sendable {
             case .wrongSecret: "wrong-secret"
             case .busy: "busy"
             case .unavailable: "unavailable"
+            case .throttled: "throttled"
             }
         }
 
@@ -70,7 +89,7 @@ public final class ClientRegistry: Sendable {
         public var presentedKeyID: String? {
             switch self {
             case .authenticated(let client), .revoked(let client), .wrongSecret(let client): client.presentedKeyID
-            case .unknownKey(let keyID), .busy(let keyID): ClientKey.prefix + keyID
+            case .unknownKey(let keyID), .busy(let keyID), .throttled(let keyID, _): ClientKey.prefix + keyID
             case .missing, .malformed, .unavailable: nil
             }
         }
@@ -92,6 +111,10 @@ public final class ClientRegistry: Sendable {
         public var cacheHits = 0
         public var negativeCacheHits = 0
         public var busyRefusals = 0
+        /// Refused by the back-off, without scrypt.
+        public var throttledRefusals = 0
+        /// Verifications that waited for a scrypt slot or for the same key's verification.
+        public var queuedVerifications = 0
         public var reloads = 0
         public var fileChecks = 0
         /// The most scrypt runs ever in flight at once.
@@ -103,6 +126,9 @@ public final class ClientRegistry: Sendable {
     public let maximumConcurrentVerifications: Int
     public let negativeLifetime: Duration
     public let negativeCapacity: Int
+    public let maximumPendingVerifications: Int
+    public let backoffStart: Duration
+    public let backoffLimit: Duration
     private let onReload: (@Sendable (Reload) -> Void)?
     private let clock = ContinuousClock()
     private let state: Mutex<State>
@@ -121,6 +147,26 @@ public final class ClientRegistry: Sendable {
         var keyHash: PasswordHash
     }
 
+    /// Wrong secrets seen recently for one key id or from one source.
+    private struct Backoff {
+        var failures = 0
+        var until: ContinuousClock.Instant
+    }
+
+    /// What a verification of the gateway's path resumes with.
+    private enum Step {
+        case decided(Authentication)
+        /// Decide again (the same key's verification has finished).
+        case retry
+        /// A scrypt slot was taken for this verification.
+        case run(APIClient)
+    }
+
+    private struct Waiter {
+        var client: APIClient
+        var continuation: CheckedContinuation<Step, Never>
+    }
+
     private struct State {
         var snapshot: Snapshot
         var lastCheck: ContinuousClock.Instant
@@ -129,6 +175,13 @@ public final class ClientRegistry: Sendable {
         var refused: [Digest: ContinuousClock.Instant] = [:]
         var running = 0
         var statistics = Statistics()
+        /// `key:ID` and `source:ADDRESS`.
+        var backoff: [String: Backoff] = [:]
+        /// Key ids with a verification queued or running (gateway path).
+        var verifying: Set<String> = []
+        var waitingForKey: [String: [CheckedContinuation<Step, Never>]] = [:]
+        /// Waiting for a scrypt slot: clean, suspect on one side, suspect on both.
+        var lanes: [[Waiter]] = [[], [], []]
     }
 
     /// Loads `path` now (a broken file is reported through `state` and `onReload` and
@@ -136,6 +189,7 @@ public final class ClientRegistry: Sendable {
     public init(
         path: String, checkInterval: Duration = .milliseconds(250), maximumConcurrentVerifications: Int = 2,
         negativeLifetime: Duration = .seconds(5), negativeCapacity: Int = 1024,
+        maximumPendingVerifications: Int = 32, backoffStart: Duration = .milliseconds(500), backoffLimit: Duration = .seconds(30),
         onReload: (@Sendable (Reload) -> Void)? = nil
     ) {
         self.path = path
@@ -143,6 +197,9 @@ public final class ClientRegistry: Sendable {
         self.maximumConcurrentVerifications = max(1, maximumConcurrentVerifications)
         self.negativeLifetime = negativeLifetime
         self.negativeCapacity = negativeCapacity
+        self.maximumPendingVerifications = max(1, maximumPendingVerifications)
+        self.backoffStart = backoffStart
+        self.backoffLimit = backoffLimit
         self.onReload = onReload
         let snapshot = Self.load(path: path, generation: 0)
         state = Mutex(State(snapshot: snapshot, lastCheck: clock.now))
@@ -182,6 +239,151 @@ public final class ClientRegistry: Sendable {
             return .unavailable(reason: "the key could not be verified: \(error)")
         }
         return state.withLock { state in finish(&state, key: key, digest: digest, candidate: candidate, matches: matches) }
+    }
+
+    /// The verdict for a request from `source` (the client's address), as the gateway asks it:
+    /// with the back-off, one verification per key id and the bound on pending ones described
+    /// on the type. Scrypt runs on a dispatch queue, never on the caller's thread.
+    public func authenticate(authorizationHeader: String?, source: String) async -> Authentication {
+        let key: ClientKey
+        let digest: Digest
+        switch prepare(authorizationHeader) {
+        case .decided(let verdict): return verdict
+        case .verify(let presented, let presentedDigest):
+            key = presented
+            digest = presentedDigest
+        }
+        while true {
+            let step = await withCheckedContinuation { (continuation: CheckedContinuation<Step, Never>) in
+                let now: Step? = state.withLock { state in admit(&state, key: key, digest: digest, source: source, continuation) }
+                if let now { continuation.resume(returning: now) }
+            }
+            switch step {
+            case .decided(let verdict): return verdict
+            case .retry: continue
+            case .run(let candidate):
+                let matches: Bool? = await withCheckedContinuation { (continuation: CheckedContinuation<Bool?, Never>) in
+                    DispatchQueue.global().async {
+                        continuation.resume(returning: try? candidate.keyHash.matches(password: key.hashInput))
+                    }
+                }
+                let (verdict, wake) = state.withLock { state -> (Authentication, [(CheckedContinuation<Step, Never>, Step)]) in
+                    let verdict: Authentication
+                    if let matches {
+                        verdict = finish(&state, key: key, digest: digest, candidate: candidate, matches: matches)
+                        noteOutcome(&state, keyID: key.keyID, source: source, matched: matches)
+                    } else {
+                        state.running -= 1
+                        verdict = .unavailable(reason: "the key could not be verified")
+                    }
+                    state.verifying.remove(key.keyID)
+                    var wake = (state.waitingForKey.removeValue(forKey: key.keyID) ?? []).map { ($0, Step.retry) }
+                    wake += startWaiters(&state)
+                    return (verdict, wake)
+                }
+                for (continuation, step) in wake { continuation.resume(returning: step) }
+                return verdict
+            }
+        }
+    }
+
+    /// Under the lock: decides at once, or parks `continuation` (waiting for the same key's
+    /// verification, or for a scrypt slot) and returns nil.
+    private func admit(
+        _ state: inout State, key: ClientKey, digest: Digest, source: String, _ continuation: CheckedContinuation<Step, Never>
+    ) -> Step? {
+        let client: APIClient
+        switch decide(&state, key: key, digest: digest, reserve: false) {
+        case .decided(let verdict): return .decided(verdict)
+        case .verify(let candidate): client = candidate
+        }
+        if state.verifying.contains(key.keyID) {
+            state.statistics.queuedVerifications += 1
+            state.waitingForKey[key.keyID, default: []].append(continuation)
+            return nil
+        }
+        let now = clock.now
+        let keyBackoff = state.backoff["key:" + key.keyID]
+        let sourceBackoff = state.backoff["source:" + source]
+        let keySuspect = isSuspect(keyBackoff, now), sourceSuspect = isSuspect(sourceBackoff, now)
+        if keySuspect, sourceSuspect {
+            let until = max(keyBackoff?.until ?? now, sourceBackoff?.until ?? now)
+            if now < until {
+                state.statistics.throttledRefusals += 1
+                let seconds = (until - now).components.seconds + 1
+                return .decided(.throttled(keyID: key.keyID, retryAfter: Int(seconds)))
+            }
+        }
+        guard state.verifying.count < maximumPendingVerifications else {
+            state.statistics.busyRefusals += 1
+            return .decided(.busy(keyID: key.keyID))
+        }
+        state.verifying.insert(key.keyID)
+        let lane = (keySuspect ? 1 : 0) + (sourceSuspect ? 1 : 0)
+        if state.lanes[0...lane].allSatisfy(\.isEmpty), mayStart(state, lane: lane) {
+            take(&state)
+            return .run(client)
+        }
+        state.statistics.queuedVerifications += 1
+        state.lanes[lane].append(Waiter(client: client, continuation: continuation))
+        return nil
+    }
+
+    /// Suspect verifications leave the last slot to clean ones.
+    private func mayStart(_ state: State, lane: Int) -> Bool {
+        state.running < (lane == 0 ? maximumConcurrentVerifications : max(1, maximumConcurrentVerifications - 1))
+    }
+
+    private func take(_ state: inout State) {
+        state.running += 1
+        state.statistics.scryptRuns += 1
+        state.statistics.peakConcurrentVerifications = max(state.statistics.peakConcurrentVerifications, state.running)
+    }
+
+    /// Hands free slots to the waiters, cleanest lane first.
+    private func startWaiters(_ state: inout State) -> [(CheckedContinuation<Step, Never>, Step)] {
+        var started: [(CheckedContinuation<Step, Never>, Step)] = []
+        for lane in state.lanes.indices {
+            while !state.lanes[lane].isEmpty, mayStart(state, lane: lane) {
+                let waiter = state.lanes[lane].removeFirst()
+                take(&state)
+                started.append((waiter.continuation, .run(waiter.client)))
+            }
+            if !state.lanes[lane].isEmpty { break }
+        }
+        return started
+    }
+
+    /// Two or more wrong secrets, the last within `backoffLimit` after its window ended.
+    private func isSuspect(_ backoff: Backoff?, _ now: ContinuousClock.Instant) -> Bool {
+        guard let backoff, backoff.failures >= 2 else { return false }
+        return now < backoff.until.advanced(by: backoffLimit)
+    }
+
+    /// After a verification: a wrong secret widens both windows (the second and later ones
+    /// double it); a right one clears the key's (its owner proved itself), not the source's.
+    private func noteOutcome(_ state: inout State, keyID: String, source: String, matched: Bool) {
+        if matched {
+            state.backoff["key:" + keyID] = nil
+            return
+        }
+        let now = clock.now
+        if state.backoff.count >= 4096 {
+            state.backoff = state.backoff.filter { now < $0.value.until.advanced(by: backoffLimit) }
+            if state.backoff.count >= 4096 { state.backoff = state.backoff.filter { $0.key.hasPrefix("key:") } }
+        }
+        for name in ["key:" + keyID, "source:" + source] {
+            var entry = state.backoff[name] ?? Backoff(until: now)
+            if now >= entry.until.advanced(by: backoffLimit) { entry.failures = 0 }
+            entry.failures += 1
+            var window = Duration.zero
+            if entry.failures >= 2 {
+                window = backoffStart * (1 << min(entry.failures - 2, 20))
+                if window > backoffLimit { window = backoffLimit }
+            }
+            entry.until = now.advanced(by: window)
+            state.backoff[name] = entry
+        }
     }
 
     /// The verdict when it needs no scrypt run (cached, missing, malformed, unknown, revoked,

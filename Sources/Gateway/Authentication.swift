@@ -26,5 +26,6 @@ public enum AuthenticationOutcome: Sendable {
 
 /// What checks API keys: the client registry in production (`ClientRegistryAuthenticator`).
 public protocol GatewayAuthenticator: Sendable {
-    func authenticate(authorization: String?) async -> AuthenticationOutcome
+    /// `source` is the client's address (what the back-off is kept per), as the gateway saw it.
+    func authenticate(authorization: String?, source: String) async -> AuthenticationOutcome
 }

@@ -72,7 +72,7 @@ public struct RequestTranslator: Sendable {
         guard case .string(let model) = modelValue else {
             throw .invalid("'model' must be a string, not \(modelValue.typeName)", param: "model")
         }
-        guard catalog.contains(model) else { throw .unknownModel(model, available: catalog.models) }
+        guard catalog.contains(model) else { throw .modelNotAvailable(model) }
 
         var forward: [(String, JSONValue)] = []
         var promptText = 0

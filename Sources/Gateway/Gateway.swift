@@ -367,7 +367,7 @@ public final class Gateway: Sendable {
             return .refused(.methodNotAllowed(head.method.rawValue, path: path, allowed: entry.method.rawValue), route: entry.route, client: nil)
         }
         if isShuttingDown { return .refused(.unavailable("the gateway is shutting down", code: "shutting_down"), route: entry.route, client: nil) }
-        switch await authenticator.authenticate(authorization: head.headers.first(name: "Authorization")) {
+        switch await authenticator.authenticate(authorization: head.headers.first(name: "Authorization"), source: Self.sourceName(remote)) {
         case .refused(let presented, let reason, let answer):
             metrics.authenticationFailed()
             return .keyRefused(
@@ -378,6 +378,16 @@ public final class Gateway: Sendable {
                 return .refused(.tooLarge(limit: settings.limits.maxBodyBytes), route: entry.route, client: client)
             }
             return .accepted(entry.route, client: client)
+        }
+    }
+
+    /// The client's address without its port, what back-off is kept per (`-` when unknown).
+    static func sourceName(_ address: SocketAddress?) -> String {
+        switch address {
+        case .v4(let v4)?: return v4.host
+        case .v6(let v6)?: return v6.host
+        case .unixDomainSocket?: return "unix"
+        default: return "-"
         }
     }
 

@@ -135,7 +135,8 @@ extension Gateway {
             status: 200, model: translated.model, adapter: translated.adapter, promptSHA256: translated.promptSHA256,
             stream: translated.stream)
         guard client.mayUse(translated.model) else {
-            await refuse(.forbidden(model: translated.model), request: request, writer: writer, outcome: outcome)
+            outcome.reason = "this API key may not use the model"
+            await refuse(.modelNotAvailable(translated.model), request: request, writer: writer, outcome: outcome)
             return
         }
         guard health.isUp else {

@@ -46,16 +46,14 @@ public struct OpenAIError: Error, Sendable, Equatable {
             headers: [("WWW-Authenticate", "Bearer realm=\"airlock\"")])
     }
 
-    public static func forbidden(model: String) -> OpenAIError {
-        OpenAIError(
-            status: 403, type: "permission_error", code: "model_not_allowed",
-            message: "this API key may not use the model '\(model)'", param: "model")
-    }
-
-    public static func unknownModel(_ model: String, available: [String]) -> OpenAIError {
-        OpenAIError(
+    /// A model that does not exist here and one this key may not use get the same answer, so a
+    /// key learns nothing about models beyond its own (`GET /v1/models` lists those); the audit
+    /// record tells them apart. The echoed name is cut to 64 characters.
+    public static func modelNotAvailable(_ model: String) -> OpenAIError {
+        let shown = model.count > 64 ? String(model.prefix(64)) + "…" : model
+        return OpenAIError(
             status: 404, type: "invalid_request_error", code: "model_not_found",
-            message: "the model '\(model)' does not exist here (models: \(available.joined(separator: ", ")))",
+            message: "the model '\(shown)' does not exist here or this API key may not use it (GET /v1/models lists the models it may use)",
             param: "model")
     }
 

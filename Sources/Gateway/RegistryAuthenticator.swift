@@ -1,10 +1,10 @@
 public import AirlockCore
 public import ClientRegistry
-internal import Dispatch
 
 /// The gateway's authenticator over the host's clients.yaml (`ClientRegistry`): cached keys
 /// are checked inline in microseconds; a key seen for the first time is verified (one scrypt,
-/// tens of milliseconds) on a dispatch queue, never on the threads that serve requests.
+/// tens of milliseconds) on a dispatch queue, never on the threads that serve requests, under
+/// the registry's back-off per key id and per client address.
 public struct ClientRegistryAuthenticator: GatewayAuthenticator {
     public let registry: ClientRegistry
 
@@ -23,18 +23,8 @@ public struct ClientRegistryAuthenticator: GatewayAuthenticator {
         }
     }
 
-    public func authenticate(authorization: String?) async -> AuthenticationOutcome {
-        let verdict: ClientRegistry.Authentication
-        if let cached = registry.cachedAuthentication(authorizationHeader: authorization) {
-            verdict = cached
-        } else {
-            let registry = self.registry
-            verdict = await withCheckedContinuation { (continuation: CheckedContinuation<ClientRegistry.Authentication, Never>) in
-                DispatchQueue.global().async {
-                    continuation.resume(returning: registry.authenticate(authorizationHeader: authorization))
-                }
-            }
-        }
+    public func authenticate(authorization: String?, source: String) async -> AuthenticationOutcome {
+        let verdict = await registry.authenticate(authorizationHeader: authorization, source: source)
         if let client = verdict.client {
             return .authenticated(ClientIdentity(name: client.name, keyID: client.presentedKeyID) { client.mayUse(model: $0) })
         }
@@ -44,6 +34,10 @@ public struct ClientRegistryAuthenticator: GatewayAuthenticator {
             return .refused(
                 presented: presented, reason: verdict.reason,
                 answer: .busy("too many API keys are being verified right now; retry shortly", retryAfter: 1))
+        case .throttled(_, let retryAfter):
+            return .refused(
+                presented: presented, reason: verdict.reason,
+                answer: .busy("too many wrong API keys; retry in \(retryAfter) s", retryAfter: retryAfter))
         case .unavailable(let reason):
             return .refused(
                 presented: presented, reason: "clients file unusable: \(reason)",

@@ -181,6 +181,93 @@ import Testing
     }
 }
 
+/// Wrong secrets cost the caller, not the host (the gateway's path).
+@Suite struct ClientRegistryBackoffTests {
+    /// A flood of wrong secrets for a known key id, from one address, for two seconds: the
+    /// host runs a handful of scrypts, the flood is mostly refused without one, and both a new
+    /// client behind the same address and the key's owner elsewhere get in within a second.
+    @Test func aFloodOfWrongSecretsCostsTheHostLittleAndLocksNobodyOut() async throws {
+        let host = try ClientHost()
+        defer { host.remove() }
+        let owner = try host.add("teller-app")
+        let registry = ClientRegistry(path: host.clientsPath, checkInterval: .milliseconds(50))
+        let attacker = "203.0.113.9"
+        let clock = ContinuousClock()
+        let verdicts = Collected<String>()
+        // Threads of its own: other suites block the shared pool's threads meanwhile.
+        let executor = ThreadTaskExecutor(threads: 2)
+        defer { executor.stop() }
+        let measured = await withTaskExecutorPreference(executor) { () async -> (Duration, Duration, ClientRegistry.Authentication, ClientRegistry.Authentication)? in
+            let start = clock.now
+            return await withTaskGroup(of: (Duration, Duration, ClientRegistry.Authentication, ClientRegistry.Authentication)?.self) { group in
+                for worker in 0..<16 {
+                    group.addTask {
+                        var round = 0
+                        while clock.now - start < .seconds(2) {
+                            let secret = String(format: "%02d%06d", worker, round) + String(repeating: "A", count: 35)
+                            verdicts.append(await registry.authenticate(authorizationHeader: "Bearer alk_\(owner.keyID)_" + secret, source: attacker).reason)
+                            round += 1
+                            await Task.yield()
+                        }
+                        return nil
+                    }
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(500))
+                    guard let newcomer = try? host.add("batch") else { return nil }
+                    try? await Task.sleep(for: .milliseconds(120))  // the registry sees the new file
+                    let asked = clock.now
+                    let first = await registry.authenticate(authorizationHeader: bearer(newcomer), source: attacker)
+                    let newcomerWaited = clock.now - asked
+                    let askedOwner = clock.now
+                    let ownerVerdict = await registry.authenticate(authorizationHeader: bearer(owner), source: "198.51.100.7")
+                    return (newcomerWaited, clock.now - askedOwner, first, ownerVerdict)
+                }
+                var result: (Duration, Duration, ClientRegistry.Authentication, ClientRegistry.Authentication)?
+                for await value in group where value != nil { result = value }
+                return result
+            }
+        }
+        let (newcomerWaited, ownerWaited, first, ownerVerdict) = try #require(measured)
+        let statistics = registry.statistics
+        let counts = Dictionary(grouping: verdicts.all, by: { $0 }).mapValues(\.count)
+        print("flood of \(verdicts.all.count) wrong secrets in 2 s: \(counts), \(statistics.scryptRuns) scrypt runs; new client behind the same address waited \(newcomerWaited), the key's owner elsewhere \(ownerWaited)")
+        #expect(first.client?.name == "batch", "\(first)")
+        #expect(newcomerWaited < .seconds(1))
+        #expect(ownerVerdict.client?.name == "teller-app", "\(ownerVerdict)")
+        #expect(ownerWaited < .seconds(1))
+        #expect(statistics.scryptRuns <= 12, "the back-off let \(statistics.scryptRuns) scrypt runs through")
+        #expect(statistics.throttledRefusals > 0 && Set(verdicts.all).isSubset(of: ["wrong-secret", "busy", "throttled"]))
+        #expect(verdicts.all.count > 100, "the flood was not a flood")
+    }
+
+    @Test func theBackOffDoublesAndASecondRequestWithTheSameKeyWaitsForTheFirst() async throws {
+        let host = try ClientHost()
+        defer { host.remove() }
+        let key = try host.add("teller-app")
+        let registry = ClientRegistry(path: host.clientsPath, backoffStart: .milliseconds(400), backoffLimit: .seconds(2))
+        // Parallel first requests with the right key share one verification.
+        async let a = registry.authenticate(authorizationHeader: bearer(key), source: "10.0.0.1")
+        async let b = registry.authenticate(authorizationHeader: bearer(key), source: "10.0.0.1")
+        let (first, second) = await (a, b)
+        #expect(first.client != nil && second.client != nil)
+        #expect(registry.statistics.scryptRuns == 1)
+
+        let other = try host.add("other")
+        try await Task.sleep(for: .milliseconds(300))  // the registry sees the new file
+        func wrong(_ n: Int) -> String { "Bearer alk_\(other.keyID)_" + String(format: "%03d", n) + String(repeating: "A", count: 40) }
+        let one = await registry.authenticate(authorizationHeader: wrong(1), source: "10.0.0.9")
+        #expect(one.reason == "wrong-secret", "\(one)")
+        #expect(await registry.authenticate(authorizationHeader: wrong(2), source: "10.0.0.9").reason == "wrong-secret")
+        guard case .throttled(_, let retry) = await registry.authenticate(authorizationHeader: wrong(3), source: "10.0.0.9") else {
+            Issue.record("a third wrong secret at once was not throttled"); return
+        }
+        #expect(retry == 1)
+        // From another address the key id is suspect but not throttled: its owner can still try.
+        #expect(await registry.authenticate(authorizationHeader: bearer(other), source: "10.0.0.2").client?.name == "other")
+    }
+}
+
 /// The figures quoted on `ClientRegistry`.
 @Suite struct ClientRegistryBenchmarkTests {
     @Test func cachedVersusFirstVerification() throws {

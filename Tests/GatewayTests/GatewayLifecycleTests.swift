@@ -165,7 +165,7 @@ import Glibc
             ("POST", "/v1/chat/completions", ServedBundle.chat(model: "legal", stream: true), key, 200),
             ("GET", "/v1/models", nil, key, 200),
             ("POST", "/v1/chat/completions", #"{"model":"claims""#, key, 400),
-            ("POST", "/v1/chat/completions", ServedBundle.chat(model: "legal"), limited, 403),
+            ("POST", "/v1/chat/completions", ServedBundle.chat(model: "legal"), limited, 404),
             ("POST", "/v1/chat/completions", ServedBundle.chat(model: "claims"), nil, 401),
             ("GET", "/props", nil, key, 404),
         ]
