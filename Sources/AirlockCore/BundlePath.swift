@@ -3,7 +3,7 @@
 ///
 /// A path is UTF-8, 1 to 255 bytes, relative and `/`-separated, with no empty, `.` or `..`
 /// component, no leading or trailing `/`, and no NUL or control character (U+0000–U+001F,
-/// U+007F) or backslash. A `./` prefix is refused rather than normalised: a name has exactly one spelling,
+/// U+007F, U+0080–U+009F), bidirectional or invisible formatting character, or backslash. A `./` prefix is refused rather than normalised: a name has exactly one spelling,
 /// so the comparison with the manifest is exact. (Directories are written with the trailing `/`
 /// tar uses; the reader strips exactly that one before checking.)
 public enum BundlePath {
@@ -15,7 +15,8 @@ public enum BundlePath {
         if bytes.count > maxBytes { return "the path is \(bytes.count) bytes, over the limit of \(maxBytes)" }
         if bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) { return "the path contains a NUL or control character" }
         if bytes.contains(UInt8(ascii: "\\")) { return "the path contains a backslash" }
-        guard String(validating: bytes, as: UTF8.self) != nil else { return "the path is not valid UTF-8" }
+        guard let text = String(validating: bytes, as: UTF8.self) else { return "the path is not valid UTF-8" }
+        guard Printable.isPlain(text) else { return "the path contains a control or bidirectional formatting character" }
         if bytes.first == UInt8(ascii: "/") { return "the path is absolute" }
         if bytes.last == UInt8(ascii: "/") { return "the path ends with '/'" }
         for component in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
@@ -33,16 +34,10 @@ public enum BundlePath {
         }
     }
 
-    /// `bytes` for a message: valid UTF-8 with control characters escaped, at most 300 bytes.
+    /// `bytes` for a message: valid UTF-8 with control characters escaped (`Printable`), at
+    /// most 300 bytes.
     public static func printable(_ bytes: [UInt8]) -> String {
-        var text = ""
-        for scalar in String(decoding: bytes.prefix(300), as: UTF8.self).unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7f {
-                text += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
-                text.unicodeScalars.append(scalar)
-            }
-        }
+        let text = Printable.escaped(String(decoding: bytes.prefix(300), as: UTF8.self), limit: .max)
         return bytes.count > 300 ? text + "…" : text
     }
 }

@@ -16,7 +16,7 @@ public struct BundleName: Hashable, Sendable, CustomStringConvertible {
         guard !text.isEmpty, text.utf8.count <= 64, allowed, !text.hasPrefix("-"), !text.hasSuffix("-") else {
             throw AirlockError(
                 .invalidInput,
-                "bundle name '\(text)' is not allowed: use 1 to 64 of a-z, 0-9 and '-', not starting or ending with '-'"
+                "bundle name '\(Printable.escaped(text, limit: 80))' is not allowed: use 1 to 64 of a-z, 0-9 and '-', not starting or ending with '-'"
             )
         }
         rawValue = text
@@ -36,7 +36,7 @@ public struct SemanticVersion: Hashable, Sendable, Comparable, CustomStringConve
 
     public init(_ text: String) throws(AirlockError) {
         func refuse(_ why: String) -> AirlockError {
-            AirlockError(.invalidInput, "version '\(text)' is not a semantic version (MAJOR.MINOR.PATCH): \(why)")
+            AirlockError(.invalidInput, "version '\(Printable.escaped(text, limit: 80))' is not a semantic version (MAJOR.MINOR.PATCH): \(why)")
         }
         var rest = Substring(text)
         var build: [String] = []
@@ -63,7 +63,7 @@ public struct SemanticVersion: Hashable, Sendable, Comparable, CustomStringConve
         var numbers: [UInt64] = []
         for part in parts {
             guard Self.isNumeric(part), part == "0" || !part.hasPrefix("0"), let value = UInt64(part) else {
-                throw refuse("'\(part)' is not a number without leading zeros")
+                throw refuse("'\(Printable.escaped(part, limit: 40))' is not a number without leading zeros")
             }
             numbers.append(value)
         }

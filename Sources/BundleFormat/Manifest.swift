@@ -185,6 +185,16 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
         _ = try BundleName(name)
         _ = try SemanticVersion(version)
+        guard UTCTime.isValid(created) else { throw refuse("created '\(Printable.escaped(created, limit: 40))' is not a UTC time like 2026-11-29T08:00:00Z") }
+        do throws(AirlockError) { _ = try BundleName(base.name) } catch { throw refuse("the base's \(error.message)") }
+        if let format = base.format, !Self.isToken(format) {
+            throw refuse("base format '\(Printable.escaped(format, limit: 40))' is not a-z, 0-9 and '-'")
+        }
+        if let service {
+            guard (service.context ?? 1).isBetween(1, 1 << 24), (service.parallel ?? 1).isBetween(1, 1024) else {
+                throw refuse("service settings out of range (context 1 to 16777216, parallel 1 to 1024)")
+            }
+        }
         guard files.count <= limits.maxFiles else { throw refuse("\(files.count) files; at most \(limits.maxFiles) allowed") }
         guard chunkSize >= 1 << 20, chunkSize <= 1 << 30 else { throw refuse("chunk size \(chunkSize) is outside 1 MiB to 1 GiB") }
         var byPath: [String: FileEntry] = [:]
@@ -239,7 +249,13 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
         var variants = Set<String>()
         for runtime in runtimes {
+            guard Self.isToken(runtime.variant) else {
+                throw refuse("runtime variant '\(Printable.escaped(runtime.variant, limit: 80))' is not 1 to 64 of a-z, 0-9 and '-'")
+            }
             guard variants.insert(runtime.variant).inserted else { throw refuse("runtime variant '\(runtime.variant)' twice") }
+            for need in runtime.requires where !Self.isRequirement(need) {
+                throw refuse("runtime '\(runtime.variant)' requires '\(Printable.escaped(need, limit: 80))': not 1 to 64 of a-z, 0-9 and . _ - + = < >")
+            }
             guard runtime.path.hasSuffix("/"), runtime.executable.hasPrefix(runtime.path),
                   let entry = byPath[runtime.executable], entry.isExecutable
             else { throw refuse("runtime '\(runtime.variant)' has no executable program at '\(runtime.executable)'") }
@@ -249,6 +265,18 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// The largest size a file, or all files together, may declare: 2^62 bytes (4 EiB), far
     /// beyond any model, and safe as a signed 64-bit offset after any sum of two.
     public static let maximumFileSize: UInt64 = 1 << 62
+
+    /// 1 to 64 of a-z, 0-9 and '-' (variants, formats).
+    static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64
+            && text.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// A host requirement: a CPU flag (`avx2`) or a need like `cuda>=12.2`.
+    static func isRequirement(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64
+            && text.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || "._-+=<>".utf8.contains($0) }
+    }
 
     static func isHexDigest(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
@@ -294,4 +322,8 @@ public let signaturesDirectory = "signatures"
 struct ManifestCodingError: Error, CustomStringConvertible, Sendable {
     let text: String
     var description: String { text }
+}
+
+private extension Int {
+    func isBetween(_ low: Int, _ high: Int) -> Bool { self >= low && self <= high }
 }

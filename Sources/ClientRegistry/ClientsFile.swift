@@ -139,27 +139,6 @@ public struct ClientsFile: Sendable, Equatable {
     private static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
-
-    static func isUTCTime(_ text: String) -> Bool {
-        // yyyy-mm-ddThh:mm:ssZ, as UTCTime writes it.
-        let bytes = Array(text.utf8)
-        guard bytes.count == 20 else { return false }
-        for (index, byte) in bytes.enumerated() {
-            let expected: UInt8? = switch index {
-            case 4, 7: UInt8(ascii: "-")
-            case 10: UInt8(ascii: "T")
-            case 13, 16: UInt8(ascii: ":")
-            case 19: UInt8(ascii: "Z")
-            default: nil
-            }
-            if let expected {
-                guard byte == expected else { return false }
-            } else {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
-            }
-        }
-        return true
-    }
 }
 
 // MARK: - The file
@@ -231,11 +210,11 @@ extension ClientsFile {
             }
             do throws(AirlockError) { try check(adapters: adapters) } catch { throw refuseEntry(error.message) }
             let created = try string("created")
-            guard isUTCTime(created) else { throw refuseEntry("created '\(created)' is not a UTC time like 2026-11-29T08:00:00Z") }
+            guard UTCTime.isValid(created) else { throw refuseEntry("created '\(created)' is not a UTC time like 2026-11-29T08:00:00Z") }
             var revoked: String?
             if entry["revoked"] != nil {
                 let time = try string("revoked")
-                guard isUTCTime(time) else { throw refuseEntry("revoked '\(time)' is not a UTC time like 2026-11-29T08:00:00Z") }
+                guard UTCTime.isValid(time) else { throw refuseEntry("revoked '\(time)' is not a UTC time like 2026-11-29T08:00:00Z") }
                 revoked = time
             }
             if let first = keyIDs[keyID] {

@@ -66,6 +66,32 @@ import Testing
         #expect(try Manifest.decode(bytes) == Self.good())
     }
 
+    /// Every manifest string a person will read (status, list, inspect, the audit log) keeps
+    /// to its documented character set; a bundle that breaks it is refused naming the field,
+    /// and the message shows the bad text escaped.
+    @Test func manifestStringsOutsideTheirCharacterSetAreRefused() throws {
+        let edits: [(String, (inout Manifest) -> Void, String)] = [
+            ("name", { $0.name = "claims\u{1b}[2J" }, "bundle name 'claims\\x1b[2J'"),
+            ("base name", { $0.base.name = "=cmd|' /C calc'!A0" }, "the base's bundle name"),
+            ("format", { $0.base.format = "gguf\n" }, "base format 'gguf\\x0a'"),
+            ("variant", { $0.runtimes[0].variant = "cpu\u{9b}31m" }, "runtime variant 'cpu\\x9b31m'"),
+            ("requires", { $0.runtimes[0].requires = ["avx2\r\nx"] }, "requires 'avx2\\x0d\\x0ax'"),
+            ("created", { $0.created = "yesterday" }, "created 'yesterday' is not a UTC time"),
+            ("context", { $0.service = .init(context: -1, parallel: 4) }, "service settings out of range"),
+            ("path", {
+                $0.files[1].path = "adapters/claims/\u{202e}fdp.gguf"
+                $0.adapters[0].path = $0.files[1].path
+            }, "bidirectional formatting character"),
+        ]
+        for (label, edit, expected) in edits {
+            var manifest = Self.good()
+            edit(&manifest)
+            let error = #expect(throws: AirlockError.self, "\(label)") { try manifest.validate() }
+            #expect(error?.description.contains(expected) == true, "\(label): \(String(describing: error))")
+            #expect(error?.description.unicodeScalars.allSatisfy(Printable.isPlain) == true, "\(label): the message carries the raw text")
+        }
+    }
+
     @Test func refusesGarbageThatIsNotJSON() {
         let error = #expect(throws: AirlockError.self) { try Manifest.decode(Array("PK\u{3}\u{4} not json".utf8)) }
         #expect(error?.description.contains("manifest.json is not a valid manifest") == true)
