@@ -123,6 +123,11 @@ public final class AuditJournal: Sendable {
         fields.append(("AIRLOCK_CHAIN", hash))
         fields.append(("AIRLOCK_SEGMENT", segment))
         let exact = line.last == 0x0A ? line.dropLast() : line[...]
+        // Text from clients and bundles reaches these fields: each carries only what it meant,
+        // with control and formatting characters escaped (`Printable`), so a model named with a
+        // newline or ESC cannot forge a line of `journalctl` output or rewrite a terminal. The
+        // record itself goes as its exact JSON line (JSON escapes them already).
+        fields = fields.map { ($0.name, Printable.escaped($0.value, limit: 4096)) }
         fields.append(("AIRLOCK_RECORD", String(decoding: exact, as: UTF8.self)))
         return fields
     }
