@@ -10,7 +10,7 @@ public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String, mode: UInt32) throws(AirlockError) {
         let folder = Self.folder(of: path)
         try makeDirectories(folder, mode: 0o755)
-        let temporary = path + ".tmp-\(getpid())"
+        let temporary = temporaryPath(for: path)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         guard descriptor >= 0 else { throw AirlockError.system("cannot create \(temporary)", errno: errno) }
         var failure: AirlockError?
@@ -33,6 +33,24 @@ public enum AtomicFile {
             throw failure
         }
         try syncDirectory(folder)
+    }
+
+    /// The one name a temporary file or link beside `path` has while it is being written:
+    /// `PATH.tmp-PID`, so that doctor and a crashed run's clean-up know it.
+    public static func temporaryPath(for path: String) -> String { path + ".tmp-\(getpid())" }
+
+    /// Whether a folder entry is such a temporary file (or a `.new-PID` link of older builds).
+    public static func isTemporary(name: String) -> Bool { name.contains(".tmp-") || name.contains(".new-") }
+
+    /// Renames a finished temporary file over `path` and flushes the folder, so the new file
+    /// survives a crash; the temporary file is removed when the rename fails.
+    public static func commit(_ temporary: String, to path: String) throws(AirlockError) {
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw AirlockError.system("cannot move \(temporary) to \(path)", errno: code)
+        }
+        try syncDirectory(folder(of: path))
     }
 
     /// `mkdir -p` with `mode` for the folders it creates.

@@ -82,7 +82,7 @@ public enum BundleBuilder {
 
         // One pass over the inputs: the payload is written behind the reserved head while it is
         // hashed (chunks on every core); then the signed head is written in front.
-        let temporary = output + ".partial-\(getpid())"
+        let temporary = AtomicFile.temporaryPath(for: output)
         unlink(temporary)
         let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw AirlockError.system("cannot create '\(temporary)'", errno: errno) }
@@ -131,8 +131,7 @@ public enum BundleBuilder {
             guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush '\(temporary)'", errno: errno) }
             closed = true
             guard close(descriptor) == 0 else { throw AirlockError.system("cannot close '\(temporary)'", errno: errno) }
-            guard rename(temporary, output) == 0 else { throw AirlockError.system("cannot move the bundle to \(output)", errno: errno) }
-            try AtomicFile.syncDirectory(AtomicFile.folder(of: output))
+            try AtomicFile.commit(temporary, to: output)
             return Result(
                 manifest: manifest, manifestBytes: manifestBytes, signers: keys.map(\.publicKey.keyID),
                 bundleBytes: try fileSize(output))

@@ -34,7 +34,7 @@ public enum BundleCoSigner {
         let envelope = try BundleBuilder.signedEnvelope(inspected.manifestBytes, key: key)
         let number = (inspected.signatures.compactMap { BundleVerifier.signatureEntry($0.source)?.0 }.max() ?? 0) + 1
 
-        let temporary = path + ".partial-\(getpid())"
+        let temporary = AtomicFile.temporaryPath(for: path)
         unlink(temporary)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw AirlockError.system("cannot create '\(temporary)'", errno: errno) }
@@ -68,8 +68,7 @@ public enum BundleCoSigner {
             guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush '\(temporary)'", errno: errno) }
             closed = true
             guard close(descriptor) == 0 else { throw AirlockError.system("cannot close '\(temporary)'", errno: errno) }
-            guard rename(temporary, path) == 0 else { throw AirlockError.system("cannot replace \(path)", errno: errno) }
-            try AtomicFile.syncDirectory(AtomicFile.folder(of: path))
+            try AtomicFile.commit(temporary, to: path)
         } catch {
             unlink(temporary)
             throw error

@@ -79,7 +79,7 @@ enum FileTree {
 
     /// Points `link` at `target` atomically: a new link beside it, renamed over it, folder flushed.
     static func switchLink(_ link: String, to target: String) throws(AirlockError) {
-        let temporary = link + ".new-\(getpid())"
+        let temporary = AtomicFile.temporaryPath(for: link)
         unlink(temporary)
         guard symlink(target, temporary) == 0 else { throw AirlockError.system("cannot create the link \(temporary)", errno: errno) }
         guard rename(temporary, link) == 0 else {

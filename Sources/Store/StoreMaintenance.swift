@@ -95,7 +95,7 @@ extension BundleStore {
             .filter { !$0.hasPrefix(".") && directoryExists(layout.storeDirectory + "/" + $0) }.sorted()
         for name in names {
             let folder = layout.bundleDirectory(name: name)
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where entry.contains(".new-") || entry.contains(".tmp-") {
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where AtomicFile.isTemporary(name: entry) {
                 findings.append(StoreFinding(kind: .leftover, path: folder + "/" + entry, detail: "temporary file of an interrupted operation"))
             }
             var state: BundleState
@@ -108,7 +108,7 @@ extension BundleStore {
             // current: the install did not reach its commit point (the link switch).
             let reserved: Set<String> = ["current", "state.json"]
             for entry in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
-            where !reserved.contains(entry) && !entry.contains(".new-") && !entry.contains(".tmp-") && entry != current {
+            where !reserved.contains(entry) && !AtomicFile.isTemporary(name: entry) && entry != current {
                 let tree = folder + "/" + entry
                 guard directoryExists(tree) else { continue }
                 let recorded = state.installed[entry] != nil

@@ -41,7 +41,7 @@ import Testing
         let error = #expect(throws: AirlockError.self) { try BundleCoSigner.sign(path: tampered, key: fixture.officer) }
         #expect(error?.description.contains("does not match its signed digest") == true)
         #expect(try Data(contentsOf: URL(fileURLWithPath: tampered)) == before)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixture.folder.path).filter { $0.contains(".partial-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixture.folder.path).filter { $0.contains(".tmp-") }
         #expect(leftovers.isEmpty)
     }
 
