@@ -1,4 +1,4 @@
-// The append-only, hash-chained audit log (issue #7): what is where.
+// The append-only, hash-chained audit log: what is where.
 //
 // Files (names in `AuditLayout`):
 //   ROOT/var/log/airlock/audit-NNNNNN.jsonl    segments, from 000001; all but the last sealed
@@ -34,5 +34,6 @@
 // Fast path: `LineScanner` reads lines in the writer's own shape without allocating; segments
 // are cut into pieces hashed and parsed on every core, then walked in order.
 //
-// Not built here: the gateway's producers (issue 5), and sealed segments made read-only to the
-// gateway's user (issue 6's units: the writer needs only O_APPEND on the active segment).
+// Producers: every admin command (`AdminAudit`) and the gateway (one record per request);
+// segments the gateway's user sealed are handed to root, read-only, by `airlock-audit seal`
+// (`AuditSeal`).

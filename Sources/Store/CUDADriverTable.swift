@@ -80,7 +80,7 @@ struct NVIDIADriverVersion: Comparable, Sendable, CustomStringConvertible {
 ///                             12.3 545.23.06   12.4 550.54.14   12.5 555.42.02   12.6 560.28.03
 ///                             12.8 570.26      12.9 575.51.03   (there is no 12.7)
 ///
-/// Checked (issue 4) against two stored copies of NVIDIA's notes, for CUDA 13.2 and for 13.2
+/// Checked against two stored copies of NVIDIA's notes, for CUDA 13.2 and for 13.2
 /// Update 2 (docs.nvidia.com/cuda/archive/13.2.2/cuda-toolkit-release-notes), read through the
 /// project's reference search: every row above matches their Table 3 (GA rows; the "Update"
 /// rows need newer drivers and are not used), and 12.7 has no row there either. Their Table 2

@@ -2,6 +2,6 @@
 // `var/lib/airlock/NAME/VERSION`, switch `current` atomically, roll back; the host probe that
 // picks a runtime variant. Paths come from `AirlockCore.HostLayout`.
 //
-// Built so far (issue #4): the host probe (`HostProbe` → `HostFacts`) and the runtime choice
-// (`RuntimeSelector`, requirements in `RuntimeRequirement`). Install, activate and roll back
-// are not built yet.
+// `BundleStore` installs, activates, rolls back and removes; `StoreMaintenance` is doctor's
+// view; the host probe (`HostProbe` → `HostFacts`) and the runtime choice (`RuntimeSelector`,
+// requirements in `RuntimeRequirement`) decide which variant a host runs.
