@@ -38,7 +38,7 @@ public enum CommandMain {
                 print(command.fullMessage(for: error))
                 exit(0)
             }
-            writeError(command.fullMessage(for: error))
+            writeError(command.fullMessage(for: error), escaping: false)
             exit(status.rawValue)
         }
     }
@@ -52,9 +52,12 @@ public enum CommandMain {
         }
     }
 
-    static func writeError(_ text: String) {
-        var line = text
-        if !line.hasSuffix("\n") { line += "\n" }
+    /// Writes `text` on stderr: a refusal as one line with its control and formatting
+    /// characters escaped; ArgumentParser's usage text (the user's own words, several lines) as
+    /// it is.
+    static func writeError(_ text: String, escaping: Bool = true) {
+        var line = text.hasSuffix("\n") ? String(text.dropLast()) : text
+        line = (escaping ? Printable.escaped(line, limit: .max) : line) + "\n"
         let bytes = Array(line.utf8)
         var offset = 0
         while offset < bytes.count {

@@ -2,9 +2,13 @@ internal import Foundation
 internal import AirlockCore
 
 /// Writing results: human lines on stdout, JSON for `--json`, one-line refusals via errors.
+///
+/// Human lines carry text nobody trusts (bundle fields, client model names, audit details), so
+/// every one is written with its control and formatting characters escaped (`Printable`): no
+/// output of Airlock can move an officer's cursor, recolour the terminal or fake a line.
 enum Output {
     static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        FileHandle.standardOutput.write(Data((Printable.escaped(text, limit: .max) + "\n").utf8))
     }
 
     static func json(_ value: some Encodable) throws(AirlockError) {
