@@ -261,12 +261,7 @@ enum Services {
         }
         let sealed = try AuditSeal.run(directory: layout.auditDirectory)
         if let failure = sealed.failures.first { throw AirlockError(.system, failure) }
-        for name in [AuditLayout.lockName] + (sealed.active.map { [$0] } ?? []) {
-            let path = layout.auditDirectory + "/" + name
-            guard chown(path, 0, group) == 0, chmod(path, 0o660) == 0 else {
-                throw AirlockError.system("cannot share \(path) with group \(ServiceUnits.gatewayUser)", errno: errno)
-            }
-        }
+        try AuditSeal.shareWithGateway(directory: layout.auditDirectory, group: group, active: sealed.active)
     }
 
     static func systemctl(_ arguments: [String]) throws(AirlockError) {

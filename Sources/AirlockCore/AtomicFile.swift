@@ -7,22 +7,29 @@ internal import Musl
 /// Replacing a file so that a reader, or a crash, sees either the old or the new contents,
 /// never a mixture: temporary file beside it, fsync, rename, fsync of the folder.
 public enum AtomicFile {
-    public static func write(_ bytes: [UInt8], to path: String, mode: UInt32) throws(AirlockError) {
+    /// Replaces the file at `path` with `bytes` (`mode`).
+    ///
+    /// The temporary file (`temporaryPath`) is created exclusively, after removing whatever
+    /// had its name, so nothing planted there (a link, a hard link) is ever written through;
+    /// the rename replaces the name `path`, never what a link there pointed to. With `owner`,
+    /// the new file gets that user and group before it takes the name.
+    public static func write(
+        _ bytes: [UInt8], to path: String, mode: UInt32, owner: (user: UInt32, group: UInt32)? = nil
+    ) throws(AirlockError) {
         let folder = Self.folder(of: path)
         try makeDirectories(folder, mode: 0o755)
         let temporary = temporaryPath(for: path)
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         guard descriptor >= 0 else { throw AirlockError.system("cannot create \(temporary)", errno: errno) }
         var failure: AirlockError?
-        var offset = 0
-        while offset < bytes.count, failure == nil {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                failure = .system("cannot write \(temporary)", errno: errno)
-            } else {
-                offset += written
-            }
+        do throws(AirlockError) {
+            try FileBytes.writeAll(descriptor: descriptor, bytes, path: temporary)
+        } catch {
+            failure = error
+        }
+        if failure == nil, let owner, fchown(descriptor, owner.user, owner.group) != 0 {
+            failure = .system("cannot give \(temporary) the owner \(owner.user):\(owner.group)", errno: errno)
         }
         if failure == nil, fchmod(descriptor, mode_t(mode)) != 0 { failure = .system("cannot set the mode of \(temporary)", errno: errno) }
         if failure == nil, fsync(descriptor) != 0 { failure = .system("cannot flush \(temporary)", errno: errno) }

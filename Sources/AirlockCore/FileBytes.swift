@@ -15,6 +15,12 @@ public enum FileBytes {
             throw AirlockError.system("cannot read \(path)", errno: errno)
         }
         defer { close(descriptor) }
+        return try read(descriptor: descriptor, path: path, limit: limit)
+    }
+
+    /// The bytes of the open file `descriptor` (read from where it stands), named `path` in
+    /// errors: a regular file of at most `limit` bytes.
+    public static func read(descriptor: Int32, path: String, limit: Int) throws(AirlockError) -> [UInt8] {
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw AirlockError.system("cannot read \(path)", errno: errno) }
         guard status.st_mode & S_IFMT == S_IFREG else {
@@ -36,6 +42,19 @@ public enum FileBytes {
             guard bytes.count <= limit else {
                 throw AirlockError(.invalidInput, "\(path) grew past the \(limit) bytes this file may have while it was read")
             }
+        }
+    }
+
+    /// Writes all of `bytes` to `descriptor` (named `path` in errors), retrying short writes.
+    public static func writeAll(descriptor: Int32, _ bytes: [UInt8], path: String) throws(AirlockError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw AirlockError.system("cannot write \(path)", errno: errno)
+            }
+            offset += written
         }
     }
 

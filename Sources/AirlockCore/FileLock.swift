@@ -15,11 +15,16 @@ public final class FileLock {
     public init(path: String) throws(AirlockError) {
         try AtomicFile.makeDirectories(AtomicFile.folder(of: path), mode: 0o755)
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)
-        guard descriptor >= 0 else { throw .system("cannot open the lock file \(path)", errno: errno) }
+        guard descriptor >= 0 else {
+            if errno == ELOOP {
+                throw AirlockError(.refused, kind: .unsafeFile, "the lock file \(path) is a symbolic link: refused and left as it is")
+            }
+            throw .system("cannot open the lock file \(path)", errno: errno)
+        }
         var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_nlink == 1 else {
             close(descriptor)
-            throw AirlockError(.refused, "the lock file \(path) is not a regular file")
+            throw AirlockError(.refused, kind: .unsafeFile, "the lock file \(path) is not a plain file (a link, say): refused and left as it is")
         }
         while flock(descriptor, LOCK_EX) != 0 {
             if errno == EINTR { continue }

@@ -72,6 +72,11 @@ public struct Reason: Sendable, Equatable, CustomStringConvertible {
         /// A listed file missing from the bundle.
         public static let missingEntry = Kind("missing-entry")
 
+        // Files on the host.
+        /// A name in a folder another user can write that is not a plain file Airlock wrote (a
+        /// symbolic or hard link, a FIFO, a folder, a stranger's file): refused, left as it is.
+        public static let unsafeFile = Kind("unsafe-file")
+
         // Anything else: the error's code decides.
         /// A refusal or error with no finer kind.
         public static let other = Kind("other")

@@ -24,6 +24,8 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case recovered = "audit.recovered"
     /// Expired segments were removed by the retention policy (one record per segment).
     case retention = "audit.retention"
+    /// A name in the log folder that is not a plain file (a planted link, say) was left alone.
+    case unsafeFile = "audit.unsafe_file"
 }
 
 /// What a producer hands to `AuditLogWriter.append`: everything of a record except its place

@@ -8,63 +8,55 @@ internal import Signing
 
 /// The POSIX calls the log makes, each returning or throwing an `AirlockError` that names the file.
 enum AuditFiles {
-    /// The segment numbers present in `directory`, ascending (other names are ignored).
-    static func segmentNumbers(in directory: String) throws(AirlockError) -> [Int] {
-        guard let stream = opendir(directory) else {
-            throw .system("cannot list the audit log folder \(directory)", errno: errno)
-        }
-        defer { closedir(stream) }
-        var numbers: [Int] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if let number = AuditLayout.segmentNumber(of: name) { numbers.append(number) }
-        }
-        return numbers.sorted()
+    /// The segment numbers present in `folder`, ascending (other names are ignored).
+    static func segmentNumbers(in folder: FolderHandle) throws(AirlockError) -> [Int] {
+        try folder.names().compactMap(AuditLayout.segmentNumber(of:)).sorted()
     }
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-    /// The whole file, or its first `limit` bytes.
-    static func contents(of path: String, upTo limit: Int64? = nil) throws(AirlockError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .system("cannot open \(path)", errno: errno) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw .system("cannot examine \(path)", errno: errno) }
-        let size = min(Int64(status.st_size), limit ?? Int64.max)
-        return try read(descriptor, at: 0, count: Int(size), path: path)
+    /// The audit log folder at `directory`, opened for reading; a missing folder is an error
+    /// saying nothing has been recorded there.
+    static func folder(_ directory: String) throws(AirlockError) -> FolderHandle {
+        do throws(AirlockError) {
+            return try FolderHandle(directory)
+        } catch {
+            if (error.cause as? Errno)?.code == ENOENT {
+                throw AirlockError(.invalidInput, "no audit log under \(directory): nothing has been recorded yet")
+            }
+            throw error
+        }
     }
 
-    /// The size of the file at `path`.
-    static func size(of path: String) throws(AirlockError) -> Int64 {
-        var status = stat()
-        guard stat(path, &status) == 0 else { throw .system("cannot examine \(path)", errno: errno) }
-        return Int64(status.st_size)
+    /// The size of the segment `name`: it must be a plain file (`FolderHandle`'s checks).
+    static func size(of name: String, in folder: FolderHandle) throws(AirlockError) -> Int64 {
+        guard let size = try folder.plainFileSize(name) else {
+            throw .system("cannot examine \(folder.path(of: name))", errno: ENOENT)
+        }
+        return size
     }
 
     /// The log as it is at one instant: the segments and their sizes, and the latest
     /// checkpoint's bytes, noted under a shared flock of the writers' lock (when there is one),
     /// so a verify running beside a writer never sees half a flush. Segments only grow, so
-    /// reading each up to its noted size later gives the same bytes.
-    static func snapshot(of directory: String) throws(AirlockError) -> (segments: [(number: Int, size: Int64)], latest: [UInt8]?) {
-        let lock = open(directory + "/" + AuditLayout.lockName, O_RDONLY | O_CLOEXEC)
-        if lock >= 0 {
+    /// reading each up to its noted size later gives the same bytes. Every name is checked as
+    /// `FolderHandle` does: a link or FIFO planted at a segment's name is refused, not read.
+    static func snapshot(of folder: FolderHandle) throws(AirlockError) -> (segments: [(number: Int, size: Int64)], latest: [UInt8]?) {
+        let lock = try folder.openFile(AuditLayout.lockName, .read)
+        if let lock {
             while flock(lock, LOCK_SH) != 0 && errno == EINTR {}
         }
         defer {
-            if lock >= 0 {
+            if let lock {
                 flock(lock, LOCK_UN)
                 close(lock)
             }
         }
         var segments: [(number: Int, size: Int64)] = []
-        for number in try segmentNumbers(in: directory) {
-            segments.append((number, try size(of: directory + "/" + AuditLayout.segmentName(number))))
+        for number in try segmentNumbers(in: folder) {
+            segments.append((number, try size(of: AuditLayout.segmentName(number), in: folder)))
         }
-        let latestPath = directory + "/" + AuditLayout.latestCheckpointName
-        return (segments, exists(latestPath) ? try contents(of: latestPath) : nil)
+        return (segments, try folder.contents(of: AuditLayout.latestCheckpointName, upTo: 1 << 20))
     }
 
     /// `count` bytes at `offset` (fewer only at the end of the file).

@@ -67,6 +67,26 @@ public final class AuditJournal: Sendable {
         }
     }
 
+    /// Sends, at priority 2 (critical), that the log itself refused to write (a link planted at
+    /// the current segment's name, say): the one place such a refusal can still be recorded.
+    func alert(_ error: AirlockError, folder: String) {
+        let fields: [(name: String, value: String)] = [
+            ("MESSAGE", Printable.escaped("audit log not written: " + error.description)),
+            ("PRIORITY", "2"), ("SYSLOG_IDENTIFIER", Self.syslogIdentifier),
+            ("AIRLOCK_ACTION", AuditAction.unsafeFile.rawValue), ("AIRLOCK_OUTCOME", AuditOutcome.refused.rawValue),
+            ("AIRLOCK_DETAIL_FOLDER", Printable.escaped(folder)),
+        ]
+        // Sent before returning: the program that hit this is about to fail and may exit.
+        queue.sync { [self] in
+            do throws(AirlockError) {
+                try sink.send(fields)
+                state.withLock { $0.sent += 1 }
+            } catch {
+                state.withLock { $0.failed += 1 }
+            }
+        }
+    }
+
     /// Returns once everything submitted before the call has been sent (or has failed).
     func drained() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -92,7 +92,8 @@ public enum AuditLogVerifier {
         clockToleranceMilliseconds: Int64 = defaultClockTolerance
     ) throws(AirlockError) -> AuditVerdict {
         var walk = Walk(publicKey: publicKey, tolerance: clockToleranceMilliseconds)
-        let snapshot = try AuditFiles.snapshot(of: directory)
+        let folder = try AuditFiles.folder(directory)
+        let snapshot = try AuditFiles.snapshot(of: folder)
         var expected: [(source: String, checkpoint: AuditCheckpoint)] = []
         if let latest = snapshot.latest {
             let name = AuditLayout.latestCheckpointName
@@ -127,7 +128,7 @@ public enum AuditLogVerifier {
         var first = 0
         while first < snapshot.segments.count {
             let group = Array(snapshot.segments[first..<min(first + window, snapshot.segments.count)])
-            let parsed = try parse(group, directory: directory, publicKey: publicKey, cores: cores, buffers: buffers)
+            let parsed = try parse(group, folder: folder, publicKey: publicKey, cores: cores, buffers: buffers)
             for (slot, segment) in parsed.enumerated() {
                 let number = group[slot].number
                 if number != previousNumber + 1 {
@@ -213,15 +214,17 @@ public enum AuditLogVerifier {
             UnsafeBufferPointer(start: memory.baseAddress?.assumingMemoryBound(to: UInt8.self), count: count)
         }
 
-        /// The first `size` bytes of the file at `path` (fewer if it is shorter).
-        func fill(path: String, size: Int64) throws(AirlockError) {
+        /// The first `size` bytes of the segment `name` (fewer if it is shorter).
+        func fill(_ name: String, in folder: FolderHandle, size: Int64) throws(AirlockError) {
+            let path = folder.path(of: name)
             let wanted = Int(size)
             if memory.count < wanted {
                 memory.deallocate()
                 memory = .allocate(byteCount: max(wanted, 1 << 20), alignment: 64)
             }
-            let file = open(path, O_RDONLY | O_CLOEXEC)
-            guard file >= 0 else { throw .system("cannot open \(path)", errno: errno) }
+            guard let file = try folder.openFile(name, .read) else {
+                throw .system("cannot open \(path)", errno: ENOENT)
+            }
             defer { close(file) }
             var done = 0
             while done < wanted {
@@ -240,13 +243,13 @@ public enum AuditLogVerifier {
     /// Reads the segments of `group` into `buffers` and parses them in pieces of at least
     /// 1 MiB, cut at line ends, spread over `cores` threads.
     static func parse(
-        _ group: [(number: Int, size: Int64)], directory: String, publicKey: PublicKey, cores: Int, buffers: [ReadBuffer]
+        _ group: [(number: Int, size: Int64)], folder: FolderHandle, publicKey: PublicKey, cores: Int, buffers: [ReadBuffer]
     ) throws(AirlockError) -> [ParsedSegment] {
         var pieces: [(segment: Int, range: Range<Int>)] = []
         var unfinished: [Int?] = []
         for (index, segment) in group.enumerated() {
             let buffer = buffers[index]
-            try buffer.fill(path: directory + "/" + AuditLayout.segmentName(segment.number), size: segment.size)
+            try buffer.fill(AuditLayout.segmentName(segment.number), in: folder, size: segment.size)
             let bytes = buffer.bytes
             var complete = bytes.count
             while complete > 0, bytes[complete - 1] != 0x0A { complete -= 1 }

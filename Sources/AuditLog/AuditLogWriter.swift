@@ -99,17 +99,28 @@ public final class AuditLogWriter: Sendable {
         layout: AuditLayout, options: Options = Options(), clock: any AuditClock = SystemAuditClock()
     ) throws(AirlockError) {
         self.layout = layout
-        try AtomicFile.makeDirectories(layout.directory, mode: 0o750)
+        let folder = try FolderHandle(layout.directory, createMode: 0o750)
         let key = try AuditKey.loadOrCreate(path: layout.keyPath)
         journal = options.journalSocket.flatMap { JournalSink.system(socket: $0) }.map {
             AuditJournal(sink: $0, onFirstFailure: options.onJournalFailure)
         }
-        let engine = try SegmentEngine(layout: layout, options: options, clock: clock, key: key, journaling: journal != nil)
-        _ = try engine.commit([]).get()
-        // Every segment but the last is sealed: read-only, and root's when we are root.
-        for number in try AuditFiles.segmentNumbers(in: layout.directory).dropLast() {
-            AuditSharing.lockSealed(layout.segmentPath(number), directory: layout.directory)
+        let engine: SegmentEngine
+        do throws(AirlockError) {
+            engine = try SegmentEngine(
+                layout: layout, folder: folder, options: options, clock: clock, key: key, journaling: journal != nil)
+            _ = try engine.commit([]).get()
+        } catch {
+            if error.reasonKind == .unsafeFile { journal?.alert(error, folder: layout.directory) }
+            throw error
         }
+        // Every segment but the last is sealed: read-only, and root's when we are root. A name
+        // that is not a plain file (a link planted there) is left alone and recorded.
+        for number in try AuditFiles.segmentNumbers(in: folder).dropLast() {
+            if let refusal = AuditSharing.lockSealed(AuditLayout.segmentName(number), in: folder) {
+                engine.unsafeFiles.append(refusal)
+            }
+        }
+        if !engine.unsafeFiles.isEmpty { _ = try engine.commit([]).get() }
         journal?.submit(engine.takeJournalEntries())
         self.engine = Mutex(engine)
     }
@@ -208,6 +219,9 @@ public final class AuditLogWriter: Sendable {
             (engine.commit(works), engine.takeJournalEntries())
         }
         journal?.submit(durable)
+        if case .failure(let error) = outcome, error.reasonKind == .unsafeFile {
+            journal?.alert(error, folder: layout.directory)
+        }
         return outcome
     }
 
@@ -236,6 +250,8 @@ public final class AuditLogWriter: Sendable {
     /// or an appender that found the writer idle; `Queue.flushing` keeps them apart) or in `init`.
     private final class SegmentEngine {
         let layout: AuditLayout
+        /// The log folder, every entry opened relative to it and checked (`FolderHandle`).
+        let folder: FolderHandle
         let options: Options
         let clock: any AuditClock
         let key: PrivateKey
@@ -266,6 +282,9 @@ public final class AuditLogWriter: Sendable {
         var buffer: [UInt8] = []
         var latestCheckpoint: AuditCheckpoint?
         var discardedBytes: Int64 = 0
+        /// Names found in the folder that are not plain files (`unsafe-file`), recorded as
+        /// `audit.unsafe_file` by the next commit.
+        var unsafeFiles: [AirlockError] = []
         var clockState = ClockSyncState.unknown
         /// The latest checkpoint's seq and time (ms): what `checkpointSeconds` counts from.
         var lastCheckpoint: (seq: UInt64, time: Int64) = (0, 0)
@@ -275,17 +294,19 @@ public final class AuditLogWriter: Sendable {
         var durableJournal: [AuditJournal.Entry] = []
 
         init(
-            layout: AuditLayout, options: Options, clock: any AuditClock, key: PrivateKey, journaling: Bool
+            layout: AuditLayout, folder: FolderHandle, options: Options, clock: any AuditClock, key: PrivateKey,
+            journaling: Bool
         ) throws(AirlockError) {
             self.layout = layout
+            self.folder = folder
             self.options = options
             self.clock = clock
             self.key = key
             self.journaling = journaling
             hasher = try SHA256Hasher()
-            lock = open(layout.lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
-            guard lock >= 0 else { throw .system("cannot open the audit log lock \(layout.lockPath)", errno: errno) }
-            AuditSharing.share(lock, directory: layout.directory)
+            let existed = try folder.hasEntry(AuditLayout.lockName)
+            lock = try folder.createFile(AuditLayout.lockName, .readWrite, mode: 0o640)
+            if !existed { AuditSharing.share(lock, in: folder) }
         }
 
         deinit {
@@ -309,6 +330,14 @@ public final class AuditLogWriter: Sendable {
                         RecordTemplate(
                             action: AuditAction.recovered.rawValue, actor: actor, target: .none, outcome: .ok,
                             details: ["discarded_bytes": String(discardedBytes), "segment": segment], request: nil))
+                }
+                let refusals = unsafeFiles
+                unsafeFiles = []
+                for refusal in refusals {
+                    try add(
+                        RecordTemplate(
+                            action: AuditAction.unsafeFile.rawValue, actor: actor, target: .none, outcome: .refused,
+                            details: ["folder": layout.directory, "error": refusal.description], request: nil))
                 }
                 var committed: [Committed] = []
                 committed.reserveCapacity(works.count)
@@ -337,7 +366,7 @@ public final class AuditLogWriter: Sendable {
                 if let latestCheckpoint {
                     // Best effort: the records are already durable; the copy only speeds up
                     // finding a cut-short log. A failure here shows on the next verify.
-                    try? AtomicFile.write(latestCheckpoint.json, to: layout.latestCheckpointPath, mode: 0o644)
+                    try? folder.replace(AuditLayout.latestCheckpointName, with: latestCheckpoint.json, mode: 0o644)
                 }
                 return .success(committed)
             } catch {
@@ -365,7 +394,7 @@ public final class AuditLogWriter: Sendable {
                 var status = stat()
                 if fstat(descriptor, &status) == 0, status.st_nlink > 0, Int64(status.st_size) == tail.size { return }
             }
-            let numbers = try AuditFiles.segmentNumbers(in: layout.directory)
+            let numbers = try AuditFiles.segmentNumbers(in: folder)
             let current = numbers.last ?? 1
             if descriptorSegment != current || descriptor < 0 {
                 try openSegment(current, create: numbers.isEmpty)
@@ -384,7 +413,7 @@ public final class AuditLogWriter: Sendable {
         /// for an empty one. A stale copy only makes the next time checkpoint come earlier.
         func loadLastCheckpoint() throws(AirlockError) {
             guard let current = tail else { return }
-            if let bytes = try? AuditFiles.contents(of: layout.latestCheckpointPath, upTo: 64 * 1024),
+            if let bytes = try? folder.contents(of: AuditLayout.latestCheckpointName, upTo: 64 * 1024),
                 let latest = try? AuditCheckpoint(json: bytes), latest.seq <= current.lastSeq,
                 let time = AuditTime.parse(latest.time)
             {
@@ -456,9 +485,8 @@ public final class AuditLogWriter: Sendable {
                 return
             }
             let previousPath = layout.segmentPath(current - 1)
-            let previous = open(previousPath, O_RDONLY | O_CLOEXEC)
-            guard previous >= 0 else {
-                throw .system("cannot continue the audit chain from \(previousPath)", errno: errno)
+            guard let previous = try folder.openFile(AuditLayout.segmentName(current - 1), .read) else {
+                throw .system("cannot continue the audit chain from \(previousPath)", errno: ENOENT)
             }
             defer { close(previous) }
             let previousSize = try AuditFiles.size(previous, path: previousPath)
@@ -484,14 +512,20 @@ public final class AuditLogWriter: Sendable {
         func openSegment(_ number: Int, create: Bool) throws(AirlockError) {
             if descriptor >= 0 { close(descriptor) }
             descriptor = -1
-            let path = layout.segmentPath(number)
-            let flags = O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0)
-            let opened = open(path, flags, 0o640)
-            guard opened >= 0 else { throw .system("cannot open the audit log segment \(path)", errno: errno) }
-            if create { AuditSharing.share(opened, directory: layout.directory) }
+            let name = AuditLayout.segmentName(number)
+            let opened: Int32
+            if create {
+                opened = try folder.createFile(name, .append, mode: 0o640)
+                AuditSharing.share(opened, in: folder)
+            } else {
+                guard let existing = try folder.openFile(name, .append) else {
+                    throw .system("cannot open the audit log segment \(layout.segmentPath(number))", errno: ENOENT)
+                }
+                opened = existing
+            }
             descriptor = opened
             descriptorSegment = number
-            if create { try AtomicFile.syncDirectory(layout.directory) }
+            if create { try folder.sync() }
         }
 
         /// Adds one record to the flush being built and returns its `seq`.
@@ -515,14 +549,15 @@ public final class AuditLogWriter: Sendable {
         func applyRetention(days: Int, actor: AuditActor, dryRun: Bool) throws(AirlockError) -> AuditRetentionReport {
             let now = clock.now()
             let cutoff = now - Int64(days) * 86_400_000
-            let numbers = try AuditFiles.segmentNumbers(in: layout.directory)
+            let numbers = try AuditFiles.segmentNumbers(in: folder)
             var expired: [(segment: AuditRetentionReport.Segment, seal: [UInt8])] = []
             var kept: String?
             for number in numbers.dropLast() {
                 let name = AuditLayout.segmentName(number)
                 let path = layout.segmentPath(number)
-                let file = open(path, O_RDONLY | O_CLOEXEC)
-                guard file >= 0 else { throw .system("cannot open the audit log segment \(path)", errno: errno) }
+                guard let file = try folder.openFile(name, .read) else {
+                    throw .system("cannot open the audit log segment \(path)", errno: ENOENT)
+                }
                 defer { close(file) }
                 let size = try AuditFiles.size(file, path: path)
                 let seal = size > 0 ? try AuditFiles.lastLine(file, size: size, path: path).bytes : []
@@ -569,12 +604,9 @@ public final class AuditLogWriter: Sendable {
             }
             try flush()
             for (segment, _) in expired {
-                let path = layout.directory + "/" + segment.name
-                guard unlink(path) == 0 || errno == ENOENT else {
-                    throw .system("cannot remove the expired audit log segment \(path)", errno: errno)
-                }
+                try folder.remove(segment.name)
             }
-            try AtomicFile.syncDirectory(layout.directory)
+            try folder.sync()
             return report
         }
 
@@ -627,7 +659,9 @@ public final class AuditLogWriter: Sendable {
             guard current.sealed || full || newDay else { return line }
             if !current.sealed { try seal() }
             try flush()
-            AuditSharing.lockSealed(layout.segmentPath(current.segment), directory: layout.directory)
+            if let refusal = AuditSharing.lockSealed(AuditLayout.segmentName(current.segment), in: folder) {
+                unsafeFiles.append(refusal)
+            }
             try startNextSegment()
             guard let next = tail else { throw AirlockError(.system, "the audit log's tail is unknown") }
             return try make(next)
@@ -713,14 +747,12 @@ public final class AuditLogWriter: Sendable {
         func startNextSegment() throws(AirlockError) {
             guard let current = tail else { return }
             let next = current.segment + 1
-            let path = layout.segmentPath(next)
-            let opened = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
-            guard opened >= 0 else { throw .system("cannot create the audit log segment \(path)", errno: errno) }
-            AuditSharing.share(opened, directory: layout.directory)
+            let opened = try folder.createFile(AuditLayout.segmentName(next), .append, mode: 0o640, exclusive: true)
+            AuditSharing.share(opened, in: folder)
             if descriptor >= 0 { close(descriptor) }
             descriptor = opened
             descriptorSegment = next
-            try AtomicFile.syncDirectory(layout.directory)
+            try folder.sync()
             tail = Tail(segment: next, size: 0, lastSeq: current.lastSeq, prev: current.prev, day: nil, sealed: false)
         }
     }

@@ -67,8 +67,10 @@ public enum AuditLogReader {
     public static func forEach(
         directory: String, _ body: (_ line: ArraySlice<UInt8>, _ record: AuditRecord) throws(AirlockError) -> Bool
     ) throws(AirlockError) {
-        for number in try AuditFiles.segmentNumbers(in: directory) {
-            let bytes = try AuditFiles.contents(of: directory + "/" + AuditLayout.segmentName(number))
+        let folder = try AuditFiles.folder(directory)
+        for number in try AuditFiles.segmentNumbers(in: folder) {
+            let name = AuditLayout.segmentName(number)
+            guard let bytes = try folder.contents(of: name, upTo: Int.max) else { continue }
             for line in bytes.split(separator: UInt8(ascii: "\n")) {
                 guard let record = try? AuditRecord(line: line) else { continue }
                 if try !body(line, record) { return }

@@ -35,18 +35,14 @@ public enum AuditSeal {
         guard geteuid() == 0 else {
             throw AirlockError(.refused, "'airlock-audit seal' hands sealed segments to root: run it as root (airlock-audit-seal.service does)")
         }
-        var folder = stat()
-        guard stat(directory, &folder) == 0 else {
-            if errno == ENOENT { throw AirlockError(.invalidInput, "no audit log under \(directory): nothing has been recorded yet") }
-            throw .system("cannot inspect the audit log folder \(directory)", errno: errno)
-        }
-        let numbers = try AuditFiles.segmentNumbers(in: directory)
-        let group = getgrgid(folder.st_gid).flatMap { $0.pointee.gr_name.map { String(cString: $0) } } ?? String(folder.st_gid)
+        let folder = try AuditFiles.folder(directory)
+        let numbers = try AuditFiles.segmentNumbers(in: folder)
+        let group = getgrgid(folder.group).flatMap { $0.pointee.gr_name.map { String(cString: $0) } } ?? String(folder.group)
         var report = Report(sealed: [], changed: [], active: numbers.last.map(AuditLayout.segmentName), group: group, failures: [])
         for number in numbers.dropLast() {
             let name = AuditLayout.segmentName(number)
             do throws(AirlockError) {
-                guard let changed = try AuditSharing.lock(directory + "/" + name, rootWithGroup: folder.st_gid) else { continue }
+                guard let changed = try AuditSharing.lock(name, in: folder, rootWithGroup: folder.group) else { continue }
                 report.sealed.append(name)
                 if changed { report.changed.append(name) }
             } catch {
@@ -55,5 +51,14 @@ public enum AuditSeal {
             }
         }
         return report
+    }
+
+    /// Hands the lock and the segment being appended to (`active`) to `root:group`, 0660, so the
+    /// gateway's user can append (root's commands may have created them before that group
+    /// existed). Each name is opened without following a link and checked first: a planted
+    /// link or hard link is refused with `unsafe-file`, never chowned.
+    public static func shareWithGateway(directory: String, group: UInt32, active: String?) throws(AirlockError) {
+        let folder = try AuditFiles.folder(directory)
+        try AuditSharing.shareWithGroup([AuditLayout.lockName] + (active.map { [$0] } ?? []), in: folder, group: group)
     }
 }

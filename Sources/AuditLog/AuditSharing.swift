@@ -1,5 +1,4 @@
 internal import AirlockCore
-internal import CAirlockShims
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Musl)
@@ -20,53 +19,58 @@ internal import Musl
 /// any other folder files keep 0640. Failing to change a file another user owns is expected and
 /// ignored (its creator shared it already).
 enum AuditSharing {
-    /// Makes the segment at `path` read-only and, when running as root, root's; what fails is
-    /// left for the seal step (and `verify` finds any rewrite).
-    static func lockSealed(_ path: String, directory: String) {
-        var folder = stat()
-        guard stat(directory, &folder) == 0 else { return }
-        _ = try? lock(path, rootWithGroup: geteuid() == 0 ? folder.st_gid : nil)
+    /// Makes the sealed segment `name` read-only and, when running as root, root's. Returns the
+    /// refusal when the name is not a plain file (a planted link, say), which the caller
+    /// records; any other failure is left for the seal step (and `verify` finds any rewrite).
+    static func lockSealed(_ name: String, in folder: FolderHandle) -> AirlockError? {
+        do throws(AirlockError) {
+            _ = try lock(name, in: folder, rootWithGroup: geteuid() == 0 ? folder.group : nil)
+            return nil
+        } catch {
+            return error.kind == .unsafeFile ? error : nil
+        }
     }
 
-    /// Makes the regular file at `path` 0440 and, given a group, `root:group`. It works on a
-    /// descriptor of the name itself (O_PATH | O_NOFOLLOW), never following a link: the gateway's
-    /// user can create names in the folder, and a segment it swapped for a symbolic link, or a hard
-    /// link to a file elsewhere, is refused rather than handed to root. Returns whether it changed
-    /// anything, or nil when there is no such file (any more).
-    static func lock(_ path: String, rootWithGroup group: gid_t?) throws(AirlockError) -> Bool? {
-        let descriptor = CAirlockShims_open_path_nofollow(path)
-        if descriptor < 0 {
-            if errno == ENOENT { return nil }
-            throw .system("cannot open \(path)", errno: errno)
-        }
+    /// Makes the regular file `name` in `folder` 0440 and, given a group, `root:group`. It opens
+    /// the name relative to the folder without following a link (`FolderHandle`), and changes
+    /// the open file: the gateway's user can create names in the folder, and a segment it
+    /// swapped for a symbolic link, a hard link to a file elsewhere, or a FIFO is refused rather
+    /// than handed to root. Returns whether it changed anything, or nil when there is no such
+    /// file (any more).
+    static func lock(_ name: String, in folder: FolderHandle, rootWithGroup group: gid_t?) throws(AirlockError) -> Bool? {
+        guard let descriptor = try folder.openFile(name, .read) else { return nil }
         defer { close(descriptor) }
+        let path = folder.path(of: name)
         var file = stat()
         guard fstat(descriptor, &file) == 0 else { throw .system("cannot inspect \(path)", errno: errno) }
-        guard file.st_mode & S_IFMT == S_IFREG else {
-            throw AirlockError(.refused, "\(path) is not a regular file (a link, or something else in a segment's name): left as it is")
-        }
-        guard file.st_nlink == 1 else {
-            throw AirlockError(.refused, "\(path) has \(file.st_nlink) names (hard links): left as it is")
-        }
         var changed = false
         if let group, file.st_uid != 0 || file.st_gid != group {
-            guard CAirlockShims_fchown_path_descriptor(descriptor, 0, group) == 0 else {
-                throw .system("cannot hand \(path) to root", errno: errno)
-            }
+            guard fchown(descriptor, 0, group) == 0 else { throw .system("cannot hand \(path) to root", errno: errno) }
             changed = true
         }
         if file.st_mode & 0o7777 != 0o440 {
-            guard CAirlockShims_fchmod_path_descriptor(descriptor, 0o440) == 0 else {
-                throw .system("cannot make \(path) read-only (0440)", errno: errno)
-            }
+            guard fchmod(descriptor, 0o440) == 0 else { throw .system("cannot make \(path) read-only (0440)", errno: errno) }
             changed = true
         }
         return changed
     }
 
-    static func share(_ descriptor: Int32, directory: String) {
-        var folder = stat()
-        guard stat(directory, &folder) == 0, folder.st_mode & S_ISGID != 0 else { return }
+    /// Makes a file the writer created in a setgid folder group-writable (0660).
+    static func share(_ descriptor: Int32, in folder: FolderHandle) {
+        guard folder.sharedGroup != nil else { return }
         _ = fchmod(descriptor, 0o660)
+    }
+
+    /// Hands the active segment and the lock (which root's commands may have created before the
+    /// gateway's group existed) to `root:group`, 0660, so the gateway can append. Each is opened
+    /// without following a link and checked first: a planted link is refused, never chowned.
+    static func shareWithGroup(_ names: [String], in folder: FolderHandle, group: gid_t) throws(AirlockError) {
+        for name in names {
+            guard let descriptor = try folder.openFile(name, .read) else { continue }
+            defer { close(descriptor) }
+            guard fchown(descriptor, 0, group) == 0, fchmod(descriptor, 0o660) == 0 else {
+                throw .system("cannot share \(folder.path(of: name)) with group \(group)", errno: errno)
+            }
+        }
     }
 }

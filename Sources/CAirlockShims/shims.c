@@ -40,18 +40,4 @@ int CAirlockShims_set_parent_death_signal(int signal) {
 #include <sys/stat.h>
 #include <unistd.h>
 
-int CAirlockShims_open_path_nofollow(const char *path) {
-    return open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-}
-
-int CAirlockShims_fchown_path_descriptor(int descriptor, uid_t owner, gid_t group) {
-    return fchownat(descriptor, "", owner, group, AT_EMPTY_PATH);
-}
-
-int CAirlockShims_fchmod_path_descriptor(int descriptor, mode_t mode) {
-    char name[40];
-    snprintf(name, sizeof name, "/proc/self/fd/%d", descriptor);
-    return chmod(name, mode);
-}
-
 int CAirlockShims_O_DIRECT(void) { return O_DIRECT; }

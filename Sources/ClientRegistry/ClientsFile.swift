@@ -279,13 +279,10 @@ extension ClientsFile {
     /// the previous file (the gateway's group must keep reading it).
     public func save(path: String) throws(AirlockError) {
         var previous = stat()
-        let existed = lstat(path, &previous) == 0
-        try AtomicFile.write(Array(yaml().utf8), to: path, mode: Self.mode)
-        if existed, previous.st_uid != getuid() || previous.st_gid != getgid() {
-            guard chown(path, previous.st_uid, previous.st_gid) == 0 else {
-                throw .system("cannot give \(path) back its owner \(previous.st_uid):\(previous.st_gid)", errno: errno)
-            }
-        }
+        let existed = lstat(path, &previous) == 0 && previous.st_mode & S_IFMT == S_IFREG
+        let keep = existed && (previous.st_uid != getuid() || previous.st_gid != getgid())
+        try AtomicFile.write(
+            Array(yaml().utf8), to: path, mode: Self.mode, owner: keep ? (previous.st_uid, previous.st_gid) : nil)
     }
 
     /// Loads the file, lets `change` modify it, and saves it, all under an exclusive lock on

@@ -333,8 +333,18 @@ final class StoreLock: @unchecked Sendable {
 
     init(path: String) throws(AirlockError) {
         try AtomicFile.makeDirectories(AtomicFile.folder(of: path), mode: 0o755)
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw AirlockError.system("cannot open the store lock \(path)", errno: errno) }
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)
+        guard descriptor >= 0 else {
+            if errno == ELOOP {
+                throw AirlockError(.refused, kind: .unsafeFile, "the store lock \(path) is a symbolic link: refused and left as it is")
+            }
+            throw AirlockError.system("cannot open the store lock \(path)", errno: errno)
+        }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_nlink == 1 else {
+            close(descriptor)
+            throw AirlockError(.refused, kind: .unsafeFile, "the store lock \(path) is not a plain file (a link, say): refused and left as it is")
+        }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK else {
                 close(descriptor)

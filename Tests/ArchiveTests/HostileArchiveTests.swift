@@ -40,7 +40,7 @@ extension BundleArchiveTests {
         @Test func dotDotPath() throws { try refuses("dotdot", "'models/../../evil': the path has a '..' component") }
         @Test func emptyComponent() throws { try refuses("empty-component", "the path has an empty component") }
         @Test func dotSlashPrefix() throws { try refuses("dot-prefix", "'./manifest.json': the path has a '.' component") }
-        @Test func controlCharacterInName() throws { try refuses("control-character", "'models/base\\u{1b}[2J.gguf': the path contains a NUL or control character") }
+        @Test func controlCharacterInName() throws { try refuses("control-character", "'models/base\\x1b[2J.gguf': the path contains a NUL or control character") }
         @Test func nulInPaxPath() throws { try refuses("nul-in-pax-path", "the path contains a NUL or control character") }
         @Test func pathOver255Bytes() throws { try refuses("long-path", "the path is 256 bytes, over the limit of 255") }
         @Test func duplicateEntry() throws { try refuses("duplicate-entry", "bundle entry 'manifest.json' appears twice") }

@@ -167,21 +167,35 @@ import Testing
     @Test func writeFailureIsAnAirlockErrorSoTheGatewayCanFailClosed() async throws {
         let log = try TestLog()
         defer { log.remove() }
+        // The log folder on a file system of its own, 256 KiB, filled to the last page by
+        // another file: a full disk, as the writer meets it (write(2) fails with ENOSPC).
+        try FileManager.default.createDirectory(atPath: log.layout.directory, withIntermediateDirectories: true)
+        try #require(
+            try ProcessResult.run("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", log.layout.directory]).status == 0,
+            "mounting a small tmpfs (the tests run as root)")
+        defer { _ = try? ProcessResult.run("/usr/bin/umount", ["-l", log.layout.directory]) }
         try await log.fill(30)
-        // The next segment is /dev/full: every write(2) fails with ENOSPC, as on a full disk.
-        let next = try #require(try log.segments().last) + 1
-        try FileManager.default.createSymbolicLink(atPath: log.segmentPath(next), withDestinationPath: "/dev/full")
         let writer = try log.writer()
-        do {
-            try await writer.append(TestLog.event(0))
-            Issue.record("the append succeeded on a full disk")
-        } catch {
-            #expect(error.code == .system)
-            #expect(error.description.contains("the audit log cannot be written"))
-            #expect(error.description.contains("No space left on device"))
+        let filler = log.layout.directory + "/filler"
+        let fd = open(filler, O_WRONLY | O_CREAT, 0o600)
+        let block = [UInt8](repeating: 0x55, count: 4096)
+        while block.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
+        close(fd)
+        var failure: AirlockError?
+        for index in 0..<200 {
+            do {
+                try await writer.append(TestLog.event(index))
+            } catch {
+                failure = error
+                break
+            }
         }
-        // Once the disk is back, the log continues where it was, unbroken.
-        try FileManager.default.removeItem(atPath: log.segmentPath(next))
+        let error = try #require(failure, "200 appends succeeded on a full disk")
+        #expect(error.code == .system)
+        #expect(error.description.contains("the audit log cannot be written"), "\(error)")
+        #expect(error.description.contains("No space left on device"), "\(error)")
+        // Once the disk has room again, the log continues where it was, unbroken.
+        unlink(filler)
         try await writer.append(TestLog.event(1))
         #expect(try log.verify().isIntact)
     }

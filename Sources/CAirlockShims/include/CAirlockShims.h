@@ -35,18 +35,6 @@ int CAirlockShims_TIME_ERROR(void);
 /// (prctl is variadic, which Swift cannot call).
 int CAirlockShims_set_parent_death_signal(int signal);
 
-/// open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC) (O_PATH needs `_GNU_SOURCE`): a descriptor for the
-/// name itself, a link included, that needs no permission on the file; -1 and errno on failure.
-int CAirlockShims_open_path_nofollow(const char *path);
-
-/// fchownat(descriptor, "", owner, group, AT_EMPTY_PATH): changes the owner of the file an
-/// O_PATH descriptor stands for.
-int CAirlockShims_fchown_path_descriptor(int descriptor, uid_t owner, gid_t group);
-
-/// chmod of the file an O_PATH descriptor stands for, through /proc/self/fd (fchmod refuses
-/// O_PATH descriptors; glibc's fchmodat(AT_SYMLINK_NOFOLLOW) does the same).
-int CAirlockShims_fchmod_path_descriptor(int descriptor, mode_t mode);
-
 /// `O_DIRECT` (file I/O that bypasses the page cache), which `<fcntl.h>` declares only under
 /// `_GNU_SOURCE`.
 int CAirlockShims_O_DIRECT(void);
