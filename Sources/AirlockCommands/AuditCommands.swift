@@ -97,7 +97,7 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
                 guard query.matches(record) else { return true }
                 count += 1
                 if json {
-                    Output.line(String(decoding: line, as: UTF8.self))
+                    Output.record(line)
                 } else {
                     let target = [record.target.bundle, record.target.version, record.target.adapter].compactMap { $0 }.joined(separator: " ")
                     let reason = record.details?["reason"].map { "  (\($0))" } ?? ""
@@ -134,43 +134,27 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             _ = try await writer.checkpoint()
             await writer.journalDrained()
             if format == .csv {
-                Output.line("seq,time,clock,actor_kind,actor,action,bundle,version,adapter,outcome,tokens_in,tokens_out,latency_ms,status,details")
+                Output.line(AuditCSV.header)
             }
             var started = false
             try AuditLogReader.forEach(directory: root.layout.auditDirectory) { (line: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
                 let matches = query.matches(record)
                 switch format {
                 case .csv:
-                    if matches { Output.line(Self.csv(record)) }
+                    if matches { Output.line(AuditCSV.row(record)) }
                     return true
                 case .jsonl:
                     if matches {
                         started = true
-                        Output.line(String(decoding: line, as: UTF8.self))
+                        Output.record(line)
                         return true
                     }
                     guard started else { return true }
                     // Past the range: continue to the next checkpoint, which signs the chain so far.
-                    Output.line(String(decoding: line, as: UTF8.self))
+                    Output.record(line)
                     return record.action != "audit.checkpoint"
                 }
             }
-        }
-
-        static func csv(_ record: AuditRecord) -> String {
-            func field(_ value: String?) -> String {
-                guard let value else { return "" }
-                let needsQuotes = value.contains(",") || value.contains("\"") || value.contains("\n")
-                return needsQuotes ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
-            }
-            let details = record.details.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
-            let request = record.request
-            return [
-                String(record.seq), record.time, record.clock.rawValue, record.actor.kind.rawValue, record.actor.id, record.action,
-                record.target.bundle, record.target.version, record.target.adapter, record.outcome.rawValue,
-                request?.tokensIn.map(String.init), request?.tokensOut.map(String.init),
-                request?.latencyMilliseconds.map(String.init), request?.status.map(String.init), details,
-            ].map(field).joined(separator: ",")
         }
     }
 

@@ -11,6 +11,15 @@ enum Output {
         FileHandle.standardOutput.write(Data((Printable.escaped(text, limit: .max) + "\n").utf8))
     }
 
+    /// One audit record line exactly as stored, and a newline: JSON Lines output must hash to
+    /// the chain, so nothing is escaped (the record's JSON already escapes every C0 control;
+    /// what a terminal might still act on is for the human output, which escapes it).
+    static func record(_ line: ArraySlice<UInt8>) {
+        var bytes = Array(line)
+        bytes.append(0x0A)
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+
     static func json(_ value: some Encodable) throws(AirlockError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

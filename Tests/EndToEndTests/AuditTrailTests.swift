@@ -99,11 +99,48 @@ import Testing
         #expect(report?["kind"] as? String == "edited", "\(String(describing: report))")
     }
 
+    /// Text a client chose (the model it asked for, a detail) reaches the officer three ways, and
+    /// none of them lets it act: `search` shows escape sequences as visible `\x1b`, the CSV
+    /// export neutralises cells a spreadsheet would run as formulas, and the JSON Lines export
+    /// stays byte for byte what the log holds (so it still hashes to the chain).
+    @Test func hostileTextIsShownNeverObeyed() async throws {
+        let host = Host(root: try TemporaryDirectory("airlock-audit"))
+        defer { host.root.remove() }
+        let model = "=HYPERLINK(\"http://evil.example/\",\"x\")\u{1b}[2J\u{202e}gguf"
+        let writer = try AuditLogWriter(host: HostLayout(root: host.root.path))
+        try await writer.append(
+            .request(
+                by: .client("sha256:c1"), bundle: "claims-llm", version: "1.0.0", adapter: model, outcome: .refused,
+                request: AuditRequest(tokensIn: 0, tokensOut: 0, latencyMilliseconds: 1, status: 404, promptSHA256: nil, answerSHA256: nil),
+                details: ["reason": "+cmd|' /C calc'!A0", "note": "@SUM(1)\u{9b}31m"]))
+
+        let search = try host.run("airlock-audit", ["search", "--action", "gateway.request"]).checked().stdout
+        #expect(!search.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x202E || $0.value == 0x9B }, "\(search)")
+        #expect(search.contains("\\x1b[2J") && search.contains("\\u{202e}"), "\(search)")
+
+        let csv = try host.run("airlock-audit", ["export", "--format", "csv"]).checked().stdout
+        let found = csv.split(separator: "\n").first { $0.contains("gateway.request") }
+        let row = String(try #require(found))
+        let unsafe = row.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x202E || $0.value == 0x9B }
+        #expect(!unsafe, "\(row)")
+        // Every cell that began with = + - @ now begins with a quote inside quotes.
+        #expect(row.contains(#","'=HYPERLINK(""http://evil.example/"",""x"")\x1b[2J\u{202e}gguf","#), "\(row)")
+        #expect(!row.contains(",=") && !row.contains(",+") && !row.contains(",@") && !row.contains(",-"), "\(row)")
+
+        let jsonl = try host.run("airlock-audit", ["export", "--format", "jsonl"]).checked().output
+        let stored = try Data(contentsOf: URL(fileURLWithPath: host.logDirectory + "/" + AuditLayout.segmentName(1)))
+        let line = try #require(jsonl.split(separator: 0x0A).first { String(decoding: $0, as: UTF8.self).contains("gateway.request") })
+        #expect(stored.range(of: Data(line) + Data([0x0A])) != nil, "the JSON Lines export changed the record's bytes")
+    }
+
     /// `airlock-audit seal` hands sealed files to root, records that once (audit.seal), and a
     /// run with nothing to do records nothing; only root may run it.
     @Test func sealHandsSealedFilesToRootAndRecordsOnlyAChange() async throws {
         let host = Host(root: try TemporaryDirectory("airlock-audit"))
         defer { host.root.remove() }
+        // The folder as tmpfiles.d makes it: 3770 root:<gateway group> (65534 here).
+        try FileManager.default.createDirectory(atPath: host.logDirectory, withIntermediateDirectories: true)
+        #expect(chown(host.logDirectory, 0, 65534) == 0 && chmod(host.logDirectory, 0o3770) == 0)
         // Several segments (small ones: the CLI's are 64 MiB), then two as the gateway leaves them.
         let writer = try AuditLogWriter(host: HostLayout(root: host.root.path), options: AuditLogWriter.Options(segmentBytes: 1500))
         for index in 0..<20 { try await writer.append(.auditRead(by: .local(user: "alice", uid: 1000), verb: "search", query: "n=\(index)")) }
