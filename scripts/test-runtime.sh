@@ -49,13 +49,23 @@ fi
 build="$cache/build/$LLAMA_TAG"
 log "building llama-server $LLAMA_TAG (cold: about 10 minutes on 2 cores; warm ccache: under a minute)"
 export CCACHE_DIR="$cache/ccache" CCACHE_BASEDIR="$cache" CCACHE_MAXSIZE=500M
-cmake -S "$src/llama.cpp" -B "$build" -G Ninja \
-  -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF \
-  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
-  -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF \
-  -DLLAMA_BUILD_NUMBER="${LLAMA_TAG#b}" -DLLAMA_BUILD_COMMIT="$LLAMA_TAG" \
-  -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >&2
-cmake --build "$build" --target llama-server -j"$(nproc)" >&2
+configure_and_build() {
+  cmake -S "$src/llama.cpp" -B "$build" -G Ninja \
+    -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+    -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_NUMBER="${LLAMA_TAG#b}" -DLLAMA_BUILD_COMMIT="$LLAMA_TAG" \
+    -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >&2
+  cmake --build "$build" --target llama-server -j"$(nproc)" >&2
+}
+# A build killed half-way (a cancelled CI run) can leave a truncated archive that ninja takes
+# for up to date; the link then fails. One clean retry from an empty build tree (ccache keeps
+# it short) fixes that without hiding a real failure: the second one is reported.
+if ! configure_and_build; then
+  log "build failed; retrying once from a clean build tree"
+  rm -rf "$build"
+  configure_and_build
+fi
 
 built=$(find "$build" -type f -name llama-server -perm -u+x | head -n 1)
 [[ -n "$built" ]] || { log "build finished but no llama-server binary was found"; exit 1; }

@@ -32,10 +32,14 @@ extension AirlockCommand {
                     adapter names (claims,legal), a bundle's name for its base model \
                     (claims-assistant), or '*' for every model, including ones installed later.
 
+                    --metrics lets the key read the gateway's GET /metrics (Prometheus text); no \
+                    other key can. A monitoring system's key needs no models: give --metrics alone.
+
                     Examples:
                       airlock clients add teller-app --adapters claims
                       airlock clients add analytics --adapters claims-assistant,legal
                       KEY=$(airlock clients add batch-job --adapters '*')
+                      airlock clients add prometheus --metrics
                     """)
             @OptionGroup var root: RootOptions
             @Argument(help: ArgumentHelp("The client's name (a-z, 0-9, '.', '_', '-'); audit records name the client by it.", valueName: "CLIENT"))
@@ -44,6 +48,8 @@ extension AirlockCommand {
                 "Required: the models it may use, comma-separated: adapter names, a bundle name for its base model, or '*' for all.",
                 valueName: "A,B"))
             var adapters: String?
+            @Flag(help: "It may read GET /metrics (with no --adapters: a monitoring-only key).")
+            var metrics = false
             @OptionGroup var output: OutputOptions
 
             struct Issued: Encodable {
@@ -51,6 +57,7 @@ extension AirlockCommand {
                 var keyId: String
                 var key: String
                 var adapters: [String]
+                var metrics: Bool
                 var created: String
             }
 
@@ -64,13 +71,15 @@ extension AirlockCommand {
                 let (key, added) = try await addClient(layout: root.layout)
                 if output.json {
                     try Output.json(Issued(
-                        client: added.name, keyId: added.presentedKeyID, key: key.revealed, adapters: added.adapters, created: added.created))
+                        client: added.name, keyId: added.presentedKeyID, key: key.revealed, adapters: added.adapters,
+                        metrics: added.readsMetrics, created: added.created))
                 } else {
                     Output.line(key.revealed)
                 }
                 CommandMain.writeError("""
                     airlock: store this key now: it is shown only this once (only its hash is kept). \
-                    Client '\(added.name)' (key id \(added.presentedKeyID)) may use: \(added.adapters.joined(separator: ", "))
+                    Client '\(added.name)' (key id \(added.presentedKeyID)) may use: \
+                    \(added.adapters.isEmpty ? "no model" : added.adapters.joined(separator: ", "))\(added.readsMetrics ? "; may read /metrics" : "")
                     """)
             }
 
@@ -85,22 +94,24 @@ extension AirlockCommand {
                         AuditEvent.clientAdd(by: AdminAudit.actor, client: client, adapters: models, outcome: outcome, details: details)
                     }
                 }
-                let details: [String: String] = ["key": result.1.presentedKeyID]
+                var details: [String: String] = ["key": result.1.presentedKeyID]
+                if metrics { details["metrics"] = "true" }
                 try await AdminAudit.record(
                     .clientAdd(by: AdminAudit.actor, client: client, adapters: models, outcome: .ok, details: details), layout: layout)
                 return result
             }
 
             private func add(models: [String], layout: HostLayout) throws(AirlockError) -> (ClientKey, APIClient) {
-                guard adapters != nil else {
+                guard adapters != nil || metrics else {
                     throw AirlockError(.invalidInput, """
                         --adapters is required: name the models '\(client)' may use, comma-separated: adapter names \
-                        (--adapters claims,legal), the bundle's name for its base model, or '*' for every model
+                        (--adapters claims,legal), the bundle's name for its base model, or '*' for every model \
+                        (or give --metrics alone for a key that only reads /metrics)
                         """)
                 }
                 let now = Int(Date().timeIntervalSince1970)
                 return try ClientsFile.update(path: layout.clients) { (file: inout ClientsFile) throws(AirlockError) -> (ClientKey, APIClient) in
-                    let key = try file.add(name: client, adapters: models, secondsSince1970: now)
+                    let key = try file.add(name: client, adapters: models, readsMetrics: metrics, secondsSince1970: now)
                     guard let added = file.activeClient(named: client) else {
                         throw AirlockError(.system, "client '\(client)' is missing right after it was added")
                     }
@@ -120,6 +131,7 @@ extension AirlockCommand {
                 var name: String
                 var keyId: String
                 var adapters: [String]
+                var metrics: Bool
                 var created: String
                 var revoked: String?
             }
@@ -127,13 +139,16 @@ extension AirlockCommand {
             func run() throws {
                 let file = try ClientsFile.load(path: root.layout.clients)
                 let entries: [Entry] = file.clients.map { (client: APIClient) -> Entry in
-                    Entry(name: client.name, keyId: client.presentedKeyID, adapters: client.adapters, created: client.created, revoked: client.revoked)
+                    Entry(
+                        name: client.name, keyId: client.presentedKeyID, adapters: client.adapters, metrics: client.readsMetrics,
+                        created: client.created, revoked: client.revoked)
                 }
                 if output.json { return try Output.json(entries) }
                 if entries.isEmpty { Output.line("no clients yet: add one with 'airlock clients add CLIENT --adapters A,B'") }
                 for entry in entries {
                     let state = entry.revoked.map { (time: String) -> String in "revoked \(time)" } ?? "active"
-                    Output.line("\(entry.name)  \(entry.keyId)  models: \(entry.adapters.joined(separator: ","))  added \(entry.created)  \(state)")
+                    let models = entry.adapters.isEmpty ? "-" : entry.adapters.joined(separator: ",")
+                    Output.line("\(entry.name)  \(entry.keyId)  models: \(models)\(entry.metrics ? "  metrics" : "")  added \(entry.created)  \(state)")
                 }
             }
         }

@@ -20,14 +20,20 @@ public struct APIClient: Sendable, Hashable {
     public var created: String
     /// When its key was revoked, if it was.
     public var revoked: String?
+    /// Whether it may read `GET /metrics` (a monitoring system's key; off unless asked for).
+    public var readsMetrics: Bool
 
-    public init(name: String, keyID: String, keyHash: PasswordHash, adapters: [String], created: String, revoked: String? = nil) {
+    public init(
+        name: String, keyID: String, keyHash: PasswordHash, adapters: [String], created: String, revoked: String? = nil,
+        readsMetrics: Bool = false
+    ) {
         self.name = name
         self.keyID = keyID
         self.keyHash = keyHash
         self.adapters = adapters
         self.created = created
         self.revoked = revoked
+        self.readsMetrics = readsMetrics
     }
 
     public var isRevoked: Bool { revoked != nil }
@@ -55,6 +61,10 @@ public struct APIClient: Sendable, Hashable {
 ///     adapters: ["claims", "legal"]
 ///     created: "2026-11-29T08:00:00Z"
 ///     revoked: "2026-12-01T10:00:00Z"     # only once revoked
+///   - name: "prometheus"
+///     …
+///     adapters: []                          # may use no model…
+///     metrics: true                         # …but may read GET /metrics
 /// ```
 /// Loading refuses, naming the file and the entry: unknown fields, a missing field, bad base64,
 /// scrypt parameters cheaper than the defaults, two active clients with one name, two entries
@@ -79,11 +89,13 @@ public struct ClientsFile: Sendable, Equatable {
 
     /// Adds a client with a fresh key, which is returned: the only time it exists in clear.
     /// Refuses a name an active client has, and model ids that are not `*` or a model name.
+    /// A client with `readsMetrics` may read `/metrics` and may have no model at all.
     public mutating func add(
-        name: String, adapters: [String], secondsSince1970: Int, parameters: KeyDerivation.ScryptParameters = .standard
+        name: String, adapters: [String], readsMetrics: Bool = false, secondsSince1970: Int,
+        parameters: KeyDerivation.ScryptParameters = .standard
     ) throws(AirlockError) -> ClientKey {
         try Self.check(name: name)
-        try Self.check(adapters: adapters)
+        try Self.check(adapters: adapters, readsMetrics: readsMetrics)
         if let existing = activeClient(named: name) {
             throw AirlockError(.refused, "a client named '\(name)' already exists (key \(existing.presentedKeyID), added \(existing.created)): revoke it first to give it a new key, or choose another name")
         }
@@ -91,7 +103,8 @@ public struct ClientsFile: Sendable, Equatable {
         while clients.contains(where: { $0.keyID == key.keyID }) { key = try ClientKey.generate() }
         let hash = try PasswordHash.make(password: key.hashInput, parameters: parameters)
         clients.append(APIClient(
-            name: name, keyID: key.keyID, keyHash: hash, adapters: adapters, created: UTCTime.text(secondsSince1970: secondsSince1970)))
+            name: name, keyID: key.keyID, keyHash: hash, adapters: adapters, created: UTCTime.text(secondsSince1970: secondsSince1970),
+            readsMetrics: readsMetrics))
         return key
     }
 
@@ -120,9 +133,9 @@ public struct ClientsFile: Sendable, Equatable {
         }
     }
 
-    static func check(adapters: [String]) throws(AirlockError) {
-        guard !adapters.isEmpty else {
-            throw AirlockError(.invalidInput, "a client needs at least one model it may use (an adapter name, the bundle name for the base model, or '*')")
+    static func check(adapters: [String], readsMetrics: Bool) throws(AirlockError) {
+        guard !adapters.isEmpty || readsMetrics else {
+            throw AirlockError(.invalidInput, "a client needs at least one model it may use (an adapter name, the bundle name for the base model, or '*'), or the right to read /metrics")
         }
         for model in adapters where model != allModels {
             let bytes = Array(model.utf8)
@@ -171,7 +184,7 @@ extension ClientsFile {
             let label = node["name"]?.text.map { "client \(number) ('\($0)')" } ?? "client \(number)"
             func refuseEntry(_ why: String) -> AirlockError { refuse("\(label): \(why)") }
             let entry = try fields(
-                of: node, allowed: ["name", "key_id", "kdf", "salt", "hash", "adapters", "created", "revoked"],
+                of: node, allowed: ["name", "key_id", "kdf", "salt", "hash", "adapters", "created", "revoked", "metrics"],
                 required: ["name", "key_id", "kdf", "salt", "hash", "adapters", "created"], where: "in \(label)", refuse)
             func string(_ field: String) throws(AirlockError) -> String {
                 guard let value = entry[field]?.text else { throw refuseEntry("'\(field)' must be a string") }
@@ -208,7 +221,12 @@ extension ClientsFile {
                 guard let model = adapter.text else { throw refuseEntry("every adapter must be a string") }
                 adapters.append(model)
             }
-            do throws(AirlockError) { try check(adapters: adapters) } catch { throw refuseEntry(error.message) }
+            var readsMetrics = false
+            if let node = entry["metrics"] {
+                guard let flag = node.boolean else { throw refuseEntry("'metrics' must be true or false") }
+                readsMetrics = flag
+            }
+            do throws(AirlockError) { try check(adapters: adapters, readsMetrics: readsMetrics) } catch { throw refuseEntry(error.message) }
             let created = try string("created")
             guard UTCTime.isValid(created) else { throw refuseEntry("created '\(created)' is not a UTC time like 2026-11-29T08:00:00Z") }
             var revoked: String?
@@ -225,7 +243,8 @@ extension ClientsFile {
                 if let first = activeNames[name] { throw refuseEntry("client \(first) is also an active client named '\(name)'") }
                 activeNames[name] = number
             }
-            file.clients.append(APIClient(name: name, keyID: keyID, keyHash: hash, adapters: adapters, created: created, revoked: revoked))
+            file.clients.append(APIClient(
+                name: name, keyID: keyID, keyHash: hash, adapters: adapters, created: created, revoked: revoked, readsMetrics: readsMetrics))
         }
         return file
     }
@@ -271,6 +290,7 @@ extension ClientsFile {
 
                 """
             if let revoked = client.revoked { text += "    revoked: \"\(revoked)\"\n" }
+            if client.readsMetrics { text += "    metrics: true\n" }
         }
         return text
     }

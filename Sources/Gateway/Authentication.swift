@@ -6,10 +6,13 @@ public struct ClientIdentity: Sendable {
     public let keyID: String
     /// Whether the client may use a model id (an adapter, or the bundle name for the base).
     public let mayUse: @Sendable (String) -> Bool
+    /// Whether it may read `GET /metrics`.
+    public let readsMetrics: Bool
 
-    public init(name: String, keyID: String, mayUse: @escaping @Sendable (String) -> Bool) {
+    public init(name: String, keyID: String, readsMetrics: Bool = false, mayUse: @escaping @Sendable (String) -> Bool) {
         self.name = name
         self.keyID = keyID
+        self.readsMetrics = readsMetrics
         self.mayUse = mayUse
     }
 }

@@ -353,16 +353,24 @@ public final class Gateway: Sendable {
         "/v1/completions": (.POST, .completion(.completions)),
     ]
 
+    /// `/health` needs no key (it says only whether the runtime answers). Every other route
+    /// needs a client's key; `/metrics` (request counts per model, queue depth) one whose client
+    /// may read it (`metrics: true` in clients.yaml), whoever connects, loopback included: any
+    /// local account can reach a loopback port.
     private func screen(_ head: HTTPRequestHead, path: String, remote: SocketAddress?) async -> Screened {
-        if path == "/health" || path == "/metrics" {
-            let route: Screened.Route = path == "/health" ? .health : .metrics
+        let entry: (method: HTTPMethod, route: Screened.Route)
+        switch path {
+        case "/health":
             guard head.method == .GET else {
-                return .refused(.methodNotAllowed(head.method.rawValue, path: path, allowed: "GET"), route: route, client: nil)
+                return .refused(.methodNotAllowed(head.method.rawValue, path: path, allowed: "GET"), route: .health, client: nil)
             }
-            if route == .metrics, !Self.isLocal(remote) { return .refused(.notFound(path: path), route: nil, client: nil) }
-            return .accepted(route, client: nil)
+            return .accepted(.health, client: nil)
+        case "/metrics":
+            entry = (.GET, .metrics)
+        default:
+            guard let known = Self.apiRoutes[path] else { return .refused(.notFound(path: path), route: nil, client: nil) }
+            entry = known
         }
-        guard let entry = Self.apiRoutes[path] else { return .refused(.notFound(path: path), route: nil, client: nil) }
         guard head.method == entry.method else {
             return .refused(.methodNotAllowed(head.method.rawValue, path: path, allowed: entry.method.rawValue), route: entry.route, client: nil)
         }
@@ -374,6 +382,9 @@ public final class Gateway: Sendable {
                 answer ?? .unauthorized("the API key was not accepted (send 'Authorization: Bearer <key>' with a key from 'airlock clients add')"),
                 route: entry.route, presented: presented, reason: reason)
         case .authenticated(let client):
+            if entry.route == .metrics, !client.readsMetrics {
+                return .refused(.forbidden("this API key may not read /metrics ('airlock clients add NAME --metrics' makes one that may)"), route: .metrics, client: client)
+            }
             if let declared = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > settings.limits.maxBodyBytes {
                 return .refused(.tooLarge(limit: settings.limits.maxBodyBytes), route: entry.route, client: client)
             }
@@ -388,15 +399,6 @@ public final class Gateway: Sendable {
         case .v6(let v6)?: return v6.host
         case .unixDomainSocket?: return "unix"
         default: return "-"
-        }
-    }
-
-    static func isLocal(_ address: SocketAddress?) -> Bool {
-        switch address {
-        case .v4(let v4)?: return v4.host.hasPrefix("127.")
-        case .v6(let v6)?: return v6.host == "::1" || v6.host.hasPrefix("::ffff:127.")
-        case .unixDomainSocket?: return true
-        default: return false
         }
     }
 }

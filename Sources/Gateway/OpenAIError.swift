@@ -57,6 +57,12 @@ public struct OpenAIError: Error, Sendable, Equatable {
             param: "model")
     }
 
+    /// A key that is right but lacks the right to this endpoint (never used for models: see
+    /// `modelNotAvailable`).
+    public static func forbidden(_ message: String) -> OpenAIError {
+        OpenAIError(status: 403, type: "permission_error", code: "forbidden", message: message)
+    }
+
     public static func notFound(path: String) -> OpenAIError {
         OpenAIError(status: 404, type: "invalid_request_error", code: "not_found", message: "no such endpoint: \(path)")
     }

@@ -26,7 +26,7 @@ public struct ClientRegistryAuthenticator: GatewayAuthenticator {
     public func authenticate(authorization: String?, source: String) async -> AuthenticationOutcome {
         let verdict = await registry.authenticate(authorizationHeader: authorization, source: source)
         if let client = verdict.client {
-            return .authenticated(ClientIdentity(name: client.name, keyID: client.presentedKeyID) { client.mayUse(model: $0) })
+            return .authenticated(ClientIdentity(name: client.name, keyID: client.presentedKeyID, readsMetrics: client.readsMetrics) { client.mayUse(model: $0) })
         }
         let presented = verdict.presentedKeyID ?? "-"
         switch verdict {

@@ -28,6 +28,15 @@ public indirect enum YAMLTree: Sendable, Equatable {
     /// A plain decimal whole number.
     public var integer: Int? { text.flatMap { Int($0, radix: 10) } }
 
+    /// `true` or `false`, exactly (YAML 1.1's yes/no/on/off are not booleans here).
+    public var boolean: Bool? {
+        switch text {
+        case "true": true
+        case "false": false
+        default: nil
+        }
+    }
+
     public var entries: [Entry]? {
         if case .mapping(let entries) = self { return entries }
         return nil

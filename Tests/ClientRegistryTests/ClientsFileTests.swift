@@ -95,6 +95,26 @@ import Testing
         #expect(try ClientsFile.parse(file.yaml()) == file)
     }
 
+    @Test func theMetricsRightIsExplicitAndRoundTrips() throws {
+        var file = ClientsFile()
+        _ = try file.add(name: "teller-app", adapters: ["claims"], secondsSince1970: 0)
+        _ = try file.add(name: "prometheus", adapters: [], readsMetrics: true, secondsSince1970: 0)
+        #expect(file.activeClient(named: "teller-app")?.readsMetrics == false)
+        let monitor = try #require(file.activeClient(named: "prometheus"))
+        #expect(monitor.readsMetrics && monitor.adapters.isEmpty && !monitor.mayUse(model: "claims"))
+        let text = file.yaml()
+        #expect(text.components(separatedBy: "metrics: true").count == 2, "\(text)")
+        #expect(try ClientsFile.parse(text) == file)
+        // Only `true` and `false`; YAML 1.1's yes/on are refused rather than guessed.
+        for value in ["yes", "on", "1", "\"true\"x", "[true]"] {
+            let edited = text.replacingOccurrences(of: "metrics: true", with: "metrics: \(value)")
+            #expect(throws: AirlockError.self, "\(value)") { _ = try ClientsFile.parse(edited) }
+        }
+        // A client with neither a model nor the metrics right is refused.
+        let useless = text.replacingOccurrences(of: "metrics: true", with: "metrics: false")
+        #expect(throws: AirlockError.self) { _ = try ClientsFile.parse(useless) }
+    }
+
     @Test func revokeRefusesTwiceAndUnknown() throws {
         var file = ClientsFile()
         _ = try file.add(name: "a", adapters: ["claims"], secondsSince1970: 0)

@@ -43,10 +43,10 @@ import Glibc
             descriptorsAfter = ServedBundle.openDescriptors(gateway)
         }
         #expect(descriptorsAfter <= descriptorsBefore, "gateway descriptors \(descriptorsBefore) before, \(descriptorsAfter) after")
-        var metrics = try served.request("GET", "/metrics")
+        var metrics = try served.metrics()
         for _ in 0..<50 where !metrics.text.contains("airlock_connections_open 1\n") {
             Thread.sleep(forTimeInterval: 0.1)
-            metrics = try served.request("GET", "/metrics")
+            metrics = try served.metrics()
         }
         #expect(metrics.text.contains("airlock_connections_open 1\n"), "only the scrape's own connection: \(metrics.text)")
         #expect(metrics.text.contains("airlock_queue_depth 0\n"))
@@ -92,7 +92,7 @@ import Glibc
         #expect(Set(statuses.counts.keys).isSubset(of: [200, 503]), "nothing but answers and 503s: \(statuses.counts)")
         #expect(kill(gateway, 0) == 0, "the gateway process is the same")
         #expect(served.gatewayPID == gateway)
-        let metrics = try served.request("GET", "/metrics")
+        let metrics = try served.metrics()
         #expect(metrics.text.contains("airlock_runtime_up 1\n"))
     }
 
@@ -111,7 +111,7 @@ import Glibc
         while !up, ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.1)
             if let pid = served.runtimePID, pid != runtime,
-                (try? served.request("GET", "/metrics"))?.text.contains("airlock_runtime_up 1\n") == true {
+                (try? served.metrics())?.text.contains("airlock_runtime_up 1\n") == true {
                 up = true
             }
         }
@@ -311,7 +311,7 @@ import Glibc
             _ = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: model, maxTokens: 4), key: key)
         }
         _ = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims"), key: nil)
-        let metrics = try served.request("GET", "/metrics")
+        let metrics = try served.metrics()
         #expect(metrics.status == 200)
         #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
         #expect(metrics.text.contains(#"airlock_requests_total{endpoint="chat",model="claims",status="200"} 2"#))
@@ -325,6 +325,34 @@ import Glibc
         #expect(auditCount.flatMap { Int($0.split(separator: " ").last ?? "") }.map { $0 >= 4 } == true, "\(metrics.text)")
         #expect(metrics.text.contains(#"airlock_audit_write_seconds_bucket{le="+Inf"}"#))
         #expect(metrics.text.contains("airlock_runtime_up 1\n"))
+    }
+
+    /// `/metrics` names every model and counts every client's traffic: loopback is no
+    /// boundary (every local account can connect to it), so only a key given the right reads it.
+    @Test func metricsNeedAKeyThatMayReadThem() throws {
+        let served = try ServedBundle()
+        defer { served.stop() }
+        let anonymous = try served.request("GET", "/metrics")
+        #expect(anonymous.status == 401, "\(anonymous)")
+        #expect(!anonymous.text.contains("airlock_"), "\(anonymous.text)")
+        let everything = try #require(served.keys["everything"])
+        let modelKey = try served.request("GET", "/metrics", key: everything)
+        #expect(modelKey.status == 403, "\(modelKey)")
+        #expect(modelKey.errorCode == "forbidden")
+        #expect(!modelKey.text.contains("airlock_") && !modelKey.text.contains("legal"), "\(modelKey.text)")
+        let monitor = try served.metrics()
+        #expect(monitor.status == 200)
+        #expect(monitor.text.contains("airlock_runtime_up 1\n"))
+        // The monitoring key may use no model.
+        let chat = try served.request(
+            "POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 2), key: served.keys[ServedBundle.monitor])
+        #expect(chat.status == 404, "\(chat)")
+        let models = try served.request("GET", "/v1/models", key: served.keys[ServedBundle.monitor])
+        #expect((models.json["data"] as? [Any])?.isEmpty == true, "\(models.text)")
+        // Refusals are recorded like any other request's.
+        let records = try ProcessResult.run(
+            TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--action", "gateway.request", "--json"]).checked().stdout
+        #expect(records.contains(#""status":403"#), "\(records)")
     }
 }
 

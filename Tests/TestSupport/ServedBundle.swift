@@ -56,8 +56,12 @@ public final class ServedBundle: @unchecked Sendable {
 
     public static let bundleName = "claims-assistant"
 
+    /// The client `init` adds with the right to read `/metrics` and no model.
+    public static let monitor = "monitor"
+
     /// Installs the demo bundle, writes `gatewayConfig` (YAML) if given, adds `clients`
-    /// (name → models), and starts `airlock run` on a free port; returns once it answers.
+    /// (name → models) and the metrics-only client `monitor`, and starts `airlock run` on a
+    /// free port; returns once it answers.
     /// `prepare` runs on the empty root first (a test mounts a small file system there).
     public init(
         clients: [String: [String]] = ["claims-app": ["claims"], "everything": ["*"]], gatewayConfig: String? = nil,
@@ -76,6 +80,7 @@ public final class ServedBundle: @unchecked Sendable {
         for (name, models) in clients.sorted(by: { $0.key < $1.key }) {
             try addClient(name, models: models)
         }
+        try addClient(Self.monitor, models: [], metrics: true)
         try start()
     }
 
@@ -87,8 +92,9 @@ public final class ServedBundle: @unchecked Sendable {
     }
 
     /// Adds a client and remembers its key.
-    public func addClient(_ name: String, models: [String]) throws {
-        let added = try airlock(["clients", "add", name, "--adapters", models.joined(separator: ","), "--json"])
+    public func addClient(_ name: String, models: [String], metrics: Bool = false) throws {
+        let rights = (models.isEmpty ? [] : ["--adapters", models.joined(separator: ",")]) + (metrics ? ["--metrics"] : [])
+        let added = try airlock(["clients", "add", name] + rights + ["--json"])
         let object = try JSONSerialization.jsonObject(with: Data(added.stdout.utf8)) as? [String: Any]
         guard let key = object?["key"] as? String else { throw TestSupportError("no key in \(added.stdout)") }
         keys[name] = key
@@ -109,7 +115,7 @@ public final class ServedBundle: @unchecked Sendable {
                 executable: TestEnvironment.executable("airlock"), arguments: arguments, environment: [:],
                 outputPath: logPath)
             supervisor = child
-            let probeKey = keys.values.sorted().first
+            let probeKey = keys.values.sorted().first  // every key may ask /v1/models (a model-less one gets an empty list)
             let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline, child.isRunning {
                 if let health = try? HTTPTestConnection.request(port: port, "GET", "/health", timeout: .seconds(2)),
@@ -173,6 +179,11 @@ public final class ServedBundle: @unchecked Sendable {
         _ method: String, _ path: String, body: String? = nil, key: String? = nil, headers: [String: String] = [:]
     ) throws -> HTTPTestResponse {
         try HTTPTestConnection.request(port: port, method, path, body: body, key: key, headers: headers)
+    }
+
+    /// `GET /metrics` with the monitor's key.
+    public func metrics() throws -> HTTPTestResponse {
+        try request("GET", "/metrics", key: keys[Self.monitor])
     }
 
     /// A chat request as JSON text.
