@@ -164,7 +164,16 @@ enum Services {
         let outcome = Outcome(
             files: files.map(\.path), started: false, gatewayUnit: ServiceUnits.gatewayUnit(name),
             runtimeUnit: ServiceUnits.runtimeUnit(name), listen: settings.listen.description)
-        guard start, layout.root == "/" else { return outcome }
+        guard layout.root == "/" else { return outcome }
+        guard start else {
+            // Not started, but ready to start: users, the shared folders and the payload's group
+            // exist, so the operator's `systemctl enable --now` later works without a reboot.
+            if isBooted() {
+                try prepareHost(layout: layout)
+                try systemctl(["daemon-reload"])
+            }
+            return outcome
+        }
         try requireSystemd()
         try prepareHost(layout: layout)
         try systemctl(["daemon-reload"])
@@ -262,6 +271,12 @@ enum Services {
         let sealed = try AuditSeal.run(directory: layout.auditDirectory)
         if let failure = sealed.failures.first { throw AirlockError(.system, failure) }
         try AuditSeal.shareWithGateway(directory: layout.auditDirectory, group: group, active: sealed.active)
+        // Installed payloads go to the weights group, which only the runtime's service joins
+        // (a first install ran before the group existed; older releases left them world-readable).
+        guard let weights = getgrnam(HostLayout.weightsGroup)?.pointee.gr_gid else {
+            throw AirlockError(.system, "group '\(HostLayout.weightsGroup)' does not exist after systemd-sysusers \(layout.sysusersFile)")
+        }
+        try PayloadAccess.grant(store: BundleStore(layout: layout), to: weights)
     }
 
     static func systemctl(_ arguments: [String]) throws(AirlockError) {
@@ -270,9 +285,14 @@ enum Services {
     }
 
     /// sd_booted(3)'s test: a host whose PID 1 is systemd has `/run/systemd/system`.
-    static func requireSystemd() throws(AirlockError) {
+    static func isBooted() -> Bool {
         var info = stat()
-        guard stat("/run/systemd/system", &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+        return stat("/run/systemd/system", &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// Refuses on a host not booted with systemd.
+    static func requireSystemd() throws(AirlockError) {
+        guard isBooted() else {
             throw AirlockError(
                 .refused,
                 "this host was not booted with systemd (/run/systemd/system is missing): install with --no-start, and serve with 'airlock run NAME'")

@@ -87,12 +87,12 @@ public struct BundleStore: Sendable {
         }
         let manifest = verified.manifest
         // The signed manifest goes beside the payload, for doctor and status.
-        try FileTree.create(staging + "/" + manifestEntryName, bytes: verified.manifestBytes, mode: 0o444)
-        try FileTree.create(staging + "/install.json", bytes: try Self.encode(record), mode: 0o444)
+        try FileTree.create(staging + "/" + manifestEntryName, bytes: verified.manifestBytes, mode: PayloadAccess.recordMode)
+        try FileTree.create(staging + "/install.json", bytes: try Self.encode(record), mode: PayloadAccess.recordMode)
         CrashPoint.reach("install.staged")
         for folder in FileTree.directories(under: staging) {
             try AtomicFile.syncDirectory(folder)
-            guard chmod(folder, 0o555) == 0 else { throw AirlockError.system("cannot make \(folder) read-only", errno: errno) }
+            try PayloadAccess.seal(folder: folder, group: sink.group, isVersionFolder: folder == staging)
         }
         CrashPoint.reach("install.synced")
         let bundleFolder = layout.bundleDirectory(name: manifest.name)
@@ -231,6 +231,8 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
     var staging: String?
     var record: InstalledVersion?
     var downgradeUsed = false
+    /// The group the payload is given (`PayloadAccess`).
+    let group = PayloadAccess.group()
     /// The file being written, on a writer thread of its own (see `StagedFileWriter`).
     private var file: StagedFileWriter?
 
@@ -314,9 +316,7 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
         guard let file else { throw AirlockError(.system, "internal error: no file is open") }
         defer { self.file = nil }  // closes it
         try file.drain()
-        guard fchmod(file.descriptor, entry.isExecutable ? 0o555 : 0o444) == 0 else {
-            throw AirlockError.system("cannot set the mode of \(file.path)", errno: errno)
-        }
+        try PayloadAccess.seal(descriptor: file.descriptor, path: file.path, executable: entry.isExecutable, group: group)
         CrashPoint.reach("install.file-before-fsync")
         guard fsync(file.descriptor) == 0 else { throw AirlockError.system("cannot flush \(file.path)", errno: errno) }
         CrashPoint.reach("install.file-synced")

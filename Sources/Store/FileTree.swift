@@ -63,18 +63,22 @@ enum FileTree {
             return
         }
         chmod(path, 0o700)
-        if let handle = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(handle) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(handle)
-            for name in names { removeTree(path + "/" + name) }
-        }
+        for name in names(in: path) { removeTree(path + "/" + name) }
         rmdir(path)
+    }
+
+    /// The names in folder `path` (without `.` and `..`); empty when it cannot be read.
+    static func names(in path: String) -> [String] {
+        guard let handle = opendir(path) else { return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// Points `link` at `target` atomically: a new link beside it, renamed over it, folder flushed.

@@ -84,6 +84,26 @@ import Testing
         #expect(registry.cachedAuthentication(authorizationHeader: "Bearer alk_\(key.keyID)_" + String(repeating: "E", count: 43)) == nil)
     }
 
+    /// `airlock clients add` then the client's first request at once: let in, not refused until
+    /// the next periodic check; and made-up key ids make the file be checked boundedly often.
+    @Test func aClientAddedAMomentAgoIsLetInOnItsFirstRequest() throws {
+        let host = try ClientHost()
+        defer { host.remove() }
+        try host.add("teller-app")
+        let registry = ClientRegistry(path: host.clientsPath, checkInterval: .seconds(3600))
+        #expect((try? registry.current.get())?.count == 1)
+        Thread.sleep(forTimeInterval: 0.02)
+        let added = try host.add("newcomer")
+        #expect(registry.authenticate(authorizationHeader: bearer(added)).client?.name == "newcomer")
+        let checks = registry.statistics.fileChecks
+        let clock = ContinuousClock()
+        let started = clock.now
+        for _ in 0..<500 { _ = registry.authenticate(authorizationHeader: bearer(try ClientKey.generate())) }
+        let elapsed = clock.now - started
+        let allowed = Int(elapsed / .milliseconds(10)) + 2
+        #expect(registry.statistics.fileChecks - checks <= allowed, "\(registry.statistics.fileChecks - checks) checks in \(elapsed)")
+    }
+
     @Test func revocationIsSeenWithinTheCheckIntervalByALoadedRegistry() throws {
         let host = try ClientHost()
         defer { host.remove() }

@@ -6,6 +6,9 @@ import Signing
 import Store
 import TestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Install, activate and roll back into a `--root` folder, with the real bundle code path.
 @Suite struct InstallTests {
@@ -38,14 +41,51 @@ import Testing
         #expect(FileManager.default.contents(atPath: tree + "/adapters/claims/claims.gguf") == FileManager.default.contents(atPath: input + "/claims.gguf"))
         #expect(FileManager.default.contents(atPath: tree + "/runtime/cpu-generic/llama-server")
             == FileManager.default.contents(atPath: input + "/runtime/cpu-generic/llama-server"))
-        #expect(target.mode(tree + "/base/base.gguf") == 0o444)
-        #expect(target.mode(tree + "/runtime/cpu-generic/llama-server") == 0o555)
-        #expect(target.mode(tree + "/runtime/cpu-generic") == 0o555)
+        // The payload is for root and the weights group only; the manifest beside it for all.
+        #expect(target.mode(tree + "/base/base.gguf") == 0o440)
+        #expect(target.mode(tree + "/runtime/cpu-generic/llama-server") == 0o550)
+        #expect(target.mode(tree + "/runtime/cpu-generic") == 0o550)
         #expect(target.mode(tree) == 0o555)
+        #expect(target.mode(tree + "/manifest.json") == 0o444)
         #expect(FileManager.default.contents(atPath: tree + "/manifest.json").map(Array.init) == (try fixture.manifest()).bytes)
         #expect(result.installed.runtime == "cpu-generic")
         #expect(result.installed.signers == [fixture.release.publicKey.keyID])
         #expect(target.staged.isEmpty)
+    }
+
+    /// Read by the kernel as another account would: an unprivileged user reads the manifest but
+    /// not the weights, adapters or runtime; one in the weights group reads them all.
+    @Test func onlyTheWeightsGroupReadsThePayload() throws {
+        let fixture = try BundleFixture()
+        let target = try Target()
+        defer { target.root.remove() }
+        _ = try target.store.install(bundle: fixture.bundle, policy: fixture.policy)
+        #expect(chmod(target.root.path, 0o755) == 0)
+        let tree = target.layout.versionDirectory(name: "claims-assistant", version: "1.4.0")
+        let payload = ["base/base.gguf", "adapters/claims/claims.gguf", "runtime/cpu-generic/llama-server"].map { tree + "/" + $0 }
+        func reads(_ path: String, groups: String?) throws -> Bool {
+            let identity = ["--reuid", "65534", "--regid", "65534"] + (groups.map { ["--groups", $0] } ?? ["--clear-groups"])
+            return try ProcessResult.run("/usr/bin/setpriv", identity + ["--", "/bin/cat", path]).status == 0
+        }
+        #expect(try reads(tree + "/manifest.json", groups: nil), "the manifest stays readable")
+        for path in payload { #expect(try !reads(path, groups: nil), "\(path) is readable by nobody") }
+        // The weights group's id (a number no account uses here; the group's name need not exist).
+        let group: gid_t = 42_424
+        let changed = try PayloadAccess.grant(store: target.store, to: group)
+        #expect(changed >= payload.count)
+        for path in payload {
+            var status = stat()
+            #expect(lstat(path, &status) == 0 && status.st_gid == group && status.st_mode & 0o007 == 0, "\(path)")
+            #expect(try reads(path, groups: "\(group)"), "\(path) is not readable by the weights group")
+            #expect(try !reads(path, groups: "4242"), "\(path) is readable by another group")
+        }
+        #expect(target.mode(tree + "/base/base.gguf") == 0o440 && target.mode(tree + "/runtime/cpu-generic/llama-server") == 0o550)
+        // A second grant changes nothing.
+        #expect(try PayloadAccess.grant(store: target.store, to: group) == 0)
+        // A tree installed by an older release (world-readable) is tightened too.
+        #expect(chmod(tree + "/base/base.gguf", 0o444) == 0 && chmod(tree + "/base", 0o555) == 0)
+        #expect(try PayloadAccess.grant(store: target.store, to: group) == 2)
+        #expect(target.mode(tree + "/base/base.gguf") == 0o440 && target.mode(tree + "/base") == 0o550)
     }
 
     @Test func secondVersionBecomesCurrentAndRollbackGoesBack() throws {

@@ -93,6 +93,16 @@ import Testing
             #expect(seen == "/var/lib/airlock:\nclaims-assistant\n\n/var/lib/airlock/claims-assistant:\n1.0.0\n", "\(seen)")
             let gatewaySees = try container.exec(["nsenter", "-t", try Self.show(container, Self.gatewayUnit, "MainPID"), "-m", "--", "ls", "-A", "/var/lib/airlock"]).checked().stdout
             #expect(gatewaySees == "claims-assistant\n", "the audit key and other bundles are hidden: \(gatewaySees)")
+            // The weights and the runtime are for the runtime's service alone: neither the gateway's
+            // user nor any other account reads them (the kernel says so, not the mode bits).
+            let tree = "/var/lib/airlock/claims-assistant/1.0.0"
+            let owners = try container.exec(["stat", "-c", "%n %U %G %a", tree + "/base/base.gguf", tree + "/runtime/cpu-generic/llama-server", tree + "/base"]).checked().stdout
+            #expect(owners == "\(tree)/base/base.gguf root airlock-weights 440\n\(tree)/runtime/cpu-generic/llama-server root airlock-weights 550\n\(tree)/base root airlock-weights 550\n", "\(owners)")
+            for user in ["airlock-serve", "nobody"] {
+                let read = try container.exec(["runuser", "-u", user, "--", "head", "-c", "4", tree + "/base/base.gguf"])
+                #expect(read.status != 0 && read.stderr.contains("Permission denied"), "\(user) reads the weights: \(read)")
+            }
+            #expect(try container.exec(["runuser", "-u", "nobody", "--", "head", "-c", "1", tree + "/manifest.json"]).status == 0)
             let listening = try container.exec(["ss", "-Hltnp"]).stdout
             #expect(!listening.contains("llama-server"), "the runtime listens on TCP: \(listening)")
 
@@ -152,7 +162,8 @@ import Testing
             #expect(try container.exec(["systemctl", "is-active", Self.runtimeUnit]).stdout == "active\n")
             let second = try container.exec([airlock, "clients", "add", "app2", "--adapters", "claims"]).checked().stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(try Self.chat(container, key: second).0 == 200)
+            let answered = try Self.chat(container, key: second)
+            #expect(answered.0 == 200, "\(answered)\n\(Self.journal(container, Self.runtimeUnit))")
         }
     }
 

@@ -84,7 +84,7 @@ import Testing
     @Test func usersAndSharedFolders() throws {
         let files = try Self.files()
         let users = Self.lines(files["/etc/sysusers.d/airlock.conf"]).filter { !$0.hasPrefix("#") }
-        #expect(users == [#"u airlock-runtime - "Airlock inference runtime" / -"#, #"u airlock-serve - "Airlock gateway" / -"#])
+        #expect(users == [#"u airlock-runtime - "Airlock inference runtime" / -"#, #"u airlock-serve - "Airlock gateway" / -"#, "g airlock-weights -"])
         let tmpfiles = Self.lines(files["/etc/tmpfiles.d/airlock.conf"]).filter { !$0.hasPrefix("#") }
         #expect(tmpfiles == [
             "d /var/log/airlock 3770 root airlock-serve -", "z /etc/airlock/clients.yaml 0640 root airlock-serve -",
