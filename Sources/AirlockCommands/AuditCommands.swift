@@ -52,7 +52,7 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
                 throw AirlockError(.invalidInput, "no audit log under \(layout.directory): nothing has been recorded yet")
             }
             let outside = try against.map { path throws(AirlockError) in try AuditCheckpoint(json: try readFile(path)) }
-            let verdict = try AuditLogVerifier.verify(directory: layout.directory, publicKey: try AuditKey.publicKey(layout), against: outside)
+            let verdict = try AuditLogVerifier.verify(layout: layout, against: outside)
             switch verdict {
             case .intact(let records, let lastSeq, let checkpoint):
                 if output.json {
@@ -169,7 +169,7 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             let host = root.layout
             try await recordRead(verb: "report", query: AuditQuery(), layout: host)
             let layout = AuditLayout(host: host)
-            let verdict = try AuditLogVerifier.verify(directory: layout.directory, publicKey: try AuditKey.publicKey(layout))
+            let verdict = try AuditLogVerifier.verify(layout: layout)
             let (text, intact): (String, Bool)
             switch verdict {
             case .intact(let records, let lastSeq, let checkpoint):

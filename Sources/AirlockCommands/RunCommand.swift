@@ -1,5 +1,6 @@
 internal import ArgumentParser
 internal import AirlockCore
+internal import AuditLog
 internal import Foundation
 internal import Runtime
 internal import Synchronization
@@ -34,6 +35,8 @@ extension AirlockCommand {
             try AtomicFile.makeDirectories(plan.runDirectory, mode: 0o750)
             let runtimeLog = plan.runDirectory + "/runtime.log"
             let serve = try Self.siblingExecutable("airlock-serve")
+            // The gateway signs its checkpoints with its own key, which the host key certifies.
+            try AuditGatewayKey.prepare(host: layout)
 
             ChildProcess.stopWhenParentExits(signal: SIGTERM)
             for number in [SIGINT, SIGTERM] {

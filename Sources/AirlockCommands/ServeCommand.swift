@@ -94,14 +94,19 @@ extension AirlockServeCommand {
             outcome: failure == nil ? .ok : .failed, reason: failure?.message)
     }
 
-    /// Under its systemd unit the audit key arrives as the credential `audit-key`
-    /// (`LoadCredential=`, a copy only this service can read); otherwise it is read in place.
+    /// The gateway signs with its own key (`AuditGatewayKey`), never the host's: under its
+    /// systemd unit it arrives as the credential `audit-key` (`LoadCredential=`, a copy only this
+    /// service can read); under `airlock run` it is read in place. A host whose gateway key was
+    /// never certified (a store laid out by hand) falls back to the host key.
     static func auditLayout(_ layout: HostLayout) -> AuditLayout {
         let host = AuditLayout(host: layout)
-        guard let directory = getenv("CREDENTIALS_DIRECTORY").map({ String(cString: $0) }), !directory.isEmpty,
+        if let directory = getenv("CREDENTIALS_DIRECTORY").map({ String(cString: $0) }), !directory.isEmpty,
             access(directory + "/audit-key", R_OK) == 0
-        else { return host }
-        return AuditLayout(directory: host.directory, keyPath: directory + "/audit-key")
+        {
+            return AuditLayout(directory: host.directory, keyPath: directory + "/audit-key", signer: .gateway)
+        }
+        guard AuditGatewayKey.isCertified(host: layout) else { return host }
+        return AuditLayout(directory: host.directory, keyPath: AuditGatewayKey.path(host: layout), signer: .gateway)
     }
 }
 

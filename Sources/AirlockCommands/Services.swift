@@ -260,8 +260,10 @@ enum Services {
             try AtomicFile.makeDirectories(layout.configDirectory, mode: 0o755)
             try ClientsFile().save(path: layout.clients)
         }
-        // The audit key (LoadCredential= needs it) and the log, created if need be.
+        // The audit key and the log, created if need be, and the gateway's own key, certified
+        // by the host key (its LoadCredential= needs it).
         _ = try AuditLogWriter(host: layout)
+        try AuditGatewayKey.prepare(host: layout)
         try run("/usr/bin/systemd-tmpfiles", ["--create", layout.tmpfilesFile])
         // Sealed segments go to root:airlock-serve 0440; the active one and the lock, which root's
         // commands may have created before, become the gateway's group's to append to (0660).

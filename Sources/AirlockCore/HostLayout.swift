@@ -60,6 +60,8 @@ public struct HostLayout: Sendable, Equatable {
     public var serviceSettings: String { under("etc/airlock/services.yaml") }
     /// `/var/lib/airlock/audit-key.pem`: the host audit key (its gateway copy is a credential).
     public var auditKey: String { storeDirectory + "/audit-key.pem" }
+    /// The gateway's own audit checkpoint key, certified by `auditKey` (its service's credential).
+    public var gatewayAuditKey: String { storeDirectory + "/audit-gateway-key.pem" }
     /// The group that may read installed weights, adapters and runtimes (files root-owned, 0440
     /// or 0550): only the runtime's service joins it (`SupplementaryGroups=`); the gateway and
     /// every other account cannot read them. Created by the rendered sysusers.d file.

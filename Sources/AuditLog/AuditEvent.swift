@@ -26,6 +26,25 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case retention = "audit.retention"
     /// A name in the log folder that is not a plain file (a planted link, say) was left alone.
     case unsafeFile = "audit.unsafe_file"
+    /// The host audit key certified the gateway's own checkpoint key (`AuditKeyCertificate`).
+    case keyCertified = "audit.key"
+
+    /// Who may write a record of this action: the gateway (with its own key), root (with the
+    /// host key: such a record must be followed by a checkpoint of the host key), or either
+    /// (the log's own records).
+    public enum Writer: Sendable { case gateway, root, either }
+
+    public var writer: Writer { Self.writer(of: rawValue) }
+
+    /// `writer` for an action as written in a record; an action this release does not know is
+    /// root's (it must then be signed by root, so the gateway cannot invent one).
+    static func writer(of action: String) -> Writer {
+        switch action {
+        case AuditAction.request.rawValue, AuditAction.authenticationFailed.rawValue, AuditAction.policyLoaded.rawValue: .gateway
+        case AuditAction.checkpoint.rawValue, AuditAction.recovered.rawValue, AuditAction.unsafeFile.rawValue: .either
+        default: .root
+        }
+    }
 }
 
 /// What a producer hands to `AuditLogWriter.append`: everything of a record except its place
@@ -151,6 +170,11 @@ public struct AuditEvent: Sendable, Equatable {
         by actor: AuditActor, segments: [String], group: String, outcome: AuditOutcome = .ok, details: [String: String] = [:]
     ) -> AuditEvent {
         AuditEvent(.seal, actor: actor, outcome: outcome, details: details.merging(["segments": segments.joined(separator: " "), "group": group]) { $1 })
+    }
+
+    /// The host key certified `certificate`'s key for the gateway's checkpoints.
+    public static func keyCertified(by actor: AuditActor, _ certificate: AuditKeyCertificate) -> AuditEvent {
+        AuditEvent(.keyCertified, actor: actor, outcome: .ok, details: certificate.recordDetails)
     }
 
     /// One gateway request, answered, refused or failed.

@@ -9,17 +9,31 @@ public import AirlockCore
 /// ROOT/var/log/airlock/audit-checkpoint.json  copy of the latest signed checkpoint
 /// ROOT/var/lib/airlock/audit-key.pem          host audit key, ECDSA P-384, 0600 (created at first use)
 /// ROOT/var/lib/airlock/audit-key.pub.pem      its public half, what the verifier needs
+/// ROOT/var/lib/airlock/audit-root-checkpoint.json  the latest checkpoint root's writers signed
+/// ROOT/var/lib/airlock/audit-gateway-key.pem   the gateway's own checkpoint key (its credential)
+/// ROOT/var/lib/airlock/audit-gateway-key.certified  its certificate, once it is in the log
 /// ```
 public struct AuditLayout: Sendable, Equatable {
     /// The folder holding the segments.
     public let directory: String
-    /// The host audit key's private PEM file.
+    /// The signing key's private PEM file (the host key, or the gateway's credential).
     public let keyPath: String
+    /// Whose key `keyPath` is: root's writers keep `rootCheckpointPath` and sign after every
+    /// record only root writes; the gateway does neither.
+    public let signer: AuditSigner
 
-    public init(directory: String, keyPath: String) {
+    public init(directory: String, keyPath: String, signer: AuditSigner = .host) {
         self.directory = directory
         self.keyPath = keyPath
+        self.signer = signer
     }
+
+    /// The latest checkpoint of the host key, kept where only root writes (beside the host
+    /// key): the verifier requires the log to reach it, so records cut off the end of the log
+    /// by anyone who can write the log folder (the gateway's user) are caught.
+    public var rootCheckpointPath: String { AtomicFile.folder(of: keyPath) + "/audit-root-checkpoint.json" }
+    /// The gateway key's certificate (canonical JSON), beside the host key.
+    public var gatewayCertificatePath: String { AtomicFile.folder(of: keyPath) + "/audit-gateway-key.certified" }
 
     /// The layout under a host root: `HostLayout.auditDirectory` and `storeDirectory/audit-key.pem`.
     public init(host: HostLayout) {

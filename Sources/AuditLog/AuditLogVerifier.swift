@@ -42,6 +42,10 @@ public struct AuditDamage: Sendable, Equatable, CustomStringConvertible {
         case checkpointForged = "checkpoint-forged"
         /// A sealed segment (one followed by another) does not end with its seal checkpoint.
         case checkpointMissing = "checkpoint-missing"
+        /// A record only root writes is not followed by a checkpoint of the host key (the
+        /// gateway's key signed over it, or it is the log's last word): the gateway's user may
+        /// have written it.
+        case unattested = "unattested"
         /// A record's time is earlier than the one before it by more than the tolerance.
         /// Treated as damage, not a warning: the order of events in time can no longer be
         /// trusted from the log alone; the `clock` field of the records says whether the host
@@ -87,11 +91,38 @@ public enum AuditLogVerifier {
     /// Default tolerance for time going backwards between consecutive records.
     public static let defaultClockTolerance: Int64 = 1000
 
+    /// The host's log as `layout` lays it out: the host key's public half, the gateway key's
+    /// certificate and root's latest checkpoint beside it, when they are there.
+    public static func verify(
+        layout: AuditLayout, against outside: AuditCheckpoint? = nil, clockToleranceMilliseconds: Int64 = defaultClockTolerance
+    ) throws(AirlockError) -> AuditVerdict {
+        let rootHead: AuditCheckpoint?
+        do throws(AirlockError) {
+            rootHead = try FileBytes.readIfPresent(path: layout.rootCheckpointPath, limit: 64 * 1024).map { bytes throws(AirlockError) in
+                try AuditCheckpoint(json: bytes)
+            }
+        } catch {
+            return .damaged(AuditDamage(kind: .malformed, segment: layout.rootCheckpointPath, line: 1, seq: nil, message: error.description))
+        }
+        return try verify(
+            directory: layout.directory, publicKey: try AuditKey.publicKey(layout), against: outside,
+            certificates: AuditGatewayKey.certificate(layout).map { [$0] } ?? [], rootHead: rootHead,
+            clockToleranceMilliseconds: clockToleranceMilliseconds)
+    }
+
+    /// `certificates`: gateway keys the host key certified, known from outside the log (the
+    /// log's own `audit.key` records are read as it goes); `rootHead`: the latest checkpoint of
+    /// the host key that root's writers kept where the gateway cannot write.
     public static func verify(
         directory: String, publicKey: PublicKey, against outside: AuditCheckpoint? = nil,
+        certificates: [AuditKeyCertificate] = [], rootHead: AuditCheckpoint? = nil,
         clockToleranceMilliseconds: Int64 = defaultClockTolerance
     ) throws(AirlockError) -> AuditVerdict {
         var walk = Walk(publicKey: publicKey, tolerance: clockToleranceMilliseconds)
+        for certificate in certificates where certificate.isSigned(by: publicKey) {
+            walk.certified[certificate.publicKey.keyID] = certificate.publicKey
+            walk.knownOutside = true
+        }
         let folder = try AuditFiles.folder(directory)
         let snapshot = try AuditFiles.snapshot(of: folder)
         var expected: [(source: String, checkpoint: AuditCheckpoint)] = []
@@ -106,11 +137,20 @@ public enum AuditLogVerifier {
             expected.append((name, checkpoint))
         }
         if let outside { expected.append(("the checkpoint kept outside", outside)) }
+        if let rootHead {
+            guard rootHead.isSigned(by: publicKey) else {
+                return .damaged(
+                    AuditDamage(
+                        kind: .checkpointForged, segment: rootHead.segment, line: 0, seq: rootHead.seq,
+                        message: "root's latest checkpoint is not signed by the host audit key \(publicKey.keyID)"))
+            }
+            expected.append(("root's latest checkpoint", rootHead))
+        }
+        // Signed by the host key, or (checked after the walk, which learns the certified keys)
+        // by a gateway key it certified.
+        var gatewaySigned: [(source: String, checkpoint: AuditCheckpoint)] = []
         for (source, checkpoint) in expected where !checkpoint.isSigned(by: publicKey) {
-            return .damaged(
-                AuditDamage(
-                    kind: .checkpointForged, segment: checkpoint.segment, line: 0, seq: checkpoint.seq,
-                    message: "\(source) is not signed by the audit key \(publicKey.keyID)"))
+            gatewaySigned.append((source, checkpoint))
         }
         walk.watched = Set(expected.map(\.checkpoint.seq))
 
@@ -147,6 +187,13 @@ public enum AuditLogVerifier {
         }
         if walk.anchored, let damage = walk.checkAnchor(removed: AuditLayout.segmentName(firstNumber - 1)) {
             return .damaged(damage)
+        }
+        if let damage = walk.finish() { return .damaged(damage) }
+        for (source, checkpoint) in gatewaySigned where !(walk.certified[checkpoint.key].map { checkpoint.isSigned(by: $0) } ?? false) {
+            return .damaged(
+                AuditDamage(
+                    kind: .checkpointForged, segment: checkpoint.segment, line: 0, seq: checkpoint.seq,
+                    message: "\(source) is not signed by the audit key \(publicKey.keyID) nor by a gateway key it certified"))
         }
         for (source, checkpoint) in expected {
             // Signed before retention removed the segment holding it: nothing left to compare.
@@ -197,7 +244,9 @@ public enum AuditLogVerifier {
     struct Special: Sendable {
         var record: AuditRecord
         var checkpoint: AuditCheckpoint?
+        /// A checkpoint signed by the host key, or a certificate the host key signed.
         var signed: Bool
+        var certificate: AuditKeyCertificate? = nil
     }
 
     /// Memory for reading segments, kept from one group of segments to the next, so that a
@@ -311,8 +360,11 @@ public enum AuditLogVerifier {
                 if facts == nil { facts = LineScanner.facts(record) }
                 if facts?.kind != .record || facts?.time == nil {
                     let checkpoint = facts?.kind == .checkpoint ? AuditCheckpoint(record: record, segment: segment) : nil
+                    let certificate = facts?.kind == .certificate ? AuditKeyCertificate(record: record) : nil
                     special[lines.count] = Special(
-                        record: record, checkpoint: checkpoint, signed: checkpoint?.isSigned(by: publicKey) ?? false)
+                        record: record, checkpoint: checkpoint,
+                        signed: checkpoint?.isSigned(by: publicKey) ?? certificate?.isSigned(by: publicKey) ?? false,
+                        certificate: certificate)
                 }
             }
             lines.append(ParsedLine(hash: ChainHash(words: digest), facts: facts))
@@ -346,6 +398,18 @@ public enum AuditLogVerifier {
         var start: Location?
         /// What each `audit.retention` record says of the segment it removed, by segment name.
         var retentions: [String: (details: [String: String], location: Location)] = [:]
+        /// Gateway keys the host key certified, by key id.
+        var certified: [String: PublicKey] = [:]
+        /// A certificate came from outside the log (`AuditLayout.gatewayCertificatePath`).
+        var knownOutside = false
+        /// An `audit.key` record was read: from there on every root record must be followed by
+        /// a checkpoint of the host key.
+        var sawCertificate = false
+        /// A root record not yet followed by a checkpoint of the host key.
+        var unsignedRoot: Location?
+        /// The first breach of that rule before any certificate was read: it counts only for a
+        /// log whose certificate went with segments retention removed.
+        var earlyBreach: AuditDamage?
 
         init(publicKey: PublicKey, tolerance: Int64) {
             self.publicKey = publicKey
@@ -368,14 +432,40 @@ public enum AuditLogVerifier {
                 }
                 let next = index + 1 < lines.count ? lines[index + 1].facts : nil
                 if let damage = chain(facts, segment: name, line: number, next: next) { return damage }
+                let here = Location(segment: name, line: number, seq: facts.seq, prev: facts.prev, time: facts.time)
                 switch facts.kind {
                 case .record:
-                    break
+                    if facts.writer == .gateway, let damage = breach(unsignedRoot, by: "a gateway record (seq \(facts.seq)) follows it") {
+                        return damage
+                    }
+                case .certificate:
+                    guard let special = parsed.special[index], special.signed, let certificate = special.certificate else {
+                        return AuditDamage(
+                            kind: .checkpointForged, segment: name, line: number, seq: facts.seq,
+                            message: "the audit.key record is not a certificate signed by the audit key \(publicKey.keyID)")
+                    }
+                    certified[certificate.publicKey.keyID] = certificate.publicKey
+                    if !sawCertificate {
+                        sawCertificate = true
+                        earlyBreach = nil
+                    }
                 case .checkpoint:
-                    guard let special = parsed.special[index], special.signed, let checkpoint = special.checkpoint else {
+                    guard let special = parsed.special[index], let checkpoint = special.checkpoint else {
                         return AuditDamage(
                             kind: .checkpointForged, segment: name, line: number, seq: facts.seq,
                             message: "the checkpoint is not signed by the audit key \(publicKey.keyID)")
+                    }
+                    if special.signed {
+                        unsignedRoot = nil
+                    } else {
+                        guard let gatewayKey = certified[checkpoint.key], checkpoint.isSigned(by: gatewayKey) else {
+                            return AuditDamage(
+                                kind: .checkpointForged, segment: name, line: number, seq: facts.seq,
+                                message: "the checkpoint is not signed by the audit key \(publicKey.keyID) nor by a gateway key it certified")
+                        }
+                        if let damage = breach(unsignedRoot, by: "the gateway's key signed the checkpoint after it (seq \(facts.seq))") {
+                            return damage
+                        }
                     }
                     lastCheckpoint = checkpoint
                 case .retention:
@@ -401,6 +491,7 @@ public enum AuditLogVerifier {
                 prevHash = entry.hash
                 lastSeq = facts.seq
                 records += 1
+                if facts.writer == .root, facts.kind != .checkpoint { unsignedRoot = here }
                 let location = Location(segment: name, line: number, seq: facts.seq, prev: facts.prev, time: time)
                 if watched.contains(facts.seq) { seen[facts.seq] = location }
                 last = location
@@ -422,6 +513,28 @@ public enum AuditLogVerifier {
             return nil
         }
 
+        /// The damage when a root record at `location` is not signed by root (nil when there is
+        /// none), or nil while no certificate was seen (the breach is kept in `earlyBreach`).
+        mutating func breach(_ location: Location?, by what: String) -> AuditDamage? {
+            guard let location else { return nil }
+            unsignedRoot = nil
+            let damage = AuditDamage(
+                kind: .unattested, segment: location.segment, line: location.line, seq: location.seq,
+                message: "this record only root writes is not followed by a checkpoint of the host audit key "
+                    + "\(publicKey.keyID): \(what); the gateway's user may have written or changed it")
+            if sawCertificate { return damage }
+            if earlyBreach == nil { earlyBreach = damage }
+            return nil
+        }
+
+        /// At the end of the log: the last root record must be signed by root too, and a log
+        /// whose certificate record went with retention is judged as one that had it.
+        mutating func finish() -> AuditDamage? {
+            if let damage = breach(unsignedRoot, by: "the log ends after it") { return damage }
+            if anchored, knownOutside, !sawCertificate { return earlyBreach }
+            return nil
+        }
+
         /// For a log that starts after segment `removed`: the chain's first `prev` and `seq` must
         /// be those an `audit.retention` record (itself chained) states for `removed`, whose seal
         /// line, kept in that record, is signed by the audit key.
@@ -437,7 +550,10 @@ public enum AuditLogVerifier {
             let sealRecord = try? AuditRecord(line: seal)
             let sealHash = try? AuditFiles.hash(seal + [0x0A])
             let checkpoint = sealRecord.flatMap { AuditCheckpoint(record: $0, segment: removed) }
-            guard let sealRecord, let checkpoint, checkpoint.reason == "seal", checkpoint.isSigned(by: publicKey),
+            let signed = checkpoint.map { checkpoint in
+                checkpoint.isSigned(by: publicKey) || (certified[checkpoint.key].map { checkpoint.isSigned(by: $0) } ?? false)
+            }
+            guard let sealRecord, let checkpoint, checkpoint.reason == "seal", signed == true,
                 details["last_seq"] == String(sealRecord.seq), let sealHash, details["chain"] == sealHash
             else {
                 return AuditDamage(

@@ -139,6 +139,19 @@ public final class AuditLogWriter: Sendable {
         try await submit(.event(RecordTemplate(event))).seq
     }
 
+    /// `append` on the calling thread, for a writer no other task uses at the same time (a
+    /// short-lived command's own): refused when it is busy.
+    @discardableResult
+    public func appendNow(_ event: AuditEvent) throws(AirlockError) -> UInt64 {
+        let idle = queue.withLock { state -> Bool in
+            guard !state.flushing else { return false }
+            state.flushing = true
+            return true
+        }
+        guard idle else { throw AirlockError(.system, "internal error: the audit log writer is busy") }
+        return try commitOnCaller(.event(RecordTemplate(event))).get().seq
+    }
+
     /// Signs a checkpoint now (`airlock-audit checkpoint`) and returns it once it is on disk.
     public func checkpoint() async throws(AirlockError) -> AuditCheckpoint {
         let committed = try await submit(.checkpoint)
@@ -286,6 +299,12 @@ public final class AuditLogWriter: Sendable {
         /// `audit.unsafe_file` by the next commit.
         var unsafeFiles: [AirlockError] = []
         var clockState = ClockSyncState.unknown
+        /// Records only root writes were added since the last checkpoint (host signer only):
+        /// the flush ends with a checkpoint of the host key over them.
+        var rootRecordsUnsigned = false
+        /// Whether root's records get that checkpoint: once the host key has certified a gateway
+        /// key (from the `audit.key` record on, which the verifier holds the log to).
+        var signsRootRecords = false
         /// The latest checkpoint's seq and time (ms): what `checkpointSeconds` counts from.
         var lastCheckpoint: (seq: UInt64, time: Int64) = (0, 0)
         /// Lines of the flush being built, for the journal (when `journaling`).
@@ -303,6 +322,7 @@ public final class AuditLogWriter: Sendable {
             self.clock = clock
             self.key = key
             self.journaling = journaling
+            signsRootRecords = layout.signer == .host && AuditFiles.exists(layout.gatewayCertificatePath)
             hasher = try SHA256Hasher()
             let existed = try folder.hasEntry(AuditLayout.lockName)
             lock = try folder.createFile(AuditLayout.lockName, .readWrite, mode: 0o640)
@@ -361,12 +381,20 @@ public final class AuditLogWriter: Sendable {
                         }
                     }
                 }
+                // What root writes is signed by root before the lock is let go: no other writer
+                // (the gateway) can append between a root record and its checkpoint.
+                if rootRecordsUnsigned { try addCheckpoint(reason: "root") }
                 try flush()
                 discardedBytes = 0
                 if let latestCheckpoint {
                     // Best effort: the records are already durable; the copy only speeds up
                     // finding a cut-short log. A failure here shows on the next verify.
                     try? folder.replace(AuditLayout.latestCheckpointName, with: latestCheckpoint.json, mode: 0o644)
+                    if layout.signer == .host {
+                        // Root's own copy, where the gateway's user cannot write: a log cut
+                        // before it fails verify (truncated-tail).
+                        try? AtomicFile.write(latestCheckpoint.json, to: layout.rootCheckpointPath, mode: 0o644)
+                    }
                 }
                 return .success(committed)
             } catch {
@@ -537,6 +565,10 @@ public final class AuditLogWriter: Sendable {
                 template.line(seq: tail.lastSeq + 1, time: time, clock: clockState, prev: tail.prev)
             }
             let seq = try append(&line, day: AuditTime.day(now))
+            if layout.signer == .host, template.writer == .root, signsRootRecords || template.certifiesKey {
+                rootRecordsUnsigned = true
+                signsRootRecords = true
+            }
             if (seq + 1) % options.checkpointInterval == 0 {
                 try addCheckpoint(reason: "interval")
             } else if checkpointDue(now: now) {
@@ -635,6 +667,7 @@ public final class AuditLogWriter: Sendable {
             guard let checkpoint else { throw AirlockError(.crypto, "no checkpoint was signed") }
             latestCheckpoint = checkpoint
             lastCheckpoint = (seq, now)
+            rootRecordsUnsigned = false
             return checkpoint
         }
 
@@ -683,6 +716,7 @@ public final class AuditLogWriter: Sendable {
             tail?.sealed = true
             latestCheckpoint = checkpoint
             lastCheckpoint = (seq, now)
+            rootRecordsUnsigned = false
         }
 
         /// Hex SHA-256 of `line`, on the engine's one context.

@@ -91,11 +91,17 @@ struct RecordTemplate: Sendable {
     private let beforeSeq: [UInt8]
     /// `,"target":{…},"time":"`
     private let beforeTime: [UInt8]
+    /// Who may write it (`AuditAction.writer`).
+    let writer: AuditAction.Writer
+    /// An `audit.key` record (the host key certifying the gateway's).
+    let certifiesKey: Bool
 
     init(
         action: String, actor: AuditActor, target: AuditTarget, outcome: AuditOutcome,
         details: [String: String]?, request: AuditRequest?
     ) {
+        writer = AuditAction.writer(of: action)
+        certifiesKey = action == AuditAction.keyCertified.rawValue
         var json = CanonicalJSON()
         json.bytes.append(UInt8(ascii: "{"))
         json.field("action", string: action)

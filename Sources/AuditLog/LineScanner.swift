@@ -77,7 +77,7 @@ struct ChainHash: Hashable, Sendable {
 /// What the chain walk needs of one line: read straight from the bytes for lines in the form the
 /// writer produces (no allocation), or from `AuditRecord(line:)` for anything else.
 struct LineFacts: Sendable {
-    enum Kind: UInt8, Sendable { case record, checkpoint, retention }
+    enum Kind: UInt8, Sendable { case record, checkpoint, retention, certificate }
     var kind: Kind
     var seq: UInt64
     /// nil when `prev` is not 64 hex digits: it then matches nothing.
@@ -85,6 +85,8 @@ struct LineFacts: Sendable {
     /// Milliseconds since the epoch; nil when the time is not in the log's one form.
     var time: Int64?
     var clock: ClockSyncState
+    /// Who may write the record's action (`AuditAction.writer`).
+    var writer: AuditAction.Writer = .root
 }
 
 /// The fast reader of one line (its `\n` excluded). Accepts exactly the shape `RecordTemplate`
@@ -112,8 +114,17 @@ enum LineScanner {
                 guard let range = cursor.plainString() else { return nil }
                 if equal(line, range, "audit.checkpoint") {
                     facts.kind = .checkpoint
+                    facts.writer = .either
                 } else if equal(line, range, "audit.retention") {
                     facts.kind = .retention
+                } else if equal(line, range, "gateway.request") || equal(line, range, "gateway.auth_failed")
+                    || equal(line, range, "policy.loaded")
+                {
+                    facts.writer = .gateway
+                } else if equal(line, range, "audit.recovered") || equal(line, range, "audit.unsafe_file") {
+                    facts.writer = .either
+                } else if equal(line, range, "audit.key") {
+                    facts.kind = .certificate
                 }
             case 1:  // actor: id and kind (client or local) required, uid optional
                 guard let fields = cursor.flatObject(allowNumbers: true, actor: true), fields & 0b11 == 0b11 else { return nil }
@@ -158,11 +169,15 @@ enum LineScanner {
     /// Facts of a record read the slow way.
     static func facts(_ record: AuditRecord) -> LineFacts {
         let kind: LineFacts.Kind =
-            record.action == AuditAction.checkpoint.rawValue
-            ? .checkpoint : record.action == AuditAction.retention.rawValue ? .retention : .record
+            switch record.action {
+            case AuditAction.checkpoint.rawValue: .checkpoint
+            case AuditAction.retention.rawValue: .retention
+            case AuditAction.keyCertified.rawValue: .certificate
+            default: .record
+            }
         return LineFacts(
             kind: kind, seq: record.seq, prev: ChainHash(hex: record.prev), time: AuditTime.parse(record.time),
-            clock: record.clock)
+            clock: record.clock, writer: AuditAction.writer(of: record.action))
     }
 
     /// `AuditTime.parse` for the 24-byte form, without the C library: days from the civil date.

@@ -109,6 +109,7 @@ public enum ServiceUnits {
             "CONFIG_DIRECTORY": try SystemdQuoting.plainPath(layout.configDirectory),
             "AUDIT_DIRECTORY": try SystemdQuoting.plainPath(layout.auditDirectory),
             "AUDIT_KEY": try SystemdQuoting.plainPath(layout.auditKey),
+            "GATEWAY_AUDIT_KEY": try SystemdQuoting.plainPath(layout.gatewayAuditKey),
             "CLIENTS_FILE": try SystemdQuoting.plainPath(layout.clients),
             "GATEWAY_CONFIG": try SystemdQuoting.plainPath(layout.gatewayConfig),
             "SOCKET_DIRECTORY": socketLines,

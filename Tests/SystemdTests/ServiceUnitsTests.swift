@@ -65,7 +65,7 @@ import Testing
             "ExecStart=/usr/local/bin/airlock-serve claims-assistant --listen 10.20.0.5:8443",
             "User=airlock-serve", "SupplementaryGroups=airlock-runtime", "IPAddressDeny=any",
             "IPAddressAllow=localhost 10.20.0.5 10.20.0.0/16 fd00:7::/64", "SocketBindAllow=tcp:8443", "SocketBindDeny=any",
-            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "LoadCredential=audit-key:/var/lib/airlock/audit-key.pem",
+            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "LoadCredential=audit-key:/var/lib/airlock/audit-gateway-key.pem",
             "ProtectSystem=strict", "ReadWritePaths=/var/log/airlock", "CapabilityBoundingSet=", "NoNewPrivileges=yes",
             "TemporaryFileSystem=/var/lib/airlock:ro", "BindReadOnlyPaths=/var/lib/airlock/claims-assistant",
             "PrivateMounts=yes", "Wants=airlock-runtime@claims-assistant.service", "After=airlock-runtime@claims-assistant.service",
