@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "BundleIOTests", dependencies: ["BundleIO", "TestSupport"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport", "AuditLog"], swiftSettings: strict),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport", "AuditLog", "Signing"], swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport", "BundleFormat", "BundleIO", "Signing"], swiftSettings: strict),
         .testTarget(
             name: "RuntimeTests",

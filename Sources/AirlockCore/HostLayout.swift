@@ -62,6 +62,9 @@ public struct HostLayout: Sendable, Equatable {
     public var auditKey: String { storeDirectory + "/audit-key.pem" }
     /// The gateway's own audit checkpoint key, certified by `auditKey` (its service's credential).
     public var gatewayAuditKey: String { storeDirectory + "/audit-gateway-key.pem" }
+    /// Root's own audit state (root's latest checkpoint, the gateway key's certificate), 0700:
+    /// the one folder of the store the audit timers may write.
+    public var auditRootDirectory: String { storeDirectory + "/audit-root" }
     /// The group that may read installed weights, adapters and runtimes (files root-owned, 0440
     /// or 0550): only the runtime's service joins it (`SupplementaryGroups=`); the gateway and
     /// every other account cannot read them. Created by the rendered sysusers.d file.

@@ -94,11 +94,15 @@ public enum AuditGatewayKey {
     public static func prepare(host layout: HostLayout) throws(AirlockError) -> String {
         let audit = AuditLayout(host: layout)
         let key = try AuditKey.loadOrCreate(path: path(host: layout))
-        if let known = certificate(audit), known.publicKey == key.publicKey { return known.publicKey.keyID }
         let host = try AuditKey.loadOrCreate(path: audit.keyPath)
+        // Certified already, by this host key (a new host key certifies the gateway key again).
+        if let known = certificate(audit), known.publicKey == key.publicKey, known.isSigned(by: host.publicKey) {
+            return known.publicKey.keyID
+        }
         let certificate = try AuditKeyCertificate.certify(key.publicKey, by: host)
         let writer = try AuditLogWriter(layout: audit)
         try writer.appendNow(.keyCertified(by: .local(user: "root", uid: 0), certificate))
+        try AtomicFile.makeDirectories(audit.rootDirectory, mode: 0o700)
         try AtomicFile.write(certificate.json, to: audit.gatewayCertificatePath, mode: 0o644)
         return key.publicKey.keyID
     }

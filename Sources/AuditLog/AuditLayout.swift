@@ -9,9 +9,10 @@ public import AirlockCore
 /// ROOT/var/log/airlock/audit-checkpoint.json  copy of the latest signed checkpoint
 /// ROOT/var/lib/airlock/audit-key.pem          host audit key, ECDSA P-384, 0600 (created at first use)
 /// ROOT/var/lib/airlock/audit-key.pub.pem      its public half, what the verifier needs
-/// ROOT/var/lib/airlock/audit-root-checkpoint.json  the latest checkpoint root's writers signed
 /// ROOT/var/lib/airlock/audit-gateway-key.pem   the gateway's own checkpoint key (its credential)
-/// ROOT/var/lib/airlock/audit-gateway-key.certified  its certificate, once it is in the log
+/// ROOT/var/lib/airlock/audit-root/             root's own audit state (0700), out of the gateway's reach:
+///                           checkpoint.json         the latest checkpoint root's writers signed
+///                           gateway-key.certified   the gateway key's certificate, once it is in the log
 /// ```
 public struct AuditLayout: Sendable, Equatable {
     /// The folder holding the segments.
@@ -31,9 +32,11 @@ public struct AuditLayout: Sendable, Equatable {
     /// The latest checkpoint of the host key, kept where only root writes (beside the host
     /// key): the verifier requires the log to reach it, so records cut off the end of the log
     /// by anyone who can write the log folder (the gateway's user) are caught.
-    public var rootCheckpointPath: String { AtomicFile.folder(of: keyPath) + "/audit-root-checkpoint.json" }
-    /// The gateway key's certificate (canonical JSON), beside the host key.
-    public var gatewayCertificatePath: String { AtomicFile.folder(of: keyPath) + "/audit-gateway-key.certified" }
+    public var rootCheckpointPath: String { rootDirectory + "/checkpoint.json" }
+    /// The gateway key's certificate (canonical JSON).
+    public var gatewayCertificatePath: String { rootDirectory + "/gateway-key.certified" }
+    /// `audit-root/` beside the key: root's own audit state (`HostLayout.auditRootDirectory`).
+    public var rootDirectory: String { AtomicFile.folder(of: keyPath) + "/audit-root" }
 
     /// The layout under a host root: `HostLayout.auditDirectory` and `storeDirectory/audit-key.pem`.
     public init(host: HostLayout) {

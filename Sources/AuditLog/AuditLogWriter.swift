@@ -393,6 +393,7 @@ public final class AuditLogWriter: Sendable {
                     if layout.signer == .host {
                         // Root's own copy, where the gateway's user cannot write: a log cut
                         // before it fails verify (truncated-tail).
+                        try? AtomicFile.makeDirectories(layout.rootDirectory, mode: 0o700)
                         try? AtomicFile.write(latestCheckpoint.json, to: layout.rootCheckpointPath, mode: 0o644)
                     }
                 }

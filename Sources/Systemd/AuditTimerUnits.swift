@@ -32,6 +32,7 @@ extension ServiceUnits {
             "CONFIG_DIRECTORY": try SystemdQuoting.plainPath(layout.configDirectory),
             "STORE_DIRECTORY": try SystemdQuoting.plainPath(layout.storeDirectory),
             "AUDIT_KEY": try SystemdQuoting.plainPath(layout.auditKey),
+            "AUDIT_ROOT_DIRECTORY": try SystemdQuoting.plainPath(layout.auditRootDirectory),
             "AUDIT_POLICY": try SystemdQuoting.plainPath(layout.auditPolicy),
         ]
         let templates = timer.templates

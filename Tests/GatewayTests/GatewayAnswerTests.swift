@@ -113,12 +113,13 @@ final class DirectRuntime {
         defer { served.stop() }
         let key = try #require(served.keys["everything"])
         let long = #"{"model":"legal","prompt":"Terms:","max_tokens":2000,"temperature":0,"stream":true}"#
-        // Control: a whole long answer keeps a slot busy for well over a second.
+        // Control: a whole long answer keeps a slot busy long enough to tell "freed at once" from
+        // "queued behind the ghosts" (1.4-2 s on the 2-core machine; on a faster one less).
         let started = ContinuousClock.now
         let whole = try served.request("POST", "/v1/completions", body: long, key: key)
         let wholeTime = ContinuousClock.now - started
         #expect(whole.status == 200)
-        try #require(wholeTime > .milliseconds(1500), "the control answer took only \(wholeTime); the test would prove nothing")
+        try #require(wholeTime > .milliseconds(500), "the control answer took only \(wholeTime); the test would prove nothing")
 
         // Both slots (the bundle has 2) start long answers, whose clients hang up at once.
         var ghosts: [HTTPTestConnection] = []

@@ -1,6 +1,7 @@
 import AirlockCore
 import AuditLog
 import Foundation
+import Signing
 import Synchronization
 import Systemd
 import TestSupport
@@ -32,6 +33,12 @@ import Testing
         let clock = SetClock(now - Int64(daysAgo[0]) * day)
         let layout = AuditLayout(directory: folder + "/log", keyPath: folder + "/key/audit-key.pem")
         let writer = try AuditLogWriter(layout: layout, options: AuditLogWriter.Options(journalSocket: nil), clock: clock)
+        // As `install` leaves a host: the gateway's own key, certified by the host key first.
+        let gatewayKey = try AuditKey.loadOrCreate(path: Self.gatewayKeyPath(layout))
+        let certificate = try AuditKeyCertificate.certify(gatewayKey.publicKey, by: try PrivateKey.load(path: layout.keyPath))
+        try await writer.append(.keyCertified(by: .local(user: "root", uid: 0), certificate))
+        try FileManager.default.createDirectory(atPath: layout.rootDirectory, withIntermediateDirectories: true)
+        try Data(certificate.json).write(to: URL(fileURLWithPath: layout.gatewayCertificatePath))
         for days in daysAgo {
             clock.set(now - Int64(days) * day)
             for index in 0..<3 { try await writer.append(.auditRead(by: .local(user: "root", uid: 0), verb: "search", query: "day=\(days) n=\(index)")) }
@@ -53,7 +60,14 @@ import Testing
         }
         try container.copy(log.keyPath, to: "/var/lib/airlock/audit-key.pem", mode: "0600")
         try container.copy(log.publicKeyPath, to: "/var/lib/airlock/audit-key.pub.pem", mode: "0644")
+        // Its gateway key and root's own audit state go with it (the gateway reads its key when it starts).
+        try container.copy(gatewayKeyPath(log), to: "/var/lib/airlock/audit-gateway-key.pem", mode: "0600")
+        try container.shell("rm -rf /var/lib/airlock/audit-root && mkdir -m 0700 /var/lib/airlock/audit-root").checked()
+        try container.copy(log.gatewayCertificatePath, to: "/var/lib/airlock/audit-root/gateway-key.certified", mode: "0644")
+        try container.copy(log.rootCheckpointPath, to: "/var/lib/airlock/audit-root/checkpoint.json", mode: "0644")
     }
+
+    static func gatewayKeyPath(_ log: AuditLayout) -> String { AtomicFile.folder(of: log.keyPath) + "/audit-gateway-key.pem" }
 
     static func owner(_ container: SystemdContainer, _ path: String) throws -> String {
         try container.exec(["stat", "-c", "%U %G %a", path]).checked().stdout.trimmingCharacters(in: .whitespacesAndNewlines)
