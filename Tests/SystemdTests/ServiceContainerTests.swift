@@ -139,6 +139,14 @@ import Testing
             let auditVerified = try container.exec([try container.executable("airlock-audit"), "verify"])
             #expect(auditVerified.status == 0, "\(auditVerified)")
 
+            // The gateway's credential is its own audit key, which the host key certified in the
+            // log; the host key never reaches it.
+            let credential = try container.exec(["cat", "/run/credentials/\(Self.gatewayUnit)/audit-key"]).checked().stdout
+            #expect(credential == (try container.exec(["cat", "/var/lib/airlock/audit-gateway-key.pem"]).checked().stdout))
+            #expect(credential != (try container.exec(["cat", "/var/lib/airlock/audit-key.pem"]).checked().stdout))
+            let certified = try container.exec([try container.executable("airlock-audit"), "search", "--action", "audit.key"]).checked().stdout
+            #expect(certified.contains("1 record found"), "\(certified)")
+
             // clients.yaml is read in place: a revocation applies without a restart.
             try container.exec([airlock, "clients", "revoke", "app"]).checked()
             var revoked = try Self.chat(container, key: key)
