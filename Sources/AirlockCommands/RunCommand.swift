@@ -30,9 +30,27 @@ extension AirlockCommand {
 
         func run() async throws {
             let layout = root.layout
-            _ = try ListenAddress(listen)
+            let address = try ListenAddress(listen)
             let plan = try ServicePlan.load(layout: layout, name: name)
             try AtomicFile.makeDirectories(plan.runDirectory, mode: 0o750)
+            // One `airlock run` per bundle: a second would take over the runtime's socket and,
+            // when it stopped, leave the first gateway with none. Held until this process exits.
+            let lockPath = plan.runDirectory + "/run.lock"
+            guard let instance = try FileLock.tryLock(path: lockPath) else {
+                let holder = FileLock.holder(path: lockPath).map { " (\($0.trimmingCharacters(in: .whitespacesAndNewlines)))" } ?? ""
+                throw AirlockError(
+                    .refused, "\(plan.name) is already being served by another 'airlock run'\(holder): stop it first (Ctrl-C, or kill its pid)")
+            }
+            defer { instance.release() }
+            instance.write("pid \(getpid()), listening on \(listen)\n")
+            if PortProbe.unixSocketAnswers(path: plan.runDirectory + "/runtime.sock") {
+                throw AirlockError(
+                    .refused,
+                    "\(plan.name)'s runtime is already serving on \(plan.runDirectory)/runtime.sock (its systemd services?): stop them first (systemctl stop 'airlock-*@\(plan.name).service')")
+            }
+            if let busy = PortProbe.whyNotFree(host: address.host, port: address.port) {
+                throw AirlockError(.refused, "cannot serve \(plan.name) on \(listen): \(busy) (choose another with --listen HOST:PORT)")
+            }
             let runtimeLog = plan.runDirectory + "/runtime.log"
             let serve = try Self.siblingExecutable("airlock-serve")
             // The gateway signs its checkpoints with its own key, which the host key certifies.

@@ -12,7 +12,30 @@ internal import Musl
 public final class FileLock {
     private let descriptor: Int32
 
-    public init(path: String) throws(AirlockError) {
+    public convenience init(path: String) throws(AirlockError) {
+        guard let lock = try Self.acquire(path: path, wait: true) else { throw .system("cannot lock \(path)", errno: EWOULDBLOCK) }
+        self.init(descriptor: lock)
+    }
+
+    private init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// The lock if nobody holds it, nil at once if someone does (no waiting).
+    public static func tryLock(path: String) throws(AirlockError) -> FileLock? {
+        try acquire(path: path, wait: false).map { FileLock(descriptor: $0) }
+    }
+
+    /// The lock file's whole contents (what its holder wrote there, such as its pid).
+    public func write(_ text: String) {
+        _ = ftruncate(descriptor, 0)
+        _ = try? FileBytes.writeAll(descriptor: descriptor, Array(text.utf8), path: "lock file")
+    }
+
+    /// What the holder of the lock at `path` wrote in it, if it can be read.
+    public static func holder(path: String) -> String? {
+        (try? FileBytes.readIfPresent(path: path, limit: 4096)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private static func acquire(path: String, wait: Bool) throws(AirlockError) -> Int32? {
         try AtomicFile.makeDirectories(AtomicFile.folder(of: path), mode: 0o755)
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600)
         guard descriptor >= 0 else {
@@ -26,13 +49,14 @@ public final class FileLock {
             close(descriptor)
             throw AirlockError(.refused, kind: .unsafeFile, "the lock file \(path) is not a plain file (a link, say): refused and left as it is")
         }
-        while flock(descriptor, LOCK_EX) != 0 {
+        while flock(descriptor, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
             let code = errno
             close(descriptor)
+            if code == EWOULDBLOCK, !wait { return nil }
             throw .system("cannot lock \(path)", errno: code)
         }
-        self.descriptor = descriptor
+        return descriptor
     }
 
     /// Unlocks (closing the descriptor releases the lock).

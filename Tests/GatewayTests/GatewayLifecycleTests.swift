@@ -327,6 +327,44 @@ import Glibc
         #expect(metrics.text.contains("airlock_runtime_up 1\n"))
     }
 
+    /// One `airlock run` per bundle: a second is refused naming the first, which keeps serving
+    /// (its runtime socket is not taken over); and a port in use is refused before any runtime
+    /// starts.
+    @Test func aSecondRunIsRefusedAndABusyPortIsCheckedFirst() throws {
+        let served = try ServedBundle()
+        defer { served.stop() }
+        let key = try #require(served.keys["everything"])
+        let airlock = TestEnvironment.executable("airlock")
+        let second = try ProcessResult.run(
+            airlock, ["--root", served.root, "run", ServedBundle.bundleName, "--listen", "127.0.0.1:\(try ServedBundle.freePort())"],
+            timeout: .seconds(30))
+        #expect(second.status == 1, "\(second)")
+        #expect(second.stderr.contains("already being served by another 'airlock run' (pid "), "\(second.stderr)")
+        let chat = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key)
+        #expect(chat.status == 200, "the first run lost its runtime: \(chat)")
+
+        served.stop()
+        // Something else listens on the port: refused at once, no runtime started.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(bound == 0 && listen(listener, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let started = ContinuousClock.now
+        let busy = try ProcessResult.run(
+            airlock, ["--root", served.root, "run", ServedBundle.bundleName, "--listen", "127.0.0.1:\(port)"], timeout: .seconds(30))
+        #expect(busy.status == 1 && busy.stderr.contains("127.0.0.1:\(port) is in use by another program"), "\(busy)")
+        #expect(!busy.stdout.contains("starting"), "a runtime was started: \(busy.stdout)")
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
     /// `/metrics` names every model and counts every client's traffic: loopback is no
     /// boundary (every local account can connect to it), so only a key given the right reads it.
     @Test func metricsNeedAKeyThatMayReadThem() throws {

@@ -205,7 +205,7 @@ public final class ServedBundle: @unchecked Sendable {
         return ((first["message"] as? [String: Any])?["content"] as? String) ?? (first["text"] as? String) ?? ""
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
