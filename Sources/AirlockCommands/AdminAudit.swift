@@ -1,5 +1,6 @@
 internal import AirlockCore
 internal import AuditLog
+internal import BundleIO
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -33,19 +34,59 @@ enum AdminAudit {
         }
     }
 
-    /// Records a command that failed with `error` (as refused or failed, with its reason), then
-    /// returns the error to throw: the original one, or one that also names the audit failure.
-    static func failure(
-        _ error: any Error, layout: HostLayout, event: (AuditOutcome, [String: String]) -> AuditEvent
-    ) async -> any Error {
-        let airlockError = error as? AirlockError
-        let refused = airlockError.map { $0.code == .refused || $0.code == .invalidInput } ?? false
-        let reason = airlockError?.description ?? "\(error)"
+    /// Runs one admin operation and writes its one record, whether it succeeded, was refused or
+    /// failed: `action` on `target` (a bundle's name and version where there is one; a file's
+    /// path goes into the details), with `details` known beforehand merged with those the
+    /// operation reports. A thrown error is recorded as refused (bad input, a refusal) or failed
+    /// (anything else) with its `reason`, then thrown again (or one that also says the record
+    /// could not be written). The operation's value is returned once its record is durable.
+    static func run<Value>(
+        _ action: AuditAction, target: AuditTarget = .none, details: [String: String] = [:], layout: HostLayout,
+        _ operation: () async throws -> Audited<Value>
+    ) async throws -> Value {
+        let done: Audited<Value>
         do {
-            try await record(event(refused ? .refused : .failed, ["reason": reason]), layout: layout)
-        } catch let auditFailure {
-            return AirlockError(.system, "\(reason) (and the audit record of the refusal could not be written: \(auditFailure))")
+            done = try await operation()
+        } catch {
+            let airlockError = error as? AirlockError
+            let refused = airlockError.map { $0.code == .refused || $0.code == .invalidInput } ?? false
+            let reason = airlockError?.description ?? "\(error)"
+            let event = AuditEvent.admin(
+                action, by: actor, target: target, outcome: refused ? .refused : .failed, details: details.merging(["reason": reason]) { $1 })
+            do {
+                try await record(event, layout: layout)
+            } catch let auditFailure {
+                throw AirlockError(.system, "\(reason) (and the audit record of the refusal could not be written: \(auditFailure))")
+            }
+            throw error
         }
-        return error
+        try await record(
+            .admin(action, by: actor, target: done.target ?? target, outcome: done.outcome, details: details.merging(done.details) { $1 }),
+            layout: layout)
+        return done.value
+    }
+
+    /// The bundle a file claims to be (its manifest's name and version, read without verifying
+    /// anything), for the record of an operation that may refuse it; `.none` when it cannot be read.
+    static func claimedTarget(ofBundle path: String) -> AuditTarget {
+        guard let inspected = try? BundleVerifier.inspect(path: path) else { return .none }
+        return AuditTarget(bundle: inspected.manifest.name, version: inspected.manifest.version)
+    }
+}
+
+/// What an admin operation did, for its record: its value, how it ended (`.failed` for an
+/// operation that did its main work but not all, such as an install whose services failed),
+/// the target once known, and details.
+struct Audited<Value> {
+    var value: Value
+    var outcome: AuditOutcome = .ok
+    var target: AuditTarget?
+    var details: [String: String] = [:]
+
+    init(_ value: Value, outcome: AuditOutcome = .ok, target: AuditTarget? = nil, details: [String: String] = [:]) {
+        self.value = value
+        self.outcome = outcome
+        self.target = target
+        self.details = details
     }
 }

@@ -42,17 +42,10 @@ public struct AirlockCommand: AsyncParsableCommand {
             func run() async throws {
                 let layout = root.layout
                 let patterns = names.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-                let message: String
-                let id: String
-                do {
-                    (message, id) = try add(patterns: patterns, layout: layout)
-                } catch {
-                    throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
-                        AuditEvent.trustChange(by: AdminAudit.actor, change: "add", outcome: outcome, details: details)
-                    }
+                let message = try await AdminAudit.run(.trustChange, details: ["change": "add", "file": file], layout: layout) {
+                    let (message, id) = try add(patterns: patterns, layout: layout)
+                    return Audited(message, details: ["key": id, "names": patterns.joined(separator: ",")])
                 }
-                let details = ["names": patterns.joined(separator: ","), "file": file]
-                try await AdminAudit.record(.trustChange(by: AdminAudit.actor, change: "add", keyID: id, outcome: .ok, details: details), layout: layout)
                 Output.line(message)
                 if patterns == ["*"] { Output.line("note: it may sign any bundle name; restrict it with --names") }
             }
@@ -121,17 +114,12 @@ public struct AirlockCommand: AsyncParsableCommand {
             var id: String
             func run() async throws {
                 let layout = root.layout
-                let removed: String
-                do {
+                let removed = try await AdminAudit.run(.trustChange, details: ["change": "remove"], layout: layout) {
                     var policy = try TrustPolicy.load(path: layout.trustPolicy)
-                    removed = try policy.remove(id: id)
+                    let removed = try policy.remove(id: id)
                     try policy.save(path: layout.trustPolicy)
-                } catch {
-                    throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
-                        AuditEvent.trustChange(by: AdminAudit.actor, change: "remove", outcome: outcome, details: details)
-                    }
+                    return Audited(removed, details: ["key": removed])
                 }
-                try await AdminAudit.record(.trustChange(by: AdminAudit.actor, change: "remove", keyID: removed, outcome: .ok), layout: layout)
                 Output.line("no longer trusted: \(removed)")
             }
         }
@@ -143,17 +131,12 @@ public struct AirlockCommand: AsyncParsableCommand {
             var count: Int
             func run() async throws {
                 let layout = root.layout
-                let details = ["threshold": String(count)]
-                do {
+                try await AdminAudit.run(.trustChange, details: ["change": "threshold", "threshold": String(count)], layout: layout) {
                     var policy = try TrustPolicy.load(path: layout.trustPolicy)
                     try policy.setThreshold(count)
                     try policy.save(path: layout.trustPolicy)
-                } catch {
-                    throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, reason: [String: String]) -> AuditEvent in
-                        AuditEvent.trustChange(by: AdminAudit.actor, change: "threshold", outcome: outcome, details: reason.merging(details) { a, _ in a })
-                    }
+                    return Audited(())
                 }
-                try await AdminAudit.record(.trustChange(by: AdminAudit.actor, change: "threshold", outcome: .ok, details: details), layout: layout)
                 Output.line("bundles now need \(count) signature\(count == 1 ? "" : "s") from distinct trusted signers")
             }
         }
@@ -183,21 +166,23 @@ public struct AirlockCommand: AsyncParsableCommand {
 
         func run() async throws {
             let layout = root.layout
-            let outcome: Verification
-            do {
+            let outcome = try await AdminAudit.run(
+                .verify, target: AdminAudit.claimedTarget(ofBundle: bundle), details: ["file": bundle], layout: layout
+            ) {
                 let policy = try TrustPolicy.load(path: layout.trustPolicy)
-                outcome = try BundleVerifier.verify(path: bundle, policy: policy, progress: ProgressReporter(force: progress))
-            } catch {
-                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
-                    AuditEvent.verify(by: AdminAudit.actor, bundle: bundle, version: "", outcome: outcome, details: details)
+                let outcome = try BundleVerifier.verify(path: bundle, policy: policy, progress: ProgressReporter(force: progress))
+                switch outcome {
+                case .verified(let verified):
+                    return Audited(
+                        outcome, target: AuditTarget(bundle: verified.manifest.name, version: verified.manifest.version),
+                        details: ["signers": verified.signers.map(\.keyID).joined(separator: ",")])
+                case .refused(let refusal):
+                    return Audited(outcome, outcome: .refused, details: ["reason": refusal.description, "stage": refusal.stage.rawValue])
                 }
             }
             switch outcome {
             case .verified(let verified):
                 let manifest = verified.manifest
-                let details = ["file": bundle, "signers": verified.signers.map(\.keyID).joined(separator: ",")]
-                try await AdminAudit.record(
-                    .verify(by: AdminAudit.actor, bundle: manifest.name, version: manifest.version, outcome: .ok, details: details), layout: layout)
                 if output.json {
                     try Output.json(Report(
                         verified: true, bundle: bundle, name: manifest.name, version: manifest.version,
@@ -207,8 +192,6 @@ public struct AirlockCommand: AsyncParsableCommand {
                     for signer in verified.signers { Output.line("signed by \(signer.keyID) (\(signer.via))") }
                 }
             case .refused(let refusal):
-                let details = ["file": bundle, "reason": refusal.description, "stage": refusal.stage.rawValue]
-                try await AdminAudit.record(.verify(by: AdminAudit.actor, bundle: bundle, version: "", outcome: .refused, details: details), layout: layout)
                 if output.json {
                     try Output.json(Report(verified: false, bundle: bundle, stage: refusal.stage.rawValue, reasons: refusal.reasons))
                 }
@@ -246,34 +229,31 @@ public struct AirlockCommand: AsyncParsableCommand {
 
         func run() async throws {
             let layout = root.layout
-            let result: InstallResult
-            do {
+            let (result, services, servicesError) = try await AdminAudit.run(
+                .install, target: AdminAudit.claimedTarget(ofBundle: bundle), details: ["file": bundle], layout: layout
+            ) {
                 let policy = try TrustPolicy.load(path: layout.trustPolicy)
-                result = try BundleStore(layout: layout).install(
+                let result = try BundleStore(layout: layout).install(
                     bundle: bundle, policy: policy, allowDowngrade: allowDowngrade, progress: ProgressReporter(force: progress))
-            } catch {
-                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
-                    AuditEvent.install(by: AdminAudit.actor, bundle: bundle, version: "", outcome: outcome, details: details)
+                var details = ["signers": result.installed.signers.joined(separator: ","), "previous": result.previous ?? ""]
+                if let runtime = result.installed.runtime { details["runtime"] = runtime }
+                if result.downgradeAllowed { details["downgrade_allowed"] = "true" }
+                if !result.pruned.isEmpty { details["pruned"] = result.pruned.joined(separator: ",") }
+                // Services: an adapter-only bundle has none of its own (it is served by its base's).
+                var services: Services.Outcome?
+                var servicesError: AirlockError?
+                if result.installed.runtime != nil {
+                    do throws(AirlockError) {
+                        services = try Services.install(name: result.name, layout: layout, start: !noStart)
+                    } catch {
+                        servicesError = error
+                    }
                 }
+                details["services"] = servicesError.map { "failed: \($0)" } ?? services.map { $0.started ? "started" : "rendered" } ?? "none (adapter-only)"
+                return Audited(
+                    (result, services, servicesError), outcome: servicesError == nil ? .ok : .failed,
+                    target: AuditTarget(bundle: result.name, version: result.version), details: details)
             }
-            var details = ["file": bundle, "signers": result.installed.signers.joined(separator: ","), "previous": result.previous ?? ""]
-            if let runtime = result.installed.runtime { details["runtime"] = runtime }
-            if result.downgradeAllowed { details["downgrade_allowed"] = "true" }
-            if !result.pruned.isEmpty { details["pruned"] = result.pruned.joined(separator: ",") }
-            // Services: an adapter-only bundle has none of its own (it is served by its base's).
-            var services: Services.Outcome?
-            var servicesError: AirlockError?
-            if result.installed.runtime != nil {
-                do {
-                    services = try Services.install(name: result.name, layout: layout, start: !noStart)
-                } catch {
-                    servicesError = error
-                }
-            }
-            details["services"] = servicesError.map { "failed: \($0)" } ?? services.map { $0.started ? "started" : "rendered" } ?? "none (adapter-only)"
-            try await AdminAudit.record(
-                .install(by: AdminAudit.actor, bundle: result.name, version: result.version, outcome: servicesError == nil ? .ok : .failed, details: details),
-                layout: layout)
             Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")
             if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
             if result.downgradeAllowed { Output.line("note: installed although not newer than the highest version ever activated (--allow-downgrade; recorded in the audit log)") }
@@ -370,20 +350,15 @@ public struct AirlockCommand: AsyncParsableCommand {
         var version: String
         func run() async throws {
             let layout = root.layout
-            let previous: String?
-            do {
-                previous = try BundleStore(layout: layout).activate(name: name, version: version)
-            } catch {
-                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
-                    AuditEvent.activate(by: AdminAudit.actor, bundle: name, version: version, outcome: outcome, details: details)
-                }
+            let (previous, services) = try await AdminAudit.run(
+                .activate, target: AuditTarget(bundle: name, version: version), layout: layout
+            ) {
+                let previous = try BundleStore(layout: layout).activate(name: name, version: version)
+                let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
+                var details = ["previous": previous ?? ""]
+                details["services"] = Self.servicesDetail(services)
+                return Audited((previous, services), outcome: services.isFailure ? .failed : .ok, details: details)
             }
-            let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
-            var details = ["previous": previous ?? ""]
-            details["services"] = Self.servicesDetail(services)
-            try await AdminAudit.record(
-                .activate(by: AdminAudit.actor, bundle: name, version: version, outcome: services.isFailure ? .failed : .ok, details: details),
-                layout: layout)
             Output.line("\(name) \(version) is current\(previous.map { " (was \($0))" } ?? "")")
             try Self.report(services, name: name, version: version)
         }
@@ -412,21 +387,15 @@ public struct AirlockCommand: AsyncParsableCommand {
         var name: String
         func run() async throws {
             let layout = root.layout
-            let from: String
-            let to: String
-            do {
-                (from, to) = try BundleStore(layout: layout).rollback(name: name)
-            } catch {
-                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
-                    AuditEvent.rollback(by: AdminAudit.actor, bundle: name, version: "", outcome: outcome, details: details)
-                }
+            let (from, to, services) = try await AdminAudit.run(.rollback, target: AuditTarget(bundle: name), layout: layout) {
+                let (from, to) = try BundleStore(layout: layout).rollback(name: name)
+                let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
+                var details = ["from": from]
+                details["services"] = Activate.servicesDetail(services)
+                return Audited(
+                    (from, to, services), outcome: services.isFailure ? .failed : .ok, target: AuditTarget(bundle: name, version: to),
+                    details: details)
             }
-            let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
-            var details = ["from": from]
-            details["services"] = Activate.servicesDetail(services)
-            try await AdminAudit.record(
-                .rollback(by: AdminAudit.actor, bundle: name, version: to, outcome: services.isFailure ? .failed : .ok, details: details),
-                layout: layout)
             Output.line("rolled \(name) back from \(from) to \(to)")
             try Activate.report(services, name: name, version: to)
         }
@@ -445,22 +414,17 @@ public struct AirlockCommand: AsyncParsableCommand {
         var force = false
         func run() async throws {
             let layout = root.layout
-            let removed: [String]
-            do {
-                removed = try BundleStore(layout: layout).remove(name: name, version: version, force: force)
-            } catch {
-                throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
-                    AuditEvent.remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: outcome, details: details)
-                }
+            let (removed, services) = try await AdminAudit.run(
+                .remove, target: AuditTarget(bundle: name, version: version), details: ["force": String(force)], layout: layout
+            ) {
+                let removed = try BundleStore(layout: layout).remove(name: name, version: version, force: force)
+                // Without a current version nothing can be served: the services go too.
+                let services = BundleStore(layout: layout).current(name: name) != nil
+                    ? .success(nil) : Result { () throws(AirlockError) -> String? in try Services.uninstall(name: name, layout: layout) }
+                var details = ["removed": removed.joined(separator: ",")]
+                details["services"] = Activate.servicesDetail(services)
+                return Audited((removed, services), outcome: services.isFailure ? .failed : .ok, details: details)
             }
-            // Without a current version nothing can be served: the services go too.
-            let services = BundleStore(layout: layout).current(name: name) != nil
-                ? .success(nil) : Result { () throws(AirlockError) -> String? in try Services.uninstall(name: name, layout: layout) }
-            var details = ["removed": removed.joined(separator: ","), "force": String(force)]
-            details["services"] = Activate.servicesDetail(services)
-            try await AdminAudit.record(
-                .remove(by: AdminAudit.actor, bundle: name, version: version ?? "", outcome: services.isFailure ? .failed : .ok, details: details),
-                layout: layout)
             Output.line("removed \(name) \(removed.joined(separator: ", "))")
             switch services {
             case .success(let message): if let message { Output.line(message) }

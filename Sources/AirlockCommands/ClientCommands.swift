@@ -86,19 +86,13 @@ extension AirlockCommand {
             /// Adds the client and records it (refusals too); returns the new key and entry.
             func addClient(layout: HostLayout) async throws -> (ClientKey, APIClient) {
                 let models = self.models
-                let result: (ClientKey, APIClient)
-                do {
-                    result = try add(models: models, layout: layout)
-                } catch {
-                    throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
-                        AuditEvent.clientAdd(by: AdminAudit.actor, client: client, adapters: models, outcome: outcome, details: details)
-                    }
+                var known = ["client": client]
+                if !models.isEmpty { known["adapters"] = models.joined(separator: ",") }
+                if metrics { known["metrics"] = "true" }
+                return try await AdminAudit.run(.clientAdd, details: known, layout: layout) {
+                    let result = try add(models: models, layout: layout)
+                    return Audited(result, details: ["key": result.1.presentedKeyID])
                 }
-                var details: [String: String] = ["key": result.1.presentedKeyID]
-                if metrics { details["metrics"] = "true" }
-                try await AdminAudit.record(
-                    .clientAdd(by: AdminAudit.actor, client: client, adapters: models, outcome: .ok, details: details), layout: layout)
-                return result
             }
 
             private func add(models: [String], layout: HostLayout) throws(AirlockError) -> (ClientKey, APIClient) {
@@ -172,20 +166,13 @@ extension AirlockCommand {
 
             /// Revokes the client and records it (refusals too); returns the revoked entry.
             func revokeClient(layout: HostLayout) async throws -> APIClient {
-                let revoked: APIClient
-                do {
+                try await AdminAudit.run(.clientRevoke, details: ["client": client], layout: layout) {
                     let now = Int(Date().timeIntervalSince1970)
-                    revoked = try ClientsFile.update(path: layout.clients) { (file: inout ClientsFile) throws(AirlockError) -> APIClient in
+                    let revoked = try ClientsFile.update(path: layout.clients) { (file: inout ClientsFile) throws(AirlockError) -> APIClient in
                         try file.revoke(name: client, secondsSince1970: now)
                     }
-                } catch {
-                    throw await AdminAudit.failure(error, layout: layout) { (outcome: AuditOutcome, details: [String: String]) -> AuditEvent in
-                        AuditEvent.clientRevoke(by: AdminAudit.actor, client: client, outcome: outcome, details: details)
-                    }
+                    return Audited(revoked, details: ["key": revoked.presentedKeyID])
                 }
-                try await AdminAudit.record(
-                    .clientRevoke(by: AdminAudit.actor, client: client, outcome: .ok, details: ["key": revoked.presentedKeyID]), layout: layout)
-                return revoked
             }
         }
     }

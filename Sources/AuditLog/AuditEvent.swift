@@ -72,40 +72,19 @@ public struct AuditEvent: Sendable, Equatable {
         self.request = request
     }
 
-    /// A bundle file was verified (`airlock verify`, or the verification step of install).
-    public static func verify(
-        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
+    /// An admin command's record: what it did (`action`) to what (`target`), how it ended, and
+    /// its details (a refusal's `reason` among them). `AdminAudit.run` writes every one.
+    public static func admin(
+        _ action: AuditAction, by actor: AuditActor, target: AuditTarget = .none, outcome: AuditOutcome,
+        details: [String: String] = [:]
     ) -> AuditEvent {
-        AuditEvent(.verify, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
+        AuditEvent(action, actor: actor, target: target, outcome: outcome, details: details)
     }
 
-    /// A bundle version was installed into the store.
-    public static func install(
-        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
-    ) -> AuditEvent {
-        AuditEvent(.install, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
-    }
 
-    /// A version was made the active one.
-    public static func activate(
-        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
-    ) -> AuditEvent {
-        AuditEvent(.activate, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
-    }
 
-    /// The active version went back to `version`.
-    public static func rollback(
-        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
-    ) -> AuditEvent {
-        AuditEvent(.rollback, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
-    }
 
-    /// An installed version was removed.
-    public static func remove(
-        by actor: AuditActor, bundle: String, version: String, outcome: AuditOutcome, details: [String: String] = [:]
-    ) -> AuditEvent {
-        AuditEvent(.remove, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome, details: details)
-    }
+
 
     /// An older version than the active one was let in with `--allow-downgrade`.
     public static func downgradeAllowed(
@@ -114,36 +93,6 @@ public struct AuditEvent: Sendable, Equatable {
         AuditEvent(
             .downgradeAllowed, actor: actor, target: AuditTarget(bundle: bundle, version: version), outcome: outcome,
             details: ["from": active])
-    }
-
-    /// The trust policy changed: `change` says how (`add`, `remove`, `threshold`), `keyID` which key.
-    public static func trustChange(
-        by actor: AuditActor, change: String, keyID: String? = nil, outcome: AuditOutcome, details: [String: String] = [:]
-    ) -> AuditEvent {
-        var all = details
-        all["change"] = change
-        if let keyID { all["key"] = keyID }
-        return AuditEvent(.trustChange, actor: actor, outcome: outcome, details: all)
-    }
-
-    /// An API client was added, with the adapters it may use; `details` may name its key id
-    /// (`alk_…`, never the key) or the reason of a refusal.
-    public static func clientAdd(
-        by actor: AuditActor, client: String, adapters: [String] = [], outcome: AuditOutcome, details: [String: String] = [:]
-    ) -> AuditEvent {
-        var all = details
-        all["client"] = client
-        if !adapters.isEmpty { all["adapters"] = adapters.joined(separator: ",") }
-        return AuditEvent(.clientAdd, actor: actor, outcome: outcome, details: all)
-    }
-
-    /// An API client's key was revoked; `details` may name the key id or the reason of a refusal.
-    public static func clientRevoke(
-        by actor: AuditActor, client: String, outcome: AuditOutcome, details: [String: String] = [:]
-    ) -> AuditEvent {
-        var all = details
-        all["client"] = client
-        return AuditEvent(.clientRevoke, actor: actor, outcome: outcome, details: all)
     }
 
     /// A policy file (trust, egress, retention, audit text) was loaded; `digest` is its hex SHA-256.

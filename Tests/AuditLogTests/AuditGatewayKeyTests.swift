@@ -40,9 +40,9 @@ import Testing
         defer { host.log.folder.remove() }
         let root = try host.root()
         let gateway = try host.gateway()
-        try await root.append(.install(by: TestLog.alice, bundle: "claims-llm", version: "1.0.0", outcome: .ok))
+        try await root.append(.admin(.install, by: TestLog.alice, target: AuditTarget(bundle: "claims-llm", version: "1.0.0"), outcome: .ok))
         for index in 0..<25 { try await gateway.append(Host.request(index)) }
-        try await root.append(.clientAdd(by: TestLog.alice, client: "teller", adapters: ["claims"], outcome: .ok))
+        try await root.append(.admin(.clientAdd, by: TestLog.alice, outcome: .ok, details: ["client": "teller", "adapters": "claims"]))
         try await gateway.append(Host.request(99))
 
         guard case .intact(let records, _, _) = try host.verify() else {
@@ -70,12 +70,12 @@ import Testing
     @Test func aRootRecordTheGatewayWroteIsUnattested() async throws {
         let host = try Host()
         defer { host.log.folder.remove() }
-        try await host.root().append(.install(by: TestLog.alice, bundle: "claims-llm", version: "1.0.0", outcome: .ok))
+        try await host.root().append(.admin(.install, by: TestLog.alice, target: AuditTarget(bundle: "claims-llm", version: "1.0.0"), outcome: .ok))
         let gateway = try host.gateway()
         for index in 0..<3 { try await gateway.append(Host.request(index)) }
         // A compromised gateway writes what only root writes: a revocation "by root".
         let forged = try await gateway.append(
-            .clientRevoke(by: .local(user: "root", uid: 0), client: "auditor-app", outcome: .ok))
+            .admin(.clientRevoke, by: .local(user: "root", uid: 0), outcome: .ok, details: ["client": "auditor-app"]))
         for index in 3..<20 { try await gateway.append(Host.request(index)) }  // its key signs over it
         guard case .damaged(let damage) = try host.verify() else {
             Issue.record("a root record the gateway wrote verifies")
@@ -89,11 +89,11 @@ import Testing
         let host = try Host()
         defer { host.log.folder.remove() }
         let root = try host.root()
-        try await root.append(.install(by: TestLog.alice, bundle: "claims-llm", version: "1.0.0", outcome: .ok))
+        try await root.append(.admin(.install, by: TestLog.alice, target: AuditTarget(bundle: "claims-llm", version: "1.0.0"), outcome: .ok))
         let segment = host.log.segmentPath(1)
         let before = try Data(contentsOf: URL(fileURLWithPath: segment))
         let copy = try Data(contentsOf: URL(fileURLWithPath: host.log.layout.latestCheckpointPath))
-        try await root.append(.clientRevoke(by: TestLog.alice, client: "teller", outcome: .ok))
+        try await root.append(.admin(.clientRevoke, by: TestLog.alice, outcome: .ok, details: ["client": "teller"]))
         // The gateway's user can write the log folder: it cuts the revocation and its checkpoint
         // off and puts the older checkpoint copy back. Root's own copy is out of its reach.
         try before.write(to: URL(fileURLWithPath: segment))

@@ -60,7 +60,9 @@ import Testing
             }
             let failed = try #require(records.first { $0.action == "bundle.verify" })
             let entry = try #require(bySeq[String(failed.seq)])
-            #expect(entry["AIRLOCK_TARGET_BUNDLE"] as? String == "/nonexistent.airlock")
+            // A file that cannot be read names no bundle; its path is in the details.
+            #expect(entry["AIRLOCK_TARGET_BUNDLE"] == nil)
+            #expect(entry["AIRLOCK_DETAIL_FILE"] as? String == "/nonexistent.airlock")
             #expect((entry["AIRLOCK_DETAIL_REASON"] as? String)?.contains("/nonexistent.airlock") == true)
             #expect(entry["AIRLOCK_ACTOR_UID"] as? String == "0")
             let read = try #require(records.first { $0.action == "audit.read" })

@@ -62,7 +62,7 @@ struct TestLog {
     static func event(_ index: Int) -> AuditEvent {
         switch index % 4 {
         case 0:
-            .install(by: alice, bundle: "claims-llm", version: "1.\(index).0", outcome: .ok)
+            .admin(.install, by: alice, target: AuditTarget(bundle: "claims-llm", version: "1.\(index).0"), outcome: .ok)
         case 1:
             .request(
                 by: .client("sha256:c1"), bundle: "claims-llm", version: "1.0.0", adapter: "claims", outcome: .ok,
@@ -72,7 +72,7 @@ struct TestLog {
         case 2:
             .authenticationFailed(presented: "sk-12…", reason: "unknown key")
         default:
-            .activate(by: alice, bundle: "claims-llm", version: "1.0.0", outcome: .refused, details: ["reason": "not installed"])
+            .admin(.activate, by: alice, target: AuditTarget(bundle: "claims-llm", version: "1.0.0"), outcome: .refused, details: ["reason": "not installed"])
         }
     }
 

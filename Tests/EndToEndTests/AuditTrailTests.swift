@@ -63,6 +63,14 @@ import Testing
             #expect(records.last?["outcome"] as? String == step.outcome, "\(step.arguments): \(String(describing: records.last))")
             let actor = records.last?["actor"] as? [String: Any]
             #expect(actor?["kind"] as? String == "local" && actor?["id"] as? String == "root")
+            // A bundle file's record names the bundle (refused ones: the name and version its
+            // manifest claims), the file's path goes into the details.
+            if ["bundle.install", "bundle.verify"].contains(step.action) {
+                let target = records.last?["target"] as? [String: Any]
+                let version = step.arguments[1] == v1.bundle ? "1.4.0" : "1.5.0"
+                #expect(target?["bundle"] as? String == "claims-assistant" && target?["version"] as? String == version, "\(step.arguments): \(String(describing: target))")
+                #expect((records.last?["details"] as? [String: String])?["file"] == step.arguments[1])
+            }
         }
         let downgrade = try host.records()[7]["details"] as? [String: String]
         #expect(downgrade?["downgrade_allowed"] == "true")
