@@ -84,12 +84,19 @@ let package = Package(
             swiftSettings: strict),
         /// Append-only hash-chained audit log, signed checkpoints, search and export.
         .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
+        /// The host work behind the commands: rendering, writing and (on `--root /`) starting the
+        /// systemd units, users and folders; the serving plan of an installed bundle; the audit
+        /// timers' state; `status`. Functions return values that tests check in-process.
+        .target(
+            name: "HostServices",
+            dependencies: ["AirlockCore", "BundleFormat", "Store", "Systemd", "Runtime", "Gateway", "ClientRegistry", "AuditLog", yams],
+            swiftSettings: strict),
         /// Every ArgumentParser command of the four executables, shared options and output.
         .target(
             name: "AirlockCommands",
             dependencies: [
-                argumentParser, "AirlockCore", "BundleFormat", "Signing", "Archive", "BundleIO", "Store",
-                "Systemd", "Runtime", "ClientRegistry", "Gateway", "AuditLog", yams,
+                argumentParser, "AirlockCore", "BundleFormat", "Signing", "BundleIO", "Store",
+                "Systemd", "Runtime", "ClientRegistry", "Gateway", "AuditLog", "HostServices", yams,
             ],
             swiftSettings: strict
         ),
@@ -122,7 +129,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "AirlockCommandsTests",
-            dependencies: ["AirlockCommands", argumentParser, "AirlockCore", "BundleFormat", "BundleIO", "Signing", "Store", "Systemd", "TestSupport"],
+            dependencies: ["AirlockCommands", "HostServices", argumentParser, "AirlockCore", "BundleFormat", "BundleIO", "Signing", "Store", "Systemd", "TestSupport"],
             swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "AirlockCore", "Signing", "AuditLog"], swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "TestSupport", "Signing"], swiftSettings: strict),

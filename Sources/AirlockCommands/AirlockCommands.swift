@@ -5,6 +5,7 @@ internal import Foundation
 internal import Signing
 internal import Store
 internal import AuditLog
+internal import HostServices
 internal import Systemd
 
 /// `airlock`: verifies, installs and runs bundles on the air-gapped target host (as root).

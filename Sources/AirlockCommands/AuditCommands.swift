@@ -1,6 +1,7 @@
 public import ArgumentParser
 internal import AirlockCore
 internal import AuditLog
+internal import HostServices
 internal import Foundation
 
 /// `airlock-audit`: verifies, searches, exports and reports on the audit log.

@@ -1,6 +1,7 @@
 internal import ArgumentParser
 internal import AirlockCore
 internal import AuditLog
+internal import HostServices
 internal import Foundation
 internal import Runtime
 internal import Synchronization
@@ -52,7 +53,7 @@ extension AirlockCommand {
                 throw AirlockError(.refused, "cannot serve \(plan.name) on \(listen): \(busy) (choose another with --listen HOST:PORT)")
             }
             let runtimeLog = plan.runDirectory + "/runtime.log"
-            let serve = try Self.siblingExecutable("airlock-serve")
+            let serve = try Executables.sibling("airlock-serve")
             // The gateway signs its checkpoints with its own key, which the host key certifies.
             try AuditGatewayKey.prepare(host: layout)
 
@@ -95,19 +96,6 @@ extension AirlockCommand {
             _ = gateway.terminate(grace: .seconds(1))
             runtime.stop()
             Output.line("airlock run: stopped")
-        }
-
-        /// A program installed beside this one (`airlock-serve` next to `airlock`).
-        static func siblingExecutable(_ name: String) throws(AirlockError) -> String {
-            var buffer = [CChar](repeating: 0, count: 4096)
-            let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-            guard length > 0 else { throw AirlockError(.system, "cannot find this program's own path") }
-            let own = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let path = AtomicFile.folder(of: own) + "/" + name
-            guard access(path, X_OK) == 0 else {
-                throw AirlockError(.refused, "\(path) is missing: '\(name)' must be installed beside '\(own)'")
-            }
-            return path
         }
     }
 }

@@ -1,6 +1,7 @@
 public import ArgumentParser
 internal import AirlockCore
 internal import AuditLog
+internal import HostServices
 internal import Dispatch
 internal import Foundation
 internal import Gateway

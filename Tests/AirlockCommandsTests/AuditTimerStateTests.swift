@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import AirlockCommands
+@testable import HostServices
 
 /// What `status` and `doctor` make of systemd's answers about the audit timers, fed exactly what
 /// systemd 252 printed in the test container (`systemctl show -p ...` of the timers and their

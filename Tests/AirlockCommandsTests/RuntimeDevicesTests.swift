@@ -9,6 +9,7 @@ import TestSupport
 import Testing
 
 @testable import AirlockCommands
+@testable import HostServices
 
 /// The runtime unit follows the variant chosen at install: one that runs on an NVIDIA GPU gets
 /// exactly the NVIDIA device nodes the host has (the seam: a fake host tree, since this machine

@@ -1,20 +1,19 @@
-internal import AirlockCore
-internal import AuditLog
+public import AirlockCore
 
 /// The compliance officer's HTML page: integrity verdict first, then activity per day, per
 /// actor, per adapter, refusals and admin actions; tables and inline SVG bars, no scripts, no
 /// outside resources.
-enum AuditReportPage {
-    struct Tally {
-        var byDay: [String: Int] = [:]
-        var byActor: [String: Int] = [:]
-        var byAdapter: [String: Int] = [:]
-        var refusals: [AuditRecord] = []
-        var admin: [AuditRecord] = []
-        var total = 0
+public enum AuditReportPage {
+    public struct Tally {
+        public var byDay: [String: Int] = [:]
+        public var byActor: [String: Int] = [:]
+        public var byAdapter: [String: Int] = [:]
+        public var refusals: [AuditRecord] = []
+        public var admin: [AuditRecord] = []
+        public var total = 0
     }
 
-    static func tally(directory: String) throws(AirlockError) -> Tally {
+    public static func tally(directory: String) throws(AirlockError) -> Tally {
         var tally = Tally()
         try AuditLogReader.forEach(directory: directory) { (_: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
             if record.action.hasPrefix("audit.checkpoint") { return true }
@@ -29,7 +28,7 @@ enum AuditReportPage {
         return tally
     }
 
-    static func html(verdict: String, intact: Bool, tally: Tally, generated: String) -> String {
+    public static func html(verdict: String, intact: Bool, tally: Tally, generated: String) -> String {
         func escape(_ text: String) -> String {
             text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
                 .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")

@@ -1,7 +1,7 @@
-internal import AirlockCore
+public import AirlockCore
 internal import Foundation
-internal import Store
-internal import Systemd
+public import Store
+public import Systemd
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -9,37 +9,37 @@ internal import Glibc
 /// The host side of the audit timers (`AuditTimer`: seal, retention): rendered and enabled with
 /// every bundle's services (`Services.install`), shown by `status`, checked and repaired by
 /// `doctor`. They belong to the host, not to a bundle: they stay when the last bundle goes.
-enum AuditTimerServices {
+public enum AuditTimerServices {
     /// Every audit timer's service and timer, as Airlock renders them under `layout`.
-    static func render(layout: HostLayout) throws(AirlockError) -> [RenderedFile] {
-        try ServiceUnits.auditUnits(auditExecutable: try AirlockCommand.Run.siblingExecutable("airlock-audit"), layout: layout)
+    public static func render(layout: HostLayout) throws(AirlockError) -> [RenderedFile] {
+        try ServiceUnits.auditUnits(auditExecutable: try Executables.sibling("airlock-audit"), layout: layout)
     }
 
     /// On a host booted with systemd, after a daemon-reload: every timer enabled and started.
-    static func enable() throws(AirlockError) {
+    public static func enable() throws(AirlockError) {
         try Services.systemctl(["enable", "--now", "--quiet"] + AuditTimer.allCases.map(\.timer))
     }
 
     /// What `status` shows of one timer: whether it is rendered and, on a real host, systemd's
     /// view of it.
-    struct State: Encodable, Equatable {
-        var timer: String
-        var service: String
-        var rendered: Bool
+    public struct State: Encodable, Equatable {
+        public var timer: String
+        public var service: String
+        public var rendered: Bool
         /// `UnitFileState`: enabled, disabled, ...
-        var enabled: String?
+        public var enabled: String?
         /// `ActiveState (SubState)`: `active (waiting)` between runs.
-        var active: String?
+        public var active: String?
         /// The latest start of its service systemd knows of (by the timer, kept across reboots
         /// for the retention timer, or by hand since boot), UTC.
-        var lastRun: String?
+        public var lastRun: String?
         /// When the timer starts it next, UTC; nil when nothing is scheduled.
-        var nextRun: String?
+        public var nextRun: String?
         /// The service's `Result` after its latest run since boot (`success`, `exit-code`, ...).
-        var lastResult: String?
+        public var lastResult: String?
     }
 
-    static func states(layout: HostLayout) -> [State] {
+    public static func states(layout: HostLayout) -> [State] {
         let rendered = AuditTimer.allCases.map {
             State(timer: $0.timer, service: $0.service, rendered: FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + $0.timer))
         }
@@ -53,7 +53,7 @@ enum AuditTimerServices {
     /// `doctor`: once services were rendered on this host (a bundle's units, or an audit timer's
     /// own files), every audit timer's files must be byte for byte what Airlock renders and, on a
     /// host booted with systemd, every timer enabled and active.
-    static func findings(layout: HostLayout, store: BundleStore) -> [StoreFinding] {
+    public static func findings(layout: HostLayout, store: BundleStore) -> [StoreFinding] {
         let expected: [RenderedFile]
         do {
             expected = try render(layout: layout)
@@ -75,7 +75,7 @@ enum AuditTimerServices {
 
     /// `doctor --repair`: renders every timer's files again and, on a host booted with systemd,
     /// reloads them and enables and starts every timer.
-    static func repair(layout: HostLayout) throws(AirlockError) {
+    public static func repair(layout: HostLayout) throws(AirlockError) {
         try Services.write(try render(layout: layout))
         guard layout.root == "/", (try? Services.requireSystemd()) != nil else { return }
         try Services.systemctl(["daemon-reload"])
@@ -87,16 +87,16 @@ enum AuditTimerServices {
 /// results, `systemctl list-timers --output=json` for the next and last runs (in microseconds
 /// since the epoch, also for the seal timer, whose schedule counts from boot). Pure, so the
 /// tests feed it what systemd 252 printed.
-struct SystemdView {
-    static let properties = ["Id", "LoadState", "UnitFileState", "ActiveState", "SubState", "Result", "ExecMainStartTimestampMonotonic"]
+public struct SystemdView {
+    public static let properties = ["Id", "LoadState", "UnitFileState", "ActiveState", "SubState", "Result", "ExecMainStartTimestampMonotonic"]
 
     /// The two clocks at one instant, in microseconds: systemd stamps a service's start on the
     /// monotonic clock only (numerically).
-    struct Clock {
-        var realtime: Int64
-        var monotonic: Int64
+    public struct Clock: Sendable {
+        public var realtime: Int64
+        public var monotonic: Int64
 
-        static var now: Clock {
+        public static var now: Clock {
             var real = timespec()
             var mono = timespec()
             clock_gettime(CLOCK_REALTIME, &real)
@@ -108,12 +108,12 @@ struct SystemdView {
     }
 
     /// Properties by unit (`Id`).
-    var units: [String: [String: String]] = [:]
+    public var units: [String: [String: String]] = [:]
     /// (last, next) run by timer, in microseconds since the epoch; nil: none.
-    var runs: [String: (last: Int64?, next: Int64?)] = [:]
-    var clock: Clock
+    public var runs: [String: (last: Int64?, next: Int64?)] = [:]
+    public var clock: Clock
 
-    init(show: String, timerList: String, clock: Clock) {
+    public init(show: String, timerList: String, clock: Clock) {
         self.clock = clock
         units = Self.units(show)
         let rows = (try? JSONSerialization.jsonObject(with: Data(timerList.utf8))) as? [[String: Any]] ?? []
@@ -125,7 +125,7 @@ struct SystemdView {
     }
 
     /// `systemctl show -p Id,...` of one or more units: each unit's properties by its `Id`.
-    static func units(_ show: String) -> [String: [String: String]] {
+    public static func units(_ show: String) -> [String: [String: String]] {
         var units: [String: [String: String]] = [:]
         for block in show.components(separatedBy: "\n\n") {
             var properties: [String: String] = [:]
@@ -139,7 +139,7 @@ struct SystemdView {
     }
 
     /// `rendered` filled in with what systemd says of each timer and its service.
-    func states(_ rendered: [AuditTimerServices.State]) -> [AuditTimerServices.State] {
+    public func states(_ rendered: [AuditTimerServices.State]) -> [AuditTimerServices.State] {
         rendered.map { state in
             guard state.rendered, let timer = units[state.timer] else { return state }
             var state = state
@@ -159,7 +159,7 @@ struct SystemdView {
 
     /// Why `doctor` flags a timer systemd reports on: not loaded, not enabled, or not active (then
     /// nothing is scheduled until the next boot); nil when it is fine.
-    static func problem(_ state: AuditTimerServices.State) -> String? {
+    public static func problem(_ state: AuditTimerServices.State) -> String? {
         guard let enabled = state.enabled else { return nil }
         if enabled != "enabled" { return "not enabled (\(enabled)): its service does not run by itself" }
         guard let active = state.active, active.hasPrefix("active") else {
@@ -168,5 +168,5 @@ struct SystemdView {
         return nil
     }
 
-    static func text(_ microseconds: Int64) -> String { UTCTime.text(secondsSince1970: Int(microseconds / 1_000_000)) }
+    public static func text(_ microseconds: Int64) -> String { UTCTime.text(secondsSince1970: Int(microseconds / 1_000_000)) }
 }

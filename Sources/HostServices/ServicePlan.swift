@@ -1,31 +1,31 @@
-internal import AirlockCore
+public import AirlockCore
 internal import BundleFormat
 internal import Foundation
-internal import Gateway
-internal import Runtime
+public import Gateway
+public import Runtime
 internal import Store
 
 /// How an installed bundle is served: the runtime's exact command line and the models the
 /// gateway offers, both derived here from the current version's signed manifest, so that
 /// `airlock run`, `airlock-serve` and the systemd units agree on adapter order (the `lora` ids)
 /// and slots by construction.
-struct ServicePlan {
-    let name: String
-    let version: String
-    let runtime: LlamaServerEngine
-    let catalog: ModelCatalog
-    let runDirectory: String
+public struct ServicePlan {
+    public let name: String
+    public let version: String
+    public let runtime: LlamaServerEngine
+    public let catalog: ModelCatalog
+    public let runDirectory: String
     /// The runtime variant chosen for this host at install (`cpu-avx2`, `cuda12`, ...), and
     /// whether it runs on an NVIDIA GPU (its unit then allows the CUDA device nodes).
-    let variant: String
-    let runsOnGPU: Bool
+    public let variant: String
+    public let runsOnGPU: Bool
 
     /// Context per request when the bundle does not say (tokens).
-    static let defaultContext = 2048
+    public static let defaultContext = 2048
     /// Parallel request slots when the bundle does not say.
-    static let defaultParallel = 2
+    public static let defaultParallel = 2
 
-    static func load(layout: HostLayout, name: String) throws(AirlockError) -> ServicePlan {
+    public static func load(layout: HostLayout, name: String) throws(AirlockError) -> ServicePlan {
         let store = BundleStore(layout: layout)
         guard let version = store.current(name: name) else {
             let installed = store.names()
@@ -78,11 +78,11 @@ struct ServicePlan {
 }
 
 /// `HOST:PORT`, `[v6]:PORT` or `PORT` (on 127.0.0.1).
-struct ListenAddress: Sendable, Equatable {
-    let host: String
-    let port: Int
+public struct ListenAddress: Sendable, Equatable {
+    public let host: String
+    public let port: Int
 
-    init(_ text: String) throws(AirlockError) {
+    public init(_ text: String) throws(AirlockError) {
         var host = "127.0.0.1"
         var portText = text
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
@@ -101,6 +101,6 @@ struct ListenAddress: Sendable, Equatable {
         self.port = port
     }
 
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
 }

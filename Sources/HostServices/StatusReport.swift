@@ -1,22 +1,22 @@
-internal import AirlockCore
-internal import Store
+public import AirlockCore
+public import Store
 
 /// What `airlock list` and `airlock status` report (also as JSON).
-struct StatusReport: Encodable {
-    struct Bundle: Encodable {
-        var name: String
-        var current: String?
-        var floor: String?
-        var history: [String]
-        var versions: [InstalledVersion]
-        var services: [Services.UnitState]?
+public struct StatusReport: Encodable {
+    public struct Bundle: Encodable {
+        public var name: String
+        public var current: String?
+        public var floor: String?
+        public var history: [String]
+        public var versions: [InstalledVersion]
+        public var services: [Services.UnitState]?
     }
 
-    var bundles: [Bundle]
+    public var bundles: [Bundle]
     /// The host's audit timers (`status` only).
-    var auditTimers: [AuditTimerServices.State]?
+    public var auditTimers: [AuditTimerServices.State]?
 
-    static func make(_ store: BundleStore, services layout: HostLayout? = nil) throws -> StatusReport {
+    public static func make(_ store: BundleStore, services layout: HostLayout? = nil) throws -> StatusReport {
         var bundles: [Bundle] = []
         for name in store.names() {
             let state = try store.loadState(name: name)

@@ -1,4 +1,4 @@
-internal import AirlockCore
+public import AirlockCore
 internal import Store
 
 /// The device nodes a bundle's runtime unit allows: none for a CPU variant; for a variant that
@@ -8,8 +8,8 @@ internal import Store
 ///
 /// A GPU variant on a host without a GPU node or without `nvidia-uvm` is refused: its runtime
 /// would not fail but fall back to the CPU without saying so (llama.cpp does).
-enum RuntimeDevices {
-    static func nodes(for plan: ServicePlan, hostRoot: String) throws(AirlockError) -> [String] {
+public enum RuntimeDevices {
+    public static func nodes(for plan: ServicePlan, hostRoot: String) throws(AirlockError) -> [String] {
         guard plan.runsOnGPU else { return [] }
         let nodes = try HostProbe(root: hostRoot).cudaDeviceNodes()
         let lacking =

@@ -1,9 +1,9 @@
-internal import AirlockCore
+public import AirlockCore
 internal import AuditLog
 internal import Foundation
 internal import ClientRegistry
-internal import Store
-internal import Systemd
+public import Store
+public import Systemd
 internal import Yams
 #if canImport(Glibc)
 internal import Glibc
@@ -17,13 +17,13 @@ internal import Glibc
 ///   listen: 10.20.0.5:8080
 ///   clients: [10.20.0.0/16, 192.168.7.0/24]
 /// ```
-struct ServiceSettings: Equatable {
-    var listen: ListenAddress
-    var clients: [String]
+public struct ServiceSettings: Equatable {
+    public var listen: ListenAddress
+    public var clients: [String]
 
-    static let defaultListen = "127.0.0.1:8080"
+    public static let defaultListen = "127.0.0.1:8080"
 
-    static func load(layout: HostLayout, name: String) throws(AirlockError) -> ServiceSettings {
+    public static func load(layout: HostLayout, name: String) throws(AirlockError) -> ServiceSettings {
         let path = layout.serviceSettings
         var settings = ServiceSettings(listen: try ListenAddress(defaultListen), clients: [])
         guard let data = FileManager.default.contents(atPath: path) else { return settings }
@@ -61,16 +61,16 @@ struct ServiceSettings: Equatable {
 /// The systemd side of `airlock install`: renders the bundle's units and, on a real host
 /// (`--root /`), creates the service users, fixes the shared files' group, reloads systemd,
 /// enables the gateway and (re)starts both services.
-enum Services {
-    struct Outcome {
-        var files: [String]
-        var started: Bool
-        var gatewayUnit: String
-        var runtimeUnit: String
-        var listen: String
+public enum Services {
+    public struct Outcome {
+        public var files: [String]
+        public var started: Bool
+        public var gatewayUnit: String
+        public var runtimeUnit: String
+        public var listen: String
     }
 
-    static func input(plan: ServicePlan, layout: HostLayout, settings: ServiceSettings, serve: String, devices: [String] = []) -> ServiceUnitInput {
+    public static func input(plan: ServicePlan, layout: HostLayout, settings: ServiceSettings, serve: String, devices: [String] = []) -> ServiceUnitInput {
         var serveArguments = [plan.name, "--listen", settings.listen.description]
         if layout.root != "/" { serveArguments = ["--root", layout.root] + serveArguments }
         return ServiceUnitInput(
@@ -86,10 +86,10 @@ enum Services {
     /// shared files: sysusers.d, tmpfiles.d), and the gateway's address. `hostRoot` is where the
     /// device nodes of a GPU variant are looked up (`/`; a fake host tree in tests). The audit
     /// timers are the host's, not the bundle's: `AuditTimerServices`.
-    static func render(name: String, layout: HostLayout, hostRoot: String = "/") throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
+    public static func render(name: String, layout: HostLayout, hostRoot: String = "/") throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
         let plan = try ServicePlan.load(layout: layout, name: name)
         let settings = try ServiceSettings.load(layout: layout, name: name)
-        let serve = try AirlockCommand.Run.siblingExecutable("airlock-serve")
+        let serve = try Executables.sibling("airlock-serve")
         let devices = try RuntimeDevices.nodes(for: plan, hostRoot: hostRoot)
         let files = try ServiceUnits.render(input(plan: plan, layout: layout, settings: settings, serve: serve, devices: devices), layout: layout)
         return (files, settings)
@@ -97,7 +97,7 @@ enum Services {
 
     /// NAME from `.../airlock-runtime@NAME.service` or `.../airlock-serve@NAME.service`; nil
     /// for the shared files (sysusers.d, tmpfiles.d; their bundle's own units drift with them).
-    static func bundleName(ofUnitPath path: String) -> String? {
+    public static func bundleName(ofUnitPath path: String) -> String? {
         let file = path.split(separator: "/").last.map(String.init) ?? ""
         for prefix in ["airlock-runtime@", "airlock-serve@"] where file.hasPrefix(prefix) && file.hasSuffix(".service") {
             return String(file.dropFirst(prefix.count).dropLast(".service".count))
@@ -108,7 +108,7 @@ enum Services {
     /// `doctor`: every rendered unit of a bundle with a current version must be byte for byte
     /// what Airlock renders now; a unit missing beside its partner, edited, or left from another
     /// version is reported (`airlock activate NAME VERSION` renders it again).
-    static func bundlesWithUnits(layout: HostLayout, store: BundleStore) -> [String] {
+    public static func bundlesWithUnits(layout: HostLayout, store: BundleStore) -> [String] {
         store.names().filter { name in
             [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].contains {
                 FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + $0)
@@ -116,7 +116,7 @@ enum Services {
         }
     }
 
-    static func drift(layout: HostLayout, store: BundleStore) -> [StoreFinding] {
+    public static func drift(layout: HostLayout, store: BundleStore) -> [StoreFinding] {
         var findings: [StoreFinding] = []
         for name in bundlesWithUnits(layout: layout, store: store) {
             let units = [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].map { layout.unitDirectory + "/" + $0 }
@@ -143,7 +143,7 @@ enum Services {
     /// A `unitDrift` finding when the file at `file.path` is not byte for byte `file.contents`:
     /// missing, or the first line that differs as it is on disk; nil when it is the same.
     /// `renderedFor` completes "what Airlock renders", `fix` says how to render it again.
-    static func drift(_ file: RenderedFile, renderedFor: String, fix: String) -> StoreFinding? {
+    public static func drift(_ file: RenderedFile, renderedFor: String, fix: String) -> StoreFinding? {
         guard let data = FileManager.default.contents(atPath: file.path) else {
             return StoreFinding(kind: .unitDrift, path: file.path, detail: "missing; \(fix)")
         }
@@ -157,7 +157,7 @@ enum Services {
     }
 
     /// Renders and writes the units and the audit timers; starts them when `start` and the root is `/`.
-    static func install(name: String, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
+    public static func install(name: String, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
         let (bundleFiles, settings) = try render(name: name, layout: layout)
         let files = bundleFiles + (try AuditTimerServices.render(layout: layout))
         try write(files)
@@ -186,7 +186,7 @@ enum Services {
     }
 
     /// Writes rendered files in place, atomically (0644; folders 0755 made as needed).
-    static func write(_ files: [RenderedFile]) throws(AirlockError) {
+    public static func write(_ files: [RenderedFile]) throws(AirlockError) {
         for file in files {
             try AtomicFile.makeDirectories(AtomicFile.folder(of: file.path), mode: 0o755)
             try AtomicFile.write(Array(file.contents.utf8), to: file.path, mode: 0o644)
@@ -198,7 +198,7 @@ enum Services {
     /// the services that were running. Returns what was done, or nil when the bundle has no units.
     /// A bundle whose units are missing (installed before services existed, or whose services
     /// failed to render) gets them now, unless its current version is adapter-only.
-    static func refresh(name: String, layout: HostLayout, force: Bool = false) throws(AirlockError) -> String? {
+    public static func refresh(name: String, layout: HostLayout, force: Bool = false) throws(AirlockError) -> String? {
         let store = BundleStore(layout: layout)
         guard force || store.current(name: name).flatMap({ (try? store.loadState(name: name))?.installed[$0]?.runtime }) != nil
         else { return nil }
@@ -215,7 +215,7 @@ enum Services {
     /// After the current version was removed: the services stop, are disabled and their units
     /// deleted (the users, tmpfiles.d entries and the audit timers stay: other bundles use
     /// them, and the audit log outlives every bundle).
-    static func uninstall(name: String, layout: HostLayout) throws(AirlockError) -> String? {
+    public static func uninstall(name: String, layout: HostLayout) throws(AirlockError) -> String? {
         let units = [ServiceUnits.gatewayUnit(name), ServiceUnits.runtimeUnit(name)]
         let paths = units.map { layout.unitDirectory + "/" + $0 }
         guard paths.contains(where: { FileManager.default.fileExists(atPath: $0) }) else { return nil }
@@ -229,15 +229,15 @@ enum Services {
 
     /// What `status` shows for a bundle's units: whether they are rendered and, on a real host,
     /// their state as systemd sees it.
-    struct UnitState: Encodable, Equatable {
-        var unit: String
-        var rendered: Bool
-        var active: String?
-        var enabled: String?
-        var restarts: Int?
+    public struct UnitState: Encodable, Equatable {
+        public var unit: String
+        public var rendered: Bool
+        public var active: String?
+        public var enabled: String?
+        public var restarts: Int?
     }
 
-    static func states(name: String, layout: HostLayout) -> [UnitState] {
+    public static func states(name: String, layout: HostLayout) -> [UnitState] {
         [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].map { unit in
             var state = UnitState(unit: unit, rendered: FileManager.default.fileExists(atPath: layout.unitDirectory + "/" + unit))
             guard layout.root == "/", state.rendered,
@@ -252,7 +252,7 @@ enum Services {
     }
 
     /// Users, the shared audit log and the files the gateway reads in place.
-    static func prepareHost(layout: HostLayout) throws(AirlockError) {
+    public static func prepareHost(layout: HostLayout) throws(AirlockError) {
         try run("/usr/bin/systemd-sysusers", [layout.sysusersFile])
         // The clients file must exist in the gateway's group before anyone adds a client:
         // `airlock clients` keeps the owner and group of the file it rewrites.
@@ -281,19 +281,19 @@ enum Services {
         try PayloadAccess.grant(store: BundleStore(layout: layout), to: weights)
     }
 
-    static func systemctl(_ arguments: [String]) throws(AirlockError) {
+    public static func systemctl(_ arguments: [String]) throws(AirlockError) {
         try requireSystemd()
         try run("/usr/bin/systemctl", arguments)
     }
 
     /// sd_booted(3)'s test: a host whose PID 1 is systemd has `/run/systemd/system`.
-    static func isBooted() -> Bool {
+    public static func isBooted() -> Bool {
         var info = stat()
         return stat("/run/systemd/system", &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
 
     /// Refuses on a host not booted with systemd.
-    static func requireSystemd() throws(AirlockError) {
+    public static func requireSystemd() throws(AirlockError) {
         guard isBooted() else {
             throw AirlockError(
                 .refused,
@@ -302,12 +302,12 @@ enum Services {
     }
 
     /// Runs a system tool; a failure names the command and carries what it printed.
-    static func run(_ executable: String, _ arguments: [String]) throws(AirlockError) {
+    public static func run(_ executable: String, _ arguments: [String]) throws(AirlockError) {
         _ = try capture(executable, arguments)
     }
 
     /// Runs a system tool and returns what it printed; a failure names the command.
-    static func capture(_ executable: String, _ arguments: [String]) throws(AirlockError) -> String {
+    public static func capture(_ executable: String, _ arguments: [String]) throws(AirlockError) -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -334,7 +334,7 @@ enum Services {
 }
 
 extension Result {
-    var isFailure: Bool {
+    public var isFailure: Bool {
         if case .failure = self { return true }
         return false
     }
