@@ -53,18 +53,9 @@ public struct AirlockCommand: AsyncParsableCommand {
 
             func add(patterns: [String], layout: AirlockCore.HostLayout) throws(AirlockError) -> (String, String) {
                 var policy = try TrustPolicy.load(path: layout.trustPolicy)
-                let bytes = try readFile(file)
-                if String(decoding: bytes, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") {
-                    let certificate = try Certificate(pem: bytes)
-                    try policy.add(authority: certificate, names: patterns)
-                    try policy.save(path: layout.trustPolicy)
-                    let id = certificate.fingerprint.description
-                    return ("trusted CA \(certificate.subject) \(id) for bundle names: \(patterns.joined(separator: ","))", id)
-                }
-                let key = try PublicKey(pem: bytes)
-                try policy.add(key: key, names: patterns)
+                let added = try policy.add(pem: try readFile(file), names: patterns)
                 try policy.save(path: layout.trustPolicy)
-                return ("trusted key \(key.keyID) (\(key.algorithm.rawValue)) for bundle names: \(patterns.joined(separator: ","))", key.keyID)
+                return ("trusted \(added.description) for bundle names: \(patterns.joined(separator: ","))", added.id)
             }
 
         }
@@ -245,7 +236,8 @@ public struct AirlockCommand: AsyncParsableCommand {
                 var servicesError: AirlockError?
                 if result.installed.runtime != nil {
                     do throws(AirlockError) {
-                        services = try Services.install(name: result.name, layout: layout, start: !noStart)
+                        let plan = try ServicePlan.make(layout: layout, manifest: result.manifest, variant: result.installed.runtime)
+                        services = try Services.install(plan: plan, layout: layout, start: !noStart)
                     } catch {
                         servicesError = error
                     }
@@ -454,33 +446,12 @@ public struct AirlockCommand: AsyncParsableCommand {
 
         func run() throws {
             let layout = root.layout
-            let store = BundleStore(layout: layout)
-            let timers = AuditTimerServices.findings(layout: layout, store: store)
-            let findings = try store.doctor(repair: repair) + Services.drift(layout: layout, store: store) + timers
-            if repair {
-                // Units are Airlock's own files: render them again for each bundle that drifted
-                // (after a crash right after a switch they name the version before it).
-                let timerPaths = Set(timers.map(\.path))
-                let paths = findings.filter { $0.kind == .unitDrift && !timerPaths.contains($0.path) }.map(\.path)
-                var drifted = Set(paths.compactMap { Services.bundleName(ofUnitPath: $0) })
-                if paths.contains(where: { Services.bundleName(ofUnitPath: $0) == nil }), let any = Services.bundlesWithUnits(layout: layout, store: store).first {
-                    drifted.insert(any)  // a shared sysusers.d/tmpfiles.d file: any bundle renders it
-                }
-                for name in drifted.sorted() {
-                    if store.current(name: name) == nil {
-                        _ = try Services.uninstall(name: name, layout: layout)
-                    } else {
-                        _ = try Services.refresh(name: name, layout: layout, force: true)
-                    }
-                }
-                if !timers.isEmpty { try AuditTimerServices.repair(layout: layout) }
-            }
+            let findings = try HostDoctor.run(layout: layout, repair: repair)
             if output.json {
                 try Output.json(findings)
             } else {
                 for finding in findings {
-                    let repaired = finding.kind == .unitDrift ? "rendered again" : finding.kind == .timerOff ? "enabled and started" : "removed"
-                    let action = repair && finding.repairable ? repaired : finding.kind.rawValue
+                    let action = repair && finding.repairable ? finding.repairedAs : finding.kind.rawValue
                     Output.line("\(action): \(finding.path): \(finding.detail)")
                 }
                 if findings.isEmpty { Output.line("store is consistent: every installed tree matches its signed manifest, every unit what Airlock renders (audit timers included)") }

@@ -53,13 +53,13 @@ public enum AuditTimerServices {
     /// `doctor`: once services were rendered on this host (a bundle's units, or an audit timer's
     /// own files), every audit timer's files must be byte for byte what Airlock renders and, on a
     /// host booted with systemd, every timer enabled and active.
-    public static func findings(layout: HostLayout, store: BundleStore) -> [StoreFinding] {
+    public static func findings(layout: HostLayout, store: BundleStore) -> [HostFinding] {
         let expected: [RenderedFile]
         do {
             expected = try render(layout: layout)
         } catch {
             let path = layout.unitDirectory + "/" + AuditTimer.seal.timer
-            return [StoreFinding(kind: .unitDrift, path: path, detail: "cannot render the audit timers to compare: \(error)")]
+            return [HostFinding(kind: .unitDrift, path: path, detail: "cannot render the audit timers to compare: \(error)")]
         }
         guard expected.contains(where: { FileManager.default.fileExists(atPath: $0.path) })
             || !Services.bundlesWithUnits(layout: layout, store: store).isEmpty
@@ -68,7 +68,7 @@ public enum AuditTimerServices {
         for state in states(layout: layout) where state.enabled != nil {
             let path = layout.unitDirectory + "/" + state.timer
             guard !findings.contains(where: { $0.path == path }), let problem = SystemdView.problem(state) else { continue }
-            findings.append(StoreFinding(kind: .timerOff, path: path, detail: problem + "; 'airlock doctor --repair' enables and starts it"))
+            findings.append(HostFinding(kind: .timerOff, path: path, detail: problem + "; 'airlock doctor --repair' enables and starts it"))
         }
         return findings
     }

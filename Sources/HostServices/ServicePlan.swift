@@ -1,5 +1,5 @@
 public import AirlockCore
-internal import BundleFormat
+public import BundleFormat
 internal import Foundation
 public import Gateway
 public import Runtime
@@ -44,14 +44,21 @@ public struct ServicePlan {
         } catch {
             throw AirlockError(.refused, "\(tree)/\(manifestEntryName) cannot be read; run 'airlock doctor'", cause: error)
         }
+        let state = try store.loadState(name: name)
+        return try make(layout: layout, manifest: manifest, variant: state.installed[version]?.runtime)
+    }
+
+    /// The plan of an installed `manifest` whose runtime `variant` was chosen for this host at
+    /// install (what `install` hands on: nothing is read back from the store).
+    public static func make(layout: HostLayout, manifest: Manifest, variant variantName: String?) throws(AirlockError) -> ServicePlan {
+        let name = manifest.name
+        let version = manifest.version
+        let tree = layout.versionDirectory(name: name, version: version)
         guard let basePath = manifest.base.path else {
             throw AirlockError(
                 .refused, "'\(name)' is an adapter-only bundle; serve the bundle of its base model ('\(manifest.base.name)')")
         }
-        let state = try store.loadState(name: name)
-        guard let variantName = state.installed[version]?.runtime,
-            let variant = manifest.runtimes.first(where: { $0.variant == variantName })
-        else {
+        guard let variantName, let variant = manifest.runtimes.first(where: { $0.variant == variantName }) else {
             throw AirlockError(.refused, "\(name) \(version) has no runtime chosen for this host; reinstall it or run 'airlock doctor'")
         }
         let context = manifest.service?.context ?? defaultContext

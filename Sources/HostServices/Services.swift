@@ -87,7 +87,12 @@ public enum Services {
     /// device nodes of a GPU variant are looked up (`/`; a fake host tree in tests). The audit
     /// timers are the host's, not the bundle's: `AuditTimerServices`.
     public static func render(name: String, layout: HostLayout, hostRoot: String = "/") throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
-        let plan = try ServicePlan.load(layout: layout, name: name)
+        try render(plan: try ServicePlan.load(layout: layout, name: name), layout: layout, hostRoot: hostRoot)
+    }
+
+    /// The same for a plan in hand (`install` passes the one of the version it just verified).
+    public static func render(plan: ServicePlan, layout: HostLayout, hostRoot: String = "/") throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
+        let name = plan.name
         let settings = try ServiceSettings.load(layout: layout, name: name)
         let serve = try Executables.sibling("airlock-serve")
         let devices = try RuntimeDevices.nodes(for: plan, hostRoot: hostRoot)
@@ -116,19 +121,19 @@ public enum Services {
         }
     }
 
-    public static func drift(layout: HostLayout, store: BundleStore) -> [StoreFinding] {
-        var findings: [StoreFinding] = []
+    public static func drift(layout: HostLayout, store: BundleStore) -> [HostFinding] {
+        var findings: [HostFinding] = []
         for name in bundlesWithUnits(layout: layout, store: store) {
             let units = [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].map { layout.unitDirectory + "/" + $0 }
             guard let version = store.current(name: name) else {
-                findings.append(StoreFinding(kind: .unitDrift, path: units[1], detail: "units of '\(name)', which has no current version: 'airlock remove \(name) --force' removes them"))
+                findings.append(HostFinding(kind: .unitDrift, path: units[1], detail: "units of '\(name)', which has no current version: 'airlock remove \(name) --force' removes them"))
                 continue
             }
             let expected: [RenderedFile]
             do {
                 expected = try render(name: name, layout: layout, hostRoot: store.hostRoot).0
             } catch {
-                findings.append(StoreFinding(kind: .unitDrift, path: units[1], detail: "cannot render the units of \(name) \(version) to compare: \(error)"))
+                findings.append(HostFinding(kind: .unitDrift, path: units[1], detail: "cannot render the units of \(name) \(version) to compare: \(error)"))
                 continue
             }
             for file in expected where !findings.contains(where: { $0.path == file.path }) {
@@ -143,9 +148,9 @@ public enum Services {
     /// A `unitDrift` finding when the file at `file.path` is not byte for byte `file.contents`:
     /// missing, or the first line that differs as it is on disk; nil when it is the same.
     /// `renderedFor` completes "what Airlock renders", `fix` says how to render it again.
-    public static func drift(_ file: RenderedFile, renderedFor: String, fix: String) -> StoreFinding? {
+    public static func drift(_ file: RenderedFile, renderedFor: String, fix: String) -> HostFinding? {
         guard let data = FileManager.default.contents(atPath: file.path) else {
-            return StoreFinding(kind: .unitDrift, path: file.path, detail: "missing; \(fix)")
+            return HostFinding(kind: .unitDrift, path: file.path, detail: "missing; \(fix)")
         }
         let actual = String(decoding: data, as: UTF8.self)
         guard actual != file.contents else { return nil }
@@ -153,12 +158,18 @@ public enum Services {
         let want = file.contents.split(separator: "\n", omittingEmptySubsequences: false)
         let line = Array(zip(have, want)).firstIndex { $0 != $1 } ?? min(have.count, want.count)
         let shown = line < have.count ? "'\(have[line])'" : "(end of file)"
-        return StoreFinding(kind: .unitDrift, path: file.path, detail: "differs from what Airlock renders\(renderedFor) at line \(line + 1): \(shown); \(fix)")
+        return HostFinding(kind: .unitDrift, path: file.path, detail: "differs from what Airlock renders\(renderedFor) at line \(line + 1): \(shown); \(fix)")
     }
 
     /// Renders and writes the units and the audit timers; starts them when `start` and the root is `/`.
     public static func install(name: String, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
-        let (bundleFiles, settings) = try render(name: name, layout: layout)
+        try install(plan: try ServicePlan.load(layout: layout, name: name), layout: layout, start: start)
+    }
+
+    /// `install(name:…)` for the plan of the version just installed.
+    public static func install(plan: ServicePlan, layout: HostLayout, start: Bool) throws(AirlockError) -> Outcome {
+        let name = plan.name
+        let (bundleFiles, settings) = try render(plan: plan, layout: layout)
         let files = bundleFiles + (try AuditTimerServices.render(layout: layout))
         try write(files)
         let outcome = Outcome(

@@ -57,6 +57,25 @@ public struct TrustPolicy: Sendable, Equatable {
         authorities.append(TrustedAuthority(id: id, subject: certificate.subject, names: names, added: Self.timestamp(date), certificate: certificate))
     }
 
+    /// What `add(pem:names:)` trusted: its id and a line saying what it is.
+    public struct Added: Sendable, Equatable {
+        public var id: String
+        public var description: String
+    }
+
+    /// Trusts what the PEM holds: a CA certificate (a `CERTIFICATE` block) or a public key.
+    public mutating func add(pem bytes: [UInt8], names: [String], at date: Date = Date()) throws(AirlockError) -> Added {
+        if String(decoding: bytes, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") {
+            let certificate = try Certificate(pem: bytes)
+            try add(authority: certificate, names: names, at: date)
+            let id = certificate.fingerprint.description
+            return Added(id: id, description: "CA \(certificate.subject) \(id)")
+        }
+        let key = try PublicKey(pem: bytes)
+        try add(key: key, names: names, at: date)
+        return Added(id: key.keyID, description: "key \(key.keyID) (\(key.algorithm.rawValue))")
+    }
+
     /// Removes the key or CA whose id is `id` or starts with `id` (at least 8 hex digits, unique).
     /// Refuses when that would leave fewer trusted signers than the threshold.
     @discardableResult

@@ -2,7 +2,7 @@
 internal import Glibc
 #endif
 public import AirlockCore
-internal import BundleFormat
+public import BundleFormat
 public import BundleIO
 public import Signing
 public import Foundation
@@ -44,6 +44,8 @@ public struct InstallResult: Sendable {
     public let downgradeAllowed: Bool
     /// Older versions removed by the store policy's `keep_versions`.
     public let pruned: [String]
+    /// The verified manifest of what was installed (what the services are rendered from).
+    public let manifest: Manifest
 }
 
 /// The on-host store under `ROOT/var/lib/airlock`: installs verify while extracting into a
@@ -115,7 +117,7 @@ public struct BundleStore: Sendable {
         let pruned = try prune(name: manifest.name, state: &state, keep: try StorePolicy.load(path: layout.storePolicy).keepVersions)
         return InstallResult(
             name: manifest.name, version: manifest.version, previous: previous, installed: record,
-            downgradeAllowed: sink.downgradeUsed, pruned: pruned)
+            downgradeAllowed: sink.downgradeUsed, pruned: pruned, manifest: manifest)
     }
 
     // MARK: Activation

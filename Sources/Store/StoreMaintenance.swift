@@ -6,7 +6,7 @@ internal import BundleFormat
 internal import Foundation
 internal import Signing
 
-/// One thing `doctor` found.
+/// One thing the store's own check found (`HostDoctor` adds the units' and timers').
 public struct StoreFinding: Sendable, Codable, Equatable {
     public enum Kind: String, Sendable, Codable {
         /// An installed tree no longer matches its signed manifest, or is missing.
@@ -20,12 +20,6 @@ public struct StoreFinding: Sendable, Codable, Equatable {
         /// `current` was switched but the activation was not recorded (a crash right after the
         /// switch): repair records it.
         case unrecordedActivation
-        /// A systemd unit (or sysusers.d/tmpfiles.d file) differs from what Airlock renders
-        /// for the current version: edited by hand, or rendered for another version or host.
-        case unitDrift
-        /// A host-wide audit timer (seal, retention) that systemd has not enabled, loaded or
-        /// started: its job does not run by itself.
-        case timerOff
     }
 
     public var kind: Kind
@@ -37,9 +31,9 @@ public struct StoreFinding: Sendable, Codable, Equatable {
         self.path = path
         self.detail = detail
     }
-    /// Whether `doctor --repair` fixes it (leftovers are removed, units rendered again, timers
-    /// enabled; installed trees are never touched).
-    public var repairable: Bool { kind == .leftover || kind == .unrecordedActivation || kind == .unitDrift || kind == .timerOff }
+    /// Whether `doctor --repair` fixes it (leftovers are removed, activations recorded;
+    /// installed trees are never touched).
+    public var repairable: Bool { kind == .leftover || kind == .unrecordedActivation }
 }
 
 extension BundleStore {
