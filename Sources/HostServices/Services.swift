@@ -4,6 +4,7 @@ internal import Foundation
 internal import ClientRegistry
 public import Store
 public import Systemd
+internal import Runtime
 internal import Yams
 #if canImport(Glibc)
 internal import Glibc
@@ -317,28 +318,31 @@ public enum Services {
         _ = try capture(executable, arguments)
     }
 
-    /// Runs a system tool and returns what it printed; a failure names the command.
+    /// Runs a system tool and returns what it printed (standard output and error together); a
+    /// failure names the command. Spawned like every child of Airlock (`ChildProcess`: explicit
+    /// arguments and environment, no inherited descriptors); what it prints goes to a file in a
+    /// fresh private folder (mkdtemp, 0700), read back and removed.
     public static func capture(_ executable: String, _ arguments: [String]) throws(AirlockError) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw AirlockError(.system, "cannot run \(executable): \(error)")
+        var template = Array((NSTemporaryDirectory() + "/airlock-tool.XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw AirlockError.system("cannot create a folder for \(executable)'s output", errno: errno) }
+        let folder = String(cString: made)
+        let outputPath = folder + "/output"
+        defer {
+            unlink(outputPath)
+            rmdir(folder)
         }
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let child = try ChildProcess(
+            executable: executable, arguments: arguments,
+            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"],
+            outputPath: outputPath)
+        // systemctl restart waits for the services' start (TimeoutStartSec= 120 s at most).
+        let status = try child.waitForExit(timeout: .seconds(600))
+        let printed = String(decoding: (try? FileBytes.readIfPresent(path: outputPath, limit: 16 << 20)).flatMap { $0 } ?? [], as: UTF8.self)
+        guard status == 0 else {
             let said = printed.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "; ")
             throw AirlockError(
                 .system,
-                "'\(([executable] + arguments).joined(separator: " "))' failed (status \(process.terminationStatus))\(said.isEmpty ? "" : ": " + said)")
+                "'\(([executable] + arguments).joined(separator: " "))' failed (status \(status))\(said.isEmpty ? "" : ": " + said)")
         }
         return printed
     }
