@@ -49,7 +49,7 @@ enum AdminAudit {
             done = try await operation()
         } catch {
             let airlockError = error as? AirlockError
-            let refused = airlockError.map { $0.code == .refused || $0.code == .invalidInput } ?? false
+            let refused = airlockError.map { [.refused, .invalidInput, .usage].contains($0.code) } ?? false
             let reason = airlockError?.description ?? "\(error)"
             let event = AuditEvent.admin(
                 action, by: actor, target: target, outcome: refused ? .refused : .failed, details: details.merging(["reason": reason]) { $1 })

@@ -97,7 +97,7 @@ extension AirlockCommand {
 
             private func add(models: [String], layout: HostLayout) throws(AirlockError) -> (ClientKey, APIClient) {
                 guard adapters != nil || metrics else {
-                    throw AirlockError(.invalidInput, """
+                    throw AirlockError(.usage, """
                         --adapters is required: name the models '\(client)' may use, comma-separated: adapter names \
                         (--adapters claims,legal), the bundle's name for its base model, or '*' for every model \
                         (or give --metrics alone for a key that only reads /metrics)

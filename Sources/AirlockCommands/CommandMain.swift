@@ -6,11 +6,15 @@ internal import Glibc
 internal import Musl
 #endif
 
-/// Exit statuses shared by the four executables; scripts may rely on them.
+/// Exit statuses shared by the four executables; scripts may rely on them (Docs/operator-guide.md
+/// "Exit statuses" is the table).
 public enum ExitStatus {
-    /// Refused or failed; the one line on stderr names the cause.
+    /// Refused or failed: a missing or unreadable file, a bad value, a bundle or signature
+    /// refused, an operation the store or host does not allow, a system failure. The one line
+    /// on stderr names the cause.
     public static let failure: Int32 = 1
-    /// The command line itself was wrong (ArgumentParser's validation status).
+    /// The command line itself was wrong (an unknown verb or option, a missing argument,
+    /// options that contradict each other): nothing was tried.
     public static let usage: Int32 = 64
     /// The verb is part of the contract but not available in this build yet.
     public static let notImplemented: Int32 = 69
@@ -47,7 +51,7 @@ public enum CommandMain {
     public static func exitStatus(for error: AirlockError) -> Int32 {
         switch error.code {
         case .notImplemented: ExitStatus.notImplemented
-        case .invalidInput: ExitStatus.usage
+        case .usage: ExitStatus.usage
         default: ExitStatus.failure
         }
     }

@@ -19,8 +19,11 @@ public struct AirlockError: Error, CustomStringConvertible, Sendable {
 
         /// The verb exists in the command-line contract but is not built yet.
         public static let notImplemented = Code("not-implemented")
-        /// The user gave something unusable (a bad argument, a malformed file).
+        /// The user gave something unusable (a bad argument value, a malformed file): refused.
         public static let invalidInput = Code("invalid-input")
+        /// The command line itself is wrong (an option missing, options that contradict each
+        /// other): exit status 64, like ArgumentParser's own usage errors.
+        public static let usage = Code("usage")
         /// A system call or a C library failed.
         public static let system = Code("system")
         /// A cryptographic operation failed or a signature did not verify.

@@ -107,7 +107,7 @@ import Testing
         defer { host.remove() }
         let steps: [(arguments: [String], status: Int32, action: String, outcome: String, says: String)] = [
             (["clients", "add", "teller-app"], 64, "client.add", "refused", "--adapters is required"),
-            (["clients", "add", "Teller App", "--adapters", "claims"], 64, "client.add", "refused", "client name 'Teller App' is not allowed"),
+            (["clients", "add", "Teller App", "--adapters", "claims"], 1, "client.add", "refused", "client name 'Teller App' is not allowed"),
             (["clients", "add", "teller-app", "--adapters", "claims"], 0, "client.add", "ok", ""),
             (["clients", "add", "teller-app", "--adapters", "legal"], 1, "client.add", "refused", "a client named 'teller-app' already exists"),
             (["clients", "revoke", "nobody"], 1, "client.revoke", "refused", "no client named 'nobody'"),

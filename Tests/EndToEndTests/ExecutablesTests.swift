@@ -43,6 +43,49 @@ import Testing
         #expect(result.stderr.contains("rsa"))
     }
 
+    /// The exit status table (Docs/operator-guide.md "Exit statuses"): 64 only for a wrong
+    /// command line, 1 for everything refused or failed, whatever the verb.
+    @Test func everyVerbExitsByTheTable() throws {
+        let root = try TemporaryDirectory("airlock-e2e-status")
+        defer { root.remove() }
+        let fixture = try BundleFixture()
+        let tampered = root.file("tampered.airlock")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture.bundle)))
+        bytes[bytes.count / 2] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: tampered))
+        try ProcessResult.run(TestEnvironment.executable("airlock-pack"), ["keygen", "--output", root.file("k.pem")]).checked()
+        let r = ["--root", root.path]
+        let cases: [(String, [String], Int32)] = [
+            // Wrong command lines: 64.
+            ("airlock", ["instal", "x.airlock"], 64),
+            ("airlock", r + ["install"], 64),
+            ("airlock", r + ["install", "x.airlock", "--no-such-option"], 64),
+            ("airlock-pack", ["build", "spec.yaml", "--output", "x.airlock"], 64),
+            ("airlock-audit", r + ["search", "--bogus"], 64),
+            ("airlock", r + ["clients", "add", "app"], 64),
+            // Refused or failed: 1.
+            ("airlock", r + ["verify", root.file("missing.airlock")], 1),
+            ("airlock", r + ["install", root.file("missing.airlock"), "--no-start"], 1),
+            ("airlock", r + ["trust", "add", root.file("missing.pub.pem")], 1),
+            ("airlock", r + ["trust", "threshold", "3"], 1),
+            ("airlock", r + ["activate", "claims-assistant", "9.9.9"], 1),
+            ("airlock", r + ["rollback", "claims-assistant"], 1),
+            ("airlock", r + ["remove", "claims-assistant", "9.9.9"], 1),
+            ("airlock", r + ["clients", "revoke", "nobody"], 1),
+            ("airlock", r + ["run", "claims-assistant"], 1),
+            ("airlock-pack", ["keygen", "--output", root.file("k.pem")], 1),
+            ("airlock-pack", ["build", root.file("missing.yaml"), "--key", root.file("k.pem"), "--output", root.file("o.airlock")], 1),
+            ("airlock-pack", ["sign", tampered, "--key", root.file("k.pem")], 1),
+            ("airlock-pack", ["inspect", root.file("missing.airlock")], 1),
+            ("airlock-audit", ["--root", root.file("nothing-here"), "verify"], 1),
+        ]
+        for (executable, arguments, status) in cases {
+            let result = try ProcessResult.run(TestEnvironment.executable(executable), arguments)
+            #expect(result.status == status, "\(executable) \(arguments.joined(separator: " ")): \(result)")
+            #expect(!result.stderr.isEmpty, "\(executable) \(arguments): says nothing")
+        }
+    }
+
     @Test func versionIsPrinted() throws {
         for executable in ["airlock-pack", "airlock", "airlock-serve", "airlock-audit"] {
             let result = try ProcessResult.run(TestEnvironment.executable(executable), ["--version"]).checked()
