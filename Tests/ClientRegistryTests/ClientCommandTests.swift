@@ -54,7 +54,7 @@ import Testing
         let add = try #require(try AirlockCommand.parseAsRoot(
             ["--root", host.root.path, "clients", "add", "teller-app"]) as? AirlockCommand.Clients.Add)
         let error = await #expect(throws: AirlockError.self) { _ = try await add.addClient(layout: host.layout) }
-        #expect(error?.code == .invalidInput)
+        #expect(error?.code == .usage)
         #expect(error?.description.contains("--adapters is required") == true && error?.description.contains("'*'") == true)
         #expect(!FileManager.default.fileExists(atPath: host.clientsPath))
         #expect(try host.auditRecords().count == 1)
