@@ -79,19 +79,11 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             abstract: "Find records by time, actor, action, adapter or outcome.",
             discussion: "The search itself is recorded in the audit log, with the local user who ran it.")
         @OptionGroup var root: RootOptions
-        @Option(help: ArgumentHelp("From this time (UTC: 2026-11-29 or 2026-11-29T10:00:00Z).", valueName: "TIME")) var since: String?
-        @Option(help: ArgumentHelp("Until this time (UTC; a date alone means its end).", valueName: "TIME")) var until: String?
-        @Option(help: "Client key id or local user name.") var actor: String?
-        @Option(help: "Action, e.g. bundle.install, or a prefix such as bundle.") var action: String?
-        @Option(help: "Adapter (model id).") var adapter: String?
-        @Option(help: "Outcome: ok, refused or failed.") var outcome: String?
+        @OptionGroup var filters: QueryOptions
         @Flag(help: "Print matching records as JSON Lines, exactly as stored.") var json = false
 
         func run() async throws {
-            let query = AuditQuery(
-                since: try since.map { text throws(AirlockError) in try AuditQuery.time(text, endOfDay: false) },
-                until: try until.map { text throws(AirlockError) in try AuditQuery.time(text, endOfDay: true) },
-                actor: actor, action: action, adapter: adapter, outcome: outcome)
+            let query = try filters.query()
             try await recordRead(verb: "search", query: query, layout: root.layout)
             var count = 0
             try AuditLogReader.forEach(directory: root.layout.auditDirectory) { (line: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
@@ -122,40 +114,52 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
         enum Format: String, ExpressibleByArgument, CaseIterable { case csv, jsonl }
         @OptionGroup var root: RootOptions
         @Option(help: "csv or jsonl.") var format: Format
-        @Option(help: ArgumentHelp("From this time (UTC: 2026-11-29 or 2026-11-29T10:00:00Z).", valueName: "TIME")) var since: String?
-        @Option(help: ArgumentHelp("Until this time (UTC; a date alone means its end).", valueName: "TIME")) var until: String?
+        @OptionGroup var filters: QueryOptions
+        @Option(help: ArgumentHelp("Write the export to FILE (atomically) instead of standard output.", valueName: "FILE"))
+        var output: String?
 
         func run() async throws {
-            let query = AuditQuery(
-                since: try since.map { text throws(AirlockError) in try AuditQuery.time(text, endOfDay: false) },
-                until: try until.map { text throws(AirlockError) in try AuditQuery.time(text, endOfDay: true) })
+            let query = try filters.query()
             try await recordRead(verb: "export", query: query, layout: root.layout)
             // A fresh checkpoint after everything so far: the export always ends at a signature.
             let writer = try AuditLogWriter(host: root.layout)
             _ = try await writer.checkpoint()
             await writer.journalDrained()
-            if format == .csv {
-                Output.line(AuditCSV.header)
+            var bytes: [UInt8] = []
+            func emit(_ text: some Sequence<UInt8>) {
+                bytes.append(contentsOf: text)
+                bytes.append(0x0A)
+                if output == nil, bytes.count >= 1 << 20 { flush() }
             }
+            func flush() {
+                FileHandle.standardOutput.write(Data(bytes))
+                bytes.removeAll(keepingCapacity: true)
+            }
+            if format == .csv { emit(Printable.escaped(AuditCSV.header, limit: .max).utf8) }
             var started = false
+            var count = 0
             try AuditLogReader.forEach(directory: root.layout.auditDirectory) { (line: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
                 let matches = query.matches(record)
+                if matches { count += 1 }
                 switch format {
                 case .csv:
-                    if matches { Output.line(AuditCSV.row(record)) }
+                    if matches { emit(Printable.escaped(AuditCSV.row(record), limit: .max).utf8) }
                     return true
                 case .jsonl:
                     if matches {
                         started = true
-                        Output.record(line)
+                        emit(line)
                         return true
                     }
                     guard started else { return true }
                     // Past the range: continue to the next checkpoint, which signs the chain so far.
-                    Output.record(line)
+                    emit(line)
                     return record.action != "audit.checkpoint"
                 }
             }
+            guard let output else { return flush() }
+            try AtomicFile.write(bytes, to: output, mode: 0o640)
+            CommandMain.writeError("airlock-audit: wrote \(count) record\(count == 1 ? "" : "s") to \(output)")
         }
     }
 
@@ -360,4 +364,37 @@ func recordRead(verb: String, query: AuditQuery, layout: HostLayout) async throw
     }
     let text = query.description
     try await AdminAudit.record(.auditRead(by: AdminAudit.actor, verb: verb, query: text.isEmpty ? nil : text), layout: layout)
+}
+
+/// The filters `search` and `export` share, checked before anything is read: a time that is
+/// not UTC, `--since` after `--until`, an outcome other than ok, refused or failed are usage
+/// errors (exit 64).
+struct QueryOptions: ParsableArguments {
+    enum Outcome: String, ExpressibleByArgument, CaseIterable { case ok, refused, failed }
+
+    @Option(help: ArgumentHelp("From this time (UTC: 2026-11-29 or 2026-11-29T10:00:00Z).", valueName: "TIME")) var since: String?
+    @Option(help: ArgumentHelp("Until this time (UTC; a date alone means its end).", valueName: "TIME")) var until: String?
+    @Option(help: "Client key id or local user name.") var actor: String?
+    @Option(help: "Action, e.g. bundle.install, or a prefix such as bundle.") var action: String?
+    @Option(help: "Adapter (model id).") var adapter: String?
+    @Option(help: "Outcome: ok, refused or failed.") var outcome: Outcome?
+
+    func validate() throws {
+        do throws(AirlockError) { _ = try query() } catch { throw ValidationError(error.message) }
+    }
+
+    func query() throws(AirlockError) -> AuditQuery {
+        func time(_ text: String?, option: String, endOfDay: Bool) throws(AirlockError) -> Int64? {
+            guard let text else { return nil }
+            do { return try AuditQuery.time(text, endOfDay: endOfDay) } catch {
+                throw AirlockError(.usage, "--\(option): \(error.message)")
+            }
+        }
+        let from = try time(since, option: "since", endOfDay: false)
+        let to = try time(until, option: "until", endOfDay: true)
+        if let from, let to, from > to {
+            throw AirlockError(.usage, "--since \(since ?? "") is after --until \(until ?? ""): nothing could match")
+        }
+        return AuditQuery(since: from, until: to, actor: actor, action: action, adapter: adapter, outcome: outcome?.rawValue)
+    }
 }

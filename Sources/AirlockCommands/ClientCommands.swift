@@ -3,6 +3,7 @@ internal import AirlockCore
 internal import AuditLog
 internal import Foundation
 internal import ClientRegistry
+internal import HostServices
 
 extension AirlockCommand {
     /// `airlock clients add|list|revoke`: the API clients the gateway lets in.
@@ -75,6 +76,15 @@ extension AirlockCommand {
                         metrics: added.readsMetrics, created: added.created))
                 } else {
                     Output.line(key.revealed)
+                }
+                let known = ServicePlan.installedModels(layout: root.layout)
+                let unknown = added.adapters.filter { $0 != ClientsFile.allModels && !known.contains($0) }
+                if !unknown.isEmpty {
+                    CommandMain.writeError("""
+                        airlock: warning: no installed bundle offers \(unknown.joined(separator: ", ")) \
+                        (installed models: \(known.isEmpty ? "none" : known.sorted().joined(separator: ", "))); \
+                        the client may use \(unknown.count == 1 ? "it" : "them") once a bundle that has \(unknown.count == 1 ? "it" : "them") is installed
+                        """)
                 }
                 CommandMain.writeError("""
                     airlock: store this key now: it is shown only this once (only its hash is kept). \

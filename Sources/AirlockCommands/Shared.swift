@@ -1,5 +1,8 @@
 public import ArgumentParser
 public import AirlockCore
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// `--root DIR`: puts `/etc/airlock`, `/var/lib/airlock`, `/var/log/airlock` and the unit
 /// folder under DIR, so demos and tests never touch the host. Accepted before or after the verb.
@@ -12,6 +15,17 @@ public struct RootOptions: ParsableArguments, Sendable {
     public init() {}
 
     public var layout: HostLayout { HostLayout(root: root) }
+
+    /// A root that exists but is not a folder is a mistyped command line. A missing one is
+    /// created by the first command that writes under it (a rehearsal root); commands that
+    /// only read say that nothing is installed or recorded there.
+    public func validate() throws {
+        var status = stat()
+        guard stat(root, &status) == 0 else { return }
+        guard status.st_mode & S_IFMT == S_IFDIR else {
+            throw ValidationError("--root \(root) is not a folder")
+        }
+    }
 }
 
 /// `--json`: machine-readable output on stdout, for scripts.

@@ -66,7 +66,13 @@ public struct GatewayLimits: Sendable, Equatable {
         try set(values.queueLength, .queueLength) { limits.queueLength = $0 }
         try set(values.headerTimeout, .headerTimeout) { limits.headerTimeout = .seconds($0) }
         try set(values.bodyTimeout, .bodyTimeout) { limits.bodyTimeout = .seconds($0) }
-        try set(values.requestDeadline, .requestDeadline) { limits.requestDeadline = .seconds($0) }
+        if let deadline = values.requestDeadline {
+            // Seconds, fractions allowed (a deadline of 0.5 s suits a short classification call).
+            guard deadline.isFinite, deadline >= 0.001, deadline <= 86_400 else {
+                throw AirlockError(.invalidInput, "\(path): limit 'request_deadline_s' must be between 0.001 and 86400 seconds")
+            }
+            limits.requestDeadline = .milliseconds(Int64((deadline * 1000).rounded()))
+        }
         try set(values.drainDeadline, .drainDeadline) { limits.drainDeadline = .seconds($0) }
         try set(values.maxConnections, .maxConnections) { limits.maxConnections = $0 }
         guard limits.defaultMaxTokens <= limits.maxTokens else {
@@ -83,7 +89,8 @@ extension GatewayLimits {
 
         struct Limits: Decodable {
             var maxBodyBytes, maxPromptCharacters, maxMessages, defaultMaxTokens, maxTokens: Int?
-            var clientConcurrency, queueLength, headerTimeout, bodyTimeout, requestDeadline: Int?
+            var clientConcurrency, queueLength, headerTimeout, bodyTimeout: Int?
+            var requestDeadline: Double?
             var drainDeadline, maxConnections: Int?
 
             enum CodingKeys: String, CodingKey {

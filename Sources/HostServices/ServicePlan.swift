@@ -84,6 +84,24 @@ public struct ServicePlan {
     }
 }
 
+extension ServicePlan {
+    /// Every model id the current versions installed under `layout` offer: each bundle's name
+    /// (its base model) and its adapters' names. For warnings, not for decisions.
+    public static func installedModels(layout: HostLayout) -> Set<String> {
+        let store = BundleStore(layout: layout)
+        var models: Set<String> = []
+        for name in store.names() {
+            guard let version = store.current(name: name),
+                let data = FileManager.default.contents(atPath: layout.versionDirectory(name: name, version: version) + "/" + manifestEntryName),
+                let manifest = try? Manifest.decode(Array(data))
+            else { continue }
+            models.insert(name)
+            for adapter in manifest.adapters { models.insert(adapter.name) }
+        }
+        return models
+    }
+}
+
 /// `HOST:PORT`, `[v6]:PORT` or `PORT` (on 127.0.0.1).
 public struct ListenAddress: Sendable, Equatable {
     public let host: String

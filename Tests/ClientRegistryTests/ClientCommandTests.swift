@@ -102,6 +102,18 @@ import Testing
         #expect(try permissions(host.clientsPath) == 0o640)
     }
 
+    /// A model no installed bundle offers is most likely a typo: the client is added (a bundle
+    /// may come later) with a warning naming the models that are there.
+    @Test func addWarnsOfModelsNoInstalledBundleHas() throws {
+        let host = try ClientHost()
+        defer { host.remove() }
+        let added = try host.airlock(["clients", "add", "app", "--adapters", "clams,*"])
+        #expect(added.status == 0, "\(added)")
+        #expect(added.stderr.contains("warning: no installed bundle offers clams (installed models: none)"), "\(added.stderr)")
+        let quiet = try host.airlock(["clients", "add", "all", "--adapters", "*"])
+        #expect(quiet.status == 0 && !quiet.stderr.contains("warning"), "\(quiet.stderr)")
+    }
+
     @Test func refusalsExitNonZeroWithOneLineAndEachLeavesOneRecord() throws {
         let host = try ClientHost()
         defer { host.remove() }

@@ -186,6 +186,34 @@ import Testing
         try host.run("airlock-audit", ["verify"]).checked()
     }
 
+    /// Filters a search could never satisfy are a wrong command line (64), read nothing and
+    /// record nothing; export takes the same filters and writes to --output.
+    @Test func impossibleFiltersAreRefusedAndExportTakesSearchsFilters() throws {
+        let host = Host(root: try TemporaryDirectory("airlock-audit"))
+        defer { host.root.remove() }
+        let fixture = try BundleFixture()
+        _ = try host.run("airlock", ["verify", fixture.bundle])                       // refused: nothing trusted
+        _ = try host.run("airlock", ["clients", "add", "app", "--adapters", "claims"]).checked()
+        let before = try host.records().count
+        for arguments in [
+            ["search", "--outcome", "refusd"], ["search", "--since", "2026-12-02", "--until", "2026-12-01"],
+            ["search", "--since", "yesterday"], ["export", "--format", "csv", "--outcome", "maybe"],
+        ] {
+            let result = try host.run("airlock-audit", arguments)
+            #expect(result.status == 64, "\(arguments): \(result)")
+            #expect(result.stdout.isEmpty)
+        }
+        #expect(try host.records().count == before, "a refused search was recorded")
+
+        let file = host.root.file("refused.csv")
+        let exported = try host.run("airlock-audit", ["export", "--format", "csv", "--outcome", "refused", "--output", file]).checked()
+        #expect(exported.stdout.isEmpty && exported.stderr.contains("wrote 1 record to \(file)"), "\(exported)")
+        let rows = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 2 && rows[1].contains(",bundle.verify,"), "\(rows)")
+        let adds = try host.run("airlock-audit", ["export", "--format", "jsonl", "--action", "client.add"]).checked()
+        #expect(adds.stdout.contains("\"client.add\"") && !adds.stdout.contains("\"bundle.verify\""), "\(adds.stdout)")
+    }
+
     @Test func searchAndExportFindRecordsAndAreThemselvesRecorded() throws {
         let host = Host(root: try TemporaryDirectory("airlock-audit"))
         defer { host.root.remove() }

@@ -55,6 +55,8 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: tampered))
         try ProcessResult.run(TestEnvironment.executable("airlock-pack"), ["keygen", "--output", root.file("k.pem")]).checked()
         let r = ["--root", root.path]
+        let empty = root.file("empty")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         let cases: [(String, [String], Int32)] = [
             // Wrong command lines: 64.
             ("airlock", ["instal", "x.airlock"], 64),
@@ -77,7 +79,8 @@ import Testing
             ("airlock-pack", ["build", root.file("missing.yaml"), "--key", root.file("k.pem"), "--output", root.file("o.airlock")], 1),
             ("airlock-pack", ["sign", tampered, "--key", root.file("k.pem")], 1),
             ("airlock-pack", ["inspect", root.file("missing.airlock")], 1),
-            ("airlock-audit", ["--root", root.file("nothing-here"), "verify"], 1),
+            ("airlock-audit", ["--root", empty, "verify"], 1),                      // no log yet
+            ("airlock", ["--root", root.file("k.pem"), "status"], 64),                // a file, not a folder
         ]
         for (executable, arguments, status) in cases {
             let result = try ProcessResult.run(TestEnvironment.executable(executable), arguments)
