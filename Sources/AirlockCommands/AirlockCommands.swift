@@ -40,13 +40,21 @@ public struct AirlockCommand: AsyncParsableCommand {
             var file: String
             @Option(help: ArgumentHelp("Bundle names it may sign: patterns with '*', comma-separated (default: any name).", valueName: "PATTERN,..."))
             var names: String = "*"
+            @OptionGroup var output: OutputOptions
+
+            struct Trusted: Encodable {
+                var trusted: String
+                var names: [String]
+            }
+
             func run() async throws {
                 let layout = root.layout
                 let patterns = names.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-                let message = try await AdminAudit.run(.trustChange, details: ["change": "add", "file": file], layout: layout) {
+                let (message, id) = try await AdminAudit.run(.trustChange, details: ["change": "add", "file": file], layout: layout) {
                     let (message, id) = try add(patterns: patterns, layout: layout)
-                    return Audited(message, details: ["key": id, "names": patterns.joined(separator: ",")])
+                    return Audited((message, id), details: ["key": id, "names": patterns.joined(separator: ",")])
                 }
+                if output.json { return try Output.json(Trusted(trusted: id, names: patterns)) }
                 Output.line(message)
                 if patterns == ["*"] { Output.line("note: it may sign any bundle name; restrict it with --names") }
             }
@@ -104,6 +112,8 @@ public struct AirlockCommand: AsyncParsableCommand {
             @OptionGroup var root: RootOptions
             @Argument(help: "The id shown by 'trust list' (at least its first 8 hex digits).")
             var id: String
+            @OptionGroup var output: OutputOptions
+
             func run() async throws {
                 let layout = root.layout
                 let removed = try await AdminAudit.run(.trustChange, details: ["change": "remove"], layout: layout) {
@@ -112,6 +122,7 @@ public struct AirlockCommand: AsyncParsableCommand {
                     try policy.save(path: layout.trustPolicy)
                     return Audited(removed, details: ["key": removed])
                 }
+                if output.json { return try Output.json(["removed": removed]) }
                 Output.line("no longer trusted: \(removed)")
             }
         }
@@ -121,6 +132,8 @@ public struct AirlockCommand: AsyncParsableCommand {
             @OptionGroup var root: RootOptions
             @Argument(help: "The number of signatures (k of n).")
             var count: Int
+            @OptionGroup var output: OutputOptions
+
             func run() async throws {
                 let layout = root.layout
                 try await AdminAudit.run(.trustChange, details: ["change": "threshold", "threshold": String(count)], layout: layout) {
@@ -129,6 +142,7 @@ public struct AirlockCommand: AsyncParsableCommand {
                     try policy.save(path: layout.trustPolicy)
                     return Audited(())
                 }
+                if output.json { return try Output.json(["threshold": count]) }
                 Output.line("bundles now need \(count) signature\(count == 1 ? "" : "s") from distinct trusted signers")
             }
         }
@@ -218,6 +232,27 @@ public struct AirlockCommand: AsyncParsableCommand {
         var allowDowngrade = false
         @Flag(help: "Show progress even when standard error is not a terminal.")
         var progress = false
+        @OptionGroup var output: OutputOptions
+
+        /// What `--json` prints.
+        struct Installed: Encodable {
+            struct ServiceState: Encodable {
+                var started: Bool
+                var files: [String]
+                var units: [String]
+                var listen: String
+            }
+            var name: String
+            var version: String
+            var path: String
+            var previous: String?
+            var runtime: String?
+            var downgradeAllowed: Bool
+            var pruned: [String]
+            /// nil for an adapter-only bundle (served by its base's services) or when they failed.
+            var services: ServiceState?
+            var servicesError: String?
+        }
 
         func run() async throws {
             let layout = root.layout
@@ -246,6 +281,19 @@ public struct AirlockCommand: AsyncParsableCommand {
                 return Audited(
                     (result, services, servicesError), outcome: servicesError == nil ? .ok : .failed,
                     target: AuditTarget(bundle: result.name, version: result.version), details: details)
+            }
+            if output.json {
+                try Output.json(Installed(
+                    name: result.name, version: result.version, path: layout.versionDirectory(name: result.name, version: result.version),
+                    previous: result.previous, runtime: result.installed.runtime, downgradeAllowed: result.downgradeAllowed,
+                    pruned: result.pruned, services: services.map { (outcome: Services.Outcome) -> Installed.ServiceState in
+                        Installed.ServiceState(
+                            started: outcome.started, files: outcome.files, units: [outcome.runtimeUnit, outcome.gatewayUnit], listen: outcome.listen)
+                    }, servicesError: servicesError.map { (error: AirlockError) -> String in error.description }))
+                if let servicesError {
+                    throw AirlockError(.system, "\(result.name) \(result.version) is installed and current, but its services could not be set up", cause: servicesError)
+                }
+                return
             }
             Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")
             if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
@@ -341,6 +389,16 @@ public struct AirlockCommand: AsyncParsableCommand {
         var name: String
         @Argument(help: "The installed version to activate.")
         var version: String
+        @OptionGroup var output: OutputOptions
+
+        /// What `--json` prints after a switch of the current version.
+        struct Switched: Encodable {
+            var name: String
+            var current: String
+            var previous: String?
+            var services: String?
+        }
+
         func run() async throws {
             let layout = root.layout
             let (previous, services) = try await AdminAudit.run(
@@ -352,8 +410,12 @@ public struct AirlockCommand: AsyncParsableCommand {
                 details["services"] = Self.servicesDetail(services)
                 return Audited((previous, services), outcome: services.isFailure ? .failed : .ok, details: details)
             }
-            Output.line("\(name) \(version) is current\(previous.map { " (was \($0))" } ?? "")")
-            try Self.report(services, name: name, version: version)
+            if output.json {
+                try Output.json(Switched(name: name, current: version, previous: previous, services: Self.servicesDetail(services)))
+            } else {
+                Output.line("\(name) \(version) is current\(previous.map { " (was \($0))" } ?? "")")
+            }
+            try Self.report(services, name: name, version: version, quiet: output.json)
         }
 
         static func servicesDetail(_ services: Result<String?, AirlockError>) -> String? {
@@ -364,9 +426,9 @@ public struct AirlockCommand: AsyncParsableCommand {
         }
 
         /// Prints what happened to the services, or fails naming them (the switch itself stands).
-        static func report(_ services: Result<String?, AirlockError>, name: String, version: String) throws(AirlockError) {
+        static func report(_ services: Result<String?, AirlockError>, name: String, version: String, quiet: Bool = false) throws(AirlockError) {
             switch services {
-            case .success(let message): if let message { Output.line(message) }
+            case .success(let message): if let message, !quiet { Output.line(message) }
             case .failure(let error):
                 throw AirlockError(.system, "\(name) \(version) is current, but its services could not be switched to it", cause: error)
             }
@@ -378,6 +440,8 @@ public struct AirlockCommand: AsyncParsableCommand {
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle name.")
         var name: String
+        @OptionGroup var output: OutputOptions
+
         func run() async throws {
             let layout = root.layout
             let (from, to, services) = try await AdminAudit.run(.rollback, target: AuditTarget(bundle: name), layout: layout) {
@@ -389,8 +453,13 @@ public struct AirlockCommand: AsyncParsableCommand {
                     (from, to, services), outcome: services.isFailure ? .failed : .ok, target: AuditTarget(bundle: name, version: to),
                     details: details)
             }
-            Output.line("rolled \(name) back from \(from) to \(to)")
-            try Activate.report(services, name: name, version: to)
+            if output.json {
+                try Output.json(Activate.Switched(name: name, current: to, previous: from, services: Activate.servicesDetail(services)))
+            } else {
+                Output.line("rolled \(name) back from \(from) to \(to)")
+                Output.line("note: rollback goes to the version activated before the current one: running it again goes forward to \(from)")
+            }
+            try Activate.report(services, name: name, version: to, quiet: output.json)
         }
     }
 
@@ -405,6 +474,14 @@ public struct AirlockCommand: AsyncParsableCommand {
         var version: String?
         @Flag(help: "Also remove the current version.")
         var force = false
+        @OptionGroup var output: OutputOptions
+
+        struct Removed: Encodable {
+            var name: String
+            var removed: [String]
+            var services: String?
+        }
+
         func run() async throws {
             let layout = root.layout
             let (removed, services) = try await AdminAudit.run(
@@ -418,9 +495,13 @@ public struct AirlockCommand: AsyncParsableCommand {
                 details["services"] = Activate.servicesDetail(services)
                 return Audited((removed, services), outcome: services.isFailure ? .failed : .ok, details: details)
             }
-            Output.line("removed \(name) \(removed.joined(separator: ", "))")
+            if output.json {
+                try Output.json(Removed(name: name, removed: removed, services: Activate.servicesDetail(services)))
+            } else {
+                Output.line("removed \(name) \(removed.joined(separator: ", "))")
+            }
             switch services {
-            case .success(let message): if let message { Output.line(message) }
+            case .success(let message): if let message, !output.json { Output.line(message) }
             case .failure(let error): throw AirlockError(.system, "removed \(name) \(removed.joined(separator: ", ")), but its services could not be removed", cause: error)
             }
         }
@@ -444,11 +525,23 @@ public struct AirlockCommand: AsyncParsableCommand {
         var repair = false
         @OptionGroup var output: OutputOptions
 
+        /// `--json`: a summary and every finding.
+        struct DoctorReport: Encodable {
+            var consistent: Bool
+            /// Findings `--repair` fixed (0 without it).
+            var repaired: Int
+            /// Findings left for the operator (the exit status is 1 when there are any).
+            var remaining: Int
+            var findings: [HostFinding]
+        }
+
         func run() throws {
             let layout = root.layout
             let findings = try HostDoctor.run(layout: layout, repair: repair)
             if output.json {
-                try Output.json(findings)
+                try Output.json(DoctorReport(
+                    consistent: findings.isEmpty, repaired: repair ? findings.filter(\.repairable).count : 0,
+                    remaining: findings.filter { !(repair && $0.repairable) }.count, findings: findings))
             } else {
                 for finding in findings {
                     let action = repair && finding.repairable ? finding.repairedAs : finding.kind.rawValue

@@ -169,8 +169,13 @@ extension AirlockCommand {
             @Argument(help: ArgumentHelp("The client's name ('airlock clients list' shows them).", valueName: "CLIENT"))
             var client: String
 
+            @OptionGroup var output: OutputOptions
+
             func run() async throws {
                 let revoked = try await revokeClient(layout: root.layout)
+                if output.json {
+                    return try Output.json(["client": revoked.name, "key_id": revoked.presentedKeyID, "revoked": revoked.revoked ?? ""])
+                }
                 Output.line("revoked \(revoked.name) (key id \(revoked.presentedKeyID)) at \(revoked.revoked ?? "")")
             }
 

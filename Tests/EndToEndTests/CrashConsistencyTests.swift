@@ -54,7 +54,9 @@ import Testing
         #expect(host.current == "1.4.0", "\(point): the previous version is no longer current")
 
         let report = try host.airlock(["doctor", "--json"])
-        let findings = try JSONSerialization.jsonObject(with: report.output) as? [[String: Any]] ?? []
+        let summary = try JSONSerialization.jsonObject(with: report.output) as? [String: Any] ?? [:]
+        let findings = summary["findings"] as? [[String: Any]] ?? []
+        #expect(summary["consistent"] as? Bool == false && summary["remaining"] as? Int == findings.count, "\(summary)")
         #expect(!findings.contains { $0["kind"] as? String == "damaged" }, "\(point): the current version was damaged: \(findings)")
         #expect(!findings.isEmpty, "\(point): doctor found no leftovers")
         #expect(findings.allSatisfy { $0["kind"] as? String == "leftover" }, "\(point): \(findings)")
@@ -81,7 +83,9 @@ import Testing
         try host.airlock(["doctor", "--repair"]).checked()
         try host.airlock(["doctor"]).checked()
         let rolled = try host.airlock(["rollback", "claims-assistant"]).checked()
-        #expect(rolled.stdout == "rolled claims-assistant back from 1.5.0 to 1.4.0\nservices: units rendered again for the current version (not started: --root is not /)\n")
+        #expect(rolled.stdout == "rolled claims-assistant back from 1.5.0 to 1.4.0\n"
+            + "note: rollback goes to the version activated before the current one: running it again goes forward to 1.5.0\n"
+            + "services: units rendered again for the current version (not started: --root is not /)\n")
     }
 
     @Test func rollbackKilledBeforeOrAfterTheSwitchLeavesOneConsistentVersion() throws {

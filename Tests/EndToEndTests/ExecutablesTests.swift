@@ -89,6 +89,38 @@ import Testing
         }
     }
 
+    /// Every verb that changes state answers `--json` with one object a script can read.
+    @Test func stateChangingVerbsAnswerJSON() throws {
+        let root = try TemporaryDirectory("airlock-e2e-json")
+        defer { root.remove() }
+        let v1 = try BundleFixture(version: "1.4.0")
+        let v2 = try BundleFixture(version: "1.5.0")
+        try Data(v1.release.publicKey.spkiPEM).write(to: URL(fileURLWithPath: root.file("v1.pub.pem")))
+        try Data(v2.release.publicKey.spkiPEM).write(to: URL(fileURLWithPath: root.file("v2.pub.pem")))
+        func json(_ arguments: [String]) throws -> [String: Any] {
+            let result = try ProcessResult.run(TestEnvironment.executable("airlock"), ["--root", root.path] + arguments + ["--json"]).checked()
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            return try #require(object, "\(arguments): \(result.stdout)")
+        }
+        #expect((try json(["trust", "add", root.file("v1.pub.pem"), "--names", "claims-*"]))["trusted"] as? String == v1.release.publicKey.keyID)
+        _ = try json(["trust", "add", root.file("v2.pub.pem")])
+        #expect((try json(["trust", "threshold", "1"]))["threshold"] as? Int == 1)
+        let first = try json(["install", v1.bundle, "--no-start"])
+        #expect(first["name"] as? String == "claims-assistant" && first["version"] as? String == "1.4.0" && first["previous"] == nil, "\(first)")
+        #expect((first["services"] as? [String: Any])?["started"] as? Bool == false, "\(first)")
+        #expect((try json(["install", v2.bundle, "--no-start"]))["previous"] as? String == "1.4.0")
+        let activated = try json(["activate", "claims-assistant", "1.4.0"])
+        #expect(activated["current"] as? String == "1.4.0" && activated["previous"] as? String == "1.5.0", "\(activated)")
+        let rolled = try json(["rollback", "claims-assistant"])
+        #expect(rolled["current"] as? String == "1.5.0" && rolled["previous"] as? String == "1.4.0", "\(rolled)")
+        #expect((try json(["remove", "claims-assistant", "1.4.0"]))["removed"] as? [String] == ["1.4.0"])
+        _ = try json(["clients", "add", "app", "--adapters", "claims"])
+        #expect((try json(["clients", "revoke", "app"]))["client"] as? String == "app")
+        #expect((try json(["trust", "remove", String(v2.release.publicKey.keyID.dropFirst(7).prefix(12))]))["removed"] as? String == v2.release.publicKey.keyID)
+        let doctor = try json(["doctor"])
+        #expect(doctor["consistent"] as? Bool == true && (doctor["findings"] as? [Any])?.isEmpty == true, "\(doctor)")
+    }
+
     @Test func versionIsPrinted() throws {
         for executable in ["airlock-pack", "airlock", "airlock-serve", "airlock-audit"] {
             let result = try ProcessResult.run(TestEnvironment.executable(executable), ["--version"]).checked()
