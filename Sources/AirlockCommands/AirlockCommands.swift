@@ -232,7 +232,15 @@ public struct AirlockCommand: AsyncParsableCommand {
         var allowDowngrade = false
         @Flag(help: "Show progress even when standard error is not a terminal.")
         var progress = false
+        @Flag(help: "Check everything an install checks (signatures, every byte, downgrade, host) and write nothing.")
+        var dryRun = false
+        @Flag(help: "Install beside the current version without making it current (services untouched); 'airlock activate' switches later.")
+        var noActivate = false
         @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if dryRun, noActivate { throw ValidationError("--dry-run writes nothing: --no-activate has nothing to do with it") }
+        }
 
         /// What `--json` prints.
         struct Installed: Encodable {
@@ -245,6 +253,9 @@ public struct AirlockCommand: AsyncParsableCommand {
             var name: String
             var version: String
             var path: String
+            var dryRun: Bool
+            var activated: Bool
+            /// The version before it (activated), or the one that stays current.
             var previous: String?
             var runtime: String?
             var downgradeAllowed: Bool
@@ -261,15 +272,18 @@ public struct AirlockCommand: AsyncParsableCommand {
             ) {
                 let policy = try TrustPolicy.load(path: layout.trustPolicy)
                 let result = try BundleStore(layout: layout).install(
-                    bundle: bundle, policy: policy, allowDowngrade: allowDowngrade, progress: ProgressReporter(force: progress))
+                    bundle: bundle, policy: policy, allowDowngrade: allowDowngrade, dryRun: dryRun, activate: !noActivate,
+                    progress: ProgressReporter(force: progress))
                 var details = ["signers": result.installed.signers.joined(separator: ","), "previous": result.previous ?? ""]
+                if dryRun { details["dry_run"] = "true" }
+                if noActivate { details["activated"] = "false" }
                 if let runtime = result.installed.runtime { details["runtime"] = runtime }
                 if result.downgradeAllowed { details["downgrade_allowed"] = "true" }
                 if !result.pruned.isEmpty { details["pruned"] = result.pruned.joined(separator: ",") }
                 // Services: an adapter-only bundle has none of its own (it is served by its base's).
                 var services: Services.Outcome?
                 var servicesError: AirlockError?
-                if result.installed.runtime != nil {
+                if result.installed.runtime != nil, result.activated {
                     do throws(AirlockError) {
                         let plan = try ServicePlan.make(layout: layout, manifest: result.manifest, variant: result.installed.runtime)
                         services = try Services.install(plan: plan, layout: layout, start: !noStart)
@@ -277,7 +291,9 @@ public struct AirlockCommand: AsyncParsableCommand {
                         servicesError = error
                     }
                 }
-                details["services"] = servicesError.map { "failed: \($0)" } ?? services.map { $0.started ? "started" : "rendered" } ?? "none (adapter-only)"
+                details["services"] =
+                    servicesError.map { "failed: \($0)" } ?? services.map { $0.started ? "started" : "rendered" }
+                    ?? (result.activated ? "none (adapter-only)" : "untouched (not activated)")
                 return Audited(
                     (result, services, servicesError), outcome: servicesError == nil ? .ok : .failed,
                     target: AuditTarget(bundle: result.name, version: result.version), details: details)
@@ -285,7 +301,7 @@ public struct AirlockCommand: AsyncParsableCommand {
             if output.json {
                 try Output.json(Installed(
                     name: result.name, version: result.version, path: layout.versionDirectory(name: result.name, version: result.version),
-                    previous: result.previous, runtime: result.installed.runtime, downgradeAllowed: result.downgradeAllowed,
+                    dryRun: result.dryRun, activated: result.activated, previous: result.previous, runtime: result.installed.runtime, downgradeAllowed: result.downgradeAllowed,
                     pruned: result.pruned, services: services.map { (outcome: Services.Outcome) -> Installed.ServiceState in
                         Installed.ServiceState(
                             started: outcome.started, files: outcome.files, units: [outcome.runtimeUnit, outcome.gatewayUnit], listen: outcome.listen)
@@ -293,6 +309,16 @@ public struct AirlockCommand: AsyncParsableCommand {
                 if let servicesError {
                     throw AirlockError(.system, "\(result.name) \(result.version) is installed and current, but its services could not be set up", cause: servicesError)
                 }
+                return
+            }
+            if result.dryRun {
+                Output.line("dry run: \(result.name) \(result.version) would install\(result.previous.map { " over \($0)" } ?? ""): signatures, every byte and this host checked; nothing written")
+                if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
+                return
+            }
+            if !result.activated {
+                Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)); not made current (--no-activate)\(result.previous.map { ": \($0) stays current" } ?? "")")
+                Output.line("services: untouched; 'airlock activate \(result.name) \(result.version)' makes it current and switches them")
                 return
             }
             Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")

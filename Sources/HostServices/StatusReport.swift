@@ -1,5 +1,6 @@
 public import AirlockCore
 public import Store
+internal import BundleFormat
 
 /// What `airlock list` and `airlock status` report (also as JSON).
 public struct StatusReport: Encodable {
@@ -20,7 +21,15 @@ public struct StatusReport: Encodable {
         var bundles: [Bundle] = []
         for name in store.names() {
             let state = try store.loadState(name: name)
-            let versions = state.installed.values.sorted { $0.installedAt < $1.installedAt || ($0.installedAt == $1.installedAt && $0.version < $1.version) }
+            // A bundle whose every version was removed keeps its state (the floor), not a line.
+            if state.installed.isEmpty, store.current(name: name) == nil { continue }
+            // By version, oldest first (semantic order: 1.10.0 after 1.9.0).
+            let versions = state.installed.values.sorted { left, right in
+                switch (try? SemanticVersion(left.version), try? SemanticVersion(right.version)) {
+                case (let l?, let r?): l < r
+                default: left.version < right.version
+                }
+            }
             bundles.append(Bundle(
                 name: name, current: store.current(name: name), floor: state.floor, history: state.history, versions: versions,
                 services: layout.map { Services.states(name: name, layout: $0) }))

@@ -46,6 +46,11 @@ public struct InstallResult: Sendable {
     public let pruned: [String]
     /// The verified manifest of what was installed (what the services are rendered from).
     public let manifest: Manifest
+    /// Whether it was made current (`previous` is then the version before it; otherwise the
+    /// version that stays current).
+    public let activated: Bool
+    /// Checked only: nothing was written.
+    public let dryRun: Bool
 }
 
 /// The on-host store under `ROOT/var/lib/airlock`: installs verify while extracting into a
@@ -67,15 +72,18 @@ public struct BundleStore: Sendable {
 
     // MARK: Install
 
+    /// `dryRun`: every check an install makes (signatures, every byte, downgrade, host), and
+    /// nothing written. `activate: false`: installed beside the current version, which stays
+    /// current (activate it later with `activate`).
     public func install(
-        bundle path: String, policy: TrustPolicy, allowDowngrade: Bool = false, now: Date = Date(),
-        progress: ProgressReporter? = nil
+        bundle path: String, policy: TrustPolicy, allowDowngrade: Bool = false, dryRun: Bool = false, activate: Bool = true,
+        now: Date = Date(), progress: ProgressReporter? = nil
     ) throws(AirlockError) -> InstallResult {
         try AtomicFile.makeDirectories(layout.stagingDirectory, mode: 0o755)
         let lock = try StoreLock(path: layout.storeLock)
         defer { lock.release() }
 
-        let sink = StagingSink(store: self, allowDowngrade: allowDowngrade, now: now)
+        let sink = StagingSink(store: self, allowDowngrade: allowDowngrade, dryRun: dryRun, now: now)
         defer { if let staging = sink.staging { FileTree.removeTree(staging) } }
         let outcome = try BundleVerifier.verify(path: path, policy: policy, at: now, sink: sink, progress: progress)
         guard case .verified(let verified) = outcome else {
@@ -84,10 +92,15 @@ public struct BundleStore: Sendable {
             }
             throw AirlockError(.refused, "refused \(path)")
         }
+        let manifest = verified.manifest
+        if dryRun, let record = sink.record {
+            return InstallResult(
+                name: manifest.name, version: manifest.version, previous: current(name: manifest.name), installed: record,
+                downgradeAllowed: sink.downgradeUsed, pruned: [], manifest: manifest, activated: false, dryRun: true)
+        }
         guard let staging = sink.staging, let record = sink.record else {
             throw AirlockError(.system, "internal error: the bundle verified but nothing was staged")
         }
-        let manifest = verified.manifest
         // The signed manifest goes beside the payload, for doctor and status.
         try FileTree.create(staging + "/" + manifestEntryName, bytes: verified.manifestBytes, mode: PayloadAccess.recordMode)
         try FileTree.create(staging + "/install.json", bytes: try Self.encode(record), mode: PayloadAccess.recordMode)
@@ -113,11 +126,16 @@ public struct BundleStore: Sendable {
         state.installed[manifest.version] = record
         try saveState(state)
         CrashPoint.reach("install.recorded")
+        guard activate else {
+            return InstallResult(
+                name: manifest.name, version: manifest.version, previous: previous, installed: record,
+                downgradeAllowed: sink.downgradeUsed, pruned: [], manifest: manifest, activated: false, dryRun: false)
+        }
         try activateLocked(name: manifest.name, version: manifest.version, state: &state)
         let pruned = try prune(name: manifest.name, state: &state, keep: try StorePolicy.load(path: layout.storePolicy).keepVersions)
         return InstallResult(
             name: manifest.name, version: manifest.version, previous: previous, installed: record,
-            downgradeAllowed: sink.downgradeUsed, pruned: pruned, manifest: manifest)
+            downgradeAllowed: sink.downgradeUsed, pruned: pruned, manifest: manifest, activated: true, dryRun: false)
     }
 
     // MARK: Activation
@@ -238,9 +256,13 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
     /// The file being written, on a writer thread of its own (see `StagedFileWriter`).
     private var file: StagedFileWriter?
 
-    init(store: BundleStore, allowDowngrade: Bool, now: Date) {
+    /// Checks only: nothing is staged, every byte is still read and verified.
+    let dryRun: Bool
+
+    init(store: BundleStore, allowDowngrade: Bool, dryRun: Bool = false, now: Date) {
         self.store = store
         self.allowDowngrade = allowDowngrade
+        self.dryRun = dryRun
         self.now = now
     }
 
@@ -290,17 +312,19 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
                 throw AirlockError(.refused, "\(name) \(manifest.version) cannot run on this host: \(reasons.joined(separator: "; "))")
             }
         }
+        record = InstalledVersion(
+            version: manifest.version, installedAt: BundleStore.timestamp(now), signers: signers.map(\.keyID),
+            files: manifest.files.count, bytes: payload, runtime: runtime, runtimeReason: reason)
+        if dryRun { return }
         let folder = layout.stagingDirectory + "/\(name)-\(manifest.version).\(getpid())"
         FileTree.removeTree(folder)
         guard mkdir(folder, 0o700) == 0 else { throw AirlockError.system("cannot create the staging folder \(folder)", errno: errno) }
         staging = folder
         CrashPoint.reach("install.prepared")
-        record = InstalledVersion(
-            version: manifest.version, installedAt: BundleStore.timestamp(now), signers: signers.map(\.keyID),
-            files: manifest.files.count, bytes: payload, runtime: runtime, runtimeReason: reason)
     }
 
     func beginFile(_ entry: Manifest.FileEntry) throws(AirlockError) {
+        if dryRun { return }
         CrashPoint.reach("install.file-begin")
         guard let staging else { throw AirlockError(.system, "internal error: no staging folder") }
         let path = staging + "/" + entry.path
@@ -309,12 +333,14 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(AirlockError) {
+        if dryRun { return }
         guard let file else { throw AirlockError(.system, "internal error: no file is open") }
         try file.append(bytes)
         CrashPoint.reach("install.file-data")
     }
 
     func endFile(_ entry: Manifest.FileEntry) throws(AirlockError) {
+        if dryRun { return }
         guard let file else { throw AirlockError(.system, "internal error: no file is open") }
         defer { self.file = nil }  // closes it
         try file.drain()

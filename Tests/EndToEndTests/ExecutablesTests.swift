@@ -108,9 +108,18 @@ import Testing
         let first = try json(["install", v1.bundle, "--no-start"])
         #expect(first["name"] as? String == "claims-assistant" && first["version"] as? String == "1.4.0" && first["previous"] == nil, "\(first)")
         #expect((first["services"] as? [String: Any])?["started"] as? Bool == false, "\(first)")
-        #expect((try json(["install", v2.bundle, "--no-start"]))["previous"] as? String == "1.4.0")
+        // A dry run checks and writes nothing; --no-activate installs beside the current version.
+        let dry = try json(["install", v2.bundle, "--dry-run"])
+        #expect(dry["dry_run"] as? Bool == true && dry["activated"] as? Bool == false && dry["previous"] as? String == "1.4.0", "\(dry)")
+        #expect(!FileManager.default.fileExists(atPath: root.file("var/lib/airlock/claims-assistant/1.5.0")))
+        let beside = try json(["install", v2.bundle, "--no-activate"])
+        #expect(beside["activated"] as? Bool == false && beside["services"] == nil, "\(beside)")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: root.file("var/lib/airlock/claims-assistant/current"))) == "1.4.0")
+        _ = try json(["activate", "claims-assistant", "1.5.0"])
         let activated = try json(["activate", "claims-assistant", "1.4.0"])
         #expect(activated["current"] as? String == "1.4.0" && activated["previous"] as? String == "1.5.0", "\(activated)")
+        let failedDry = try ProcessResult.run(TestEnvironment.executable("airlock"), ["--root", root.path, "install", v1.bundle, "--dry-run"])
+        #expect(failedDry.status == 1 && failedDry.stderr.contains("already installed"), "\(failedDry)")
         let rolled = try json(["rollback", "claims-assistant"])
         #expect(rolled["current"] as? String == "1.5.0" && rolled["previous"] as? String == "1.4.0", "\(rolled)")
         #expect((try json(["remove", "claims-assistant", "1.4.0"]))["removed"] as? [String] == ["1.4.0"])
@@ -119,6 +128,29 @@ import Testing
         #expect((try json(["trust", "remove", String(v2.release.publicKey.keyID.dropFirst(7).prefix(12))]))["removed"] as? String == v2.release.publicKey.keyID)
         let doctor = try json(["doctor"])
         #expect(doctor["consistent"] as? Bool == true && (doctor["findings"] as? [Any])?.isEmpty == true, "\(doctor)")
+    }
+
+    /// `list` orders versions as versions (1.10.0 after 1.9.0), and a bundle whose every
+    /// version was removed is no longer listed.
+    @Test func listSortsVersionsAndForgetsRemovedBundles() throws {
+        let root = try TemporaryDirectory("airlock-e2e-list")
+        defer { root.remove() }
+        let newer = try BundleFixture(version: "1.10.0")
+        let older = try BundleFixture(version: "1.9.0")
+        try Data(newer.release.publicKey.spkiPEM).write(to: URL(fileURLWithPath: root.file("a.pub.pem")))
+        try Data(older.release.publicKey.spkiPEM).write(to: URL(fileURLWithPath: root.file("b.pub.pem")))
+        let airlock = TestEnvironment.executable("airlock")
+        for arguments in [["trust", "add", root.file("a.pub.pem")], ["trust", "add", root.file("b.pub.pem")],
+                          ["install", newer.bundle, "--no-start"], ["install", older.bundle, "--no-activate", "--allow-downgrade"]] {
+            try ProcessResult.run(airlock, ["--root", root.path] + arguments).checked()
+        }
+        let listed = try ProcessResult.run(airlock, ["--root", root.path, "list", "--json"]).checked()
+        let bundles = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any]
+        let versions = ((bundles?["bundles"] as? [[String: Any]])?.first?["versions"] as? [[String: Any]])?.compactMap { $0["version"] as? String }
+        #expect(versions == ["1.9.0", "1.10.0"], "\(listed.stdout)")
+        try ProcessResult.run(airlock, ["--root", root.path, "remove", "claims-assistant", "--force"]).checked()
+        let empty = try ProcessResult.run(airlock, ["--root", root.path, "list"]).checked()
+        #expect(empty.stdout == "nothing installed\n", "\(empty.stdout)")
     }
 
     @Test func versionIsPrinted() throws {
