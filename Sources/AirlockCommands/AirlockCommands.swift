@@ -194,7 +194,7 @@ public struct AirlockCommand: AsyncParsableCommand {
                         verified: true, bundle: bundle, name: manifest.name, version: manifest.version,
                         signers: verified.signers, files: verified.fileCount, bytes: verified.payloadBytes))
                 } else {
-                    Output.line("verified \(manifest.name) \(manifest.version): \(verified.fileCount) files, \(Output.bytes(verified.payloadBytes)), every byte matches the signed manifest")
+                    Output.line("verified \(manifest.name) \(manifest.version): \(verified.fileCount) files, \(Output.bytes(verified.payloadBytes)) of payload, \(Output.bytes(verified.bundleBytes)) bundle file; every byte matches the signed manifest")
                     for signer in verified.signers { Output.line("signed by \(signer.keyID) (\(signer.via))") }
                 }
             case .refused(let refusal):

@@ -90,7 +90,8 @@ public struct AirlockPackCommand: AsyncParsableCommand {
             let chains = try chain.map { path throws(AirlockError) in [0: try readFile(path)] } ?? [:]
             let result = try BundleBuilder.build(
                 spec: parsed, keys: privateKeys, chains: chains, output: output, progress: ProgressReporter(force: progress))
-            Output.line("built \(output): \(result.manifest.name) \(result.manifest.version), \(result.manifest.files.count) files, \(Output.bytes(result.bundleBytes))")
+            let payload = result.manifest.files.reduce(UInt64(0)) { (sum: UInt64, file: Manifest.FileEntry) -> UInt64 in sum + file.size }
+            Output.line("built \(output): \(result.manifest.name) \(result.manifest.version), \(result.manifest.files.count) files, \(Output.bytes(payload)) of payload, \(Output.bytes(result.bundleBytes)) bundle file")
             for signer in result.signers { Output.line("signed by \(signer)") }
         }
     }
