@@ -61,7 +61,13 @@ public struct AirlockCommand: AsyncParsableCommand {
 
             func add(patterns: [String], layout: AirlockCore.HostLayout) throws(AirlockError) -> (String, String) {
                 var policy = try TrustPolicy.load(path: layout.trustPolicy)
-                let added = try policy.add(pem: try readFile(file), names: patterns)
+                let bytes = try readFile(file)
+                let added: TrustPolicy.Added
+                do throws(AirlockError) {
+                    added = try policy.add(pem: bytes, names: patterns)
+                } catch {
+                    throw AirlockError(error.code, kind: error.kind, "\(file): \(error.message)", cause: error.cause)
+                }
                 try policy.save(path: layout.trustPolicy)
                 return ("trusted \(added.description) for bundle names: \(patterns.joined(separator: ","))", added.id)
             }

@@ -42,9 +42,57 @@ public enum CommandMain {
                 print(command.fullMessage(for: error))
                 exit(0)
             }
+            if let hint = verbHint(command, arguments: arguments ?? Array(CommandLine.arguments.dropFirst())) {
+                writeError("\(name): \(hint)")
+                exit(ExitStatus.usage)
+            }
             writeError(command.fullMessage(for: error), escaping: false)
             exit(status.rawValue)
         }
+    }
+
+    /// For a command line whose verb is not one (`airlock instal x`): what it should have been,
+    /// when one verb is close enough (at most two letters off); nil when the verbs are right.
+    static func verbHint(_ command: any ParsableCommand.Type, arguments: [String]) -> String? {
+        var current = command
+        var path = [command.configuration.commandName ?? "airlock"]
+        var index = 0
+        while index < arguments.count {
+            let word = arguments[index]
+            if word == "--root" { index += 2; continue }
+            if word.hasPrefix("-") { return nil }
+            let subcommands = current.configuration.subcommands
+            if subcommands.isEmpty { return nil }
+            let names = subcommands.map { $0.configuration.commandName ?? $0._commandName }
+            if let found = subcommands.first(where: { ($0.configuration.commandName ?? $0._commandName) == word }) {
+                current = found
+                path.append(word)
+                index += 1
+                continue
+            }
+            let ranked = names.map { (name: $0, distance: editDistance($0, word)) }.sorted { $0.distance < $1.distance }
+            guard let best = ranked.first, best.distance <= 2, best.distance < word.count else {
+                return "'\(word)' is not a verb of '\(path.joined(separator: " "))' (verbs: \(names.joined(separator: ", ")))"
+            }
+            return "'\(word)' is not a verb of '\(path.joined(separator: " "))': did you mean '\(best.name)'? (\(path.joined(separator: " ")) --help lists them)"
+        }
+        return nil
+    }
+
+    /// Levenshtein distance over characters.
+    static func editDistance(_ left: String, _ right: String) -> Int {
+        let a = Array(left), b = Array(right)
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let saved = row[j]
+                row[j] = a[i - 1] == b[j - 1] ? previous : 1 + min(previous, row[j], row[j - 1])
+                previous = saved
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 
     /// The exit status for an error a command threw.

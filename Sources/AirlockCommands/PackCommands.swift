@@ -4,6 +4,9 @@ internal import BundleFormat
 internal import BundleIO
 internal import Foundation
 internal import Signing
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// `airlock-pack`: builds, signs and inspects offline bundles on a connected build host.
 public struct AirlockPackCommand: AsyncParsableCommand {
@@ -174,9 +177,12 @@ public struct AirlockPackCommand: AsyncParsableCommand {
 }
 
 /// The bytes of a file named on the command line.
+/// A small input file's bytes (a key, a certificate, a spec); the error says why it cannot be
+/// read (missing, not permitted, a folder).
 func readFile(_ path: String) throws(AirlockError) -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw AirlockError(.invalidInput, "cannot read '\(path)'")
+    var status = stat()
+    if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+        throw AirlockError(.invalidInput, "cannot read '\(path)': it is a folder, not a file")
     }
-    return Array(data)
+    return try FileBytes.read(path: path, limit: 64 << 20)
 }

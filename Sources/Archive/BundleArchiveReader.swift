@@ -365,7 +365,18 @@ public final class BundleArchiveReader {
                 "bundle is truncated: entry '\(previous.header.path)' needs \(previous.header.size) bytes and the bundle ends \(previous.dataEnd - input.position) bytes short",
                 cause: libarchive.cause)
         }
-        let notATar = AirlockError(.archive, kind: .notABundle, "not a bundle: the input is not a tar archive", cause: libarchive.cause)
+        // A file that is simply not a bundle (a text file, a zip, a truncated download) is named
+        // as that, without the archive library's words for it.
+        let notATar = AirlockError(.archive, kind: .notABundle, "not an Airlock bundle (a bundle is the signed .airlock file 'airlock-pack build' writes)")
+        if entryCount == 0, position == 0 {
+            // No tar header at all (no "ustar" magic where every bundle has it): not a bundle,
+            // whatever libarchive thinks of it. A tar with a bad first header keeps its reason.
+            _ = input.ensure(upTo: 262)
+            if input.atEnd, input.position == 0 {
+                return AirlockError(.archive, kind: .truncated, "the file is empty: not an Airlock bundle (an interrupted copy?)")
+            }
+            if input.bytes(at: 257, count: 5) != Array("ustar".utf8) { return notATar }
+        }
         do throws(AirlockError) {
             let outcome = try TarEntryHeaders.parse(at: position, maxExtendedHeader: limits.maxExtendedHeaderBytes) { offset, count in
                 _ = input.ensure(upTo: offset + Int64(count))

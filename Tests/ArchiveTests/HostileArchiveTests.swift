@@ -130,14 +130,14 @@ extension BundleArchiveTests {
             let dir = try Scratch()
             defer { dir.remove() }
             try write([], to: dir.file("empty.airlock"))
-            expectRefused(dir.file("empty.airlock"), "bundle is truncated")
+            expectRefused(dir.file("empty.airlock"), "the file is empty: not an Airlock bundle")
         }
 
         @Test func garbage() throws {
             let dir = try Scratch()
             defer { dir.remove() }
             try write(noise(100_000), to: dir.file("garbage.airlock"))
-            expectRefused(dir.file("garbage.airlock"), "not a bundle: the input is not a tar archive")
+            expectRefused(dir.file("garbage.airlock"), "not an Airlock bundle")
         }
 
         @Test func trailingGarbageAfterTheEndMarker() throws {

@@ -153,6 +153,29 @@ import Testing
         #expect(empty.stdout == "nothing installed\n", "\(empty.stdout)")
     }
 
+    /// Messages for people: a mistyped verb gets a suggestion, a file that is not a bundle is
+    /// called that, and a file that cannot be read says why; no library internals.
+    @Test func messagesSayWhatIsWrongInPlainWords() throws {
+        let root = try TemporaryDirectory("airlock-e2e-messages")
+        defer { root.remove() }
+        try "just text\n".write(toFile: root.file("notes.txt"), atomically: true, encoding: .utf8)
+        let airlock = TestEnvironment.executable("airlock")
+        let typo = try ProcessResult.run(airlock, ["--root", root.path, "instal", root.file("notes.txt")])
+        #expect(typo.status == 64 && typo.stderr.contains("'instal' is not a verb of 'airlock': did you mean 'install'?"), "\(typo)")
+        let nested = try ProcessResult.run(airlock, ["clients", "revok", "app"])
+        #expect(nested.status == 64 && nested.stderr.contains("did you mean 'revoke'?"), "\(nested)")
+        let text = try ProcessResult.run(airlock, ["--root", root.path, "verify", root.file("notes.txt")])
+        #expect(text.status == 1 && text.stderr.contains("not an Airlock bundle"), "\(text)")
+        #expect(!text.stderr.contains("tar") && !text.stderr.contains("header"), "\(text.stderr)")
+        let missing = try ProcessResult.run(airlock, ["--root", root.path, "trust", "add", root.file("nope.pem")])
+        #expect(missing.status == 1 && missing.stderr.contains("No such file or directory"), "\(missing)")
+        let notKey = try ProcessResult.run(airlock, ["--root", root.path, "trust", "add", root.file("notes.txt")])
+        #expect(notKey.status == 1 && notKey.stderr.contains("notes.txt: no PEM public key"), "\(notKey)")
+        for result in [typo, nested, text, missing, notKey] {
+            #expect(!result.stderr.contains("DecodingError") && !result.stderr.contains("descriptor"), "\(result.stderr)")
+        }
+    }
+
     @Test func versionIsPrinted() throws {
         for executable in ["airlock-pack", "airlock", "airlock-serve", "airlock-audit"] {
             let result = try ProcessResult.run(TestEnvironment.executable(executable), ["--version"]).checked()
