@@ -100,6 +100,16 @@ public final class Gateway: Sendable {
                         return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                     }
                 }
+        } catch let error as IOError {
+            // NIO's own text names its internal call (`bind(descriptor:ptr:bytes:)`): say what it means.
+            let reason =
+                switch error.errnoCode {
+                case EADDRINUSE: "the address is in use by another program"
+                case EADDRNOTAVAIL: "this host has no such address"
+                case EACCES: "permission denied (ports below 1024 need privileges)"
+                default: String(cString: strerror(error.errnoCode))
+                }
+            throw AirlockError(.system, "cannot listen on \(settings.host):\(settings.port): \(reason)")
         } catch {
             throw AirlockError(.system, "cannot listen on \(settings.host):\(settings.port): \(error)")
         }
