@@ -169,24 +169,37 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             discussion: "One file, no scripts, nothing loaded from elsewhere: open it in any browser or print it. The report is itself recorded in the audit log.")
         @OptionGroup var root: RootOptions
         @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE.html")) var output: String
+        @Option(help: ArgumentHelp("Report on records from this time (UTC: 2026-11-01 or 2026-11-01T10:00:00Z).", valueName: "TIME")) var since: String?
+        @Option(help: ArgumentHelp("Report on records until this time (UTC; a date alone means its end).", valueName: "TIME")) var until: String?
+
+        func validate() throws {
+            do throws(AirlockError) { _ = try range() } catch { throw ValidationError(error.message) }
+        }
+
+        func range() throws(AirlockError) -> AuditQuery {
+            try QueryOptions.query(since: since, until: until)
+        }
 
         func run() async throws {
             let host = root.layout
-            try await recordRead(verb: "report", query: AuditQuery(), layout: host)
+            let query = try range()
+            try await recordRead(verb: "report", query: query, layout: host)
             let layout = AuditLayout(host: host)
             let verdict = try AuditLogVerifier.verify(layout: layout)
             let (text, intact): (String, Bool)
             switch verdict {
             case .intact(let records, let lastSeq, let checkpoint):
-                text = "All \(records) records chain to one another and every checkpoint signature is valid (last record \(lastSeq)\(checkpoint.map { ", last checkpoint at record \($0.seq)" } ?? ""))."
+                text = "The whole log verifies: all \(records) lines (records and checkpoints) chain to one another and every checkpoint signature is valid (last line \(lastSeq)\(checkpoint.map { ", last checkpoint at \($0.seq)" } ?? ""))."
                 intact = true
             case .damaged(let damage):
                 text = damage.description
                 intact = false
             }
+            let described =
+                since == nil && until == nil ? "all records" : "records from \(since ?? "the start") to \(until ?? "now") (UTC)"
             let page = AuditReportPage.html(
-                verdict: text, intact: intact, tally: try AuditReportPage.tally(directory: layout.directory),
-                generated: UTCTime.text(secondsSince1970: Int(Date().timeIntervalSince1970)))
+                verdict: text, intact: intact, tally: try AuditReportPage.tally(directory: layout.directory, query: query),
+                generated: UTCTime.text(secondsSince1970: Int(Date().timeIntervalSince1970)), range: described)
             try AtomicFile.write(Array(page.utf8), to: output, mode: 0o644)
             Output.line("wrote \(output): integrity \(intact ? "intact" : "DAMAGED")")
             if !intact { throw AirlockError(.refused, "DAMAGED: \(text)") }
@@ -384,6 +397,12 @@ struct QueryOptions: ParsableArguments {
     }
 
     func query() throws(AirlockError) -> AuditQuery {
+        try Self.query(since: since, until: until, actor: actor, action: action, adapter: adapter, outcome: outcome?.rawValue)
+    }
+
+    static func query(
+        since: String?, until: String?, actor: String? = nil, action: String? = nil, adapter: String? = nil, outcome: String? = nil
+    ) throws(AirlockError) -> AuditQuery {
         func time(_ text: String?, option: String, endOfDay: Bool) throws(AirlockError) -> Int64? {
             guard let text else { return nil }
             do { return try AuditQuery.time(text, endOfDay: endOfDay) } catch {
@@ -395,6 +414,6 @@ struct QueryOptions: ParsableArguments {
         if let from, let to, from > to {
             throw AirlockError(.usage, "--since \(since ?? "") is after --until \(until ?? ""): nothing could match")
         }
-        return AuditQuery(since: from, until: to, actor: actor, action: action, adapter: adapter, outcome: outcome?.rawValue)
+        return AuditQuery(since: from, until: to, actor: actor, action: action, adapter: adapter, outcome: outcome)
     }
 }

@@ -254,5 +254,24 @@ import Testing
         #expect((reads.first?["details"] as? [String: String])?["query"] == "outcome=refused")
         #expect((reads.first?["actor"] as? [String: Any])?["id"] as? String == "root")
         try host.run("airlock-audit", ["verify"]).checked()
+
+        // The page's counts add up to what verify counts, successful admin rows show their
+        // details, and a range limits the page to it.
+        let ranged = host.root.file("range.html")
+        try host.run("airlock-audit", ["report", "--output", ranged, "--since", "2000-01-01", "--until", "2000-01-02"]).checked()
+        let empty = try String(contentsOfFile: ranged, encoding: .utf8)
+        #expect(empty.contains("from 0 records and 0 signed checkpoints") && empty.contains("records from 2000-01-01 to 2000-01-02"), "\(empty)")
+        let whole = host.root.file("whole.html")
+        try host.run("airlock-audit", ["report", "--output", whole]).checked()
+        let text = try String(contentsOfFile: whole, encoding: .utf8)
+        let counted = text.range(of: #"\((\d+) lines of the log"#, options: .regularExpression).map { String(text[$0].dropFirst().prefix { $0.isNumber }) }
+        // verify writes no record: it counts the log the page was made from.
+        let verified = try host.run("airlock-audit", ["verify", "--json"]).checked()
+        let verifiedLines = (try JSONSerialization.jsonObject(with: Data(verified.stdout.utf8)) as? [String: Any])?["records"] as? Int
+        #expect(counted.flatMap { Int($0) } == verifiedLines, "\(String(describing: counted)) vs \(String(describing: verifiedLines))")
+        #expect(text.contains("signers="), "a successful install's details are shown")
+        #expect(text.contains("@media print") && text.contains("table-layout:fixed"))
+        let backwards = try host.run("airlock-audit", ["report", "--output", ranged, "--since", "2026-12-02", "--until", "2026-12-01"])
+        #expect(backwards.status == 64)
     }
 }
