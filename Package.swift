@@ -89,14 +89,14 @@ let package = Package(
         /// timers' state; `status`. Functions return values that tests check in-process.
         .target(
             name: "HostServices",
-            dependencies: ["AirlockCore", "BundleFormat", "Store", "Systemd", "Runtime", "Gateway", "ClientRegistry", "AuditLog", yams],
+            dependencies: ["AirlockCore", "BundleFormat", "Store", "Systemd", "Runtime", "Gateway", "ClientRegistry", "AuditLog", "StrictYAML"],
             swiftSettings: strict),
         /// Every ArgumentParser command of the four executables, shared options and output.
         .target(
             name: "AirlockCommands",
             dependencies: [
                 argumentParser, "AirlockCore", "BundleFormat", "Signing", "BundleIO", "Store",
-                "Systemd", "Runtime", "ClientRegistry", "Gateway", "AuditLog", "HostServices", yams,
+                "Systemd", "Runtime", "ClientRegistry", "Gateway", "AuditLog", "HostServices",
             ],
             swiftSettings: strict
         ),

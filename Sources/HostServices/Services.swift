@@ -5,7 +5,7 @@ internal import ClientRegistry
 public import Store
 public import Systemd
 internal import Runtime
-internal import Yams
+internal import StrictYAML
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -28,32 +28,28 @@ public struct ServiceSettings: Equatable {
         let path = layout.serviceSettings
         var settings = ServiceSettings(listen: try ListenAddress(defaultListen), clients: [])
         guard let data = FileManager.default.contents(atPath: path) else { return settings }
-        let document: Any?
-        do {
-            document = try Yams.load(yaml: String(decoding: data, as: UTF8.self))
-        } catch {
-            throw AirlockError(.invalidInput, "\(path) is not valid YAML: \(error)")
-        }
-        guard let top = document as? [String: Any] else {
-            if document == nil { return settings }
+        // The one strict reader: duplicates, anchors and aliases are refused as in every file.
+        guard let document = try StrictYAML.tree(from: String(decoding: data, as: UTF8.self), origin: path) else { return settings }
+        guard let top = document.entries else {
             throw AirlockError(.invalidInput, "\(path) must map bundle names to their settings")
         }
-        guard let entry = top[name] else { return settings }
-        guard let fields = entry as? [String: Any] else {
+        guard let entry = top.first(where: { $0.key == name })?.value else { return settings }
+        guard let fields = entry.entries else {
             throw AirlockError(.invalidInput, "\(path): '\(name)' must be a mapping with listen: and clients:")
         }
-        for key in fields.keys where key != "listen" && key != "clients" {
-            throw AirlockError(.invalidInput, "\(path): '\(name)': unknown key '\(key)' (known: listen, clients)")
+        for field in fields where field.key != "listen" && field.key != "clients" {
+            let hint = StrictYAML.nearest(field.key, among: ["clients", "listen"]).map { "did you mean '\($0)'? " } ?? ""
+            throw AirlockError(.invalidInput, "\(path): '\(name)': unknown key '\(field.key)' (\(hint)known: listen, clients)")
         }
-        if let listen = fields["listen"] {
-            guard let text = listen as? String else { throw AirlockError(.invalidInput, "\(path): '\(name).listen' must be HOST:PORT") }
+        if let listen = entry["listen"] {
+            guard let text = listen.text else { throw AirlockError(.invalidInput, "\(path): '\(name).listen' must be HOST:PORT") }
             settings.listen = try ListenAddress(text)
         }
-        if let clients = fields["clients"] {
-            guard let list = clients as? [Any], list.allSatisfy({ $0 is String }) else {
+        if let clients = entry["clients"] {
+            guard let list = clients.items, list.allSatisfy({ $0.text != nil }) else {
                 throw AirlockError(.invalidInput, "\(path): '\(name).clients' must be a list of addresses or prefixes")
             }
-            settings.clients = list.compactMap { $0 as? String }
+            settings.clients = list.compactMap(\.text)
         }
         return settings
     }
