@@ -63,7 +63,7 @@ let package = Package(
         /// sd_notify, watchdog and journal over libsystemd; unit rendering.
         /// `Templates` links to the repository's `systemd/` folder: its templates are compiled in.
         .target(
-            name: "Systemd", dependencies: ["AirlockCore", "CSystemd", "CAirlockShims"],
+            name: "Systemd", dependencies: ["AirlockCore", "CSystemd"],
             resources: [
                 .embedInCode("Templates/airlock-runtime@.service.in"), .embedInCode("Templates/airlock-serve@.service.in"),
                 .embedInCode("Templates/airlock.sysusers.conf.in"), .embedInCode("Templates/airlock.tmpfiles.conf.in"),
