@@ -1,53 +1,51 @@
 public import AirlockCore
-internal import Store
+public import Store
 
 /// One thing `airlock doctor` found: in the store (`StoreFinding`), in the rendered units, or
 /// in the audit timers.
 public struct HostFinding: Sendable, Encodable, Equatable {
-    public enum Kind: String, Sendable, Encodable {
-        /// An installed tree no longer matches its signed manifest, or is missing.
-        case damaged
-        /// `current` points at nothing installed.
-        case brokenLink
-        /// A leftover of an interrupted operation (staging folder, temporary link or file).
-        case leftover
-        /// state.json cannot be read.
-        case unreadableState
-        /// `current` was switched but the activation was not recorded: repair records it.
-        case unrecordedActivation
+    /// A store finding's kind (`StoreFinding.Kind`: damaged, brokenLink, leftover,
+    /// unreadableState, unrecordedActivation) or one of the host's own; encoded as its name.
+    public struct Kind: Sendable, Encodable, Equatable, CustomStringConvertible {
+        public let rawValue: String
+
+        public init(_ kind: StoreFinding.Kind) { rawValue = kind.rawValue }
+        private init(host rawValue: String) { self.rawValue = rawValue }
+
         /// A systemd unit (or sysusers.d/tmpfiles.d file) differs from what Airlock renders
         /// for the current version: edited by hand, or rendered for another version or host.
-        case unitDrift
+        public static let unitDrift = Kind(host: "unitDrift")
         /// A host-wide audit timer (seal, retention) that systemd has not enabled, loaded or
         /// started: its job does not run by itself.
-        case timerOff
+        public static let timerOff = Kind(host: "timerOff")
+
+        public var description: String { rawValue }
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(rawValue)
+        }
     }
 
     public var kind: Kind
     public var path: String
     public var detail: String
+    /// Whether `doctor --repair` fixes it (leftovers are removed, activations recorded, units
+    /// rendered again, timers enabled; installed trees are never touched).
+    public let repairable: Bool
 
     public init(kind: Kind, path: String, detail: String) {
         self.kind = kind
         self.path = path
         self.detail = detail
+        repairable = kind == .unitDrift || kind == .timerOff
     }
 
     init(_ finding: StoreFinding) {
-        let kind: Kind =
-            switch finding.kind {
-            case .damaged: .damaged
-            case .brokenLink: .brokenLink
-            case .leftover: .leftover
-            case .unreadableState: .unreadableState
-            case .unrecordedActivation: .unrecordedActivation
-            }
-        self.init(kind: kind, path: finding.path, detail: finding.detail)
+        kind = Kind(finding.kind)
+        path = finding.path
+        detail = finding.detail
+        repairable = finding.repairable
     }
-
-    /// Whether `doctor --repair` fixes it (leftovers are removed, units rendered again, timers
-    /// enabled; installed trees are never touched).
-    public var repairable: Bool { [.leftover, .unrecordedActivation, .unitDrift, .timerOff].contains(kind) }
 
     /// What `--repair` did about it, in words.
     public var repairedAs: String {
