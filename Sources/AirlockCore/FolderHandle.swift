@@ -90,11 +90,20 @@ public final class FolderHandle: Sendable {
         if opened < 0 {
             let code = errno
             if code == ENOENT { return nil }
-            if code == ELOOP || code == ENXIO || code == EISDIR || code == EWOULDBLOCK || code == ENODEV {
-                throw refusal(name)
-            }
+            if Self.isNotAPlainFile(code) { throw refusal(name) }
             throw .system("cannot open \(path(of: name))", errno: code)
         }
+        return try checked(opened, name: name)
+    }
+
+    /// What `openat` with O_NOFOLLOW | O_NONBLOCK says of a name that is a link, a folder, a
+    /// FIFO or a device.
+    private static func isNotAPlainFile(_ code: Int32) -> Bool {
+        code == ELOOP || code == ENXIO || code == EISDIR || code == EWOULDBLOCK || code == ENODEV
+    }
+
+    /// `opened` once `check` accepted it (closed otherwise), blocking again.
+    private func checked(_ opened: Int32, name: String) throws(AirlockError) -> Int32 {
         do throws(AirlockError) {
             try check(opened, name: name)
         } catch {
@@ -118,19 +127,10 @@ public final class FolderHandle: Sendable {
             if code == EEXIST, exclusive, let status = try entryStatus(name), !Self.isPlainFile(status) {
                 throw refusal(name)
             }
-            if !exclusive, code == ELOOP || code == ENXIO || code == EISDIR || code == EWOULDBLOCK || code == ENODEV {
-                throw refusal(name)
-            }
+            if !exclusive, Self.isNotAPlainFile(code) { throw refusal(name) }
             throw .system("cannot create \(path(of: name))", errno: code)
         }
-        do throws(AirlockError) {
-            try check(opened, name: name)
-        } catch {
-            close(opened)
-            throw error
-        }
-        try clearNonBlocking(opened, name: name)
-        return opened
+        return try checked(opened, name: name)
     }
 
     /// The whole of the regular file `name` (at most `limit` bytes); nil when there is none.
