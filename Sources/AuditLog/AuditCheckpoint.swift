@@ -97,7 +97,7 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
         do {
             self = try JSONCoding.decode(AuditCheckpoint.self, from: json)
         } catch {
-            throw AirlockError(.invalidInput, "not an audit checkpoint: \(error)")
+            throw AirlockError(.invalidInput, "not an audit checkpoint: \(DecodingErrorText.describe(error))")
         }
     }
 

@@ -134,7 +134,7 @@ extension AuditKeyCertificate {
         do {
             details = try JSONCoding.decode([String: String].self, from: bytes)
         } catch {
-            throw AirlockError(.invalidInput, "not a gateway key certificate: \(error)")
+            throw AirlockError(.invalidInput, "not a gateway key certificate: \(DecodingErrorText.describe(error))")
         }
         guard let certificate = AuditKeyCertificate(details: details) else {
             throw AirlockError(.invalidInput, "the gateway key certificate lacks a field or holds a wrong key")

@@ -72,7 +72,7 @@ public struct AuditRecord: Sendable, Equatable, Codable {
         do {
             self = try JSONCoding.decode(AuditRecord.self, from: bytes)
         } catch {
-            throw AirlockError(.invalidInput, "not an audit record: \(error)")
+            throw AirlockError(.invalidInput, "not an audit record: \(DecodingErrorText.describe(error))")
         }
     }
 }

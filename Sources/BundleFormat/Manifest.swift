@@ -163,7 +163,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         do {
             manifest = try decoder.decode(Manifest.self, from: Data(bytes))
         } catch {
-            throw AirlockError(.invalidInput, kind: .invalidManifest, "manifest.json is not a valid manifest", cause: ManifestCodingError(text: Self.describe(error)))
+            throw AirlockError(.invalidInput, kind: .invalidManifest, "manifest.json is not a valid manifest", cause: ManifestCodingError(text: DecodingErrorText.describe(error)))
         }
         try manifest.validate(limits: limits)
         // One document, one spelling: what was signed must be exactly what `encoded()` writes
@@ -284,23 +284,6 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     static func isDigest(_ text: String) -> Bool {
         text.hasPrefix("sha256:") && isHexDigest(String(text.dropFirst(7)))
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, let context):
-            return "missing '\(path(context.codingPath + [key]))'"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "wrong type at '\(path(context.codingPath))'"
-        case DecodingError.dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not JSON" : "bad value at '\(path(context.codingPath))'"
-        default:
-            return "\(error)"
-        }
-    }
-
-    private static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
     }
 }
 
