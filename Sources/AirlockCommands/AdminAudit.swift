@@ -1,9 +1,6 @@
 internal import AirlockCore
 internal import AuditLog
 internal import BundleIO
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// Every admin command of `airlock` leaves exactly one audit record, refused and failed ones
 /// included, written durably before the command reports success.

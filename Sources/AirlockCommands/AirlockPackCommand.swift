@@ -4,9 +4,6 @@ internal import BundleFormat
 internal import BundleIO
 internal import Foundation
 internal import Signing
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// `airlock-pack`: builds, signs and inspects offline bundles on a connected build host.
 public struct AirlockPackCommand: AsyncParsableCommand {

@@ -7,9 +7,6 @@ internal import Foundation
 internal import Gateway
 internal import Signing
 internal import Runtime
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// `airlock-serve`: the gateway service, started by its systemd unit or by `airlock run`.
 public struct AirlockServeCommand: AsyncParsableCommand {

@@ -1,10 +1,5 @@
 public import ArgumentParser
 public import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 /// Exit statuses shared by the four executables; scripts may rely on them (Docs/operator-guide.md
 /// "Exit statuses" is the table).

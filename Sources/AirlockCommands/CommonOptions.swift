@@ -1,8 +1,5 @@
 public import ArgumentParser
 public import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// `--root DIR`: puts `/etc/airlock`, `/var/lib/airlock`, `/var/log/airlock` and the unit
 /// folder under DIR, so demos and tests never touch the host. Accepted before or after the verb.

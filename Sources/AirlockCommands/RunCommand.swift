@@ -5,9 +5,6 @@ internal import HostServices
 internal import Foundation
 internal import Runtime
 internal import Synchronization
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// Set by SIGINT/SIGTERM while `airlock run` supervises.
 private let stopRequested = Atomic<Int32>(0)

@@ -1,9 +1,4 @@
 public import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 /// The pieces of `airlock-audit benchmark`: the disk's own flush latency as the baseline, and
 /// many appenders at once.

@@ -2,11 +2,6 @@ public import AirlockCore
 internal import Systemd
 internal import Dispatch
 internal import Synchronization
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 /// The copy of every committed record in the system journal (journald), so records show up
 /// where the site's log collection already looks (`journalctl SYSLOG_IDENTIFIER=airlock-audit`).

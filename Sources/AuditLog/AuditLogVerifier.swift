@@ -1,10 +1,5 @@
 public import AirlockCore
 public import Signing
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 internal import Dispatch
 internal import Synchronization
 #if canImport(FoundationEssentials)

@@ -1,9 +1,4 @@
 public import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 /// `airlock-audit seal`: the root step that closes the gap the gateway leaves. The gateway
 /// (`airlock-serve`) seals the segments it fills and makes them read-only, but cannot give them

@@ -1,9 +1,4 @@
 internal import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 /// Sealed segments are made read-only for everyone (0440) by whoever seals them, and handed to
 /// root (`root:<folder's group>`) by a writer running as root: every `airlock` admin command

@@ -1,9 +1,4 @@
 internal import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 /// A SHA-256 chain hash held as four words: compared without strings, printed as hex only for
 /// messages.

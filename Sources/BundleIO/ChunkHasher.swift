@@ -2,9 +2,6 @@ internal import AirlockCore
 internal import Dispatch
 internal import Signing
 internal import Synchronization
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// Hashes one file's bytes as fixed-size chunks on every core while the caller streams them in
 /// order: chunk k goes to worker k mod N, so N chunks are hashed at once. Memory is bounded by

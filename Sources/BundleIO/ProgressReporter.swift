@@ -1,8 +1,5 @@
 internal import AirlockCore
 internal import Foundation
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// Progress of long work (bytes, rate, time left) on standard error, redrawn at most a few times
 /// a second, and only when standard error is a terminal: logs and scripts stay clean.

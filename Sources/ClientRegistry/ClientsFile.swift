@@ -2,9 +2,6 @@ public import AirlockCore
 public import Signing
 internal import Foundation
 internal import StrictYAML
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// One API client: who it is, its key id, the scrypt hash of its key, and the models it may use.
 public struct APIClient: Sendable, Hashable {

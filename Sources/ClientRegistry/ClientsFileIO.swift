@@ -1,8 +1,5 @@
 internal import AirlockCore
 internal import Signing
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// What identifies one version of the clients file without reading it: a rewrite (a new file
 /// renamed over the old one) changes the inode, and any change in place changes size, mtime or

@@ -2,9 +2,6 @@ public import AirlockCore
 internal import Foundation
 public import Store
 public import Systemd
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// The host side of the audit timers (`AuditTimer`: seal, retention): rendered and enabled with
 /// every bundle's services (`Services.install`), shown by `status`, checked and repaired by

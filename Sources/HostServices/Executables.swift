@@ -1,7 +1,4 @@
 public import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// Airlock's own programs, found beside the running one (the Debian package puts all four in
 /// /usr/bin; a build in .build/debug).

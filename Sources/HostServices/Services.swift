@@ -6,9 +6,6 @@ public import Store
 public import Systemd
 internal import Runtime
 internal import StrictYAML
-#if canImport(Glibc)
-internal import Glibc
-#endif
 
 /// Where each bundle's gateway listens and which client networks it may talk with, from
 /// `ROOT/etc/airlock/services.yaml` (optional; a bundle without an entry listens on

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 public import AirlockCore
 
 /// An inference engine as Airlock runs it and speaks to it: its command line, where it

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-internal import Glibc
-#endif
 public import AirlockCore
 public import BundleFormat
 public import BundleIO

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-internal import Glibc
-#endif
 internal import AirlockCore
 
 /// File-system steps of an install, each checked, each naming the path on failure.

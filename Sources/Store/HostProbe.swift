@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#elseif canImport(Darwin)
-internal import Darwin
-#endif
 public import AirlockCore
 
 /// Where free disk space comes from: `statvfs` on a real host, a fixed number in tests (a fake

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-internal import Glibc
-#endif
 internal import AirlockCore
 internal import CAirlockShims
 internal import Dispatch

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-internal import Glibc
-#endif
 public import AirlockCore
 internal import BundleFormat
 internal import Foundation

@@ -1,10 +1,5 @@
 internal import CSystemd
 public import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 /// Sends structured entries to the system journal with `sd_journal_sendv(3)`: one datagram per
 /// entry on journald's socket, each field `NAME=value` (values may hold any bytes, newlines

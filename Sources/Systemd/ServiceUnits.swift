@@ -1,9 +1,4 @@
 public import AirlockCore
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Musl)
-internal import Musl
-#endif
 
 /// What the two services of one installed bundle are started with: filled in from the bundle's
 /// service plan (the runtime's exact argument list) and the site's service settings.

@@ -3,9 +3,6 @@ import AuditLog
 import Foundation
 import TestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The audit log folder is the gateway user's to write too (3770 root:<gateway group>), so any
 /// name in it may be a trap for root's writers: a symbolic link, a hard link to a file

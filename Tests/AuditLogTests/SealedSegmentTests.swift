@@ -3,9 +3,6 @@ import AuditLog
 import Foundation
 import TestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The gateway's user appends to the log but cannot rewrite what is sealed: sealed segments
 /// are read-only and root's, in a setgid + sticky folder (as Airlock's tmpfiles.d entry makes it).

@@ -2,9 +2,6 @@ import Foundation
 import Runtime
 import TestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A llama-server started by the test on the installed bundle's files, with at most one
 /// adapter applied at its default scale: "the runtime asked directly with that adapter alone".

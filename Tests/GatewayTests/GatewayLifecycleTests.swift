@@ -1,9 +1,6 @@
 import Foundation
 import TestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Load, a runtime killed under load, graceful shutdown, the audit trail and metrics.
 @Suite(.serialized) struct GatewayLifecycleTests {

@@ -5,9 +5,6 @@ import Runtime
 import Synchronization
 import TestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `RuntimeClient`'s keep-alive connections, against a stand-in runtime that counts the
 /// connections it accepts and answers as each test needs: reuse, what is never reused

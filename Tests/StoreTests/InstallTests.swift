@@ -6,9 +6,6 @@ import Signing
 import Store
 import TestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Install, activate and roll back into a `--root` folder, with the real bundle code path.
 @Suite struct InstallTests {

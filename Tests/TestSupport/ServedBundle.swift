@@ -1,9 +1,6 @@
 import Foundation
 import Runtime
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The demo bundle (generated tiny model, two adapters, the test llama-server), built and
 /// signed once per test process with the real `airlock-pack`.
