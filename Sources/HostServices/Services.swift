@@ -209,6 +209,9 @@ public enum Services {
         else { return nil }
         let outcome = try install(name: name, layout: layout, start: false)
         guard layout.root == "/" else { return "services: units rendered again for the current version (not started: --root is not /)" }
+        // The gateway unit names its own audit key: a host installed by an older release has
+        // none yet (the unit would not start without it).
+        try AuditGatewayKey.prepare(host: layout)
         try systemctl(["daemon-reload"])
         // try-restart: only what runs is restarted; stopped services stay stopped. The audit
         // timers are enabled here too, for hosts whose bundles were installed before they existed.
