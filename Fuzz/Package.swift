@@ -3,7 +3,7 @@
 // A package of its own so that the main build never sees the sanitizer flags; build with
 // scripts/fuzz.sh, or:
 //   swift build --package-path Fuzz --scratch-path .build-fuzz \
-//     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+//     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xcc -fsanitize=fuzzer-no-link,address
 // (lld: SwiftPM links each executable with `--defsym main=<module>_main`, which must win over
 // libFuzzer's own `main`; GNU gold fails there. Each executable's `main` hands over to
 // libFuzzer's `LLVMFuzzerRunDriver` after its own `--write-seeds DIR` mode.)
