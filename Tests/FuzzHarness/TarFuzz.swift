@@ -16,7 +16,7 @@ enum TarFuzz {
     static let fixChecksums: UInt8 = 1
     static let skipData: UInt8 = 2
 
-    static let limits = BundleArchiveReader.Limits(maxEntries: 64, maxExtendedHeaderBytes: 8192, maxTrailingBytes: 4096, blockSize: 64 << 10)
+    static let limits = BundleArchiveReader.Limits(maxEntries: 64, maxExtendedHeaderBytes: 8192, maxTrailingBytes: 16384, blockSize: 64 << 10)
     /// Entries named `*.zst` are read as zstd frames of this many plain bytes (the seeds' size).
     static let zstdPlainSize: Int64 = 4096
 
