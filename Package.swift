@@ -24,6 +24,8 @@ let package = Package(
         .executable(name: "airlock", targets: ["airlock"]),
         .executable(name: "airlock-serve", targets: ["airlock-serve"]),
         .executable(name: "airlock-audit", targets: ["airlock-audit"]),
+        /// For the libFuzzer package in Fuzz/ only (its executables call these entries).
+        .library(name: "FuzzHarness", targets: ["FuzzHarness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -112,6 +114,13 @@ let package = Package(
 
         /// Locates the real test parts (llama-server, demo model, systemd container) for every test target.
         .target(name: "TestSupport", dependencies: ["AirlockCore", "Runtime", "Signing", "BundleFormat", "BundleIO"], path: "Tests/TestSupport", swiftSettings: strict),
+        /// The fuzz targets (the parsers of outside bytes, one entry and its checks each) and their
+        /// seed corpora: called by the libFuzzer executables of Fuzz/ and by `FuzzHarnessTests`.
+        .target(
+            name: "FuzzHarness", dependencies: ["AirlockCore", "BundleFormat", "Archive", "AuditLog", "Gateway", "Runtime"],
+            path: "Tests/FuzzHarness", swiftSettings: strict),
+        /// Every seed and every kept fuzzer finding (Tests/Fuzz/Regressions/) through its target.
+        .testTarget(name: "FuzzHarnessTests", dependencies: ["FuzzHarness"], swiftSettings: strict),
         .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore"], swiftSettings: strict),
         .testTarget(name: "StrictYAMLTests", dependencies: ["StrictYAML", "AirlockCore"], swiftSettings: strict),
         .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat", "AirlockCore"], swiftSettings: strict),

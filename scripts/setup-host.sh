@@ -10,6 +10,7 @@ packages=(
   systemd-container iproute2                             # the systemd test container
   curl jq zstd                                           # the demo and the scripts
   faketime                                               # audit test: a writer whose clock was set back
+  time                                                   # scripts/fuzz.sh: CPU time per fuzz target
 )
 
 log() { echo "setup-host: $*" >&2; }

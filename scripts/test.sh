@@ -30,3 +30,10 @@ alone='ClientRegistryBackoffTests'
 swift test --skip-build --disable-xctest --skip "$alone"
 echo "== tests that run alone: $alone" >&2
 swift test --skip-build --disable-xctest --filter "$alone"
+# The fuzz targets build (a package of their own, sanitizers on) and run briefly, repeatably;
+# longer runs: scripts/fuzz.sh SECONDS (Docs/testing.md). AIRLOCK_FUZZ_SECONDS=0 skips this.
+fuzz_seconds="${AIRLOCK_FUZZ_SECONDS:-20}"
+if [ "$fuzz_seconds" -gt 0 ]; then
+    echo "== fuzz smoke: each fuzz target for $fuzz_seconds s" >&2
+    FUZZ_SEED="${FUZZ_SEED:-1}" scripts/fuzz.sh "$fuzz_seconds"
+fi

@@ -122,9 +122,13 @@ enum LineScanner {
                     facts.kind = .certificate
                 }
             case 1:  // actor: id and kind (client or local) required, uid optional
-                guard let fields = cursor.flatObject(allowNumbers: true, actor: true), fields & 0b11 == 0b11 else { return nil }
-            case 3, 6, 8:  // details, request, target
-                guard cursor.flatObject(allowNumbers: key == 6) != nil else { return nil }
+                guard let fields = cursor.flatObject(.actor), fields & 0b11 == 0b11 else { return nil }
+            case 3:  // details
+                guard cursor.flatObject(.details) != nil else { return nil }
+            case 6:  // request
+                guard cursor.flatObject(.request) != nil else { return nil }
+            case 8:  // target
+                guard cursor.flatObject(.target) != nil else { return nil }
             case 2:  // clock
                 guard let range = cursor.plainString() else { return nil }
                 if equal(line, range, "synchronized") {
@@ -231,6 +235,13 @@ enum LineScanner {
         return memcmp(base + range.lowerBound, expected.utf8Start, range.count) == 0
     }
 
+    /// Whether the bytes of `first` sort strictly before those of `second`.
+    fileprivate static func precedes(_ line: UnsafeBufferPointer<UInt8>, _ first: Range<Int>, _ second: Range<Int>) -> Bool {
+        guard let base = line.baseAddress else { return false }
+        let order = memcmp(base + first.lowerBound, base + second.lowerBound, min(first.count, second.count))
+        return order < 0 || (order == 0 && first.count < second.count)
+    }
+
     /// Bytes a string of the log can hold without a closer look: not `"`, a backslash, a
     /// control character or a non-ASCII byte. Eight at a time (the usual SWAR tests).
     @inline(__always)
@@ -330,28 +341,56 @@ enum LineScanner {
             return value
         }
 
-        /// `{}` or an object of string keys (no escapes) with string (or, if allowed, number)
-        /// values. For `actor`, returns bit 0 for a key `id` and bit 1 for a key `kind` whose
-        /// value is `client` or `local`.
-        mutating func flatObject(allowNumbers: Bool, actor: Bool = false) -> UInt8? {
+        /// The flat objects of a record line.
+        enum Shape { case actor, target, details, request }
+
+        /// `{}` or an object of string keys (no escapes), in strictly increasing byte order (so
+        /// each once, as the writer sorts them), holding only what the record readers read there:
+        /// `actor` `id` and `kind` (`client` or `local`) strings and a `uid` that fits 32 bits;
+        /// `target` `adapter`, `bundle` and `version` strings; `details` strings; `request`
+        /// counts, a `status` that fits 16 bits and the two digests as strings. Anything else is
+        /// nil, and the line goes to `AuditRecord(line:)`: what this takes, a record reader must
+        /// read the same way. For `actor`, returns bit 0 for `id` and bit 1 for `kind`.
+        mutating func flatObject(_ shape: Shape) -> UInt8? {
             guard take(UInt8(ascii: "{")) else { return nil }
             var found: UInt8 = 0
             if take(UInt8(ascii: "}")) { return found }
+            var previous: Range<Int>?
             while true {
                 guard let key = plainString(), take(UInt8(ascii: ":")) else { return nil }
+                if let previous, !LineScanner.precedes(bytes, previous, key) { return nil }
+                previous = key
+                var text: Range<Int>?
+                var number: UInt64?
                 if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
                     guard let value = escapedString() else { return nil }
-                    if actor {
-                        if LineScanner.equal(bytes, key, "id") {
-                            found |= 1
-                        } else if LineScanner.equal(bytes, key, "kind") {
-                            guard LineScanner.equal(bytes, value, "client") || LineScanner.equal(bytes, value, "local")
-                            else { return nil }
-                            found |= 2
-                        }
-                    }
+                    text = value
                 } else {
-                    guard allowNumbers, number() != nil else { return nil }
+                    guard let value = self.number() else { return nil }
+                    number = value
+                }
+                func named(_ name: StaticString) -> Bool { LineScanner.equal(bytes, key, name) }
+                switch shape {
+                case .details:
+                    guard text != nil else { return nil }
+                case .target:
+                    guard text != nil, named("adapter") || named("bundle") || named("version") else { return nil }
+                case .actor:
+                    if named("id"), text != nil {
+                        found |= 1
+                    } else if named("kind"), let text, LineScanner.equal(bytes, text, "client") || LineScanner.equal(bytes, text, "local") {
+                        found |= 2
+                    } else {
+                        guard named("uid"), let number, number <= UInt32.max else { return nil }
+                    }
+                case .request:
+                    if named("tokens_in") || named("tokens_out") || named("latency_ms") {
+                        guard number != nil else { return nil }
+                    } else if named("status") {
+                        guard let number, number <= UInt16.max else { return nil }
+                    } else {
+                        guard named("prompt_sha256") || named("answer_sha256"), text != nil else { return nil }
+                    }
                 }
                 if take(UInt8(ascii: ",")) { continue }
                 guard take(UInt8(ascii: "}")) else { return nil }

@@ -52,7 +52,23 @@ import Testing
             text.replacingOccurrences(of: #""kind":"local""#, with: #""kind":"admin""#),  // no such actor kind
             text.replacingOccurrences(of: ".000Z", with: "Z"),  // another time form
             String(text.dropLast()),  // unfinished
+            // What no record reader reads as a record (found by fuzz-audit): the scanner must not take it either.
+            text.replacingOccurrences(of: #""uid":1000"#, with: #""uid":4294967296"#),  // uid over 32 bits
+            text.replacingOccurrences(of: #""uid":1000"#, with: #""uid":"1000""#),  // uid as a string
+            text.replacingOccurrences(of: #""id":"alice","#, with: #""kind":"local","id":"alice","#),  // unsorted, twice
+            text.replacingOccurrences(of: #""uid":1000"#, with: #""uid":1000,"zone":"x""#),  // unknown actor key
+            text.replacingOccurrences(of: #""bundle":"claims-llm""#, with: #""bundle":7"#),  // target value not a string
         ]
+        let request = String(decoding: Self.lines()[2], as: UTF8.self)
+        for variant in [
+            request.replacingOccurrences(of: #""status":200"#, with: #""status":65536"#),  // status over 16 bits
+            request.replacingOccurrences(of: #""tokens_in":1"#, with: #""tokens_in":"1""#),  // count as a string
+            request.replacingOccurrences(of: #""prompt_sha256":"ab""#, with: #""prompt_sha256":5"#),  // digest as a number
+        ] {
+            #expect(variant != request)
+            #expect(fast(Array(variant.utf8)) == nil, "read fast: \(variant)")
+            #expect(AuditRecord.readersDisagree(line: Array(variant.utf8)) == nil)
+        }
         for variant in unusual {
             #expect(variant != text)
             #expect(fast(Array(variant.utf8)) == nil, "read fast: \(variant)")
