@@ -61,7 +61,8 @@ let package = Package(
         /// BundleFormat, Signing and Archive); `VerifiedBundle` is what install accepts.
         .target(name: "BundleIO", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive"], swiftSettings: strict),
         /// The on-host store: atomic install, activation, rollback, host probe.
-        .target(name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
+        .target(
+            name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
         /// sd_notify, watchdog and journal over libsystemd; unit rendering.
         /// `Templates` links to the repository's `systemd/` folder: its templates are compiled in.
         .target(
@@ -113,7 +114,9 @@ let package = Package(
         // MARK: Tests
 
         /// Locates the real test parts (llama-server, demo model, systemd container) for every test target.
-        .target(name: "TestSupport", dependencies: ["AirlockCore", "Runtime", "Signing", "BundleFormat", "BundleIO"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: ["AirlockCore", "Runtime", "Signing", "BundleFormat", "BundleIO"], path: "Tests/TestSupport",
+            swiftSettings: strict),
         /// The fuzz targets (the parsers of outside bytes, one entry and its checks each) and their
         /// seed corpora: called by the libFuzzer executables of Fuzz/ and by `FuzzHarnessTests`.
         .target(
@@ -138,7 +141,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "AirlockCommandsTests",
-            dependencies: ["AirlockCommands", "HostServices", argumentParser, "AirlockCore", "BundleFormat", "BundleIO", "Signing", "Store", "Systemd", "TestSupport"],
+            dependencies: [
+                "AirlockCommands", "HostServices", argumentParser, "AirlockCore", "BundleFormat", "BundleIO", "Signing", "Store", "Systemd",
+                "TestSupport",
+            ],
             swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "AirlockCore", "Signing", "AuditLog"], swiftSettings: strict),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog", "TestSupport", "Signing"], swiftSettings: strict),

@@ -59,15 +59,18 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
                 if output.json {
                     try Output.json(Report(intact: true, records: records, lastSeq: lastSeq, lastCheckpoint: checkpoint))
                 } else {
-                    Output.line("intact: \(records) records, the last is number \(lastSeq); every record chains to the one before it and every checkpoint signature is valid")
+                    Output.line(
+                        "intact: \(records) records, the last is number \(lastSeq); every record chains to the one before it and every checkpoint signature is valid"
+                    )
                     if let checkpoint { Output.line("latest checkpoint: record \(checkpoint.seq) at \(checkpoint.time)") }
                     if outside != nil { Output.line("nothing up to the checkpoint kept off the host was changed or removed") }
                 }
             case .damaged(let damage):
                 if output.json {
-                    try Output.json(Report(
-                        intact: false, damage: damage.description, kind: damage.kind.rawValue, segment: damage.segment,
-                        line: damage.line, seq: damage.seq))
+                    try Output.json(
+                        Report(
+                            intact: false, damage: damage.description, kind: damage.kind.rawValue, segment: damage.segment,
+                            line: damage.line, seq: damage.seq))
                 }
                 throw AirlockError(.refused, "DAMAGED: \(damage.description)")
             }
@@ -86,7 +89,8 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             let query = try filters.query()
             try await recordRead(verb: "search", query: query, layout: root.layout)
             var count = 0
-            try AuditLogReader.forEach(directory: root.layout.auditDirectory) { (line: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
+            try AuditLogReader.forEach(directory: root.layout.auditDirectory) {
+                (line: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
                 guard query.matches(record) else { return true }
                 count += 1
                 if json {
@@ -94,7 +98,9 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
                 } else {
                     let target = [record.target.bundle, record.target.version, record.target.adapter].compactMap { $0 }.joined(separator: " ")
                     let reason = record.details?["reason"].map { "  (\($0))" } ?? ""
-                    Output.line("\(record.seq)  \(record.time)  \(record.actor.id)  \(record.action)  \(target.isEmpty ? "-" : target)  \(record.outcome.rawValue)\(reason)")
+                    Output.line(
+                        "\(record.seq)  \(record.time)  \(record.actor.id)  \(record.action)  \(target.isEmpty ? "-" : target)  \(record.outcome.rawValue)\(reason)"
+                    )
                 }
                 return true
             }
@@ -138,7 +144,8 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             if format == .csv { emit(Printable.escaped(AuditCSV.header, limit: .max).utf8) }
             var started = false
             var count = 0
-            try AuditLogReader.forEach(directory: root.layout.auditDirectory) { (line: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
+            try AuditLogReader.forEach(directory: root.layout.auditDirectory) {
+                (line: ArraySlice<UInt8>, record: AuditRecord) throws(AirlockError) -> Bool in
                 let matches = query.matches(record)
                 if matches { count += 1 }
                 switch format {
@@ -166,10 +173,13 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
     struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a self-contained HTML report: integrity verdict, activity, refusals, admin actions.",
-            discussion: "One file, no scripts, nothing loaded from elsewhere: open it in any browser or print it. The report is itself recorded in the audit log.")
+            discussion:
+                "One file, no scripts, nothing loaded from elsewhere: open it in any browser or print it. The report is itself recorded in the audit log."
+        )
         @OptionGroup var root: RootOptions
         @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE.html")) var output: String
-        @Option(help: ArgumentHelp("Report on records from this time (UTC: 2026-11-01 or 2026-11-01T10:00:00Z).", valueName: "TIME")) var since: String?
+        @Option(help: ArgumentHelp("Report on records from this time (UTC: 2026-11-01 or 2026-11-01T10:00:00Z).", valueName: "TIME")) var since:
+            String?
         @Option(help: ArgumentHelp("Report on records until this time (UTC; a date alone means its end).", valueName: "TIME")) var until: String?
 
         func validate() throws {
@@ -189,7 +199,8 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             let (text, intact): (String, Bool)
             switch verdict {
             case .intact(let records, let lastSeq, let checkpoint):
-                text = "The whole log verifies: all \(records) lines (records and checkpoints) chain to one another and every checkpoint signature is valid (last line \(lastSeq)\(checkpoint.map { ", last checkpoint at \($0.seq)" } ?? ""))."
+                text =
+                    "The whole log verifies: all \(records) lines (records and checkpoints) chain to one another and every checkpoint signature is valid (last line \(lastSeq)\(checkpoint.map { ", last checkpoint at \($0.seq)" } ?? ""))."
                 intact = true
             case .damaged(let damage):
                 text = damage.description
@@ -361,8 +372,11 @@ extension AirlockAuditCommand {
             }
             func number(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
             Output.line("fdatasync baseline: median \(number(fsync * 1e6)) us = \(number(1 / fsync)) flushes/s")
-            Output.line("durable appends, one appender: \(number(singleRate)) records/s (\(number(result.singleVersusFdatasync, 2))x the fdatasync rate)")
-            Output.line("durable appends, \(appenders) appenders: \(number(concurrentRate)) records/s (\(number(result.concurrentVersusFdatasync, 1))x the fdatasync rate, \(number(result.concurrentVersusSingle, 1))x one appender)")
+            Output.line(
+                "durable appends, one appender: \(number(singleRate)) records/s (\(number(result.singleVersusFdatasync, 2))x the fdatasync rate)")
+            Output.line(
+                "durable appends, \(appenders) appenders: \(number(concurrentRate)) records/s (\(number(result.concurrentVersusFdatasync, 1))x the fdatasync rate, \(number(result.concurrentVersusSingle, 1))x one appender)"
+            )
             if let records = result.verifyRecords, let seconds = result.verifySeconds, let rate = result.verifyRecordsPerSecond {
                 Output.line("verify: \(records) records in \(number(seconds, 2)) s = \(number(rate)) records/s")
             }

@@ -95,11 +95,13 @@ public struct AirlockCommand: AsyncParsableCommand {
 
             func run() throws {
                 let policy = try TrustPolicy.load(path: root.layout.trustPolicy)
-                let entries = policy.keys.map {
-                    Entry(id: $0.id, kind: "key", algorithm: $0.algorithm.rawValue, subject: nil, names: $0.names, added: $0.added)
-                } + policy.authorities.map {
-                    Entry(id: $0.id, kind: "ca", algorithm: nil, subject: $0.subject, names: $0.names, added: $0.added)
-                }
+                let entries =
+                    policy.keys.map {
+                        Entry(id: $0.id, kind: "key", algorithm: $0.algorithm.rawValue, subject: nil, names: $0.names, added: $0.added)
+                    }
+                    + policy.authorities.map {
+                        Entry(id: $0.id, kind: "ca", algorithm: nil, subject: $0.subject, names: $0.names, added: $0.added)
+                    }
                 if output.json {
                     try Output.json(Listing(threshold: policy.threshold, signers: entries))
                     return
@@ -196,11 +198,14 @@ public struct AirlockCommand: AsyncParsableCommand {
             case .verified(let verified):
                 let manifest = verified.manifest
                 if output.json {
-                    try Output.json(Report(
-                        verified: true, bundle: bundle, name: manifest.name, version: manifest.version,
-                        signers: verified.signers, files: verified.fileCount, bytes: verified.payloadBytes))
+                    try Output.json(
+                        Report(
+                            verified: true, bundle: bundle, name: manifest.name, version: manifest.version,
+                            signers: verified.signers, files: verified.fileCount, bytes: verified.payloadBytes))
                 } else {
-                    Output.line("verified \(manifest.name) \(manifest.version): \(verified.fileCount) files, \(Output.bytes(verified.payloadBytes)) of payload, \(Output.bytes(verified.bundleBytes)) bundle file; every byte matches the signed manifest")
+                    Output.line(
+                        "verified \(manifest.name) \(manifest.version): \(verified.fileCount) files, \(Output.bytes(verified.payloadBytes)) of payload, \(Output.bytes(verified.bundleBytes)) bundle file; every byte matches the signed manifest"
+                    )
                     for signer in verified.signers { Output.line("signed by \(signer.keyID) (\(signer.via))") }
                 }
             case .refused(let refusal):
@@ -305,31 +310,46 @@ public struct AirlockCommand: AsyncParsableCommand {
                     target: AuditTarget(bundle: result.name, version: result.version), details: details)
             }
             if output.json {
-                try Output.json(Installed(
-                    name: result.name, version: result.version, path: layout.versionDirectory(name: result.name, version: result.version),
-                    dryRun: result.dryRun, activated: result.activated, previous: result.previous, runtime: result.installed.runtime, downgradeAllowed: result.downgradeAllowed,
-                    pruned: result.pruned, services: services.map { (outcome: Services.Outcome) -> Installed.ServiceState in
-                        Installed.ServiceState(
-                            started: outcome.started, files: outcome.files, units: [outcome.runtimeUnit, outcome.gatewayUnit], listen: outcome.listen)
-                    }, servicesError: servicesError.map { (error: AirlockError) -> String in error.description }))
+                try Output.json(
+                    Installed(
+                        name: result.name, version: result.version, path: layout.versionDirectory(name: result.name, version: result.version),
+                        dryRun: result.dryRun, activated: result.activated, previous: result.previous, runtime: result.installed.runtime,
+                        downgradeAllowed: result.downgradeAllowed,
+                        pruned: result.pruned,
+                        services: services.map { (outcome: Services.Outcome) -> Installed.ServiceState in
+                            Installed.ServiceState(
+                                started: outcome.started, files: outcome.files, units: [outcome.runtimeUnit, outcome.gatewayUnit],
+                                listen: outcome.listen)
+                        }, servicesError: servicesError.map { (error: AirlockError) -> String in error.description }))
                 if let servicesError {
-                    throw AirlockError(.system, "\(result.name) \(result.version) is installed and current, but its services could not be set up", cause: servicesError)
+                    throw AirlockError(
+                        .system, "\(result.name) \(result.version) is installed and current, but its services could not be set up",
+                        cause: servicesError)
                 }
                 return
             }
             if result.dryRun {
-                Output.line("dry run: \(result.name) \(result.version) would install\(result.previous.map { " over \($0)" } ?? ""): signatures, every byte and this host checked; nothing written")
+                Output.line(
+                    "dry run: \(result.name) \(result.version) would install\(result.previous.map { " over \($0)" } ?? ""): signatures, every byte and this host checked; nothing written"
+                )
                 if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
                 return
             }
             if !result.activated {
-                Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)); not made current (--no-activate)\(result.previous.map { ": \($0) stays current" } ?? "")")
+                Output.line(
+                    "installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)); not made current (--no-activate)\(result.previous.map { ": \($0) stays current" } ?? "")"
+                )
                 Output.line("services: untouched; 'airlock activate \(result.name) \(result.version)' makes it current and switches them")
                 return
             }
-            Output.line("installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")")
+            Output.line(
+                "installed \(result.name) \(result.version) in \(layout.versionDirectory(name: result.name, version: result.version)) and made it current\(result.previous.map { " (was \($0))" } ?? "")"
+            )
             if let runtime = result.installed.runtime { Output.line("runtime: \(result.installed.runtimeReason ?? runtime)") }
-            if result.downgradeAllowed { Output.line("note: installed although not newer than the highest version ever activated (--allow-downgrade; recorded in the audit log)") }
+            if result.downgradeAllowed {
+                Output.line(
+                    "note: installed although not newer than the highest version ever activated (--allow-downgrade; recorded in the audit log)")
+            }
             if !result.pruned.isEmpty { Output.line("removed older versions (store policy keep_versions): \(result.pruned.joined(separator: ", "))") }
             if let servicesError {
                 throw AirlockError(
@@ -343,13 +363,18 @@ public struct AirlockCommand: AsyncParsableCommand {
             }
             Output.line("services: rendered \(services.files.joined(separator: ", "))")
             if services.started {
-                Output.line("services: \(services.runtimeUnit) and \(services.gatewayUnit) (re)started; gateway on \(services.listen) (journalctl -u 'airlock-*@\(result.name)')")
+                Output.line(
+                    "services: \(services.runtimeUnit) and \(services.gatewayUnit) (re)started; gateway on \(services.listen) (journalctl -u 'airlock-*@\(result.name)')"
+                )
                 Output.line("services: \(AuditTimer.seal.timer) enabled (hands sealed audit log files to root every 5 minutes)")
                 Output.line("services: \(AuditTimer.retention.timer) enabled (removes audit log files older than the retention policy, daily)")
             } else if noStart {
-                Output.line("services: not enabled or started (--no-start); start them with: systemctl enable --now \(services.gatewayUnit) \(Self.timers)")
+                Output.line(
+                    "services: not enabled or started (--no-start); start them with: systemctl enable --now \(services.gatewayUnit) \(Self.timers)")
             } else {
-                Output.line("services: not started: --root is not / (to use these units on this host, copy them to /etc/systemd/system, run systemd-sysusers and systemd-tmpfiles --create on the two .conf files, then systemctl daemon-reload && systemctl enable --now \(services.gatewayUnit) \(Self.timers))")
+                Output.line(
+                    "services: not started: --root is not / (to use these units on this host, copy them to /etc/systemd/system, run systemd-sysusers and systemd-tmpfiles --create on the two .conf files, then systemctl daemon-reload && systemctl enable --now \(services.gatewayUnit) \(Self.timers))"
+                )
             }
         }
     }
@@ -390,19 +415,24 @@ public struct AirlockCommand: AsyncParsableCommand {
                 Output.line("\(bundle.name): current \(bundle.current ?? "none"), highest ever activated \(bundle.floor ?? "none")")
                 for version in bundle.versions {
                     let mark = version.version == bundle.current ? "*" : " "
-                    Output.line("  \(mark) \(version.version)  installed \(version.installedAt)  \(version.files) files, \(Output.bytes(version.bytes))")
+                    Output.line(
+                        "  \(mark) \(version.version)  installed \(version.installedAt)  \(version.files) files, \(Output.bytes(version.bytes))")
                     Output.line("      runtime \(version.runtimeReason ?? version.runtime ?? "none (adapter-only: runs on its base's runtime)")")
                     Output.line("      signed by \(version.signers.joined(separator: ", "))")
                 }
                 let states = bundle.services ?? []
                 if !states.contains(where: \.rendered) { Output.line("  services: none rendered") }
                 for state in states where state.rendered {
-                    let systemd = state.active.map { "\($0), \(state.enabled ?? "?"), \(state.restarts ?? 0) restarts" } ?? "rendered (not managed: --root is not /)"
+                    let systemd =
+                        state.active.map { "\($0), \(state.enabled ?? "?"), \(state.restarts ?? 0) restarts" }
+                        ?? "rendered (not managed: --root is not /)"
                     Output.line("  service \(state.unit): \(systemd)")
                 }
             }
             let timers = report.auditTimers ?? []
-            if !timers.contains(where: \.rendered) { Output.line("audit timers: none rendered ('airlock install' renders them with a bundle's services)") }
+            if !timers.contains(where: \.rendered) {
+                Output.line("audit timers: none rendered ('airlock install' renders them with a bundle's services)")
+            }
             for timer in timers where timer.rendered {
                 guard let enabled = timer.enabled else {
                     Output.line("audit timer \(timer.timer): rendered (not managed: --root is not /, or no systemd)")
@@ -521,7 +551,8 @@ public struct AirlockCommand: AsyncParsableCommand {
             ) {
                 let removed = try BundleStore(layout: layout).remove(name: name, version: version, force: force)
                 // Without a current version nothing can be served: the services go too.
-                let services = BundleStore(layout: layout).current(name: name) != nil
+                let services =
+                    BundleStore(layout: layout).current(name: name) != nil
                     ? .success(nil) : Result { () throws(AirlockError) -> String? in try Services.uninstall(name: name, layout: layout) }
                 var details = ["removed": removed.joined(separator: ",")]
                 details["services"] = Activate.servicesDetail(services)
@@ -534,7 +565,8 @@ public struct AirlockCommand: AsyncParsableCommand {
             }
             switch services {
             case .success(let message): if let message, !output.json { Output.line(message) }
-            case .failure(let error): throw AirlockError(.system, "removed \(name) \(removed.joined(separator: ", ")), but its services could not be removed", cause: error)
+            case .failure(let error):
+                throw AirlockError(.system, "removed \(name) \(removed.joined(separator: ", ")), but its services could not be removed", cause: error)
             }
         }
     }
@@ -571,15 +603,20 @@ public struct AirlockCommand: AsyncParsableCommand {
             let layout = root.layout
             let findings = try HostDoctor.run(layout: layout, repair: repair)
             if output.json {
-                try Output.json(DoctorReport(
-                    consistent: findings.isEmpty, repaired: repair ? findings.filter(\.repairable).count : 0,
-                    remaining: findings.filter { !(repair && $0.repairable) }.count, findings: findings))
+                try Output.json(
+                    DoctorReport(
+                        consistent: findings.isEmpty, repaired: repair ? findings.filter(\.repairable).count : 0,
+                        remaining: findings.filter { !(repair && $0.repairable) }.count, findings: findings))
             } else {
                 for finding in findings {
                     let action = repair && finding.repairable ? finding.repairedAs : finding.kind.rawValue
                     Output.line("\(action): \(finding.path): \(finding.detail)")
                 }
-                if findings.isEmpty { Output.line("store is consistent: every installed tree matches its signed manifest, every unit what Airlock renders (audit timers included)") }
+                if findings.isEmpty {
+                    Output.line(
+                        "store is consistent: every installed tree matches its signed manifest, every unit what Airlock renders (audit timers included)"
+                    )
+                }
             }
             let remaining = findings.filter { !(repair && $0.repairable) }
             if !remaining.isEmpty {

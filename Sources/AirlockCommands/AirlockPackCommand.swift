@@ -73,7 +73,9 @@ public struct AirlockPackCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The bundle file to write.", valueName: "NAME-VERSION.airlock"))
         var output: String
 
-        @Option(help: ArgumentHelp("The signer's certificate and intermediates (PEM), for sites that trust a CA; needs exactly one --key.", valueName: "CHAIN.pem"))
+        @Option(
+            help: ArgumentHelp(
+                "The signer's certificate and intermediates (PEM), for sites that trust a CA; needs exactly one --key.", valueName: "CHAIN.pem"))
         var chain: String?
 
         @Flag(help: "Show progress even when standard error is not a terminal.")
@@ -81,7 +83,9 @@ public struct AirlockPackCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard !keys.isEmpty else { throw ValidationError("give at least one --key KEY.pem to sign the bundle with") }
-            guard chain == nil || keys.count == 1 else { throw ValidationError("--chain goes with exactly one --key; add co-signers with 'airlock-pack sign'") }
+            guard chain == nil || keys.count == 1 else {
+                throw ValidationError("--chain goes with exactly one --key; add co-signers with 'airlock-pack sign'")
+            }
         }
 
         func run() throws {
@@ -91,7 +95,9 @@ public struct AirlockPackCommand: AsyncParsableCommand {
             let result = try BundleBuilder.build(
                 spec: parsed, keys: privateKeys, chains: chains, output: output, progress: ProgressReporter(force: progress))
             let payload = result.manifest.files.reduce(UInt64(0)) { (sum: UInt64, file: Manifest.FileEntry) -> UInt64 in sum + file.size }
-            Output.line("built \(output): \(result.manifest.name) \(result.manifest.version), \(result.manifest.files.count) files, \(Output.bytes(payload)) of payload, \(Output.bytes(result.bundleBytes)) bundle file")
+            Output.line(
+                "built \(output): \(result.manifest.name) \(result.manifest.version), \(result.manifest.files.count) files, \(Output.bytes(payload)) of payload, \(Output.bytes(result.bundleBytes)) bundle file"
+            )
             for signer in result.signers { Output.line("signed by \(signer)") }
         }
     }

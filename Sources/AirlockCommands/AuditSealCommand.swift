@@ -23,7 +23,9 @@ extension AirlockAuditCommand {
             if !report.changed.isEmpty {
                 let reason = report.failures.isEmpty ? [:] : ["reason": report.failures.joined(separator: "; ")]
                 try await AdminAudit.record(
-                    .seal(by: AdminAudit.actor, segments: report.changed, group: report.group, outcome: report.failures.isEmpty ? .ok : .failed, details: reason),
+                    .seal(
+                        by: AdminAudit.actor, segments: report.changed, group: report.group, outcome: report.failures.isEmpty ? .ok : .failed,
+                        details: reason),
                     layout: layout)
             }
             if output.json {
@@ -32,7 +34,10 @@ extension AirlockAuditCommand {
                 Output.line("handed to root (root:\(report.group), 0440): \(report.changed.joined(separator: ", ")); recorded as audit.seal")
             } else if report.failures.isEmpty {
                 let count = report.sealed.count
-                Output.line(count == 0 ? "nothing to do: no sealed file yet" : "nothing to do: the \(count) sealed file\(count == 1 ? " is" : "s are") root's and read-only")
+                Output.line(
+                    count == 0
+                        ? "nothing to do: no sealed file yet"
+                        : "nothing to do: the \(count) sealed file\(count == 1 ? " is" : "s are") root's and read-only")
             }
             if let active = report.active, !output.json { Output.line("left as it is: \(active) (being appended to)") }
             if let first = report.failures.first {

@@ -45,9 +45,10 @@ extension AirlockCommand {
             @OptionGroup var root: RootOptions
             @Argument(help: ArgumentHelp("The client's name (a-z, 0-9, '.', '_', '-'); audit records name the client by it.", valueName: "CLIENT"))
             var client: String
-            @Option(help: ArgumentHelp(
-                "Required: the models it may use, comma-separated: adapter names, a bundle name for its base model, or '*' for all.",
-                valueName: "A,B"))
+            @Option(
+                help: ArgumentHelp(
+                    "Required: the models it may use, comma-separated: adapter names, a bundle name for its base model, or '*' for all.",
+                    valueName: "A,B"))
             var adapters: String?
             @Flag(help: "It may read GET /metrics (with no --adapters: a monitoring-only key).")
             var metrics = false
@@ -71,22 +72,25 @@ extension AirlockCommand {
             func run() async throws {
                 let (key, added) = try await addClient(layout: root.layout)
                 if output.json {
-                    try Output.json(Issued(
-                        client: added.name, keyId: added.presentedKeyID, key: key.revealed, adapters: added.adapters,
-                        metrics: added.readsMetrics, created: added.created))
+                    try Output.json(
+                        Issued(
+                            client: added.name, keyId: added.presentedKeyID, key: key.revealed, adapters: added.adapters,
+                            metrics: added.readsMetrics, created: added.created))
                 } else {
                     Output.line(key.revealed)
                 }
                 let known = ServicePlan.installedModels(layout: root.layout)
                 let unknown = added.adapters.filter { $0 != ClientsFile.allModels && !known.contains($0) }
                 if !unknown.isEmpty {
-                    CommandMain.writeError("""
+                    CommandMain.writeError(
+                        """
                         airlock: warning: no installed bundle offers \(unknown.joined(separator: ", ")) \
                         (installed models: \(known.isEmpty ? "none" : known.sorted().joined(separator: ", "))); \
                         the client may use \(unknown.count == 1 ? "it" : "them") once a bundle that has \(unknown.count == 1 ? "it" : "them") is installed
                         """)
                 }
-                CommandMain.writeError("""
+                CommandMain.writeError(
+                    """
                     airlock: store this key now: it is shown only this once (only its hash is kept). \
                     Client '\(added.name)' (key id \(added.presentedKeyID)) may use: \
                     \(added.adapters.isEmpty ? "no model" : added.adapters.joined(separator: ", "))\(added.readsMetrics ? "; may read /metrics" : "")
@@ -107,7 +111,9 @@ extension AirlockCommand {
 
             private func add(models: [String], layout: HostLayout) throws(AirlockError) -> (ClientKey, APIClient) {
                 guard adapters != nil || metrics else {
-                    throw AirlockError(.usage, """
+                    throw AirlockError(
+                        .usage,
+                        """
                         --adapters is required: name the models '\(client)' may use, comma-separated: adapter names \
                         (--adapters claims,legal), the bundle's name for its base model, or '*' for every model \
                         (or give --metrics alone for a key that only reads /metrics)
@@ -152,7 +158,8 @@ extension AirlockCommand {
                 for entry in entries {
                     let state = entry.revoked.map { (time: String) -> String in "revoked \(time)" } ?? "active"
                     let models = entry.adapters.isEmpty ? "-" : entry.adapters.joined(separator: ",")
-                    Output.line("\(entry.name)  \(entry.keyId)  models: \(models)\(entry.metrics ? "  metrics" : "")  added \(entry.created)  \(state)")
+                    Output.line(
+                        "\(entry.name)  \(entry.keyId)  models: \(models)\(entry.metrics ? "  metrics" : "")  added \(entry.created)  \(state)")
                 }
             }
         }

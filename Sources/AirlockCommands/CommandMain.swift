@@ -54,7 +54,10 @@ public enum CommandMain {
         var index = 0
         while index < arguments.count {
             let word = arguments[index]
-            if word == "--root" { index += 2; continue }
+            if word == "--root" {
+                index += 2
+                continue
+            }
             if word.hasPrefix("-") { return nil }
             let subcommands = current.configuration.subcommands
             if subcommands.isEmpty { return nil }
@@ -69,7 +72,8 @@ public enum CommandMain {
             guard let best = ranked.first, best.distance <= 2, best.distance < word.count else {
                 return "'\(word)' is not a verb of '\(path.joined(separator: " "))' (verbs: \(names.joined(separator: ", ")))"
             }
-            return "'\(word)' is not a verb of '\(path.joined(separator: " "))': did you mean '\(best.name)'? (\(path.joined(separator: " ")) --help lists them)"
+            return
+                "'\(word)' is not a verb of '\(path.joined(separator: " "))': did you mean '\(best.name)'? (\(path.joined(separator: " ")) --help lists them)"
         }
         return nil
     }

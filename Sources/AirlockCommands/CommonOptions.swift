@@ -4,9 +4,11 @@ public import AirlockCore
 /// `--root DIR`: puts `/etc/airlock`, `/var/lib/airlock`, `/var/log/airlock` and the unit
 /// folder under DIR, so demos and tests never touch the host. Accepted before or after the verb.
 public struct RootOptions: ParsableArguments, Sendable {
-    @Option(name: .long, help: ArgumentHelp(
-        "Treat DIR as the file-system root for Airlock's files (config, store, audit log, units).",
-        valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Treat DIR as the file-system root for Airlock's files (config, store, audit log, units).",
+            valueName: "DIR"))
     public var root: String = "/"
 
     public init() {}

@@ -44,7 +44,8 @@ extension AirlockCommand {
             if PortProbe.unixSocketAnswers(path: plan.runDirectory + "/runtime.sock") {
                 throw AirlockError(
                     .refused,
-                    "\(plan.name)'s runtime is already serving on \(plan.runDirectory)/runtime.sock (its systemd services?): stop them first (systemctl stop 'airlock-*@\(plan.name).service')")
+                    "\(plan.name)'s runtime is already serving on \(plan.runDirectory)/runtime.sock (its systemd services?): stop them first (systemctl stop 'airlock-*@\(plan.name).service')"
+                )
             }
             if let busy = PortProbe.whyNotFree(host: address.host, port: address.port) {
                 throw AirlockError(.refused, "cannot serve \(plan.name) on \(listen): \(busy) (choose another with --listen HOST:PORT)")

@@ -199,7 +199,8 @@ public final class BundleArchiveReader {
                 }
             }
             guard consumed == entry.header.size else {
-                throw diagnoseDataFailure(entry, AirlockError(.archive, "entry '\(entry.header.path)' ended after \(consumed) of \(entry.header.size) bytes"))
+                throw diagnoseDataFailure(
+                    entry, AirlockError(.archive, "entry '\(entry.header.path)' ended after \(consumed) of \(entry.header.size) bytes"))
             }
         }
     }
@@ -210,7 +211,10 @@ public final class BundleArchiveReader {
         let entry = try guarded { () throws(AirlockError) in try requireEntry() }
         guard entry.consumed == 0 else { throw fail(AirlockError(.archive, "entry '\(entry.header.path)' was already partly read")) }
         guard entry.header.size <= Int64(limit) else {
-            throw fail(AirlockError(.archive, kind: .overLimit, "entry '\(entry.header.path)' is \(entry.header.size) bytes, over the limit of \(limit) for an entry held in memory"))
+            throw fail(
+                AirlockError(
+                    .archive, kind: .overLimit,
+                    "entry '\(entry.header.path)' is \(entry.header.size) bytes, over the limit of \(limit) for an entry held in memory"))
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(entry.header.size))
@@ -233,15 +237,21 @@ public final class BundleArchiveReader {
             guard entry.consumed == 0 else { throw AirlockError(.archive, "entry '\(path)' was already partly read") }
             guard entry.header.kind == .file else { throw AirlockError(.archive, "entry '\(path)' is a directory, not a file") }
             if entry.header.size > storedSize {
-                throw AirlockError(.archive, kind: .sizeMismatch, "entry '\(path)' is larger than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
+                throw AirlockError(
+                    .archive, kind: .sizeMismatch,
+                    "entry '\(path)' is larger than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
             }
             if entry.header.size < storedSize {
-                throw AirlockError(.archive, kind: .sizeMismatch, "entry '\(path)' is smaller than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
+                throw AirlockError(
+                    .archive, kind: .sizeMismatch,
+                    "entry '\(path)' is smaller than expected: \(entry.header.size) bytes stored, \(storedSize) expected")
             }
             switch decoding {
             case .stored:
                 guard plainSize == storedSize else {
-                    throw AirlockError(.archive, kind: .sizeMismatch, "entry '\(path)' is stored, so its plain size \(plainSize) must equal its stored size \(storedSize)")
+                    throw AirlockError(
+                        .archive, kind: .sizeMismatch,
+                        "entry '\(path)' is stored, so its plain size \(plainSize) must equal its stored size \(storedSize)")
                 }
                 try readChunks(maxChunk: maxChunk, body)
             case .zstd:
@@ -272,7 +282,8 @@ public final class BundleArchiveReader {
                 guard produced <= plainSize else {
                     throw AirlockError(
                         .archive, kind: .overLimit,
-                        "entry '\(path)' decodes to more than the \(plainSize) bytes expected (refused as a decompression bomb after \(produced) bytes)")
+                        "entry '\(path)' decodes to more than the \(plainSize) bytes expected (refused as a decompression bomb after \(produced) bytes)"
+                    )
                 }
                 try body(UnsafeRawBufferPointer(rebasing: chunk[..<got]))
             }
@@ -280,7 +291,8 @@ public final class BundleArchiveReader {
                 throw AirlockError(.archive, kind: .sizeMismatch, "entry '\(path)' decodes to \(produced) bytes, \(plainSize) expected")
             }
             guard decoder.consumed == entry.header.size else {
-                throw AirlockError(.archive, kind: .malformedArchive, "entry '\(path)' has \(entry.header.size - decoder.consumed) bytes after its zstd stream")
+                throw AirlockError(
+                    .archive, kind: .malformedArchive, "entry '\(path)' has \(entry.header.size - decoder.consumed) bytes after its zstd stream")
             }
         } catch {
             throw diagnoseDataFailure(entry, error)
@@ -310,18 +322,23 @@ public final class BundleArchiveReader {
         var theirs = archive_entry_pathname_utf8(entry).map { String(cString: $0) } ?? ""
         if isDirectory && theirs.count > 1 && theirs.hasSuffix("/") { theirs.removeLast() }
         guard theirs == path else {
-            throw AirlockError(.archive, kind: .unsafeEntry, "bundle entry '\(path)': libarchive reads its name as '\(BundlePath.printable(Array(theirs.utf8)))'")
+            throw AirlockError(
+                .archive, kind: .unsafeEntry, "bundle entry '\(path)': libarchive reads its name as '\(BundlePath.printable(Array(theirs.utf8)))'")
         }
         let type = archive_entry_filetype(entry)
         let expectedType = isDirectory ? CAirlockShims_AE_IFDIR() : CAirlockShims_AE_IFREG()
         guard type == expectedType, archive_entry_hardlink(entry) == nil, archive_entry_symlink(entry) == nil else {
-            throw AirlockError(.archive, kind: .unsafeEntry, "bundle entry '\(path)' is \(Self.describe(type)) to libarchive: only regular files and directories are allowed")
+            throw AirlockError(
+                .archive, kind: .unsafeEntry,
+                "bundle entry '\(path)' is \(Self.describe(type)) to libarchive: only regular files and directories are allowed")
         }
         guard archive_entry_mode(entry) & 0o7000 == 0 else {
             throw AirlockError(.archive, kind: .unsafeEntry, "bundle entry '\(path)' has setuid, setgid or sticky bits")
         }
         guard archive_entry_size_is_set(entry) != 0 || raw.size == 0, archive_entry_size(entry) == raw.size else {
-            throw AirlockError(.archive, kind: .malformedArchive, "bundle entry '\(path)': libarchive reads its size as \(archive_entry_size(entry)), the headers say \(raw.size)")
+            throw AirlockError(
+                .archive, kind: .malformedArchive,
+                "bundle entry '\(path)': libarchive reads its size as \(archive_entry_size(entry)), the headers say \(raw.size)")
         }
         guard seenPaths.insert(path).inserted else {
             throw AirlockError(.archive, kind: .duplicateEntry, "bundle entry '\(path)' appears twice")
@@ -342,7 +359,9 @@ public final class BundleArchiveReader {
             throw AirlockError(.archive, "the end-of-archive marker at offset \(position) is no longer in the reader's buffers")
         }
         guard marker.allSatisfy({ $0 == 0 }) else {
-            throw AirlockError(.archive, kind: .trailingData, "bundle has data after a zero block at offset \(position) (trailing data after the end-of-archive marker)")
+            throw AirlockError(
+                .archive, kind: .trailingData,
+                "bundle has data after a zero block at offset \(position) (trailing data after the end-of-archive marker)")
         }
         if let offset = try input.firstNonZero(from: markerEnd, limit: Int64(limits.maxTrailingBytes)) {
             throw AirlockError(.archive, kind: .trailingData, "bundle has trailing data after the end-of-archive marker (offset \(offset))")
@@ -360,7 +379,8 @@ public final class BundleArchiveReader {
         }
         // A file that is simply not a bundle (a text file, a zip, a truncated download) is named
         // as that, without the archive library's words for it.
-        let notATar = AirlockError(.archive, kind: .notABundle, "not an Airlock bundle (a bundle is the signed .airlock file 'airlock-pack build' writes)")
+        let notATar = AirlockError(
+            .archive, kind: .notABundle, "not an Airlock bundle (a bundle is the signed .airlock file 'airlock-pack build' writes)")
         if entryCount == 0, position == 0 {
             // No tar header at all (no "ustar" magic where every bundle has it): not a bundle,
             // whatever libarchive thinks of it. A tar with a bad first header keeps its reason.
@@ -376,7 +396,8 @@ public final class BundleArchiveReader {
                 return input.bytes(at: offset, count: count)
             }
             if case .needBytes(let end) = outcome, input.atEnd, input.position < end {
-                return AirlockError(.archive, kind: .truncated, "bundle is truncated: the header at offset \(position) is cut off", cause: libarchive.cause)
+                return AirlockError(
+                    .archive, kind: .truncated, "bundle is truncated: the header at offset \(position) is cut off", cause: libarchive.cause)
             }
         } catch {
             // Our own reason for refusing the header is more precise than libarchive's.
@@ -486,7 +507,8 @@ final class RawInput: ArchiveIO {
             slotLength[slot] = count
             if count < blockSize { atEnd = true }
             if position == 0, let kind = Self.wholeArchiveCompression(UnsafeRawBufferPointer(rebasing: slots[slot][..<count])) {
-                failure = AirlockError(.archive, kind: .notABundle, "bundle is compressed as a whole (\(kind)): only an uncompressed pax tar is accepted")
+                failure = AirlockError(
+                    .archive, kind: .notABundle, "bundle is compressed as a whole (\(kind)): only an uncompressed pax tar is accepted")
                 return false
             }
             position += Int64(count)

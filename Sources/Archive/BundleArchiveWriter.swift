@@ -103,9 +103,10 @@ public final class BundleArchiveWriter {
                 return nil
             }
             if let failure { throw failure }
-            return record(WrittenEntry(
-                path: path, kind: .file, encoding: .stored, executable: executable,
-                storedSize: Int64(bytes.count), plainSize: Int64(bytes.count)))
+            return record(
+                WrittenEntry(
+                    path: path, kind: .file, encoding: .stored, executable: executable,
+                    storedSize: Int64(bytes.count), plainSize: Int64(bytes.count)))
         }
     }
 
@@ -156,9 +157,10 @@ public final class BundleArchiveWriter {
             try claim(header.path)
             try writeHeader(path: header.path, kind: .file, size: header.size, executable: header.isExecutable)
             try reader.readChunks(maxChunk: blockSize) { (chunk: UnsafeRawBufferPointer) throws(AirlockError) in try writeData(chunk) }
-            return record(WrittenEntry(
-                path: header.path, kind: .file, encoding: .stored, executable: header.isExecutable,
-                storedSize: header.size, plainSize: header.size))
+            return record(
+                WrittenEntry(
+                    path: header.path, kind: .file, encoding: .stored, executable: header.isExecutable,
+                    storedSize: header.size, plainSize: header.size))
         }
     }
 

@@ -61,7 +61,9 @@ struct TarEntryHeaders {
         if first[156] == UInt8(ascii: "x") {
             let dataSize = try octalField(first[124..<136], "pax header size", at: offset)
             guard dataSize <= Int64(maxExtendedHeader) else {
-                throw AirlockError(.archive, kind: .overLimit, "bundle header at offset \(offset): pax extended header is \(dataSize) bytes, over the limit of \(maxExtendedHeader)")
+                throw AirlockError(
+                    .archive, kind: .overLimit,
+                    "bundle header at offset \(offset): pax extended header is \(dataSize) bytes, over the limit of \(maxExtendedHeader)")
             }
             let size = Int(dataSize)
             guard let data = bytes(offset + 512, size) else { return .needBytes(end: offset + 512 + Int64(size)) }
@@ -90,7 +92,8 @@ struct TarEntryHeaders {
         case UInt8(ascii: "0"), UInt8(ascii: "5"):
             break
         default:
-            throw AirlockError(.archive, kind: .unsafeEntry, "bundle entry '\(label)' is \(typeName(typeflag)): only regular files and directories are allowed")
+            throw AirlockError(
+                .archive, kind: .unsafeEntry, "bundle entry '\(label)' is \(typeName(typeflag)): only regular files and directories are allowed")
         }
 
         let mode = try octalField(main[100..<108], "mode", at: offset)
@@ -104,8 +107,9 @@ struct TarEntryHeaders {
         if typeflag == UInt8(ascii: "5") && size != 0 {
             throw AirlockError(.archive, kind: .malformedArchive, "bundle entry '\(label)' is a directory with \(size) bytes of data")
         }
-        return .entry(TarEntryHeaders(
-            pathBytes: path, typeflag: typeflag, size: size, permissions: UInt16(mode & 0o777), length: length))
+        return .entry(
+            TarEntryHeaders(
+                pathBytes: path, typeflag: typeflag, size: size, permissions: UInt16(mode & 0o777), length: length))
     }
 
     /// The size rule (see the type's documentation).
@@ -113,23 +117,28 @@ struct TarEntryHeaders {
         let field = sizeField(ustar)
         guard let pax else {
             guard case .octal(let value)? = field else {
-                throw AirlockError(.archive, kind: .malformedArchive, "bundle entry '\(label)' has a malformed or non-octal ustar size field and no pax size record")
+                throw AirlockError(
+                    .archive, kind: .malformedArchive, "bundle entry '\(label)' has a malformed or non-octal ustar size field and no pax size record")
             }
             guard value < eightGiB else {
-                throw AirlockError(.archive, kind: .malformedArchive, "bundle entry '\(label)' is \(value) bytes (8 GiB or more) without a pax size record")
+                throw AirlockError(
+                    .archive, kind: .malformedArchive, "bundle entry '\(label)' is \(value) bytes (8 GiB or more) without a pax size record")
             }
             return value
         }
         guard let declared = canonicalDecimal(pax) else {
-            throw AirlockError(.archive, kind: .malformedArchive, "bundle entry '\(label)' has a malformed pax size record '\(BundlePath.printable(pax))'")
+            throw AirlockError(
+                .archive, kind: .malformedArchive, "bundle entry '\(label)' has a malformed pax size record '\(BundlePath.printable(pax))'")
         }
         guard let field else {
-            throw AirlockError(.archive, kind: .malformedArchive, "bundle entry '\(label)' has a malformed ustar size field beside pax size \(declared)")
+            throw AirlockError(
+                .archive, kind: .malformedArchive, "bundle entry '\(label)' has a malformed ustar size field beside pax size \(declared)")
         }
         guard field.value == declared else {
             throw AirlockError(
                 .archive, kind: .malformedArchive,
-                "bundle entry '\(label)': pax size \(declared) disagrees with the ustar header's size \(field.value); refusing an archive that tar readers would split differently")
+                "bundle entry '\(label)': pax size \(declared) disagrees with the ustar header's size \(field.value); refusing an archive that tar readers would split differently"
+            )
         }
         return declared
     }

@@ -163,7 +163,9 @@ public struct Manifest: Codable, Sendable, Equatable {
         do {
             manifest = try decoder.decode(Manifest.self, from: Data(bytes))
         } catch {
-            throw AirlockError(.invalidInput, kind: .invalidManifest, "manifest.json is not a valid manifest", cause: ManifestCodingError(text: DecodingErrorText.describe(error)))
+            throw AirlockError(
+                .invalidInput, kind: .invalidManifest, "manifest.json is not a valid manifest",
+                cause: ManifestCodingError(text: DecodingErrorText.describe(error)))
         }
         try manifest.validate(limits: limits)
         // One document, one spelling: what was signed must be exactly what `encoded()` writes
@@ -172,7 +174,8 @@ public struct Manifest: Codable, Sendable, Equatable {
         guard try manifest.encoded() == bytes else {
             throw AirlockError(
                 .invalidInput, kind: .invalidManifest,
-                "manifest.json is not in its canonical form (sorted keys, each once, no white space): refused, since another reader could read it differently")
+                "manifest.json is not in its canonical form (sorted keys, each once, no white space): refused, since another reader could read it differently"
+            )
         }
         return manifest
     }
@@ -185,7 +188,9 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
         _ = try BundleName(name)
         _ = try SemanticVersion(version)
-        guard UTCTime.isValid(created) else { throw refuse("created '\(Printable.escaped(created, limit: 40))' is not a UTC time like 2026-11-29T08:00:00Z") }
+        guard UTCTime.isValid(created) else {
+            throw refuse("created '\(Printable.escaped(created, limit: 40))' is not a UTC time like 2026-11-29T08:00:00Z")
+        }
         do throws(AirlockError) { _ = try BundleName(base.name) } catch { throw refuse("the base's \(error.message)") }
         if let format = base.format, !Self.isToken(format) {
             throw refuse("base format '\(Printable.escaped(format, limit: 40))' is not a-z, 0-9 and '-'")
@@ -254,10 +259,11 @@ public struct Manifest: Codable, Sendable, Equatable {
             }
             guard variants.insert(runtime.variant).inserted else { throw refuse("runtime variant '\(runtime.variant)' twice") }
             for need in runtime.requires where !Self.isRequirement(need) {
-                throw refuse("runtime '\(runtime.variant)' requires '\(Printable.escaped(need, limit: 80))': not 1 to 64 of a-z, 0-9 and . _ - + = < >")
+                throw refuse(
+                    "runtime '\(runtime.variant)' requires '\(Printable.escaped(need, limit: 80))': not 1 to 64 of a-z, 0-9 and . _ - + = < >")
             }
             guard runtime.path.hasSuffix("/"), runtime.executable.hasPrefix(runtime.path),
-                  let entry = byPath[runtime.executable], entry.isExecutable
+                let entry = byPath[runtime.executable], entry.isExecutable
             else { throw refuse("runtime '\(runtime.variant)' has no executable program at '\(runtime.executable)'") }
         }
     }

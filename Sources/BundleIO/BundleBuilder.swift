@@ -61,7 +61,8 @@ public enum BundleBuilder {
             let size = UInt64(try fileSize(file.source))
             var entry = Manifest.FileEntry(
                 path: file.path, size: size, mode: file.executable ? "0755" : "0644",
-                sha256: placeholderDigest, chunks: size > chunkSize ? Array(repeating: placeholderDigest, count: Int((size + chunkSize - 1) / chunkSize)) : nil,
+                sha256: placeholderDigest,
+                chunks: size > chunkSize ? Array(repeating: placeholderDigest, count: Int((size + chunkSize - 1) / chunkSize)) : nil,
                 encoding: .stored, storedSize: size)
             if case .zstd = file.encoding {
                 let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
@@ -184,16 +185,18 @@ public enum BundleBuilder {
             files.append(PlannedFile(path: BundleLayout.basePath(fileName: lastComponent(path)), source: path, executable: false, encoding: .stored))
         }
         for adapter in spec.adapters {
-            files.append(PlannedFile(
-                path: BundleLayout.adapterPath(name: adapter.name, fileName: lastComponent(adapter.path)),
-                source: adapter.path, executable: false, encoding: .stored))
+            files.append(
+                PlannedFile(
+                    path: BundleLayout.adapterPath(name: adapter.name, fileName: lastComponent(adapter.path)),
+                    source: adapter.path, executable: false, encoding: .stored))
         }
         for runtime in spec.runtimes {
             for relative in try regularFiles(under: runtime.path) {
                 let source = runtime.path + "/" + relative
-                files.append(PlannedFile(
-                    path: BundleLayout.runtimeFolder(variant: runtime.variant) + relative, source: source,
-                    executable: isExecutable(source), encoding: .zstd(level: runtimeCompressionLevel)))
+                files.append(
+                    PlannedFile(
+                        path: BundleLayout.runtimeFolder(variant: runtime.variant) + relative, source: source,
+                        executable: isExecutable(source), encoding: .zstd(level: runtimeCompressionLevel)))
             }
         }
         return files
@@ -215,7 +218,8 @@ public enum BundleBuilder {
         }
         let runtimes = spec.runtimes.map { runtime in
             let folder = BundleLayout.runtimeFolder(variant: runtime.variant)
-            return Manifest.RuntimeVariant(variant: runtime.variant, path: folder, executable: folder + runtime.executable, requires: runtime.requires)
+            return Manifest.RuntimeVariant(
+                variant: runtime.variant, path: folder, executable: folder + runtime.executable, requires: runtime.requires)
         }
         return Manifest(
             name: spec.name.rawValue, version: spec.version.description, created: timestamp(created), base: base,
@@ -265,7 +269,8 @@ public enum BundleBuilder {
                 case S_IFDIR: try walk(child)
                 case S_IFREG: found.append(child)
                 default:
-                    throw AirlockError(.invalidInput, "'\(folder)/\(child)' is not a regular file or folder (links and special files cannot go into a bundle)")
+                    throw AirlockError(
+                        .invalidInput, "'\(folder)/\(child)' is not a regular file or folder (links and special files cannot go into a bundle)")
                 }
             }
         }

@@ -148,9 +148,10 @@ public enum BundleVerifier {
             return .refused(error)
         }
         progress?.end()
-        return .verified(VerifiedBundle(
-            manifest: manifest, manifestBytes: head.manifestBytes, signers: signers, fileCount: expected.count,
-            payloadBytes: expected.reduce(0) { $0 + $1.size }, bundleBytes: (try? BundleBuilder.fileSize(path)) ?? 0))
+        return .verified(
+            VerifiedBundle(
+                manifest: manifest, manifestBytes: head.manifestBytes, signers: signers, fileCount: expected.count,
+                payloadBytes: expected.reduce(0) { $0 + $1.size }, bundleBytes: (try? BundleBuilder.fileSize(path)) ?? 0))
     }
 
     /// Reads the manifest and signatures, deciding nothing about trust.
@@ -174,7 +175,9 @@ public enum BundleVerifier {
     static func readHead(_ reader: BundleArchiveReader) throws(Refusal) -> Head {
         let first = try refusing(.format) { () throws(AirlockError) in try reader.next() }
         guard let first, first.path == manifestEntryName, first.kind == .file else {
-            throw Refusal(stage: .format, .notABundle, "the first entry is \(first.map { "'\($0.path)'" } ?? "missing"), not \(manifestEntryName): not an Airlock bundle")
+            throw Refusal(
+                stage: .format, .notABundle,
+                "the first entry is \(first.map { "'\($0.path)'" } ?? "missing"), not \(manifestEntryName): not an Airlock bundle")
         }
         let manifestBytes = try refusing(.format) { () throws(AirlockError) in try reader.readAll(limit: ManifestLimits.standard.maxBytes) }
         let manifest = try refusing(.format, kind: .invalidManifest) { () throws(AirlockError) in try Manifest.decode(manifestBytes) }
@@ -184,7 +187,9 @@ public enum BundleVerifier {
         var next = try refusing(.format) { () throws(AirlockError) in try reader.next() }
         while let entry = next, entry.path.hasPrefix(signaturesDirectory + "/") {
             guard let (number, kind) = signatureEntry(entry.path), number <= BundleLayout.maxSignatures else {
-                throw Refusal(stage: .signatures, .malformedSignature, "'\(entry.path)' is not a signature entry this Airlock reads (at most \(BundleLayout.maxSignatures))")
+                throw Refusal(
+                    stage: .signatures, .malformedSignature,
+                    "'\(entry.path)' is not a signature entry this Airlock reads (at most \(BundleLayout.maxSignatures))")
             }
             let bytes = try refusing(.signatures) { () throws(AirlockError) in try reader.readAll(limit: BundleLayout.maxSignatureBytes) }
             switch kind {
@@ -213,7 +218,9 @@ public enum BundleVerifier {
         let name = path.dropFirst(signaturesDirectory.count + 1)
         for (suffix, kind) in [(".dsse.json", SignatureKind.envelope), (".chain.pem", .chain)] where name.hasSuffix(suffix) {
             let digits = name.dropLast(suffix.count)
-            guard !digits.isEmpty, digits.count <= 3, digits.allSatisfy(\.isNumber), !digits.hasPrefix("0"), let number = Int(digits) else { return nil }
+            guard !digits.isEmpty, digits.count <= 3, digits.allSatisfy(\.isNumber), !digits.hasPrefix("0"), let number = Int(digits) else {
+                return nil
+            }
             return (number, kind)
         }
         return nil

@@ -48,7 +48,7 @@ public struct ClientKey: Sendable, CustomStringConvertible {
             let idStart = 4
             let secretStart = idStart + Self.keyIDLength + 1
             guard bytes.count == Self.length, bytes[0] == UInt8(ascii: "a"), bytes[1] == UInt8(ascii: "l"),
-                  bytes[2] == UInt8(ascii: "k"), bytes[3] == UInt8(ascii: "_"), bytes[secretStart - 1] == UInt8(ascii: "_")
+                bytes[2] == UInt8(ascii: "k"), bytes[3] == UInt8(ascii: "_"), bytes[secretStart - 1] == UInt8(ascii: "_")
             else { return nil }
             for index in idStart..<secretStart - 1 where base32[Int(bytes[index])] == 0xff { return nil }
             for index in secretStart..<bytes.count where base64[Int(bytes[index])] == 0xff { return nil }

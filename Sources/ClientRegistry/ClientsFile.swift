@@ -94,14 +94,18 @@ public struct ClientsFile: Sendable, Equatable {
         try Self.check(name: name)
         try Self.check(adapters: adapters, readsMetrics: readsMetrics)
         if let existing = activeClient(named: name) {
-            throw AirlockError(.refused, "a client named '\(name)' already exists (key \(existing.presentedKeyID), added \(existing.created)): revoke it first to give it a new key, or choose another name")
+            throw AirlockError(
+                .refused,
+                "a client named '\(name)' already exists (key \(existing.presentedKeyID), added \(existing.created)): revoke it first to give it a new key, or choose another name"
+            )
         }
         var key = try ClientKey.generate()
         while clients.contains(where: { $0.keyID == key.keyID }) { key = try ClientKey.generate() }
         let hash = try PasswordHash.make(password: key.hashInput, parameters: parameters)
-        clients.append(APIClient(
-            name: name, keyID: key.keyID, keyHash: hash, adapters: adapters, created: UTCTime.text(secondsSince1970: secondsSince1970),
-            readsMetrics: readsMetrics))
+        clients.append(
+            APIClient(
+                name: name, keyID: key.keyID, keyHash: hash, adapters: adapters, created: UTCTime.text(secondsSince1970: secondsSince1970),
+                readsMetrics: readsMetrics))
         return key
     }
 
@@ -126,13 +130,17 @@ public struct ClientsFile: Sendable, Equatable {
             isLowerAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
         }
         guard !bytes.isEmpty, bytes.count <= 64, allowed, isLowerAlphanumeric(bytes[0]) else {
-            throw AirlockError(.invalidInput, "client name '\(name)' is not allowed: use 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit")
+            throw AirlockError(
+                .invalidInput, "client name '\(name)' is not allowed: use 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit")
         }
     }
 
     static func check(adapters: [String], readsMetrics: Bool) throws(AirlockError) {
         guard !adapters.isEmpty || readsMetrics else {
-            throw AirlockError(.invalidInput, "a client needs at least one model it may use (an adapter name, the bundle name for the base model, or '*'), or the right to read /metrics")
+            throw AirlockError(
+                .invalidInput,
+                "a client needs at least one model it may use (an adapter name, the bundle name for the base model, or '*'), or the right to read /metrics"
+            )
         }
         for model in adapters where model != allModels {
             let bytes = Array(model.utf8)
@@ -194,7 +202,8 @@ extension ClientsFile {
                 throw refuseEntry("key_id '\(keyID)' is not \(ClientKey.keyIDLength) characters of lower-case base32")
             }
             guard let kdfNode = entry["kdf"] else { throw refuseEntry("missing field 'kdf'") }
-            let kdf = try fields(of: kdfNode, allowed: ["algorithm", "n", "r", "p"], required: ["algorithm", "n", "r", "p"], where: "in the kdf of \(label)", refuse)
+            let kdf = try fields(
+                of: kdfNode, allowed: ["algorithm", "n", "r", "p"], required: ["algorithm", "n", "r", "p"], where: "in the kdf of \(label)", refuse)
             guard kdf["algorithm"]?.text == "scrypt" else {
                 throw refuseEntry("kdf algorithm '\(kdf["algorithm"]?.text ?? "?")' is not supported (only scrypt)")
             }
@@ -240,8 +249,9 @@ extension ClientsFile {
                 if let first = activeNames[name] { throw refuseEntry("client \(first) is also an active client named '\(name)'") }
                 activeNames[name] = number
             }
-            file.clients.append(APIClient(
-                name: name, keyID: keyID, keyHash: hash, adapters: adapters, created: created, revoked: revoked, readsMetrics: readsMetrics))
+            file.clients.append(
+                APIClient(
+                    name: name, keyID: keyID, keyHash: hash, adapters: adapters, created: created, revoked: revoked, readsMetrics: readsMetrics))
         }
         return file
     }

@@ -3,7 +3,11 @@ internal import Synchronization
 /// Counters and histograms for `/metrics`, in the Prometheus text format (0.0.4). Labels are
 /// bounded: the model label is one of the served models or `-`, never a client-chosen string.
 final class GatewayMetrics: Sendable {
-    struct RequestKey: Hashable { let endpoint: String; let model: String; let status: Int }
+    struct RequestKey: Hashable {
+        let endpoint: String
+        let model: String
+        let status: Int
+    }
     struct Histogram {
         /// Whole requests: milliseconds to minutes.
         static let requestBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
@@ -71,7 +75,9 @@ final class GatewayMetrics: Sendable {
             lines.append("# TYPE \(name) \(type)")
         }
         family("airlock_requests_total", "counter", "Requests answered, by endpoint, model and HTTP status.")
-        for (key, value) in snapshot.requests.sorted(by: { ($0.key.endpoint, $0.key.model, $0.key.status) < ($1.key.endpoint, $1.key.model, $1.key.status) }) {
+        for (key, value) in snapshot.requests.sorted(by: {
+            ($0.key.endpoint, $0.key.model, $0.key.status) < ($1.key.endpoint, $1.key.model, $1.key.status)
+        }) {
             lines.append("airlock_requests_total{endpoint=\"\(key.endpoint)\",model=\"\(key.model)\",status=\"\(key.status)\"} \(value)")
         }
         family("airlock_request_duration_seconds", "histogram", "Time from a request's headers to the end of its answer, by model.")
@@ -93,11 +99,14 @@ final class GatewayMetrics: Sendable {
         single("airlock_connections_open", "gauge", "Open client connections.", connections)
         single("airlock_runtime_up", "gauge", "1 when the runtime answers its health check.", runtimeUp ? 1 : 0)
         single("airlock_runtime_lost_total", "counter", "Times the runtime stopped answering.", snapshot.runtimeRestarts)
-        single("airlock_authentication_failures_total", "counter", "Requests refused for missing, wrong or revoked keys.", snapshot.authenticationFailures)
+        single(
+            "airlock_authentication_failures_total", "counter", "Requests refused for missing, wrong or revoked keys.",
+            snapshot.authenticationFailures)
         single("airlock_audit_failures_total", "counter", "Requests refused because the audit log could not be written.", snapshot.auditFailures)
         family(
             "airlock_audit_write_seconds", "histogram",
-            "Time from handing a request's audit record to the log to its being on disk (group commit with fdatasync): what the audit log adds to a request.")
+            "Time from handing a request's audit record to the log to its being on disk (group commit with fdatasync): what the audit log adds to a request."
+        )
         lines += snapshot.auditWrites.lines("airlock_audit_write_seconds", labels: "")
         return lines.joined(separator: "\n") + "\n"
     }

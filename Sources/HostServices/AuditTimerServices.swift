@@ -43,7 +43,8 @@ public enum AuditTimerServices {
         guard layout.root == "/", rendered.contains(where: \.rendered), (try? Services.requireSystemd()) != nil else { return rendered }
         let units = AuditTimer.allCases.flatMap { [$0.timer, $0.service] }
         let shown = (try? Services.capture("/usr/bin/systemctl", ["show", "-p", SystemdView.properties.joined(separator: ",")] + units)) ?? ""
-        let listed = (try? Services.capture("/usr/bin/systemctl", ["list-timers", "--all", "--output=json"] + AuditTimer.allCases.map(\.timer))) ?? ""
+        let listed =
+            (try? Services.capture("/usr/bin/systemctl", ["list-timers", "--all", "--output=json"] + AuditTimer.allCases.map(\.timer))) ?? ""
         return SystemdView(show: shown, timerList: listed, clock: .now).states(rendered)
     }
 
@@ -58,8 +59,9 @@ public enum AuditTimerServices {
             let path = layout.unitDirectory + "/" + AuditTimer.seal.timer
             return [HostFinding(kind: .unitDrift, path: path, detail: "cannot render the audit timers to compare: \(error)")]
         }
-        guard expected.contains(where: { FileManager.default.fileExists(atPath: $0.path) })
-            || !Services.bundlesWithUnits(layout: layout, store: store).isEmpty
+        guard
+            expected.contains(where: { FileManager.default.fileExists(atPath: $0.path) })
+                || !Services.bundlesWithUnits(layout: layout, store: store).isEmpty
         else { return [] }
         var findings = expected.compactMap { Services.drift($0, renderedFor: "", fix: "'airlock doctor --repair' renders it again") }
         for state in states(layout: layout) where state.enabled != nil {
@@ -146,7 +148,9 @@ public struct SystemdView {
             state.enabled = timer["LoadState"] == "loaded" ? timer["UnitFileState"] : timer["LoadState"]
             state.active = timer["ActiveState"].map { active in timer["SubState"].map { "\(active) (\($0))" } ?? active }
             let triggered = runs[state.timer]?.last
-            let started = service["ExecMainStartTimestampMonotonic"].flatMap { Int64($0) }.flatMap { $0 > 0 ? clock.realtime - (clock.monotonic - $0) : nil }
+            let started = service["ExecMainStartTimestampMonotonic"].flatMap { Int64($0) }.flatMap {
+                $0 > 0 ? clock.realtime - (clock.monotonic - $0) : nil
+            }
             state.lastRun = [triggered, started].compactMap { $0 }.max().map(Self.text)
             state.nextRun = runs[state.timer]?.next.map(Self.text)
             state.lastResult = started == nil ? nil : service["Result"]

@@ -70,7 +70,9 @@ public enum HostDoctor {
         let timerPaths = Set(timers.map(\.path))
         let paths = findings.filter { $0.kind == .unitDrift && !timerPaths.contains($0.path) }.map(\.path)
         var drifted = Set(paths.compactMap { Services.bundleName(ofUnitPath: $0) })
-        if paths.contains(where: { Services.bundleName(ofUnitPath: $0) == nil }), let any = Services.bundlesWithUnits(layout: layout, store: store).first {
+        if paths.contains(where: { Services.bundleName(ofUnitPath: $0) == nil }),
+            let any = Services.bundlesWithUnits(layout: layout, store: store).first
+        {
             drifted.insert(any)  // a shared sysusers.d/tmpfiles.d file: any bundle renders it
         }
         for name in drifted.sorted() {

@@ -13,7 +13,8 @@ public enum RuntimeDevices {
         guard plan.runsOnGPU else { return [] }
         let nodes = try HostProbe(root: hostRoot).cudaDeviceNodes()
         let lacking =
-            nodes.isEmpty ? "no NVIDIA GPU device node (/dev/nvidiaN beside /dev/nvidiactl)"
+            nodes.isEmpty
+            ? "no NVIDIA GPU device node (/dev/nvidiaN beside /dev/nvidiactl)"
             : nodes.contains("/dev/nvidia-uvm") ? nil : "no /dev/nvidia-uvm (CUDA's unified memory device)"
         if let lacking {
             throw AirlockError(

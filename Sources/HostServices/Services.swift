@@ -64,7 +64,9 @@ public enum Services {
         public var listen: String
     }
 
-    public static func input(plan: ServicePlan, layout: HostLayout, settings: ServiceSettings, serve: String, devices: [String] = []) -> ServiceUnitInput {
+    public static func input(
+        plan: ServicePlan, layout: HostLayout, settings: ServiceSettings, serve: String, devices: [String] = []
+    ) -> ServiceUnitInput {
         var serveArguments = [plan.name, "--listen", settings.listen.description]
         if layout.root != "/" { serveArguments = ["--root", layout.root] + serveArguments }
         return ServiceUnitInput(
@@ -85,7 +87,8 @@ public enum Services {
     }
 
     /// The same for a plan in hand (`install` passes the one of the version it just verified).
-    public static func render(plan: ServicePlan, layout: HostLayout, hostRoot: String = "/") throws(AirlockError) -> ([RenderedFile], ServiceSettings) {
+    public static func render(plan: ServicePlan, layout: HostLayout, hostRoot: String = "/") throws(AirlockError) -> ([RenderedFile], ServiceSettings)
+    {
         let name = plan.name
         let settings = try ServiceSettings.load(layout: layout, name: name)
         let serve = try Executables.sibling("airlock-serve")
@@ -120,14 +123,18 @@ public enum Services {
         for name in bundlesWithUnits(layout: layout, store: store) {
             let units = [ServiceUnits.runtimeUnit(name), ServiceUnits.gatewayUnit(name)].map { layout.unitDirectory + "/" + $0 }
             guard let version = store.current(name: name) else {
-                findings.append(HostFinding(kind: .unitDrift, path: units[1], detail: "units of '\(name)', which has no current version: 'airlock remove \(name) --force' removes them"))
+                findings.append(
+                    HostFinding(
+                        kind: .unitDrift, path: units[1],
+                        detail: "units of '\(name)', which has no current version: 'airlock remove \(name) --force' removes them"))
                 continue
             }
             let expected: [RenderedFile]
             do {
                 expected = try render(name: name, layout: layout, hostRoot: store.hostRoot).0
             } catch {
-                findings.append(HostFinding(kind: .unitDrift, path: units[1], detail: "cannot render the units of \(name) \(version) to compare: \(error)"))
+                findings.append(
+                    HostFinding(kind: .unitDrift, path: units[1], detail: "cannot render the units of \(name) \(version) to compare: \(error)"))
                 continue
             }
             for file in expected where !findings.contains(where: { $0.path == file.path }) {
@@ -152,7 +159,8 @@ public enum Services {
         let want = file.contents.split(separator: "\n", omittingEmptySubsequences: false)
         let line = Array(zip(have, want)).firstIndex { $0 != $1 } ?? min(have.count, want.count)
         let shown = line < have.count ? "'\(have[line])'" : "(end of file)"
-        return HostFinding(kind: .unitDrift, path: file.path, detail: "differs from what Airlock renders\(renderedFor) at line \(line + 1): \(shown); \(fix)")
+        return HostFinding(
+            kind: .unitDrift, path: file.path, detail: "differs from what Airlock renders\(renderedFor) at line \(line + 1): \(shown); \(fix)")
     }
 
     /// Renders and writes the units and the audit timers; starts them when `start` and the root is `/`.
@@ -187,7 +195,8 @@ public enum Services {
         // version's catalog at its start.
         try systemctl(["restart", outcome.runtimeUnit, outcome.gatewayUnit])
         try AuditTimerServices.enable()
-        return Outcome(files: outcome.files, started: true, gatewayUnit: outcome.gatewayUnit, runtimeUnit: outcome.runtimeUnit, listen: outcome.listen)
+        return Outcome(
+            files: outcome.files, started: true, gatewayUnit: outcome.gatewayUnit, runtimeUnit: outcome.runtimeUnit, listen: outcome.listen)
     }
 
     /// Writes rendered files in place, atomically (0644; folders 0755 made as needed).

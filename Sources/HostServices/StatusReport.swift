@@ -30,9 +30,10 @@ public struct StatusReport: Encodable {
                 default: left.version < right.version
                 }
             }
-            bundles.append(Bundle(
-                name: name, current: store.current(name: name), floor: state.floor, history: state.history, versions: versions,
-                services: layout.map { Services.states(name: name, layout: $0) }))
+            bundles.append(
+                Bundle(
+                    name: name, current: store.current(name: name), floor: state.floor, history: state.history, versions: versions,
+                    services: layout.map { Services.states(name: name, layout: $0) }))
         }
         return StatusReport(bundles: bundles)
     }

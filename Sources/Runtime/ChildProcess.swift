@@ -182,9 +182,11 @@ private final class SpawnerThread: @unchecked Sendable {
         sem_init(done, 0, 0)
         var thread = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(&thread, nil, { context in
-            Unmanaged<SpawnerThread>.fromOpaque(context!).takeUnretainedValue().serve()
-        }, context)
+        let created = pthread_create(
+            &thread, nil,
+            { context in
+                Unmanaged<SpawnerThread>.fromOpaque(context!).takeUnretainedValue().serve()
+            }, context)
         precondition(created == 0, "cannot start the thread that spawns child processes (error \(created))")
         pthread_detach(thread)
     }

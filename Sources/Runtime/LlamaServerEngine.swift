@@ -96,9 +96,10 @@ public struct LlamaServerEngine: InferenceEngine, Equatable {
 
     /// `loraField` as JSON; a name that is no adapter (the base model's) applies none.
     func loraList(applying adapter: String?) -> JSONValue {
-        .array(adapters.enumerated().map { index, candidate in
-            .object([("id", .int(Int64(index))), ("scale", .int(candidate.name == adapter ? 1 : 0))])
-        })
+        .array(
+            adapters.enumerated().map { index, candidate in
+                .object([("id", .int(Int64(index))), ("scale", .int(candidate.name == adapter ? 1 : 0))])
+            })
     }
 
     // MARK: InferenceEngine

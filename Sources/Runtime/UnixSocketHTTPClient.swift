@@ -141,7 +141,8 @@ public struct UnixSocketHTTPClient: Sendable {
         var index = 0
         while index < bytes.count {
             guard let lineEnd = bytes[index...].firstRange(of: [13, 10]) else { break }
-            let sizeText = String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self)
+            let sizeText =
+                String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self)
                 .split(separator: ";").first.map(String.init) ?? ""
             guard let size = Int(sizeText.trimmingCharacters(in: " "), radix: 16) else {
                 throw AirlockError(.io, "malformed chunk size '\(sizeText)'")

@@ -144,7 +144,8 @@ public struct BundleStore: Sendable {
         defer { lock.release() }
         var state = try loadState(name: name)
         guard state.installed[version] != nil, directoryExists(layout.versionDirectory(name: name, version: version)) else {
-            throw AirlockError(.invalidInput, "\(name) \(version) is not installed (installed: \(state.installed.keys.sorted().joined(separator: ", ")))")
+            throw AirlockError(
+                .invalidInput, "\(name) \(version) is not installed (installed: \(state.installed.keys.sorted().joined(separator: ", ")))")
         }
         let previous = current(name: name)
         try activateLocked(name: name, version: version, state: &state)
@@ -273,7 +274,10 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
         let state = try store.loadState(name: name)
         if let floorText = state.floor, let floor = try? SemanticVersion(floorText), !(floor < version) {
             guard allowDowngrade else {
-                throw AirlockError(.refused, "\(name) \(manifest.version) is not newer than \(floorText), the highest version ever activated; installing it needs --allow-downgrade")
+                throw AirlockError(
+                    .refused,
+                    "\(name) \(manifest.version) is not newer than \(floorText), the highest version ever activated; installing it needs --allow-downgrade"
+                )
             }
             downgradeUsed = true
         }
@@ -283,8 +287,11 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
                 ((try? store.loadState(name: other))?.installed.keys.map { (other, $0) }) ?? []
             }
             let found = bases.contains { other, installedVersion in
-                guard let data = FileManager.default.contents(atPath: layout.versionDirectory(name: other, version: installedVersion) + "/" + manifestEntryName),
-                      let baseManifest = try? Manifest.decode(Array(data)) else { return false }
+                guard
+                    let data = FileManager.default.contents(
+                        atPath: layout.versionDirectory(name: other, version: installedVersion) + "/" + manifestEntryName),
+                    let baseManifest = try? Manifest.decode(Array(data))
+                else { return false }
                 return baseManifest.shipsBase && baseManifest.base.digest == baseDigest
             }
             guard found else {
@@ -298,7 +305,9 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
         let needs = ResourceNeeds(diskBytes: payload + payload / 20 + (1 << 20), memoryBytes: 0)
         if manifest.runtimes.isEmpty {
             if facts.freeDiskBytes < needs.diskBytes {
-                throw AirlockError(.refused, "needs \(ByteCount.text(needs.diskBytes)) of free disk in \(layout.storeDirectory), \(ByteCount.text(facts.freeDiskBytes)) free")
+                throw AirlockError(
+                    .refused,
+                    "needs \(ByteCount.text(needs.diskBytes)) of free disk in \(layout.storeDirectory), \(ByteCount.text(facts.freeDiskBytes)) free")
             }
         } else {
             switch RuntimeSelector.choose(variants: manifest.runtimes, host: facts, needs: needs) {

@@ -14,8 +14,8 @@ public struct CUDAVersion: Hashable, Comparable, Sendable, Codable, CustomString
     public init?(_ text: some StringProtocol) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 1 || parts.count == 2,
-              parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) && $0.count <= 4 }),
-              let major = Int(parts[0]), let minor = parts.count == 2 ? Int(parts[1]) : 0
+            parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) && $0.count <= 4 }),
+            let major = Int(parts[0]), let minor = parts.count == 2 ? Int(parts[1]) : 0
         else { return nil }
         self.init(major: major, minor: minor)
     }
@@ -51,7 +51,7 @@ struct NVIDIADriverVersion: Comparable, Sendable, CustomStringConvertible {
     init?(_ text: some StringProtocol) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2 || parts.count == 3,
-              parts.allSatisfy({ !$0.isEmpty && $0.count <= 6 && $0.allSatisfy(\.isASCIIDigit) })
+            parts.allSatisfy({ !$0.isEmpty && $0.count <= 6 && $0.allSatisfy(\.isASCIIDigit) })
         else { return nil }
         description = String(text)
         components = parts.map { Int($0)! }
@@ -127,7 +127,7 @@ enum CUDADriverTable {
         guard let floor = majorFloors[major].flatMap({ NVIDIADriverVersion($0) }) else { return nil }
         guard let minor else { return floor }
         guard let release = releases.first(where: { $0.cuda == CUDAVersion(major: major, minor: minor) }),
-              let driver = NVIDIADriverVersion(release.driver)
+            let driver = NVIDIADriverVersion(release.driver)
         else { return nil }
         return max(floor, driver)
     }

@@ -98,8 +98,8 @@ public enum RuntimeRequirement: Hashable, Sendable, CustomStringConvertible {
         let number = text.dropLast(unit.suffix.count)
         let parts = number.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 1 || parts.count == 2,
-              parts.allSatisfy({ !$0.isEmpty && $0.count <= 12 && $0.allSatisfy(\.isASCIIDigit) }),
-              let whole = UInt64(parts[0])
+            parts.allSatisfy({ !$0.isEmpty && $0.count <= 12 && $0.allSatisfy(\.isASCIIDigit) }),
+            let whole = UInt64(parts[0])
         else { return nil }
         let scale = UInt64(1) << unit.shift
         let (wholeBytes, overflow) = whole.multipliedReportingOverflow(by: scale)

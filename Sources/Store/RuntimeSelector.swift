@@ -175,7 +175,8 @@ public enum RuntimeSelector {
         case (true, let driver?):
             evaluation.failures.append("\(need); driver \(driver) found but no NVIDIA GPU device node")
         case (false, nil):
-            let found = host.nvidiaDriverVersion.map { "unreadable driver version '\($0)'" }
+            let found =
+                host.nvidiaDriverVersion.map { "unreadable driver version '\($0)'" }
                 ?? "no NVIDIA driver found (no /proc/driver/nvidia/version)"
             evaluation.failures.append("\(need); \(found)")
         case (false, let driver?):

@@ -105,9 +105,12 @@ extension BundleStore {
                 let recorded = state.installed[entry] != nil
                 let activated = state.history.contains(entry)
                 if !recorded || !activated {
-                    findings.append(StoreFinding(
-                        kind: .leftover, path: tree,
-                        detail: recorded ? "installed but never made current: an interrupted install" : "tree not recorded in state.json: an interrupted install"))
+                    findings.append(
+                        StoreFinding(
+                            kind: .leftover, path: tree,
+                            detail: recorded
+                                ? "installed but never made current: an interrupted install"
+                                : "tree not recorded in state.json: an interrupted install"))
                     if repair {
                         state.installed[entry] = nil
                         try saveState(state)
@@ -116,16 +119,19 @@ extension BundleStore {
             }
             if let current {
                 if state.installed[current] == nil || !directoryExists(layout.versionDirectory(name: name, version: current)) {
-                    findings.append(StoreFinding(kind: .brokenLink, path: layout.currentLink(name: name), detail: "points at \(current), which is not installed"))
+                    findings.append(
+                        StoreFinding(kind: .brokenLink, path: layout.currentLink(name: name), detail: "points at \(current), which is not installed"))
                 } else if state.history.last != current {
-                    findings.append(StoreFinding(
-                        kind: .unrecordedActivation, path: layout.bundleState(name: name),
-                        detail: "\(current) is current but its activation was not recorded"))
+                    findings.append(
+                        StoreFinding(
+                            kind: .unrecordedActivation, path: layout.bundleState(name: name),
+                            detail: "\(current) is current but its activation was not recorded"))
                     if repair {
                         state.history.removeAll { $0 == current }
                         state.history.append(current)
                         if let candidate = try? SemanticVersion(current),
-                           state.floor.flatMap({ try? SemanticVersion($0) }).map({ $0 < candidate }) ?? true {
+                            state.floor.flatMap({ try? SemanticVersion($0) }).map({ $0 < candidate }) ?? true
+                        {
                             state.floor = current
                         }
                         try saveState(state)
@@ -148,14 +154,16 @@ extension BundleStore {
     /// Why `tree` does not match the manifest stored in it, or nil when every byte matches.
     static func check(tree: String) -> String? {
         guard let data = FileManager.default.contents(atPath: tree + "/" + manifestEntryName),
-              let manifest = try? Manifest.decode(Array(data)) else {
+            let manifest = try? Manifest.decode(Array(data))
+        else {
             return "the tree or its manifest.json is missing or unreadable"
         }
         let expected = Set(manifest.files.map(\.path) + [manifestEntryName, "install.json"])
-        let present = Set(FileManager.default.subpaths(atPath: tree)?.filter { path in
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: tree + "/" + path, isDirectory: &isDirectory) && !isDirectory.boolValue
-        } ?? [])
+        let present = Set(
+            FileManager.default.subpaths(atPath: tree)?.filter { path in
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: tree + "/" + path, isDirectory: &isDirectory) && !isDirectory.boolValue
+            } ?? [])
         if let extra = present.subtracting(expected).sorted().first { return "'\(extra)' is not in the manifest" }
         for file in manifest.files {
             let path = tree + "/" + file.path

@@ -34,8 +34,14 @@ struct NodeDecoder: Decoder {
 struct PathKey: CodingKey {
     let stringValue: String
     let intValue: Int?
-    init(stringValue: String) { self.stringValue = stringValue; intValue = nil }
-    init(intValue: Int) { stringValue = String(intValue); self.intValue = intValue }
+    init(stringValue: String) {
+        self.stringValue = stringValue
+        intValue = nil
+    }
+    init(intValue: Int) {
+        stringValue = String(intValue)
+        self.intValue = intValue
+    }
 }
 
 /// Which keys of which mappings were read, for the unknown-key check after decoding.
@@ -161,7 +167,8 @@ private struct MappingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer { try child(key).unkeyedContainer() }
 
     func superDecoder() throws -> any Decoder {
-        NodeDecoder(node: .mapping(Node.Mapping(order.compactMap { name in values[name].map { (Node(name), $0) } })), path: codingPath, session: session)
+        NodeDecoder(
+            node: .mapping(Node.Mapping(order.compactMap { name in values[name].map { (Node(name), $0) } })), path: codingPath, session: session)
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder { try child(key) }

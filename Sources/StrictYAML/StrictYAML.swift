@@ -82,7 +82,10 @@ public enum StrictYAML {
             case .scalar(let scalar): anchored = scalar.anchor != nil
             case .mapping(let mapping):
                 anchored = mapping.anchor != nil
-                for (key, value) in mapping { stack.append(key); stack.append(value) }
+                for (key, value) in mapping {
+                    stack.append(key)
+                    stack.append(value)
+                }
             case .sequence(let sequence):
                 anchored = sequence.anchor != nil
                 stack.append(contentsOf: sequence)

@@ -116,8 +116,12 @@ public enum ServiceUnits {
         var gateway = common
         gateway["EXEC_START"] = try SystemdQuoting.execLine(input.serveExecutable, input.serveArguments)
         return [
-            RenderedFile(path: layout.unitDirectory + "/" + runtimeUnit(input.name), contents: try fill(Templates.runtime, runtime, "airlock-runtime@.service.in")),
-            RenderedFile(path: layout.unitDirectory + "/" + gatewayUnit(input.name), contents: try fill(Templates.gateway, gateway, "airlock-serve@.service.in")),
+            RenderedFile(
+                path: layout.unitDirectory + "/" + runtimeUnit(input.name),
+                contents: try fill(Templates.runtime, runtime, "airlock-runtime@.service.in")),
+            RenderedFile(
+                path: layout.unitDirectory + "/" + gatewayUnit(input.name),
+                contents: try fill(Templates.gateway, gateway, "airlock-serve@.service.in")),
             RenderedFile(path: layout.sysusersFile, contents: try fill(Templates.sysusers, common, "airlock.sysusers.conf.in")),
             RenderedFile(path: layout.tmpfilesFile, contents: try fill(Templates.tmpfiles, common, "airlock.tmpfiles.conf.in")),
         ]
@@ -143,11 +147,14 @@ public enum ServiceUnits {
         guard Set(devices).count == devices.count else {
             throw AirlockError(.invalidInput, "the runtime's device list names a node twice: \(devices.joined(separator: " "))")
         }
-        return (["""
-            # Devices: systemd's pseudo devices and, for this GPU variant, exactly the nodes below (as the
-            # host had them when this unit was rendered): bound into the private /dev, which shows nothing
-            # else of the host's, and the only others the device policy lets it open.
-            """, "BindPaths=" + devices.joined(separator: " ")] + devices.map { "DeviceAllow=\($0) rw" }).joined(separator: "\n")
+        return
+            ([
+                """
+                # Devices: systemd's pseudo devices and, for this GPU variant, exactly the nodes below (as the
+                # host had them when this unit was rendered): bound into the private /dev, which shows nothing
+                # else of the host's, and the only others the device policy lets it open.
+                """, "BindPaths=" + devices.joined(separator: " "),
+            ] + devices.map { "DeviceAllow=\($0) rw" }).joined(separator: "\n")
     }
 
     /// The placeholders whose values are whole lines that Airlock itself composed; every other
@@ -161,7 +168,8 @@ public enum ServiceUnits {
     static func fill(_ template: String, _ values: [String: String], _ origin: String) throws(AirlockError) -> String {
         for (key, value) in values where !lineValues.contains(key) {
             if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
-                throw AirlockError(.invalidInput, "the value of @\(key)@ (\(value.debugDescription)) cannot be written into a unit: it holds a control character")
+                throw AirlockError(
+                    .invalidInput, "the value of @\(key)@ (\(value.debugDescription)) cannot be written into a unit: it holds a control character")
             }
         }
         var output = ""
@@ -198,7 +206,9 @@ public enum ServiceUnits {
         let family = address.contains(":") ? AF_INET6 : AF_INET
         guard inet_pton(family, address, &buffer) == 1 else { return false }
         if parts.count == 2 {
-            guard let length = Int(parts[1]), parts[1].allSatisfy(\.isASCII), length >= 0, length <= (family == AF_INET ? 32 : 128) else { return false }
+            guard let length = Int(parts[1]), parts[1].allSatisfy(\.isASCII), length >= 0, length <= (family == AF_INET ? 32 : 128) else {
+                return false
+            }
         }
         return true
     }

@@ -42,7 +42,8 @@ public enum SystemdQuoting {
         guard path.hasPrefix("/"), path.unicodeScalars.allSatisfy(isPlain), !path.contains("%") else {
             throw AirlockError(
                 .invalidInput,
-                "the path '\(path)' cannot be written into a unit file (absolute, letters, digits and _ . / : , = + @ - only); choose a --root without spaces or quotes")
+                "the path '\(path)' cannot be written into a unit file (absolute, letters, digits and _ . / : , = + @ - only); choose a --root without spaces or quotes"
+            )
         }
         return path
     }

@@ -55,27 +55,36 @@ import Testing
 
     @Test func anEnabledTimerShowsItsLastAndNextRunAndADisabledOneIsFlagged() throws {
         let states = SystemdView(show: Self.show, timerList: Self.timers, clock: Self.clock).states(Self.rendered())
-        #expect(states[0] == AuditTimerServices.State(
-            timer: "airlock-audit-seal.timer", service: "airlock-audit-seal.service", rendered: true, enabled: "enabled",
-            active: "active (waiting)", lastRun: "2026-11-29T10:10:28Z", nextRun: "2026-11-29T10:15:28Z", lastResult: "success"))
+        #expect(
+            states[0]
+                == AuditTimerServices.State(
+                    timer: "airlock-audit-seal.timer", service: "airlock-audit-seal.service", rendered: true, enabled: "enabled",
+                    active: "active (waiting)", lastRun: "2026-11-29T10:10:28Z", nextRun: "2026-11-29T10:15:28Z", lastResult: "success"))
         #expect(SystemdView.problem(states[0]) == nil)
-        #expect(states[1] == AuditTimerServices.State(
-            timer: "airlock-audit-retention.timer", service: "airlock-audit-retention.service", rendered: true, enabled: "disabled",
-            active: "inactive (dead)", lastRun: nil, nextRun: nil, lastResult: nil), "never run since boot: no result to show")
+        #expect(
+            states[1]
+                == AuditTimerServices.State(
+                    timer: "airlock-audit-retention.timer", service: "airlock-audit-retention.service", rendered: true, enabled: "disabled",
+                    active: "inactive (dead)", lastRun: nil, nextRun: nil, lastResult: nil), "never run since boot: no result to show")
         #expect(SystemdView.problem(states[1]) == "not enabled (disabled): its service does not run by itself")
     }
 
     @Test func aRunByHandAfterTheLastTriggerIsTheLastRun() throws {
         // The service started 10 s ago, by `systemctl start`: later than the timer's last trigger.
-        let show = Self.show.replacingOccurrences(of: "ExecMainStartTimestampMonotonic=24533144670", with: "ExecMainStartTimestampMonotonic=24707240000")
-            .replacingOccurrences(of: "Result=success\nExecMainStartTimestampMonotonic=2470", with: "Result=exit-code\nExecMainStartTimestampMonotonic=2470")
+        let show = Self.show.replacingOccurrences(
+            of: "ExecMainStartTimestampMonotonic=24533144670", with: "ExecMainStartTimestampMonotonic=24707240000"
+        )
+        .replacingOccurrences(
+            of: "Result=success\nExecMainStartTimestampMonotonic=2470", with: "Result=exit-code\nExecMainStartTimestampMonotonic=2470")
         let state = SystemdView(show: show, timerList: Self.timers, clock: Self.clock).states(Self.rendered())[0]
         #expect(state.lastRun == "2026-11-29T10:13:22Z")
         #expect(state.lastResult == "exit-code")
     }
 
     @Test func aTimerSystemdHasNotLoadedOrStartedIsFlagged() throws {
-        let notLoaded = Self.show.replacingOccurrences(of: "LoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=disabled", with: "LoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=")
+        let notLoaded = Self.show.replacingOccurrences(
+            of: "LoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=disabled",
+            with: "LoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=")
         let missing = SystemdView(show: notLoaded, timerList: Self.timers, clock: Self.clock).states(Self.rendered())[1]
         #expect(missing.enabled == "not-found")
         #expect(SystemdView.problem(missing) == "not enabled (not-found): its service does not run by itself")

@@ -45,9 +45,14 @@ import Testing
 
     /// Verbs of the contract that later issues build.
     static let unbuilt: [(any ParsableCommand.Type, [String])] = contract.filter { root, arguments in
-        let built: Set<String> = ["keygen", "build", "sign", "inspect", "trust", "verify", "install", "list", "status", "activate", "rollback", "remove", "run", "clients", "doctor"]
+        let built: Set<String> = [
+            "keygen", "build", "sign", "inspect", "trust", "verify", "install", "list", "status", "activate", "rollback", "remove", "run", "clients",
+            "doctor",
+        ]
         let verb = arguments.first { !$0.hasPrefix("-") && !$0.hasPrefix("/") } ?? ""
-        if ObjectIdentifier(root) == ObjectIdentifier(AirlockAuditCommand.self) { return !["verify", "checkpoint", "search", "export", "report", "seal"].contains(verb) }
+        if ObjectIdentifier(root) == ObjectIdentifier(AirlockAuditCommand.self) {
+            return !["verify", "checkpoint", "search", "export", "report", "seal"].contains(verb)
+        }
         return !built.contains(verb)
     }
 

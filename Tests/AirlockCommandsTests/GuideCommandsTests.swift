@@ -49,7 +49,9 @@ import Testing
             guard atStart else { continue }
             // `KEY=$(airlock …)` and `$(airlock …)`: the command inside.
             var candidate = word
-            if let equals = candidate.firstIndex(of: "="), !candidate.hasPrefix("-") { candidate = String(candidate[candidate.index(after: equals)...]) }
+            if let equals = candidate.firstIndex(of: "="), !candidate.hasPrefix("-") {
+                candidate = String(candidate[candidate.index(after: equals)...])
+            }
             if candidate.hasPrefix("$(") { candidate = String(candidate.dropFirst(2)) }
             if ["airlock", "airlock-pack", "airlock-audit"].contains(candidate) {
                 current = [candidate]

@@ -21,7 +21,9 @@ import Testing
         try BundleFixture.writeInputs(in: folder, baseBytes: 1 << 20)
         let specPath = folder.file("input/bundle.yaml")
         try String(contentsOfFile: specPath, encoding: .utf8)
-            .replacingOccurrences(of: "{ variant: cpu-generic, path: runtime/cpu-generic/ }", with: "{ variant: cuda12, path: runtime/cpu-generic/, requires: [gpu] }")
+            .replacingOccurrences(
+                of: "{ variant: cpu-generic, path: runtime/cpu-generic/ }", with: "{ variant: cuda12, path: runtime/cpu-generic/, requires: [gpu] }"
+            )
             .write(toFile: specPath, atomically: true, encoding: .utf8)
         let key = try PrivateKey.generate()
         _ = try BundleBuilder.build(spec: try BundleSpec.load(path: specPath), keys: [key], output: folder.file("gpu.airlock"))
@@ -40,11 +42,12 @@ import Testing
         let (files, _) = try Services.render(name: "claims-assistant", layout: layout, hostRoot: host)
         let runtime = try #require(files.first { $0.path.hasSuffix("/airlock-runtime@claims-assistant.service") }).contents
         let lines = runtime.split(separator: "\n").map(String.init)
-        #expect(lines.filter { $0.hasPrefix("BindPaths=") || $0.hasPrefix("DeviceAllow=") } == [
-            "BindPaths=/dev/nvidiactl /dev/nvidia-uvm /dev/nvidia-uvm-tools /dev/nvidia0 /dev/nvidia1",
-            "DeviceAllow=/dev/nvidiactl rw", "DeviceAllow=/dev/nvidia-uvm rw", "DeviceAllow=/dev/nvidia-uvm-tools rw",
-            "DeviceAllow=/dev/nvidia0 rw", "DeviceAllow=/dev/nvidia1 rw",
-        ])
+        #expect(
+            lines.filter { $0.hasPrefix("BindPaths=") || $0.hasPrefix("DeviceAllow=") } == [
+                "BindPaths=/dev/nvidiactl /dev/nvidia-uvm /dev/nvidia-uvm-tools /dev/nvidia0 /dev/nvidia1",
+                "DeviceAllow=/dev/nvidiactl rw", "DeviceAllow=/dev/nvidia-uvm rw", "DeviceAllow=/dev/nvidia-uvm-tools rw",
+                "DeviceAllow=/dev/nvidia0 rw", "DeviceAllow=/dev/nvidia1 rw",
+            ])
         #expect(!runtime.contains("modeset"))
         #expect(!files.contains { $0.path.contains("/airlock-audit-") }, "the audit timers are the host's (AuditTimerServices), not the bundle's")
 
@@ -53,7 +56,9 @@ import Testing
         let lost = #expect(throws: AirlockError.self) { try Services.render(name: "claims-assistant", layout: layout, hostRoot: host) }
         #expect(lost?.description.contains("this host has no /dev/nvidia-uvm") == true, "\(String(describing: lost))")
         #expect(lost?.description.contains("'airlock activate claims-assistant 1.4.0'") == true)
-        let none = #expect(throws: AirlockError.self) { try Services.render(name: "claims-assistant", layout: layout, hostRoot: folder.file("empty")) }
+        let none = #expect(throws: AirlockError.self) {
+            try Services.render(name: "claims-assistant", layout: layout, hostRoot: folder.file("empty"))
+        }
         #expect(none?.description.contains("no NVIDIA GPU device node") == true, "\(String(describing: none))")
     }
 }

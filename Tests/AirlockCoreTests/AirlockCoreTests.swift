@@ -13,9 +13,11 @@ import Testing
     @Test func rootMovesEveryPathUnderIt() {
         let layout = HostLayout(root: "/tmp/demo-root//")
         #expect(layout.root == "/tmp/demo-root")
-        for path in [layout.configDirectory, layout.trustPolicy, layout.clients, layout.storeDirectory,
-                     layout.auditDirectory, layout.unitDirectory,
-                     layout.versionDirectory(name: "a", version: "1.0.0")] {
+        for path in [
+            layout.configDirectory, layout.trustPolicy, layout.clients, layout.storeDirectory,
+            layout.auditDirectory, layout.unitDirectory,
+            layout.versionDirectory(name: "a", version: "1.0.0"),
+        ] {
             #expect(path.hasPrefix("/tmp/demo-root/"), "\(path) escapes the root")
         }
     }

@@ -31,48 +31,62 @@ extension BundleArchiveTests {
             try run(["bash", "-c", "cat '\(file)' > /dev/null"])  // warm the page cache
 
             report("cat file > /dev/null", bytes: size, try seconds { try run(["bash", "-c", "cat '\(file)' > /dev/null"]) })
-            report("tar -cf - file | cat > /dev/null", bytes: size, try seconds {
-                try run(["bash", "-c", "tar -C '\(dir.path)' -cf - weights | cat > /dev/null"])
-            })
+            report(
+                "tar -cf - file | cat > /dev/null", bytes: size,
+                try seconds {
+                    try run(["bash", "-c", "tar -C '\(dir.path)' -cf - weights | cat > /dev/null"])
+                })
             let null = open("/dev/null", O_WRONLY)
             defer { close(null) }
-            report("writer -> /dev/null", bytes: size, try seconds {
-                let writer = try BundleArchiveWriter(fileDescriptor: null)
-                try writer.addFile(path: "weights", from: file)
-                try writer.finish()
-            })
+            report(
+                "writer -> /dev/null", bytes: size,
+                try seconds {
+                    let writer = try BundleArchiveWriter(fileDescriptor: null)
+                    try writer.addFile(path: "weights", from: file)
+                    try writer.finish()
+                })
             var hashed: Int64 = 0
-            report("writer -> /dev/null, progress touching bytes", bytes: size, try seconds {
-                let writer = try BundleArchiveWriter(fileDescriptor: null)
-                try writer.addFile(path: "weights", from: file) { chunk in hashed += Int64(chunk.last ?? 0) }
-                try writer.finish()
-            })
+            report(
+                "writer -> /dev/null, progress touching bytes", bytes: size,
+                try seconds {
+                    let writer = try BundleArchiveWriter(fileDescriptor: null)
+                    try writer.addFile(path: "weights", from: file) { chunk in hashed += Int64(chunk.last ?? 0) }
+                    try writer.finish()
+                })
             let bundle = dir.file("b.airlock")
-            report("writer -> file (page cache, no fsync)", bytes: size, try seconds {
-                let fd = open(bundle, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                defer { close(fd) }
-                let writer = try BundleArchiveWriter(fileDescriptor: fd)
-                try writer.addFile(path: "weights", from: file)
-                try writer.finish()
-            })
+            report(
+                "writer -> file (page cache, no fsync)", bytes: size,
+                try seconds {
+                    let fd = open(bundle, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                    defer { close(fd) }
+                    let writer = try BundleArchiveWriter(fileDescriptor: fd)
+                    try writer.addFile(path: "weights", from: file)
+                    try writer.finish()
+                })
             report("cat bundle > /dev/null", bytes: size, try seconds { try run(["bash", "-c", "cat '\(bundle)' > /dev/null"]) })
-            report("tar -xOf bundle | cat > /dev/null", bytes: size, try seconds {
-                try run(["bash", "-c", "tar -xOf '\(bundle)' weights | cat > /dev/null"])
-            })
+            report(
+                "tar -xOf bundle | cat > /dev/null", bytes: size,
+                try seconds {
+                    try run(["bash", "-c", "tar -xOf '\(bundle)' weights | cat > /dev/null"])
+                })
             var total: Int64 = 0
-            report("reader readChunks (no copy)", bytes: size, try seconds {
-                let reader = try BundleArchiveReader(path: bundle)
-                _ = try reader.next()
-                try reader.readDecoded(.stored, storedSize: size, plainSize: size) { total += Int64($0.count) }
-                #expect(try reader.next() == nil)
-            })
+            report(
+                "reader readChunks (no copy)", bytes: size,
+                try seconds {
+                    let reader = try BundleArchiveReader(path: bundle)
+                    _ = try reader.next()
+                    try reader.readDecoded(.stored, storedSize: size, plainSize: size) { total += Int64($0.count) }
+                    #expect(try reader.next() == nil)
+                })
             #expect(total == size)
             var buffer = [UInt8](repeating: 0, count: 4 << 20)
-            report("reader read(into:) 4 MiB buffer (copy)", bytes: size, try seconds {
-                let reader = try BundleArchiveReader(path: bundle)
-                _ = try reader.next()
-                while try buffer.withUnsafeMutableBytes({ try reader.read(into: $0) }) > 0 {}
-            })
+            report(
+                "reader read(into:) 4 MiB buffer (copy)", bytes: size,
+                try seconds {
+                    let reader = try BundleArchiveReader(path: bundle)
+                    _ = try reader.next()
+                    while try buffer.withUnsafeMutableBytes({ try reader.read(into: $0) }) > 0 {}
+                })
         }
 
         @Test func zstdVersusStored() throws {
@@ -99,9 +113,10 @@ extension BundleArchiveTests {
                         try writer.finish()
                     }
                     let stored = written?.storedSize ?? 0
-                    print(String(
-                        format: "BENCH %@ %@: %lld -> %lld bytes (%.1f%%) in %.2f s (%.0f MB/s)", label, encoding.description, size, stored,
-                        Double(stored) * 100 / Double(size), time, Double(size) / time / 1e6))
+                    print(
+                        String(
+                            format: "BENCH %@ %@: %lld -> %lld bytes (%.1f%%) in %.2f s (%.0f MB/s)", label, encoding.description, size, stored,
+                            Double(stored) * 100 / Double(size), time, Double(size) / time / 1e6))
                     if case .zstd = encoding {
                         // Reading it back: decode time.
                         let bundle = dir.file("z.airlock")
@@ -114,7 +129,9 @@ extension BundleArchiveTests {
                             _ = try reader.next()
                             try reader.readDecoded(.zstd, storedSize: entry.storedSize, plainSize: entry.plainSize) { _ in }
                         }
-                        print(String(format: "BENCH %@ %@: decode %.2f s (%.0f MB/s)", label, encoding.description, decode, Double(size) / decode / 1e6))
+                        print(
+                            String(format: "BENCH %@ %@: decode %.2f s (%.0f MB/s)", label, encoding.description, decode, Double(size) / decode / 1e6)
+                        )
                     }
                 }
                 for level in [1, 19] {

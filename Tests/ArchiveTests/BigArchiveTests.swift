@@ -83,7 +83,9 @@ extension BundleArchiveTests {
                     #expect(try reader.next() == nil)
                 })
             let growth = peakResidentBytes() - peakBefore
-            print("1 GiB entry: resident \(first >> 20) MiB at the first chunk, at most \(highest >> 20) MiB while streaming; peak growth \(growth >> 20) MiB")
+            print(
+                "1 GiB entry: resident \(first >> 20) MiB at the first chunk, at most \(highest >> 20) MiB while streaming; peak growth \(growth >> 20) MiB"
+            )
             #expect(total == size)
             #expect(first > 0 && highest - first < 64 << 20)
             #expect(growth < 64 << 20)
@@ -112,8 +114,10 @@ extension BundleArchiveTests {
                     delivered += Int64($0.count)
                 }
             }
-            #expect(error?.description
-                    == "entry 'runtime/bomb' decodes to more than the 1048576 bytes expected (refused as a decompression bomb after 1048577 bytes)", "\(String(describing: error))")
+            #expect(
+                error?.description
+                    == "entry 'runtime/bomb' decodes to more than the 1048576 bytes expected (refused as a decompression bomb after 1048577 bytes)",
+                "\(String(describing: error))")
             #expect(delivered == expected)
             #expect(ContinuousClock.now - started < .seconds(5))
             #expect(peakResidentBytes() - peakBefore < 64 << 20)

@@ -128,7 +128,9 @@ extension BundleArchiveTests {
                     print(t.extractfile("\(SampleBundle.longPath)").read().hex())
                 """
             let deep = String(decoding: try run(["python3", "-c", script, sample.path]), as: UTF8.self)
-            #expect(deep.trimmingCharacters(in: .whitespacesAndNewlines) == sample.plain[SampleBundle.longPath]!.map { String(format: "%02x", $0) }.joined())
+            #expect(
+                deep.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == sample.plain[SampleBundle.longPath]!.map { String(format: "%02x", $0) }.joined())
         }
 
         @Test func readChunksAndReadIntoGiveTheStoredBytes() throws {
@@ -256,7 +258,10 @@ extension BundleArchiveTests {
                 let outcome = try TarEntryHeaders.parse(at: 0, maxExtendedHeader: 65536) { offset, count in
                     offset + Int64(count) <= Int64(bytes.count) ? Array(bytes[Int(offset)..<(Int(offset) + count)]) : nil
                 }
-                guard case .entry(let parsed) = outcome else { Issue.record("header not parsed"); continue }
+                guard case .entry(let parsed) = outcome else {
+                    Issue.record("header not parsed")
+                    continue
+                }
                 #expect(parsed.size == size)
             }
         }
@@ -278,7 +283,9 @@ extension BundleArchiveTests {
             #expect(try TarEntryHeaders.resolveSize(ustar: field("00000000005 "), pax: nil, label: "x") == 5)
             // With one: the ustar field must hold the same number, in whatever encoding.
             #expect(try TarEntryHeaders.resolveSize(ustar: field("110000000000"), pax: Array("9663676416".utf8), label: "x") == 9 << 30)
-            #expect(throws: AirlockError.self) { try TarEntryHeaders.resolveSize(ustar: field("00000000000 "), pax: Array("9663676416".utf8), label: "x") }
+            #expect(throws: AirlockError.self) {
+                try TarEntryHeaders.resolveSize(ustar: field("00000000000 "), pax: Array("9663676416".utf8), label: "x")
+            }
             #expect(throws: AirlockError.self) { try TarEntryHeaders.resolveSize(ustar: field("00000000005 "), pax: Array("6".utf8), label: "x") }
         }
     }

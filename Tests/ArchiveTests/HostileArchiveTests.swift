@@ -40,7 +40,9 @@ extension BundleArchiveTests {
         @Test func dotDotPath() throws { try refuses("dotdot", "'models/../../evil': the path has a '..' component") }
         @Test func emptyComponent() throws { try refuses("empty-component", "the path has an empty component") }
         @Test func dotSlashPrefix() throws { try refuses("dot-prefix", "'./manifest.json': the path has a '.' component") }
-        @Test func controlCharacterInName() throws { try refuses("control-character", "'models/base\\x1b[2J.gguf': the path contains a NUL or control character") }
+        @Test func controlCharacterInName() throws {
+            try refuses("control-character", "'models/base\\x1b[2J.gguf': the path contains a NUL or control character")
+        }
         @Test func nulInPaxPath() throws { try refuses("nul-in-pax-path", "the path contains a NUL or control character") }
         @Test func pathOver255Bytes() throws { try refuses("long-path", "the path is 256 bytes, over the limit of 255") }
         @Test func duplicateEntry() throws { try refuses("duplicate-entry", "bundle entry 'manifest.json' appears twice") }
@@ -182,7 +184,10 @@ extension BundleArchiveTests {
             let dir = try Scratch()
             defer { dir.remove() }
             let sample = try SampleBundle.build(in: dir)
-            try run(["python3", "-c", "import gzip,sys; open(sys.argv[2],'wb').write(gzip.compress(open(sys.argv[1],'rb').read()))", sample.path, dir.file("b.tgz")])
+            try run([
+                "python3", "-c", "import gzip,sys; open(sys.argv[2],'wb').write(gzip.compress(open(sys.argv[1],'rb').read()))", sample.path,
+                dir.file("b.tgz"),
+            ])
             expectRefused(dir.file("b.tgz"), "bundle is compressed as a whole (gzip)")
         }
 
@@ -198,7 +203,9 @@ extension BundleArchiveTests {
             let error = #expect(throws: AirlockError.self) {
                 try reader.readDecoded(.stored, storedSize: 1000, plainSize: 1000) { delivered += $0.count }
             }
-            #expect(error?.description == "entry 'models/base.gguf' is larger than expected: 9437307 bytes stored, 1000 expected", "\(String(describing: error))")
+            #expect(
+                error?.description == "entry 'models/base.gguf' is larger than expected: 9437307 bytes stored, 1000 expected",
+                "\(String(describing: error))")
             #expect(delivered == 0)
             // A refusal is final.
             #expect(throws: AirlockError.self) { try reader.next() }
@@ -222,7 +229,9 @@ extension BundleArchiveTests {
             let error = #expect(throws: AirlockError.self) {
                 try reader.readAll(limit: 1 << 20)
             }
-            #expect(error?.description.contains("is 9437307 bytes, over the limit of 1048576 for an entry held in memory") == true, "\(String(describing: error))")
+            #expect(
+                error?.description.contains("is 9437307 bytes, over the limit of 1048576 for an entry held in memory") == true,
+                "\(String(describing: error))")
         }
 
         @Test func zstdEntryThatIsNotZstd() throws {
@@ -252,7 +261,9 @@ extension BundleArchiveTests {
             let error = #expect(throws: AirlockError.self) {
                 try reader.readDecoded(.zstd, storedSize: Int64(outer.count), plainSize: Int64(inner.count)) { _ in }
             }
-            #expect(error?.description.contains("is not a single zstd stream (libarchive sees 2 compression layers)") == true, "\(String(describing: error))")
+            #expect(
+                error?.description.contains("is not a single zstd stream (libarchive sees 2 compression layers)") == true,
+                "\(String(describing: error))")
         }
 
         @Test func zstdEntryThatDecodesShort() throws {

@@ -64,7 +64,9 @@ import Testing
         let gatewayCheckpoints = all.filter { $0.action == "audit.checkpoint" && $0.details?["key"] == gatewayKey }
         #expect(gatewayCheckpoints.count >= 2, "\(all.map(\.action))")
         // The host key never reaches the gateway: its credential is the gateway key's file.
-        #expect(try String(contentsOfFile: host.host.gatewayAuditKey, encoding: .utf8) != (try String(contentsOfFile: host.host.auditKey, encoding: .utf8)))
+        #expect(
+            try String(contentsOfFile: host.host.gatewayAuditKey, encoding: .utf8)
+                != (try String(contentsOfFile: host.host.auditKey, encoding: .utf8)))
     }
 
     @Test func aRootRecordTheGatewayWroteIsUnattested() async throws {

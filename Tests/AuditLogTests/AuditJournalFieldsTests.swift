@@ -9,9 +9,10 @@ import Testing
         defer { log.folder.remove() }
         let hostile = "claims\n\u{1b}[2Jaudit #1: root bundle.install ok\u{202e}"
         let writer = try log.writer()
-        try await writer.append(.request(
-            by: .client("alk_aaaaaaaaaaaa"), bundle: "claims-assistant", version: "1.0.0", adapter: hostile, outcome: .refused,
-            request: AuditRequest(status: 404), details: ["model": hostile]))
+        try await writer.append(
+            .request(
+                by: .client("alk_aaaaaaaaaaaa"), bundle: "claims-assistant", version: "1.0.0", adapter: hostile, outcome: .refused,
+                request: AuditRequest(status: 404), details: ["model": hostile]))
         let line = try #require(try log.lines(1).last)
         let record = try AuditRecord(line: line)
         #expect(record.target.adapter == hostile, "the record keeps the exact text")

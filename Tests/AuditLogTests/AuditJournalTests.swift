@@ -38,7 +38,9 @@ import Testing
                 Thread.sleep(forTimeInterval: 0.1)
             }
             let tail = try container.exec(["journalctl", "-o", "short-precise", "--no-pager", "-n", "60"]).stdout
-            #expect(entries.count == records.count, "journal tail:\n\(tail)\njournal has seqs \(entries.map { $0["AIRLOCK_SEQ"] as? String ?? "?" }) of \(records.map(\.seq))")
+            #expect(
+                entries.count == records.count,
+                "journal tail:\n\(tail)\njournal has seqs \(entries.map { $0["AIRLOCK_SEQ"] as? String ?? "?" }) of \(records.map(\.seq))")
             let bySeq = Dictionary(entries.compactMap { entry in (entry["AIRLOCK_SEQ"] as? String).map { ($0, entry) } }) { a, _ in a }
             var prev = AuditRecord.genesisPrev
             for (line, record) in zip(lines, records) {

@@ -72,7 +72,9 @@ struct TestLog {
         case 2:
             .authenticationFailed(presented: "sk-12…", reason: "unknown key")
         default:
-            .admin(.activate, by: alice, target: AuditTarget(bundle: "claims-llm", version: "1.0.0"), outcome: .refused, details: ["reason": "not installed"])
+            .admin(
+                .activate, by: alice, target: AuditTarget(bundle: "claims-llm", version: "1.0.0"), outcome: .refused,
+                details: ["reason": "not installed"])
         }
     }
 

@@ -238,7 +238,9 @@ import Testing
             return
         }
         let verifySeconds = Double(verifying.components.seconds) + Double(verifying.components.attoseconds) / 1e18
-        print("audit log: verified \(records) records in \(String(format: "%.3f", verifySeconds)) s = \(Int(Double(records) / verifySeconds)) records/s")
+        print(
+            "audit log: verified \(records) records in \(String(format: "%.3f", verifySeconds)) s = \(Int(Double(records) / verifySeconds)) records/s"
+        )
         #expect(records >= count + sequentialCount)
     }
 }

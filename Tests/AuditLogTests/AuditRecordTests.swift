@@ -42,7 +42,8 @@ import Testing
         #expect(try AuditRecord(line: record.line) == record)
         #expect(String(decoding: record.line, as: UTF8.self).contains(#""control":"\u0001\u001f""#))
         // Valid JSON but not the log's form (spaces, an unknown key): still read, so the chain judges it.
-        let edited = #"{ "seq": 7, "time": "2026-11-29T05:00:39.123Z", "clock": "unknown", "extra": true, "#
+        let edited =
+            #"{ "seq": 7, "time": "2026-11-29T05:00:39.123Z", "clock": "unknown", "extra": true, "#
             + #""actor": {"kind": "client", "id": "x"}, "action": "gateway.request", "target": {}, "#
             + #""outcome": "ok", "prev": "00" }"#
         let read = try AuditRecord(line: Array(edited.utf8))

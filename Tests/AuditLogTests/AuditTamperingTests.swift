@@ -140,8 +140,10 @@ import Testing
         // Root rewrites the whole log from scratch with the same number of records.
         try FileManager.default.removeItem(atPath: log.layout.directory)
         let rewritten = try await TestLog.rewritten(log, count: 12)
-        let damage = try #require(try AuditLogVerifier.verify(
-            directory: log.layout.directory, publicKey: rewritten, against: kept).damage)
+        let damage = try #require(
+            try AuditLogVerifier.verify(
+                directory: log.layout.directory, publicKey: rewritten, against: kept
+            ).damage)
         #expect(damage.kind == .checkpointForged)
         // With the real key, the rewritten log's own checkpoints are the forgeries.
         let real = try #require(try log.verify(against: kept).damage)

@@ -8,8 +8,10 @@ import Testing
         #expect(try BundleName(name).rawValue == name)
     }
 
-    @Test(arguments: ["", "Claims", "claims_assistant", "-claims", "claims-", "../etc", "a/b", "ä",
-                      String(repeating: "x", count: 65), "claims assistant"])
+    @Test(arguments: [
+        "", "Claims", "claims_assistant", "-claims", "claims-", "../etc", "a/b", "ä",
+        String(repeating: "x", count: 65), "claims assistant",
+    ])
     func refusesAnythingElse(name: String) {
         #expect(throws: AirlockError.self) { try BundleName(name) }
     }
@@ -18,8 +20,10 @@ import Testing
 @Suite struct SemanticVersionTests {
     @Test func precedenceFollowsSemver() throws {
         // semver.org §11 example, in ascending order.
-        let ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-                       "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "1.4.0", "1.10.0", "2.0.0"]
+        let ordered = [
+            "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
+            "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "1.4.0", "1.10.0", "2.0.0",
+        ]
         let versions = try ordered.map { try SemanticVersion($0) }
         for (lower, higher) in zip(versions, versions.dropFirst()) {
             #expect(lower < higher, "\(lower) should precede \(higher)")
@@ -36,8 +40,10 @@ import Testing
         #expect(a.description == "1.4.0+build.7")
     }
 
-    @Test(arguments: ["1.4", "1.4.0.1", "01.4.0", "1.4.x", "", "v1.4.0", "1.4.0-", "1.4.0-01", "1.4.0+", "-1.0.0",
-                      "99999999999999999999.0.0"])
+    @Test(arguments: [
+        "1.4", "1.4.0.1", "01.4.0", "1.4.x", "", "v1.4.0", "1.4.0-", "1.4.0-01", "1.4.0+", "-1.0.0",
+        "99999999999999999999.0.0",
+    ])
     func refusesMalformedVersions(text: String) {
         #expect(throws: AirlockError.self) { try SemanticVersion(text) }
     }

@@ -12,14 +12,21 @@ import Testing
         Manifest(
             name: "claims-assistant", version: "1.4.0", created: "2026-11-29T08:00:00Z",
             base: .init(name: "claims-assistant", format: "gguf", path: "base/base.gguf", digest: "sha256:" + baseDigest),
-            adapters: [.init(name: "claims", path: "adapters/claims/claims.gguf", digest: "sha256:" + adapterDigest, baseDigest: "sha256:" + baseDigest)],
+            adapters: [
+                .init(name: "claims", path: "adapters/claims/claims.gguf", digest: "sha256:" + adapterDigest, baseDigest: "sha256:" + baseDigest)
+            ],
             runtimes: [.init(variant: "cpu-generic", path: "runtime/cpu-generic/", executable: "runtime/cpu-generic/llama-server", requires: [])],
             service: .init(context: 4096, parallel: 4), chunkSize: 64 << 20,
             files: [
-                .init(path: "base/base.gguf", size: 100 << 20, mode: "0644", sha256: baseDigest,
-                      chunks: [baseDigest, baseDigest], encoding: .stored, storedSize: 100 << 20),
-                .init(path: "adapters/claims/claims.gguf", size: 10, mode: "0644", sha256: adapterDigest, chunks: nil, encoding: .stored, storedSize: 10),
-                .init(path: "runtime/cpu-generic/llama-server", size: 10, mode: "0755", sha256: runtimeDigest, chunks: nil, encoding: .zstd, storedSize: 7),
+                .init(
+                    path: "base/base.gguf", size: 100 << 20, mode: "0644", sha256: baseDigest,
+                    chunks: [baseDigest, baseDigest], encoding: .stored, storedSize: 100 << 20),
+                .init(
+                    path: "adapters/claims/claims.gguf", size: 10, mode: "0644", sha256: adapterDigest, chunks: nil, encoding: .stored, storedSize: 10
+                ),
+                .init(
+                    path: "runtime/cpu-generic/llama-server", size: 10, mode: "0755", sha256: runtimeDigest, chunks: nil, encoding: .zstd,
+                    storedSize: 7),
             ])
     }
 
@@ -54,7 +61,7 @@ import Testing
         let bytes = try Self.good().encoded()
         let text = String(decoding: bytes, as: UTF8.self)
         let variants = [
-            text.replacingOccurrences(of: #","#, with: #", "#),                        // white space
+            text.replacingOccurrences(of: #","#, with: #", "#),  // white space
             text.replacingOccurrences(of: #"{"adapters":"#, with: #"{"name":"other","adapters":"#),  // a key twice
             text.replacingOccurrences(of: "base/base.gguf", with: #"base\/base.gguf"#),  // another escape
             text + "\n",
@@ -78,10 +85,13 @@ import Testing
             ("requires", { $0.runtimes[0].requires = ["avx2\r\nx"] }, "requires 'avx2\\x0d\\x0ax'"),
             ("created", { $0.created = "yesterday" }, "created 'yesterday' is not a UTC time"),
             ("context", { $0.service = .init(context: -1, parallel: 4) }, "service settings out of range"),
-            ("path", {
-                $0.files[1].path = "adapters/claims/\u{202e}fdp.gguf"
-                $0.adapters[0].path = $0.files[1].path
-            }, "bidirectional formatting character"),
+            (
+                "path",
+                {
+                    $0.files[1].path = "adapters/claims/\u{202e}fdp.gguf"
+                    $0.adapters[0].path = $0.files[1].path
+                }, "bidirectional formatting character"
+            ),
         ]
         for (label, edit, expected) in edits {
             var manifest = Self.good()
@@ -166,7 +176,8 @@ import Testing
     @Test func parsesTheDesignExample() throws {
         let directory = try folder()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let spec = try BundleSpec.parse("""
+        let spec = try BundleSpec.parse(
+            """
             name: claims-assistant          # [a-z0-9-]+
             version: 1.4.0
             base:     { path: models/base.gguf, format: gguf }
@@ -188,7 +199,8 @@ import Testing
         let directory = try folder()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let digest = "sha256:" + String(repeating: "0", count: 64)
-        let spec = try BundleSpec.parse("""
+        let spec = try BundleSpec.parse(
+            """
             name: claims-extra
             version: 1.0.0
             base: { digest: \(digest), name: claims-assistant }
@@ -232,7 +244,8 @@ import Testing
         } catch {
             #expect(error.description.hasPrefix("bundle.yaml: unknown key 'adaptors' at the top level (did you mean 'adapters'?"), "\(error)")
         }
-        let nested = spec.replacingOccurrences(of: "adaptors:", with: "adapters:").replacingOccurrences(of: "variant: cpu-generic,", with: "variant: cpu-generic, require: [avx2],")
+        let nested = spec.replacingOccurrences(of: "adaptors:", with: "adapters:").replacingOccurrences(
+            of: "variant: cpu-generic,", with: "variant: cpu-generic, require: [avx2],")
         do {
             _ = try BundleSpec.parse(nested, directory: directory, origin: "bundle.yaml")
             Issue.record("a runtime with 'require:' was accepted")

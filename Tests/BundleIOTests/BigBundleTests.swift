@@ -25,13 +25,15 @@ struct BigBundleTests {
         try handle.close()
         try Data("#!/bin/sh\n".utf8).write(to: URL(fileURLWithPath: input + "/runtime/cpu-generic/llama-server"))
         chmod(input + "/runtime/cpu-generic/llama-server", 0o755)
-        try Data("""
+        try Data(
+            """
             name: big-model
             version: 1.0.0
             base: { path: base.gguf, format: gguf }
             runtimes:
               - { variant: cpu-generic, path: runtime/cpu-generic/ }
-            """.utf8).write(to: URL(fileURLWithPath: input + "/bundle.yaml"))
+            """.utf8
+        ).write(to: URL(fileURLWithPath: input + "/bundle.yaml"))
 
         let key = try PrivateKey.generate()
         let bundle = folder.file("big-model-1.0.0.airlock")
@@ -42,19 +44,26 @@ struct BigBundleTests {
 
         let before = peakResidentBytes()
         guard case .verified(let verified) = try BundleVerifier.verify(path: bundle, policy: policy) else {
-            Issue.record("a good 9 GiB bundle was refused"); return
+            Issue.record("a good 9 GiB bundle was refused")
+            return
         }
         #expect(verified.manifest.files[0].size == UInt64(size))
         #expect(verified.manifest.files[0].chunks?.count == Int((UInt64(size) + BundleBuilder.chunkSize - 1) / BundleBuilder.chunkSize))
         #expect(peakResidentBytes() - before < 64 << 20, "memory grew with the bundle")
 
         // Flip the weights' last byte in place: find its offset with tarfile (headers only).
-        let offset = try ProcessResult.run("/usr/bin/python3", ["-c", """
-            import sys, tarfile
-            with tarfile.open(sys.argv[1], "r:") as t:
-                m = t.getmember("base/base.gguf")
-                print(m.offset_data + m.size - 1)
-            """, bundle]).checked().stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let offset = try ProcessResult.run(
+            "/usr/bin/python3",
+            [
+                "-c",
+                """
+                import sys, tarfile
+                with tarfile.open(sys.argv[1], "r:") as t:
+                    m = t.getmember("base/base.gguf")
+                    print(m.offset_data + m.size - 1)
+                """, bundle,
+            ]
+        ).checked().stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let file = try FileHandle(forUpdating: URL(fileURLWithPath: bundle))
         try file.seek(toOffset: try #require(UInt64(offset)))
         #expect(try file.read(upToCount: 1) == Data([0x5A]))
@@ -62,7 +71,8 @@ struct BigBundleTests {
         file.write(Data([0x5B]))
         try file.close()
         guard case .refused(let refusal) = try BundleVerifier.verify(path: bundle, policy: policy) else {
-            Issue.record("a 9 GiB bundle with its last weights byte flipped verified"); return
+            Issue.record("a 9 GiB bundle with its last weights byte flipped verified")
+            return
         }
         #expect(refusal.description.hasPrefix("file 'base/base.gguf' does not match its signed digest (chunk 2304 of 2305)"), "\(refusal)")
     }

@@ -49,7 +49,9 @@ import Testing
         let verified = try #require(try fixture.verify().verified)
         #expect(verified.manifest.files[0].chunks?.count == 3)
         let hostile = try fixture.hostile("flip-chunk", [["op": "flip", "name": BundleFixture.base, "offset": Int(BundleFixture.chunkSize) + 5]])
-        #expect(try fixture.verify(hostile).refusal?.description == "file 'base/base.gguf' does not match its signed digest (chunk 1 of 3): it was changed")
+        #expect(
+            try fixture.verify(hostile).refusal?.description
+                == "file 'base/base.gguf' does not match its signed digest (chunk 1 of 3): it was changed")
     }
 
     @Test func certificateSignedBundleVerifiesThroughATrustedCA() throws {
@@ -59,10 +61,18 @@ import Testing
         var policy = TrustPolicy()
         try policy.add(authority: pki.root, names: ["claims-*"])
         fixture.policy = policy
-        let signed = try fixture.hostile("pki", [
-            ["op": "replace", "name": "signatures/1.dsse.json", "data_file": try fixture.file("pki.json", try fixture.envelope(manifestBytes, key: pki.signerKey))],
-            ["op": "add", "name": "signatures/1.chain.pem", "data": String(decoding: pki.signerChainPEM, as: UTF8.self), "before": BundleFixture.base],
-        ])
+        let signed = try fixture.hostile(
+            "pki",
+            [
+                [
+                    "op": "replace", "name": "signatures/1.dsse.json",
+                    "data_file": try fixture.file("pki.json", try fixture.envelope(manifestBytes, key: pki.signerKey)),
+                ],
+                [
+                    "op": "add", "name": "signatures/1.chain.pem", "data": String(decoding: pki.signerChainPEM, as: UTF8.self),
+                    "before": BundleFixture.base,
+                ],
+            ])
         let verified = try #require(try fixture.verify(signed).verified)
         #expect(verified.signers.first?.via.contains("Airlock Test Signer") == true)
     }

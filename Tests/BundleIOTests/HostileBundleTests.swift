@@ -19,22 +19,29 @@ import Testing
 
     /// Each class of hostile bundle is refused with its own kind, which `airlock verify --json`
     /// prints for scripts.
-    @Test(arguments: [
-        ("flip", [["op": "flip", "name": BundleFixture.base, "offset": 1000]], Reason.Kind.digestMismatch),
-        ("extra", [["op": "add", "name": "runtime/cpu-generic/extra.so", "data": "surprise"]], .unlistedEntry),
-        ("drop", [["op": "drop", "name": BundleFixture.adapter]], .missingEntry),
-        ("dup", [["op": "dup", "name": BundleFixture.adapter]], .duplicateEntry),
-        ("parent", [["op": "add", "name": "../../etc/cron.d/evil", "data": "x", "before": BundleFixture.base]], .unsafeEntry),
-        ("absolute", [["op": "add", "name": "/etc/passwd", "data": "x", "before": BundleFixture.base]], .unsafeEntry),
-        ("symlink", [["op": "add", "name": "base/link", "type": "symlink", "linkname": "/etc/shadow", "before": BundleFixture.base]], .unsafeEntry),
-        ("hardlink", [["op": "add", "name": "base/hard", "type": "hardlink", "linkname": "../../etc/shadow", "before": BundleFixture.base]], .unsafeEntry),
-        ("chr", [["op": "add", "name": "runtime/cpu-generic/mem", "type": "chr", "before": BundleFixture.base]], .unsafeEntry),
-        ("fifo", [["op": "add", "name": "runtime/cpu-generic/pipe", "type": "fifo", "before": BundleFixture.base]], .unsafeEntry),
-        ("setuid", [["op": "mode", "name": BundleFixture.runtime, "mode": 0o4755]], .unsafeEntry),
-        ("grow", [["op": "grow", "name": BundleFixture.adapter, "extra": 4096]], .sizeMismatch),
-        ("unsigned", [["op": "drop", "name": "signatures/1.dsse.json"]], .noSignature),
-        ("not-first", [["op": "rename", "name": "manifest.json", "to": "README.txt"]], .notABundle),
-    ] as [(String, [[String: any Sendable]], Reason.Kind)])
+    @Test(
+        arguments: [
+            ("flip", [["op": "flip", "name": BundleFixture.base, "offset": 1000]], Reason.Kind.digestMismatch),
+            ("extra", [["op": "add", "name": "runtime/cpu-generic/extra.so", "data": "surprise"]], .unlistedEntry),
+            ("drop", [["op": "drop", "name": BundleFixture.adapter]], .missingEntry),
+            ("dup", [["op": "dup", "name": BundleFixture.adapter]], .duplicateEntry),
+            ("parent", [["op": "add", "name": "../../etc/cron.d/evil", "data": "x", "before": BundleFixture.base]], .unsafeEntry),
+            ("absolute", [["op": "add", "name": "/etc/passwd", "data": "x", "before": BundleFixture.base]], .unsafeEntry),
+            (
+                "symlink", [["op": "add", "name": "base/link", "type": "symlink", "linkname": "/etc/shadow", "before": BundleFixture.base]],
+                .unsafeEntry
+            ),
+            (
+                "hardlink", [["op": "add", "name": "base/hard", "type": "hardlink", "linkname": "../../etc/shadow", "before": BundleFixture.base]],
+                .unsafeEntry
+            ),
+            ("chr", [["op": "add", "name": "runtime/cpu-generic/mem", "type": "chr", "before": BundleFixture.base]], .unsafeEntry),
+            ("fifo", [["op": "add", "name": "runtime/cpu-generic/pipe", "type": "fifo", "before": BundleFixture.base]], .unsafeEntry),
+            ("setuid", [["op": "mode", "name": BundleFixture.runtime, "mode": 0o4755]], .unsafeEntry),
+            ("grow", [["op": "grow", "name": BundleFixture.adapter, "extra": 4096]], .sizeMismatch),
+            ("unsigned", [["op": "drop", "name": "signatures/1.dsse.json"]], .noSignature),
+            ("not-first", [["op": "rename", "name": "manifest.json", "to": "README.txt"]], .notABundle),
+        ] as [(String, [[String: any Sendable]], Reason.Kind)])
     func eachHostileClassHasItsKind(label: String, operations: [[String: any Sendable]], kind: Reason.Kind) throws {
         let fixture = try BundleFixture()
         let path = try fixture.hostile("kind-" + label, operations.map { $0.mapValues { $0 as Any } })
@@ -50,20 +57,23 @@ import Testing
         #expect(truncated?.kind == .truncated, "\(String(describing: truncated?.kind)) \(String(describing: truncated))")
         let noise = try fixture.file("noise.airlock", (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) })
         #expect(try fixture.verify(noise).refusal?.kind == .notABundle)
-        let garbage = try fixture.hostile("kind-garbage", [["op": "replace", "name": "manifest.json", "data_file": try fixture.file("g", Array("<html/>".utf8))]])
+        let garbage = try fixture.hostile(
+            "kind-garbage", [["op": "replace", "name": "manifest.json", "data_file": try fixture.file("g", Array("<html/>".utf8))]])
         #expect(try fixture.verify(garbage).refusal?.kind == .invalidManifest)
     }
 
     // MARK: Payload bytes
 
     @Test func flippedByteInTheBaseWeightsIsRefused() throws {
-        #expect(try refusal([["op": "flip", "name": BundleFixture.base, "offset": 1000]])
-            == "file 'base/base.gguf' does not match its signed digest: it was changed")
+        #expect(
+            try refusal([["op": "flip", "name": BundleFixture.base, "offset": 1000]])
+                == "file 'base/base.gguf' does not match its signed digest: it was changed")
     }
 
     @Test func flippedByteInAnAdapterIsRefused() throws {
-        #expect(try refusal([["op": "flip", "name": BundleFixture.adapter, "offset": 39_999]])
-            == "file 'adapters/claims/claims.gguf' does not match its signed digest: it was changed")
+        #expect(
+            try refusal([["op": "flip", "name": BundleFixture.adapter, "offset": 39_999]])
+                == "file 'adapters/claims/claims.gguf' does not match its signed digest: it was changed")
     }
 
     @Test func flippedByteInTheCompressedRuntimeIsRefused() throws {
@@ -86,18 +96,21 @@ import Testing
     // MARK: Entries
 
     @Test func entryNotInTheManifestIsRefused() throws {
-        #expect(try refusal([["op": "add", "name": "runtime/cpu-generic/extra.so", "data": "surprise"]])
-            == "entry 'runtime/cpu-generic/extra.so' is not in the manifest")
+        #expect(
+            try refusal([["op": "add", "name": "runtime/cpu-generic/extra.so", "data": "surprise"]])
+                == "entry 'runtime/cpu-generic/extra.so' is not in the manifest")
     }
 
     @Test func manifestEntryMissingFromTheArchiveIsRefused() throws {
-        #expect(try refusal([["op": "drop", "name": BundleFixture.adapter]])
-            == "manifest entry 'adapters/claims/claims.gguf' is missing from the bundle")
+        #expect(
+            try refusal([["op": "drop", "name": BundleFixture.adapter]])
+                == "manifest entry 'adapters/claims/claims.gguf' is missing from the bundle")
     }
 
     @Test func lastManifestEntryMissingIsRefused() throws {
-        #expect(try refusal([["op": "drop", "name": BundleFixture.runtimeNote]])
-            == "manifest entry 'runtime/cpu-generic/share/NOTICE.txt' is missing from the bundle")
+        #expect(
+            try refusal([["op": "drop", "name": BundleFixture.runtimeNote]])
+                == "manifest entry 'runtime/cpu-generic/share/NOTICE.txt' is missing from the bundle")
     }
 
     @Test func duplicateEntryIsRefused() throws {
@@ -121,7 +134,9 @@ import Testing
     }
 
     @Test func hardLinkPointingOutsideIsRefused() throws {
-        let reason = try refusal([["op": "add", "name": "base/hard", "type": "hardlink", "linkname": "../../etc/shadow", "before": BundleFixture.base]])
+        let reason = try refusal([
+            ["op": "add", "name": "base/hard", "type": "hardlink", "linkname": "../../etc/shadow", "before": BundleFixture.base]
+        ])
         #expect(reason.contains("base/hard"), "\(reason)")
     }
 
@@ -151,13 +166,15 @@ import Testing
     }
 
     @Test func directoryEntryNotInTheManifestIsRefused() throws {
-        #expect(try refusal([["op": "add", "name": "base/extra", "type": "dir", "mode": 0o755, "before": BundleFixture.base]])
-            == "entry 'base/extra' is not in the manifest")
+        #expect(
+            try refusal([["op": "add", "name": "base/extra", "type": "dir", "mode": 0o755, "before": BundleFixture.base]])
+                == "entry 'base/extra' is not in the manifest")
     }
 
     @Test func fileLargerThanItsManifestSaysIsRefused() throws {
-        #expect(try refusal([["op": "grow", "name": BundleFixture.adapter, "extra": 4096]])
-            == "entry 'adapters/claims/claims.gguf' is larger than expected: 44096 bytes stored, 40000 expected")
+        #expect(
+            try refusal([["op": "grow", "name": BundleFixture.adapter, "extra": 4096]])
+                == "entry 'adapters/claims/claims.gguf' is larger than expected: 44096 bytes stored, 40000 expected")
     }
 
     @Test func decompressionBombIsRefusedAfterTheDeclaredSize() throws {
@@ -188,8 +205,14 @@ import Testing
         let fixture = try BundleFixture()
         let stranger = try PrivateKey.generate()
         let (bytes, _) = try fixture.manifest()
-        let path = try fixture.hostile("stranger", [["op": "replace", "name": "signatures/1.dsse.json",
-                                                       "data_file": try fixture.file("s.json", try fixture.envelope(bytes, key: stranger))]])
+        let path = try fixture.hostile(
+            "stranger",
+            [
+                [
+                    "op": "replace", "name": "signatures/1.dsse.json",
+                    "data_file": try fixture.file("s.json", try fixture.envelope(bytes, key: stranger)),
+                ]
+            ])
         #expect(try fixture.verify(path).refusal?.description == "signatures/1.dsse.json: signed by untrusted key \(stranger.publicKey.keyID)")
     }
 
@@ -214,8 +237,12 @@ import Testing
         try fixture.policy.setThreshold(2)
         let (bytes, _) = try fixture.manifest()
         let again = try fixture.file("again.json", try fixture.envelope(bytes, key: fixture.release))
-        let path = try fixture.hostile("twice", [["op": "add", "name": "signatures/2.dsse.json", "data_file": again, "before": BundleFixture.base],
-                                                 ["op": "replace", "name": "signatures/2.dsse.json", "data_file": again]])
+        let path = try fixture.hostile(
+            "twice",
+            [
+                ["op": "add", "name": "signatures/2.dsse.json", "data_file": again, "before": BundleFixture.base],
+                ["op": "replace", "name": "signatures/2.dsse.json", "data_file": again],
+            ])
         let refusal = try #require(try fixture.verify(path).refusal)
         #expect(refusal.reasons.contains { $0.contains("signed more than once and is counted once") })
         #expect(refusal.reasons.last == "1 trusted signature, the policy requires 2")
@@ -235,8 +262,14 @@ import Testing
 
     @Test func garbageSignatureEnvelopeIsRefused() throws {
         let fixture = try BundleFixture()
-        let path = try fixture.hostile("garbage-sig", [["op": "replace", "name": "signatures/1.dsse.json",
-                                                          "data_file": try fixture.file("g.json", Array("{\"payload\": 12".utf8))]])
+        let path = try fixture.hostile(
+            "garbage-sig",
+            [
+                [
+                    "op": "replace", "name": "signatures/1.dsse.json",
+                    "data_file": try fixture.file("g.json", Array("{\"payload\": 12".utf8)),
+                ]
+            ])
         #expect(try fixture.verify(path).refusal?.description == "'signatures/1.dsse.json' is not a DSSE envelope")
     }
 
@@ -252,7 +285,8 @@ import Testing
 
     @Test func garbageManifestIsRefused() throws {
         let fixture = try BundleFixture()
-        let path = try fixture.hostile("garbage", [["op": "replace", "name": "manifest.json", "data_file": try fixture.file("g", Array("<html>not json</html>".utf8))]])
+        let path = try fixture.hostile(
+            "garbage", [["op": "replace", "name": "manifest.json", "data_file": try fixture.file("g", Array("<html>not json</html>".utf8))]])
         #expect(try fixture.verify(path).refusal?.description.hasPrefix("manifest.json is not a valid manifest") == true)
     }
 
@@ -279,13 +313,15 @@ import Testing
         let entry = #"{"path":"x","size":0,"mode":"0644","sha256":"","encoding":"stored","stored_size":0},"#
         text += String(repeating: entry, count: 1_000_000)
         text += "{}]}"
-        let path = try fixture.hostile("million", [["op": "replace", "name": "manifest.json", "data_file": try fixture.file("million.json", Array(text.utf8))]])
+        let path = try fixture.hostile(
+            "million", [["op": "replace", "name": "manifest.json", "data_file": try fixture.file("million.json", Array(text.utf8))]])
         #expect(try fixture.verify(path).refusal?.description.contains("over the limit") == true)
     }
 
     @Test func firstEntryThatIsNotTheManifestIsRefused() throws {
-        #expect(try refusal([["op": "rename", "name": "manifest.json", "to": "README.txt"]])
-            == "the first entry is 'README.txt', not manifest.json: not an Airlock bundle")
+        #expect(
+            try refusal([["op": "rename", "name": "manifest.json", "to": "README.txt"]])
+                == "the first entry is 'README.txt', not manifest.json: not an Airlock bundle")
     }
 
     @Test func notATarAtAllIsRefused() throws {
@@ -302,10 +338,12 @@ import Testing
         var policy = TrustPolicy()
         try policy.add(authority: root, names: ["*"])
         fixture.policy = policy
-        let path = try fixture.hostile("cert", [
-            ["op": "replace", "name": "signatures/1.dsse.json", "data_file": try fixture.file("c.json", try fixture.envelope(bytes, key: key))],
-            ["op": "add", "name": "signatures/1.chain.pem", "data": String(decoding: chain, as: UTF8.self), "before": BundleFixture.base],
-        ])
+        let path = try fixture.hostile(
+            "cert",
+            [
+                ["op": "replace", "name": "signatures/1.dsse.json", "data_file": try fixture.file("c.json", try fixture.envelope(bytes, key: key))],
+                ["op": "add", "name": "signatures/1.chain.pem", "data": String(decoding: chain, as: UTF8.self), "before": BundleFixture.base],
+            ])
         return try #require(try fixture.verify(path).refusal).description
     }
 

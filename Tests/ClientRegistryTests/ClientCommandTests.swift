@@ -14,8 +14,9 @@ import Testing
     @Test func addAndRevokeInProcessRecordOneAuditRecordEach() async throws {
         let host = try ClientHost()
         defer { host.remove() }
-        let add = try #require(try AirlockCommand.parseAsRoot(
-            ["--root", host.root.path, "clients", "add", "teller-app", "--adapters", "claims, legal"]) as? AirlockCommand.Clients.Add)
+        let add = try #require(
+            try AirlockCommand.parseAsRoot(
+                ["--root", host.root.path, "clients", "add", "teller-app", "--adapters", "claims, legal"]) as? AirlockCommand.Clients.Add)
         let (key, added) = try await add.addClient(layout: host.layout)
         #expect(added.name == "teller-app" && added.adapters == ["claims", "legal"] && added.keyID == key.keyID)
         #expect(ClientRegistry(layout: host.layout).authenticate(authorizationHeader: bearer(key)).client?.name == "teller-app")
@@ -30,20 +31,23 @@ import Testing
         #expect(!log.contains(key.revealed), "the audit log holds the key")
 
         // A duplicate active name is refused, and recorded as refused.
-        let again = try #require(try AirlockCommand.parseAsRoot(
-            ["--root", host.root.path, "clients", "add", "teller-app", "--adapters", "claims"]) as? AirlockCommand.Clients.Add)
+        let again = try #require(
+            try AirlockCommand.parseAsRoot(
+                ["--root", host.root.path, "clients", "add", "teller-app", "--adapters", "claims"]) as? AirlockCommand.Clients.Add)
         await #expect(throws: AirlockError.self) { _ = try await again.addClient(layout: host.layout) }
         records = try host.auditRecords()
         #expect(records.count == 2 && records.last?["outcome"] as? String == "refused")
         #expect((records.last?["details"] as? [String: String])?["reason"]?.contains("already exists") == true)
 
-        let revoke = try #require(try AirlockCommand.parseAsRoot(
-            ["--root", host.root.path, "clients", "revoke", "teller-app"]) as? AirlockCommand.Clients.Revoke)
+        let revoke = try #require(
+            try AirlockCommand.parseAsRoot(
+                ["--root", host.root.path, "clients", "revoke", "teller-app"]) as? AirlockCommand.Clients.Revoke)
         let revoked = try await revoke.revokeClient(layout: host.layout)
         #expect(revoked.isRevoked && revoked.keyID == key.keyID)
         records = try host.auditRecords()
         #expect(records.count == 3 && records.last?["action"] as? String == "client.revoke" && records.last?["outcome"] as? String == "ok")
-        if case .revoked = ClientRegistry(layout: host.layout).authenticate(authorizationHeader: bearer(key)) {} else {
+        if case .revoked = ClientRegistry(layout: host.layout).authenticate(authorizationHeader: bearer(key)) {
+        } else {
             Issue.record("a revoked key still authenticates")
         }
     }
@@ -51,8 +55,9 @@ import Testing
     @Test func addWithoutAdaptersIsRefusedWithAnExplanation() async throws {
         let host = try ClientHost()
         defer { host.remove() }
-        let add = try #require(try AirlockCommand.parseAsRoot(
-            ["--root", host.root.path, "clients", "add", "teller-app"]) as? AirlockCommand.Clients.Add)
+        let add = try #require(
+            try AirlockCommand.parseAsRoot(
+                ["--root", host.root.path, "clients", "add", "teller-app"]) as? AirlockCommand.Clients.Add)
         let error = await #expect(throws: AirlockError.self) { _ = try await add.addClient(layout: host.layout) }
         #expect(error?.code == .usage)
         #expect(error?.description.contains("--adapters is required") == true && error?.description.contains("'*'") == true)
@@ -89,7 +94,8 @@ import Testing
         let entries = try #require(try JSONSerialization.jsonObject(with: listed.output) as? [[String: Any]])
         #expect(entries.count == 2)
         #expect(entries[0]["name"] as? String == "teller-app" && entries[0]["revoked"] is String)
-        #expect(entries[1]["name"] as? String == "batch" && entries[1]["revoked"] == nil && entries[1]["key_id"] as? String == "alk_" + batchKey.keyID)
+        #expect(
+            entries[1]["name"] as? String == "batch" && entries[1]["revoked"] == nil && entries[1]["key_id"] as? String == "alk_" + batchKey.keyID)
 
         let registry = ClientRegistry(layout: host.layout)
         if case .revoked = registry.authenticate(authorizationHeader: bearer(key)) {} else { Issue.record("revoked key accepted") }
@@ -155,7 +161,8 @@ import Testing
         let path = host.root.path
         onThreads(count) { index in
             if let result = try? ProcessResult.run(
-                TestEnvironment.executable("airlock"), ["--root", path, "clients", "add", "client-\(index)", "--adapters", "claims"]) {
+                TestEnvironment.executable("airlock"), ["--root", path, "clients", "add", "client-\(index)", "--adapters", "claims"])
+            {
                 results.append(result)
             }
         }

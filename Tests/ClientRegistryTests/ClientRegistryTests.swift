@@ -21,7 +21,10 @@ import Testing
         // A's secret under B's key id is B's key id with a wrong secret, never A.
         let mixed = "Bearer alk_\(batchKey.keyID)_" + tellerKey.revealed.dropFirst(17)
         let verdict = registry.authenticate(authorizationHeader: mixed)
-        guard case .wrongSecret(let client) = verdict else { Issue.record("\(verdict)"); return }
+        guard case .wrongSecret(let client) = verdict else {
+            Issue.record("\(verdict)")
+            return
+        }
         #expect(client.name == "batch")
         #expect(verdict.presentedKeyID == "alk_" + batchKey.keyID)
     }
@@ -33,8 +36,10 @@ import Testing
         let registry = ClientRegistry(layout: host.layout)
         #expect(registry.authenticate(authorizationHeader: nil) == .missing)
         #expect(registry.authenticate(authorizationHeader: "") == .missing)
-        for header in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer sk-123", key.revealed, "Bearer\(key.revealed)",
-                       "Bearer \(key.revealed) extra", "Token \(key.revealed)"] {
+        for header in [
+            "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer sk-123", key.revealed, "Bearer\(key.revealed)",
+            "Bearer \(key.revealed) extra", "Token \(key.revealed)",
+        ] {
             #expect(registry.authenticate(authorizationHeader: header) == .malformed, "\(header)")
         }
         for header in ["bearer \(key.revealed)", "BEARER  \(key.revealed) ", "  Bearer \(key.revealed)"] {
@@ -151,9 +156,16 @@ import Testing
         try AtomicFile.write(Array((good + "surprise: true\n").utf8), to: host.clientsPath, mode: 0o640)
         Thread.sleep(forTimeInterval: 0.05)
         let verdict = registry.authenticate(authorizationHeader: bearer(key))
-        guard case .unavailable(let reason) = verdict else { Issue.record("a broken file still authenticates: \(verdict)"); return }
+        guard case .unavailable(let reason) = verdict else {
+            Issue.record("a broken file still authenticates: \(verdict)")
+            return
+        }
         #expect(reason.contains("unknown field 'surprise'"))
-        if case .failure(let error) = registry.current { #expect(error.description.contains(host.clientsPath)) } else { Issue.record("no error reported") }
+        if case .failure(let error) = registry.current {
+            #expect(error.description.contains(host.clientsPath))
+        } else {
+            Issue.record("no error reported")
+        }
         #expect(reports.all.contains { $0.hasPrefix("failed ") && $0.contains("unknown field 'surprise'") })
 
         // Unreadable counts as broken too: nobody gets in.
@@ -192,7 +204,9 @@ import Testing
             }
         }
         let statistics = registry.statistics
-        print("flood: \(verdicts.all.count) wrong keys on 8 threads, \(statistics.scryptRuns) scrypt runs, \(statistics.busyRefusals) refused busy, peak \(statistics.peakConcurrentVerifications)")
+        print(
+            "flood: \(verdicts.all.count) wrong keys on 8 threads, \(statistics.scryptRuns) scrypt runs, \(statistics.busyRefusals) refused busy, peak \(statistics.peakConcurrentVerifications)"
+        )
         #expect(statistics.peakConcurrentVerifications <= 2)
         #expect(Set(verdicts.all).isSubset(of: ["wrong-secret", "busy"]))
         #expect(statistics.busyRefusals > 0)
@@ -217,7 +231,8 @@ import Testing
         // Threads of its own: other suites block the shared pool's threads meanwhile.
         let executor = ThreadTaskExecutor(threads: 2)
         defer { executor.stop() }
-        let measured = await withTaskExecutorPreference(executor) { () async -> (Duration, Duration, ClientRegistry.Authentication, ClientRegistry.Authentication)? in
+        let measured = await withTaskExecutorPreference(executor) {
+            () async -> (Duration, Duration, ClientRegistry.Authentication, ClientRegistry.Authentication)? in
             let start = clock.now
             return await withTaskGroup(of: (Duration, Duration, ClientRegistry.Authentication, ClientRegistry.Authentication)?.self) { group in
                 for worker in 0..<16 {
@@ -225,7 +240,8 @@ import Testing
                         var round = 0
                         while clock.now - start < .seconds(2) {
                             let secret = String(format: "%02d%06d", worker, round) + String(repeating: "A", count: 35)
-                            verdicts.append(await registry.authenticate(authorizationHeader: "Bearer alk_\(owner.keyID)_" + secret, source: attacker).reason)
+                            verdicts.append(
+                                await registry.authenticate(authorizationHeader: "Bearer alk_\(owner.keyID)_" + secret, source: attacker).reason)
                             round += 1
                             await Task.yield()
                         }
@@ -251,7 +267,9 @@ import Testing
         let (newcomerWaited, ownerWaited, first, ownerVerdict) = try #require(measured)
         let statistics = registry.statistics
         let counts = Dictionary(grouping: verdicts.all, by: { $0 }).mapValues(\.count)
-        print("flood of \(verdicts.all.count) wrong secrets in 2 s: \(counts), \(statistics.scryptRuns) scrypt runs; new client behind the same address waited \(newcomerWaited), the key's owner elsewhere \(ownerWaited)")
+        print(
+            "flood of \(verdicts.all.count) wrong secrets in 2 s: \(counts), \(statistics.scryptRuns) scrypt runs; new client behind the same address waited \(newcomerWaited), the key's owner elsewhere \(ownerWaited)"
+        )
         #expect(first.client?.name == "batch", "\(first)")
         #expect(newcomerWaited < .seconds(1))
         #expect(ownerVerdict.client?.name == "teller-app", "\(ownerVerdict)")
@@ -282,7 +300,8 @@ import Testing
         #expect(one.reason == "wrong-secret", "\(one)")
         #expect(await registry.authenticate(authorizationHeader: wrong(2), source: "10.0.0.9").reason == "wrong-secret")
         guard case .throttled(_, let retry) = await registry.authenticate(authorizationHeader: wrong(3), source: "10.0.0.9") else {
-            Issue.record("a third wrong secret at once was not throttled"); return
+            Issue.record("a third wrong secret at once was not throttled")
+            return
         }
         #expect((50...60).contains(retry), "retry after \(retry) s")
         // From another address the key id is suspect but not throttled: its owner can still try.
@@ -311,7 +330,9 @@ import Testing
         let input = Array(key.revealed.utf8)
         let digests = try clock.measure { for _ in 0..<rounds { _ = try SHA256Hasher.hash(input) } }
         let parses = clock.measure { for _ in 0..<rounds { _ = ClientKey(parsing: key.revealed) } }
-        print("authenticate: first verification (scrypt) \(first) (CPU \(firstCPU)), cached \(cached / rounds) per call (CPU \(cachedCPU / rounds)); of which SHA-256 \(digests / rounds), key parsing \(parses / rounds); stat of the file \(stats / rounds)")
+        print(
+            "authenticate: first verification (scrypt) \(first) (CPU \(firstCPU)), cached \(cached / rounds) per call (CPU \(cachedCPU / rounds)); of which SHA-256 \(digests / rounds), key parsing \(parses / rounds); stat of the file \(stats / rounds)"
+        )
         #expect(registry.statistics.scryptRuns == 1)
         #expect(cached / rounds < .microseconds(200))
     }

@@ -27,11 +27,11 @@ import Testing
         let body: String = String(good.dropFirst(4))
         let withoutLast: String = String(good.dropLast())
         var bad: [String] = ["", "alk_", withoutLast, good + "A", "ALK_" + body, "sk-" + String(good.dropFirst(3))]
-        bad.append("alk_" + body.uppercased())                               // key id not base32 lower-case
+        bad.append("alk_" + body.uppercased())  // key id not base32 lower-case
         bad.append(String(good.prefix(16)) + "-" + String(good.dropFirst(17)))  // separator
-        bad.append(withoutLast + "=")                                        // not base64url
+        bad.append(withoutLast + "=")  // not base64url
         bad.append(withoutLast + "/")
-        bad.append(withoutLast + "B")                                        // non-canonical last character
+        bad.append(withoutLast + "B")  // non-canonical last character
         bad.append(good.replacingOccurrences(of: "_", with: " "))
         for text in bad { #expect(ClientKey(parsing: text) == nil, "\(text)") }
     }
@@ -73,7 +73,8 @@ import Testing
 
     @Test func modelPermissions() throws {
         let hash = try PasswordHash.make(password: Array("k".utf8))
-        let some = APIClient(name: "a", keyID: "aaaaaaaaaaaa", keyHash: hash, adapters: ["claims", "claims-assistant"], created: "2026-01-01T00:00:00Z")
+        let some = APIClient(
+            name: "a", keyID: "aaaaaaaaaaaa", keyHash: hash, adapters: ["claims", "claims-assistant"], created: "2026-01-01T00:00:00Z")
         #expect(some.mayUse(model: "claims") && some.mayUse(model: "claims-assistant"))
         #expect(!some.mayUse(model: "legal") && !some.mayUse(model: "*") && !some.mayUse(model: "Claims"))
         let all = APIClient(name: "b", keyID: "bbbbbbbbbbbb", keyHash: hash, adapters: ["*"], created: "2026-01-01T00:00:00Z")
@@ -135,16 +136,31 @@ import Testing
     }
 
     static let brokenEdits: [(name: String, edit: @Sendable (String) -> String, reason: String)] = [
-        ("unknown field", { $0.replacingOccurrences(of: "    created:", with: "    secret: \"x\"\n    created:") }, "unknown field 'secret' in client 1 ('teller-app')"),
+        (
+            "unknown field", { $0.replacingOccurrences(of: "    created:", with: "    secret: \"x\"\n    created:") },
+            "unknown field 'secret' in client 1 ('teller-app')"
+        ),
         ("unknown top-level field", { $0 + "extra: 1\n" }, "unknown field 'extra' at the top level"),
-        ("misspelled field", { $0.replacingOccurrences(of: "    adapters:", with: "    adaptors:") }, "unknown field 'adaptors' in client 1 ('teller-app') (did you mean 'adapters'?"),
+        (
+            "misspelled field", { $0.replacingOccurrences(of: "    adapters:", with: "    adaptors:") },
+            "unknown field 'adaptors' in client 1 ('teller-app') (did you mean 'adapters'?"
+        ),
         ("anchors", { $0.replacingOccurrences(of: "[\"claims\"]", with: "&a [\"claims\"]") }, "anchors and aliases"),
         ("missing hash", { $0.replacingOccurrences(of: "    hash:", with: "    #hash:") }, "missing field 'hash' in client 1 ('teller-app')"),
-        ("bad base64", { $0.replacingOccurrences(of: "    hash: \"", with: "    hash: \"!") }, "client 1 ('teller-app'): the hash is not canonical base64"),
-        ("weak n", { $0.replacingOccurrences(of: "n: 32768", with: "n: 1024") }, "client 1 ('teller-app'): scrypt N=1024 r=8 p=1 32-byte key: weaker than the minimum"),
+        (
+            "bad base64", { $0.replacingOccurrences(of: "    hash: \"", with: "    hash: \"!") },
+            "client 1 ('teller-app'): the hash is not canonical base64"
+        ),
+        (
+            "weak n", { $0.replacingOccurrences(of: "n: 32768", with: "n: 1024") },
+            "client 1 ('teller-app'): scrypt N=1024 r=8 p=1 32-byte key: weaker than the minimum"
+        ),
         ("weak r", { $0.replacingOccurrences(of: "r: 8", with: "r: 1") }, "weaker than the minimum"),
         ("other kdf", { $0.replacingOccurrences(of: "algorithm: scrypt", with: "algorithm: md5") }, "kdf algorithm 'md5' is not supported"),
-        ("kdf unknown field", { $0.replacingOccurrences(of: "p: 1 }", with: "p: 1, maxmem: 1 }") }, "unknown field 'maxmem' in the kdf of client 1 ('teller-app')"),
+        (
+            "kdf unknown field", { $0.replacingOccurrences(of: "p: 1 }", with: "p: 1, maxmem: 1 }") },
+            "unknown field 'maxmem' in the kdf of client 1 ('teller-app')"
+        ),
         ("wrong version", { $0.replacingOccurrences(of: "version: 1", with: "version: 2") }, "unsupported version '2'"),
         ("bad time", { $0.replacingOccurrences(of: "1970-01-01T00:00:00Z", with: "yesterday") }, "created 'yesterday' is not a UTC time"),
         ("bad key id", { $0.replacingOccurrences(of: "key_id: \"", with: "key_id: \"X") }, "is not 12 characters of lower-case base32"),

@@ -40,10 +40,10 @@ import Testing
         try v2.release.publicKey.spkiPEM.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: host.root.file("v2.pub.pem"))) }
 
         let steps: [(arguments: [String], status: Int32, action: String, outcome: String)] = [
-            (["verify", v1.bundle], 1, "bundle.verify", "refused"),              // nothing trusted yet
+            (["verify", v1.bundle], 1, "bundle.verify", "refused"),  // nothing trusted yet
             (["trust", "add", host.root.file("v1.pub.pem"), "--names", "claims-*"], 0, "trust.change", "ok"),
             (["trust", "add", host.root.file("v2.pub.pem")], 0, "trust.change", "ok"),
-            (["trust", "threshold", "5"], 1, "trust.change", "refused"),             // more than are trusted
+            (["trust", "threshold", "5"], 1, "trust.change", "refused"),  // more than are trusted
             (["verify", v1.bundle], 0, "bundle.verify", "ok"),
             (["install", v2.bundle, "--no-start"], 0, "bundle.install", "ok"),
             (["install", v1.bundle, "--no-start"], 1, "bundle.install", "refused"),  // older than the floor
@@ -68,7 +68,9 @@ import Testing
             if ["bundle.install", "bundle.verify"].contains(step.action) {
                 let target = records.last?["target"] as? [String: Any]
                 let version = step.arguments[1] == v1.bundle ? "1.4.0" : "1.5.0"
-                #expect(target?["bundle"] as? String == "claims-assistant" && target?["version"] as? String == version, "\(step.arguments): \(String(describing: target))")
+                #expect(
+                    target?["bundle"] as? String == "claims-assistant" && target?["version"] as? String == version,
+                    "\(step.arguments): \(String(describing: target))")
                 #expect((records.last?["details"] as? [String: String])?["file"] == step.arguments[1])
             }
         }
@@ -152,7 +154,8 @@ import Testing
         // Several segments (small ones: the CLI's are 64 MiB), then two as the gateway leaves them.
         let writer = try AuditLogWriter(host: HostLayout(root: host.root.path), options: AuditLogWriter.Options(segmentBytes: 1500))
         for index in 0..<20 { try await writer.append(.auditRead(by: .local(user: "alice", uid: 1000), verb: "search", query: "n=\(index)")) }
-        let names = try FileManager.default.contentsOfDirectory(atPath: host.logDirectory).filter { AuditLayout.segmentNumber(of: $0) != nil }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: host.logDirectory).filter { AuditLayout.segmentNumber(of: $0) != nil }
+            .sorted()
         try #require(names.count >= 3)
         for name in names.prefix(2) {
             #expect(chown(host.logDirectory + "/" + name, 65534, 65534) == 0 && chmod(host.logDirectory + "/" + name, 0o440) == 0)
@@ -160,7 +163,8 @@ import Testing
         let before = try host.records().count
 
         let notRoot = try ProcessResult.run(
-            "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", TestEnvironment.executable("airlock-audit"), "--root", host.root.path, "seal"])
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", TestEnvironment.executable("airlock-audit"), "--root", host.root.path, "seal"])
         #expect(notRoot.status == 1 && notRoot.stderr.contains("run it as root"), "\(notRoot)")
 
         let sealed = try host.run("airlock-audit", ["seal", "--json"]).checked()
@@ -192,7 +196,7 @@ import Testing
         let host = Host(root: try TemporaryDirectory("airlock-audit"))
         defer { host.root.remove() }
         let fixture = try BundleFixture()
-        _ = try host.run("airlock", ["verify", fixture.bundle])                       // refused: nothing trusted
+        _ = try host.run("airlock", ["verify", fixture.bundle])  // refused: nothing trusted
         _ = try host.run("airlock", ["clients", "add", "app", "--adapters", "claims"]).checked()
         let before = try host.records().count
         for arguments in [
@@ -219,7 +223,7 @@ import Testing
         defer { host.root.remove() }
         let fixture = try BundleFixture()
         try fixture.release.publicKey.spkiPEM.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: host.root.file("k.pub.pem"))) }
-        _ = try host.run("airlock", ["verify", fixture.bundle])                       // refused: nothing trusted
+        _ = try host.run("airlock", ["verify", fixture.bundle])  // refused: nothing trusted
         _ = try host.run("airlock", ["trust", "add", host.root.file("k.pub.pem")]).checked()
         _ = try host.run("airlock", ["install", fixture.bundle, "--no-start"]).checked()
         _ = try host.run("airlock-audit", ["checkpoint"]).checked()
@@ -234,7 +238,8 @@ import Testing
 
         let today = String(UTCTime.text(secondsSince1970: Int(Date().timeIntervalSince1970)).prefix(10))
         let jsonl = try host.run("airlock-audit", ["export", "--format", "jsonl", "--since", today]).checked()
-        #expect(jsonl.stdout.split(separator: "\n").last?.contains("\"action\":\"audit.checkpoint\"") == true, "the export ends at a signed checkpoint")
+        #expect(
+            jsonl.stdout.split(separator: "\n").last?.contains("\"action\":\"audit.checkpoint\"") == true, "the export ends at a signed checkpoint")
         let csv = try host.run("airlock-audit", ["export", "--format", "csv"]).checked()
         let rows = csv.stdout.split(separator: "\n")
         #expect(rows.first == "seq,time,clock,actor_kind,actor,action,bundle,version,adapter,outcome,tokens_in,tokens_out,latency_ms,status,details")
@@ -264,7 +269,9 @@ import Testing
         let whole = host.root.file("whole.html")
         try host.run("airlock-audit", ["report", "--output", whole]).checked()
         let text = try String(contentsOfFile: whole, encoding: .utf8)
-        let counted = text.range(of: #"\((\d+) lines of the log"#, options: .regularExpression).map { String(text[$0].dropFirst().prefix { $0.isNumber }) }
+        let counted = text.range(of: #"\((\d+) lines of the log"#, options: .regularExpression).map {
+            String(text[$0].dropFirst().prefix { $0.isNumber })
+        }
         // verify writes no record: it counts the log the page was made from.
         let verified = try host.run("airlock-audit", ["verify", "--json"]).checked()
         let verifiedLines = (try JSONSerialization.jsonObject(with: Data(verified.stdout.utf8)) as? [String: Any])?["records"] as? Int

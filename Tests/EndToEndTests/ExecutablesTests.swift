@@ -79,8 +79,8 @@ import Testing
             ("airlock-pack", ["build", root.file("missing.yaml"), "--key", root.file("k.pem"), "--output", root.file("o.airlock")], 1),
             ("airlock-pack", ["sign", tampered, "--key", root.file("k.pem")], 1),
             ("airlock-pack", ["inspect", root.file("missing.airlock")], 1),
-            ("airlock-audit", ["--root", empty, "verify"], 1),                      // no log yet
-            ("airlock", ["--root", root.file("k.pem"), "status"], 64),                // a file, not a folder
+            ("airlock-audit", ["--root", empty, "verify"], 1),  // no log yet
+            ("airlock", ["--root", root.file("k.pem"), "status"], 64),  // a file, not a folder
         ]
         for (executable, arguments, status) in cases {
             let result = try ProcessResult.run(TestEnvironment.executable(executable), arguments)
@@ -125,7 +125,9 @@ import Testing
         #expect((try json(["remove", "claims-assistant", "1.4.0"]))["removed"] as? [String] == ["1.4.0"])
         _ = try json(["clients", "add", "app", "--adapters", "claims"])
         #expect((try json(["clients", "revoke", "app"]))["client"] as? String == "app")
-        #expect((try json(["trust", "remove", String(v2.release.publicKey.keyID.dropFirst(7).prefix(12))]))["removed"] as? String == v2.release.publicKey.keyID)
+        #expect(
+            (try json(["trust", "remove", String(v2.release.publicKey.keyID.dropFirst(7).prefix(12))]))["removed"] as? String
+                == v2.release.publicKey.keyID)
         let doctor = try json(["doctor"])
         #expect(doctor["consistent"] as? Bool == true && (doctor["findings"] as? [Any])?.isEmpty == true, "\(doctor)")
     }
@@ -140,8 +142,10 @@ import Testing
         try Data(newer.release.publicKey.spkiPEM).write(to: URL(fileURLWithPath: root.file("a.pub.pem")))
         try Data(older.release.publicKey.spkiPEM).write(to: URL(fileURLWithPath: root.file("b.pub.pem")))
         let airlock = TestEnvironment.executable("airlock")
-        for arguments in [["trust", "add", root.file("a.pub.pem")], ["trust", "add", root.file("b.pub.pem")],
-                          ["install", newer.bundle, "--no-start"], ["install", older.bundle, "--no-activate", "--allow-downgrade"]] {
+        for arguments in [
+            ["trust", "add", root.file("a.pub.pem")], ["trust", "add", root.file("b.pub.pem")],
+            ["install", newer.bundle, "--no-start"], ["install", older.bundle, "--no-activate", "--allow-downgrade"],
+        ] {
             try ProcessResult.run(airlock, ["--root", root.path] + arguments).checked()
         }
         let listed = try ProcessResult.run(airlock, ["--root", root.path, "list", "--json"]).checked()

@@ -53,7 +53,6 @@ import Testing
         }
         #expect(written.sorted() == ["etc", "etc/airlock", "etc/airlock/trust.yaml"], "verify wrote something")
 
-
         // Under a scratch --root, install renders the units there and talks to no systemd;
         // then list and status report it.
         let installed = try run("airlock", ["--root", root, "install", bundle]).checked()

@@ -38,11 +38,15 @@ enum ManifestFuzz {
             ],
             service: .init(context: 4096, parallel: 4), chunkSize: 1 << 20,
             files: [
-                .init(path: "base/base.gguf", size: 3 << 20 | 5, mode: "0644", sha256: digest("a"), chunks: [digest("1"), digest("2"), digest("3"), digest("4")], encoding: .stored, storedSize: 3 << 20 | 5),
+                .init(
+                    path: "base/base.gguf", size: 3 << 20 | 5, mode: "0644", sha256: digest("a"),
+                    chunks: [digest("1"), digest("2"), digest("3"), digest("4")], encoding: .stored, storedSize: 3 << 20 | 5),
                 .init(path: "adapters/claims.gguf", size: 1000, mode: "0644", sha256: digest("b"), chunks: nil, encoding: .zstd, storedSize: 300),
                 .init(path: "adapters/legal.gguf", size: 0, mode: "0644", sha256: digest("c"), chunks: nil, encoding: .stored, storedSize: 0),
-                .init(path: "runtime/cpu-avx2/llama-server", size: 77, mode: "0755", sha256: digest("d"), chunks: nil, encoding: .zstd, storedSize: 60),
-                .init(path: "runtime/cuda12/llama-server", size: 78, mode: "0755", sha256: digest("e"), chunks: nil, encoding: .stored, storedSize: 78),
+                .init(
+                    path: "runtime/cpu-avx2/llama-server", size: 77, mode: "0755", sha256: digest("d"), chunks: nil, encoding: .zstd, storedSize: 60),
+                .init(
+                    path: "runtime/cuda12/llama-server", size: 78, mode: "0755", sha256: digest("e"), chunks: nil, encoding: .stored, storedSize: 78),
                 .init(path: "runtime/cuda12/libggml-ü.so", size: 9, mode: "0644", sha256: digest("f"), chunks: nil, encoding: .stored, storedSize: 9),
             ])
         let adapterOnly = Manifest(

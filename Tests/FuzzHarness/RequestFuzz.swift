@@ -42,9 +42,18 @@ enum RequestFuzz {
 
     static func seeds() -> [(name: String, bytes: [UInt8])] {
         let chat: [(String, String)] = [
-            ("chat", #"{"model":"claims","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Is hail damage covered?"}],"max_tokens":64,"temperature":0.2}"#),
-            ("chat-stream", #"{"model":"claims-assistant","messages":[{"role":"user","content":[{"type":"text","text":"Hi "},{"type":"text","text":"there \u00e9\ud83d\ude00"}],"name":"bob"}],"stream":true,"stream_options":{"include_usage":true},"stop":["\n\n","END"],"seed":-7,"n":1,"user":"u-1","top_p":1,"presence_penalty":-2,"frequency_penalty":1.5e0}"#),
-            ("chat-json", #"{ "model" : "legal", "messages" : [ { "role" : "assistant", "content" : "" } ], "response_format" : { "type" : "json_object" }, "max_completion_tokens" : 2048, "max_tokens" : 2048, "stop" : null }"#),
+            (
+                "chat",
+                #"{"model":"claims","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Is hail damage covered?"}],"max_tokens":64,"temperature":0.2}"#
+            ),
+            (
+                "chat-stream",
+                #"{"model":"claims-assistant","messages":[{"role":"user","content":[{"type":"text","text":"Hi "},{"type":"text","text":"there \u00e9\ud83d\ude00"}],"name":"bob"}],"stream":true,"stream_options":{"include_usage":true},"stop":["\n\n","END"],"seed":-7,"n":1,"user":"u-1","top_p":1,"presence_penalty":-2,"frequency_penalty":1.5e0}"#
+            ),
+            (
+                "chat-json",
+                #"{ "model" : "legal", "messages" : [ { "role" : "assistant", "content" : "" } ], "response_format" : { "type" : "json_object" }, "max_completion_tokens" : 2048, "max_tokens" : 2048, "stop" : null }"#
+            ),
             ("chat-unknown-model", #"{"model":"gpt-4","messages":[{"role":"user","content":"x"}]}"#),
         ]
         let completions: [(String, String)] = [

@@ -41,7 +41,9 @@ enum SpecFuzz {
     static func seeds() -> [(name: String, bytes: [UInt8])] {
         let digest = "sha256:" + String(repeating: "ab", count: 32)
         let texts: [(String, String)] = [
-            ("full", """
+            (
+                "full",
+                """
                 name: claims-assistant          # [a-z0-9-]+
                 version: 1.4.0
                 base:     { path: models/base.gguf, format: gguf }
@@ -54,8 +56,11 @@ enum SpecFuzz {
                   - { variant: cuda12, path: runtime/cuda12, executable: bin/serve, requires: ["cuda>=12.2"] }
                 service:  { context: 4096, parallel: 4 }
 
-                """),
-            ("block-style", """
+                """
+            ),
+            (
+                "block-style",
+                """
                 name: claims-assistant
                 version: "2.0.0-rc.1+build.5"
                 base:
@@ -66,23 +71,30 @@ enum SpecFuzz {
                 service:
                   context: 2048
 
-                """),
-            ("adapter-only", """
+                """
+            ),
+            (
+                "adapter-only",
+                """
                 name: claims-extra
                 version: 1.0.0
                 base: { digest: \(digest), name: claims-assistant }
                 adapters:
                   - { name: claims, path: adapters/claims.gguf }
 
-                """),
-            ("misspelt-key", """
+                """
+            ),
+            (
+                "misspelt-key",
+                """
                 name: claims-assistant
                 version: 1.4.0
                 base: { path: models/base.gguf }
                 adaptors: []
                 runtimes: [{ variant: cpu-generic, path: runtime/cpu-generic/ }]
 
-                """),
+                """
+            ),
             ("anchor", "name: &n claims\nversion: 1.0.0\nbase: { path: models/base.gguf }\nadapters: [{ name: *n, path: adapters/claims.gguf }]\n"),
         ]
         return texts.map { ($0.0, Array($0.1.utf8)) }

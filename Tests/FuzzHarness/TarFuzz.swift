@@ -39,7 +39,9 @@ enum TarFuzz {
                     return .broken("an accepted entry has a bad path '\(BundlePath.printable(Array(header.path.utf8)))': \(problem)")
                 }
                 guard seen.insert(header.path).inserted else { return .broken("entry '\(header.path)' was accepted twice") }
-                guard header.permissions & 0o7000 == 0 else { return .broken("entry '\(header.path)' has mode \(String(header.permissions, radix: 8))") }
+                guard header.permissions & 0o7000 == 0 else {
+                    return .broken("entry '\(header.path)' has mode \(String(header.permissions, radix: 8))")
+                }
                 guard header.size >= 0, header.kind == .file || header.size == 0 else {
                     return .broken("entry '\(header.path)', a \(header.kind), has \(header.size) bytes")
                 }
@@ -100,9 +102,12 @@ enum TarFuzz {
         var base256 = [UInt8](repeating: 0, count: 12)
         base256[0] = 0x80
         base256[11] = 5
-        seeds.append((
-            "pax-base256", [fixChecksums] + paxHeader([("size", Array("5".utf8))])
-                + header(name: "big.bin", type: UInt8(ascii: "0"), size: 5, sizeField: base256) + data + end))
+        seeds.append(
+            (
+                "pax-base256",
+                [fixChecksums] + paxHeader([("size", Array("5".utf8))])
+                    + header(name: "big.bin", type: UInt8(ascii: "0"), size: 5, sizeField: base256) + data + end
+            ))
         seeds.append(("directory", [fixChecksums] + header(name: "models/", type: UInt8(ascii: "5"), size: 0, mode: 0o755) + end))
         seeds.append(("symlink", [fixChecksums] + header(name: "link", type: UInt8(ascii: "2"), size: 0) + end))
         return seeds

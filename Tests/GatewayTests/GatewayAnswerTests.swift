@@ -144,7 +144,11 @@ final class DirectRuntime {
 }
 
 final class ConcurrentResults: @unchecked Sendable {
-    struct Result { let model: String; let prompt: String; let answer: String }
+    struct Result {
+        let model: String
+        let prompt: String
+        let answer: String
+    }
     private let condition = NSCondition()
     private var results: [Result] = []
 

@@ -20,8 +20,10 @@ import Testing
                 for index in 0..<63 {  // 16 × 63 = 1008 requests
                     let model = Self.models[(worker + index) % Self.models.count]
                     let stream = index % 4 == 0
-                    let status = (try? served.request(
-                        "POST", "/v1/chat/completions", body: ServedBundle.chat(model: model, maxTokens: 8, stream: stream), key: key))?.status ?? -1
+                    let status =
+                        (try? served.request(
+                            "POST", "/v1/chat/completions", body: ServedBundle.chat(model: model, maxTokens: 8, stream: stream), key: key))?.status
+                        ?? -1
                     statuses.add(status)
                 }
                 statuses.finishWorker()
@@ -31,7 +33,9 @@ import Testing
         threads.forEach { $0.start() }
         statuses.waitForWorkers(16)
         let elapsed = ContinuousClock.now - started
-        #expect(statuses.counts == [200: 1008], "statuses: \(statuses.counts)\n\(served.log.split(separator: "\n").filter { !$0.contains(" 200 ") }.prefix(40).joined(separator: "\n"))")
+        #expect(
+            statuses.counts == [200: 1008],
+            "statuses: \(statuses.counts)\n\(served.log.split(separator: "\n").filter { !$0.contains(" 200 ") }.prefix(40).joined(separator: "\n"))")
         // Connections close as clients finish; then nothing is left open.
         var descriptorsAfter = ServedBundle.openDescriptors(gateway)
         let deadline = ContinuousClock.now + .seconds(5)
@@ -62,8 +66,10 @@ import Testing
         let threads = (0..<2).map { worker in
             Thread {
                 while !stop.isSet {
-                    let status = (try? served.request(
-                        "POST", "/v1/chat/completions", body: ServedBundle.chat(model: Self.models[worker], maxTokens: 16), key: key))?.status ?? -1
+                    let status =
+                        (try? served.request(
+                            "POST", "/v1/chat/completions", body: ServedBundle.chat(model: Self.models[worker], maxTokens: 16), key: key))?.status
+                        ?? -1
                     statuses.add(status)
                 }
                 statuses.finishWorker()
@@ -78,7 +84,8 @@ import Testing
         while !recovered, ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.1)
             if statuses.counts[503, default: 0] > 0, served.runtimePID != runtime,
-                (try? served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key))?.status == 200 {
+                (try? served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key))?.status == 200
+            {
                 recovered = true
             }
         }
@@ -108,7 +115,8 @@ import Testing
         while !up, ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.1)
             if let pid = served.runtimePID, pid != runtime,
-                (try? served.metrics())?.text.contains("airlock_runtime_up 1\n") == true {
+                (try? served.metrics())?.text.contains("airlock_runtime_up 1\n") == true
+            {
                 up = true
             }
         }
@@ -210,8 +218,11 @@ import Testing
         let clientsDigest = try ProcessResult.run("/usr/bin/sha256sum", [clientsPath]).checked().stdout.prefix(64)
         let configDigest = try ProcessResult.run("/usr/bin/sha256sum", [served.root + "/etc/airlock/gateway.yaml"]).checked().stdout.prefix(64)
         let atStart = try policyRecords()
-        #expect(atStart.contains { details($0)["policy"]?.hasPrefix("gateway (") == true && details($0)["sha256"] == String(configDigest) }, "\(atStart)")
-        #expect(atStart.contains { details($0)["policy"]?.hasPrefix("clients (") == true && details($0)["sha256"] == String(clientsDigest) }, "\(atStart)")
+        #expect(
+            atStart.contains { details($0)["policy"]?.hasPrefix("gateway (") == true && details($0)["sha256"] == String(configDigest) }, "\(atStart)")
+        #expect(
+            atStart.contains { details($0)["policy"]?.hasPrefix("clients (") == true && details($0)["sha256"] == String(clientsDigest) }, "\(atStart)"
+        )
 
         // Break the file: keys are refused (503) and the failed load is recorded as failed.
         let good = try String(contentsOfFile: clientsPath, encoding: .utf8)
@@ -236,7 +247,8 @@ import Testing
         var reloaded: [[String: Any]] = []
         for _ in 0..<40 where reloaded.count < 2 {
             reloaded = try policyRecords().filter {
-                $0["outcome"] as? String == "ok" && details($0)["sha256"] == String(clientsDigest) && details($0)["policy"]?.hasPrefix("clients (") == true
+                $0["outcome"] as? String == "ok" && details($0)["sha256"] == String(clientsDigest)
+                    && details($0)["policy"]?.hasPrefix("clients (") == true
             }
             if reloaded.count < 2 { usleep(100_000) }
         }
@@ -286,7 +298,8 @@ import Testing
         let whole = try served.request("POST", "/v1/completions", body: long, key: key)
         #expect(whole.status == 504, "\(whole)")
         #expect(whole.errorCode == "timeout")
-        let streamed = try served.request("POST", "/v1/completions", body: long.replacingOccurrences(of: #""stream":false"#, with: #""stream":true"#), key: key)
+        let streamed = try served.request(
+            "POST", "/v1/completions", body: long.replacingOccurrences(of: #""stream":false"#, with: #""stream":true"#), key: key)
         if streamed.status == 200 {
             // Started in time: the stream ends with an error event, never [DONE].
             #expect(streamed.events.last?.contains(#""code":"timeout""#) == true, "\(streamed.events.suffix(2))")
@@ -297,7 +310,9 @@ import Testing
             #expect(streamed.errorCode == "timeout")
         }
         // Both are recorded as 504.
-        let records = try ProcessResult.run(TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--action", "gateway.request", "--json"]).checked().stdout
+        let records = try ProcessResult.run(
+            TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--action", "gateway.request", "--json"]
+        ).checked().stdout
         #expect(records.components(separatedBy: #""status":504"#).count - 1 == 2, "\(records)")
     }
 
@@ -387,7 +402,8 @@ import Testing
         #expect((models.json["data"] as? [Any])?.isEmpty == true, "\(models.text)")
         // Refusals are recorded like any other request's.
         let records = try ProcessResult.run(
-            TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--action", "gateway.request", "--json"]).checked().stdout
+            TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--action", "gateway.request", "--json"]
+        ).checked().stdout
         #expect(records.contains(#""status":403"#), "\(records)")
     }
 }

@@ -38,7 +38,10 @@ struct BadRequest: CustomTestStringConvertible, Sendable {
     let status: Int
     let code: String?
 
-    init(_ name: String, _ method: String = "POST", _ path: String = "/v1/chat/completions", body: String?, key: String? = "everything", headers: [String: String] = [:], status: Int, code: String? = nil) {
+    init(
+        _ name: String, _ method: String = "POST", _ path: String = "/v1/chat/completions", body: String?, key: String? = "everything",
+        headers: [String: String] = [:], status: Int, code: String? = nil
+    ) {
         self.name = name
         self.method = method
         self.path = path
@@ -60,19 +63,33 @@ let badRequests: [BadRequest] = [
     BadRequest("body is not an object", body: "[1, 2, 3]", status: 400, code: "invalid_json"),
     BadRequest("empty body", body: "", status: 400, code: "invalid_json"),
     BadRequest("duplicate member", body: #"{"model":"claims","model":"legal",\#(goodMessages)}"#, status: 400, code: "invalid_json"),
-    BadRequest("nesting too deep", body: "{\"model\":\"claims\",\"messages\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}", status: 400, code: "invalid_json"),
+    BadRequest(
+        "nesting too deep",
+        body: "{\"model\":\"claims\",\"messages\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}", status: 400,
+        code: "invalid_json"),
     BadRequest("model of the wrong type", body: #"{"model":5,\#(goodMessages)}"#, status: 400),
     BadRequest("messages of the wrong type", body: #"{"model":"claims","messages":"hi"}"#, status: 400),
     BadRequest("no messages", body: #"{"model":"claims","messages":[]}"#, status: 400),
     BadRequest("unknown role", body: #"{"model":"claims","messages":[{"role":"tool","content":"hi"}]}"#, status: 400),
-    BadRequest("image content", body: #"{"model":"claims","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"file:///etc/shadow"}}]}]}"#, status: 400),
-    BadRequest("tool calls in a message", body: #"{"model":"claims","messages":[{"role":"assistant","content":"x","tool_calls":[]}]}"#, status: 400, code: "unsupported_parameter"),
+    BadRequest(
+        "image content",
+        body: #"{"model":"claims","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"file:///etc/shadow"}}]}]}"#,
+        status: 400),
+    BadRequest(
+        "tool calls in a message", body: #"{"model":"claims","messages":[{"role":"assistant","content":"x","tool_calls":[]}]}"#, status: 400,
+        code: "unsupported_parameter"),
     BadRequest("unknown model", body: #"{"model":"gpt-4",\#(goodMessages)}"#, status: 404, code: "model_not_found"),
-    BadRequest("adapter not allowed for the key", body: #"{"model":"legal",\#(goodMessages)}"#, key: "claims-app", status: 404, code: "model_not_found"),
-    BadRequest("base model not allowed for the key", body: #"{"model":"claims-assistant",\#(goodMessages)}"#, key: "claims-app", status: 404, code: "model_not_found"),
+    BadRequest(
+        "adapter not allowed for the key", body: #"{"model":"legal",\#(goodMessages)}"#, key: "claims-app", status: 404, code: "model_not_found"),
+    BadRequest(
+        "base model not allowed for the key", body: #"{"model":"claims-assistant",\#(goodMessages)}"#, key: "claims-app", status: 404,
+        code: "model_not_found"),
     BadRequest("missing key", body: #"{"model":"claims",\#(goodMessages)}"#, key: nil, status: 401, code: "invalid_api_key"),
-    BadRequest("unknown key", body: #"{"model":"claims",\#(goodMessages)}"#, key: "header:Bearer alk_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", status: 401, code: "invalid_api_key"),
-    BadRequest("not a bearer key", body: #"{"model":"claims",\#(goodMessages)}"#, key: "header:Basic YWRtaW46YWRtaW4=", status: 401, code: "invalid_api_key"),
+    BadRequest(
+        "unknown key", body: #"{"model":"claims",\#(goodMessages)}"#,
+        key: "header:Bearer alk_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", status: 401, code: "invalid_api_key"),
+    BadRequest(
+        "not a bearer key", body: #"{"model":"claims",\#(goodMessages)}"#, key: "header:Basic YWRtaW46YWRtaW4=", status: 401, code: "invalid_api_key"),
     BadRequest("negative max_tokens", body: #"{"model":"claims",\#(goodMessages),"max_tokens":-5}"#, status: 400),
     BadRequest("zero max_tokens", body: #"{"model":"claims",\#(goodMessages),"max_tokens":0}"#, status: 400),
     BadRequest("huge max_tokens", body: #"{"model":"claims",\#(goodMessages),"max_tokens":1000000000}"#, status: 400),
@@ -80,14 +97,23 @@ let badRequests: [BadRequest] = [
     BadRequest("temperature out of range", body: #"{"model":"claims",\#(goodMessages),"temperature":7}"#, status: 400),
     BadRequest("stream as a string", body: #"{"model":"claims",\#(goodMessages),"stream":"yes"}"#, status: 400),
     BadRequest("several choices", body: #"{"model":"claims",\#(goodMessages),"n":3}"#, status: 400),
-    BadRequest("prompt longer than the limit", body: #"{"model":"claims","messages":[{"role":"user","content":"\#(String(repeating: "a", count: 2500))"}]}"#, status: 400, code: "prompt_too_long"),
-    BadRequest("runtime's lora field", body: #"{"model":"claims",\#(goodMessages),"lora":[{"id":1,"scale":1}]}"#, status: 400, code: "unsupported_parameter"),
-    BadRequest("runtime's tools", body: #"{"model":"claims",\#(goodMessages),"tools":[{"type":"function","function":{"name":"x"}}]}"#, status: 400, code: "unsupported_parameter"),
-    BadRequest("runtime's prompt cache", body: #"{"model":"claims",\#(goodMessages),"cache_prompt":true}"#, status: 400, code: "unsupported_parameter"),
+    BadRequest(
+        "prompt longer than the limit", body: #"{"model":"claims","messages":[{"role":"user","content":"\#(String(repeating: "a", count: 2500))"}]}"#,
+        status: 400, code: "prompt_too_long"),
+    BadRequest(
+        "runtime's lora field", body: #"{"model":"claims",\#(goodMessages),"lora":[{"id":1,"scale":1}]}"#, status: 400, code: "unsupported_parameter"),
+    BadRequest(
+        "runtime's tools", body: #"{"model":"claims",\#(goodMessages),"tools":[{"type":"function","function":{"name":"x"}}]}"#, status: 400,
+        code: "unsupported_parameter"),
+    BadRequest(
+        "runtime's prompt cache", body: #"{"model":"claims",\#(goodMessages),"cache_prompt":true}"#, status: 400, code: "unsupported_parameter"),
     BadRequest("runtime's slot id", body: #"{"model":"claims",\#(goodMessages),"id_slot":0}"#, status: 400, code: "unsupported_parameter"),
-    BadRequest("runtime's grammar", body: #"{"model":"claims",\#(goodMessages),"grammar":"root ::= \"x\""}"#, status: 400, code: "unsupported_parameter"),
+    BadRequest(
+        "runtime's grammar", body: #"{"model":"claims",\#(goodMessages),"grammar":"root ::= \"x\""}"#, status: 400, code: "unsupported_parameter"),
     BadRequest("completion prompt as tokens", "POST", "/v1/completions", body: #"{"model":"claims","prompt":[1,2,3]}"#, status: 400),
-    BadRequest("oversized body", body: #"{"model":"claims",\#(goodMessages),"user":"\#(String(repeating: "x", count: 1_100_000))"}"#, status: 413, code: "request_too_large"),
+    BadRequest(
+        "oversized body", body: #"{"model":"claims",\#(goodMessages),"user":"\#(String(repeating: "x", count: 1_100_000))"}"#, status: 413,
+        code: "request_too_large"),
     BadRequest("wrong method", "GET", "/v1/chat/completions", body: nil, status: 405, code: "method_not_allowed"),
     BadRequest("wrong method on models", "DELETE", "/v1/models", body: nil, status: 405, code: "method_not_allowed"),
     BadRequest("runtime endpoint /props", "GET", "/props", body: nil, status: 404, code: "not_found"),
@@ -118,7 +144,8 @@ let badRequests: [BadRequest] = [
         if bad.status == 405 { #expect(response.headers["allow"] != nil) }
         if bad.status == 401 { #expect(response.headers["www-authenticate"]?.hasPrefix("Bearer") == true) }
         // The gateway keeps serving.
-        let answer = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: served.keys["everything"])
+        let answer = try served.request(
+            "POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: served.keys["everything"])
         #expect(answer.status == 200, "after \(bad.name): \(answer)")
     }
 
@@ -149,9 +176,12 @@ let badRequests: [BadRequest] = [
     @Test func slowBodyIsDroppedWhileOthersAreServed() throws {
         let served = try RefusalGateway.shared()
         let slow = try HTTPTestConnection(port: served.port)
-        try slow.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(served.keys["everything"]!)\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"model\":")
+        try slow.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(served.keys["everything"]!)\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"model\":"
+        )
         // Meanwhile another client is served.
-        let other = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "legal", maxTokens: 4), key: served.keys["everything"])
+        let other = try served.request(
+            "POST", "/v1/chat/completions", body: ServedBundle.chat(model: "legal", maxTokens: 4), key: served.keys["everything"])
         #expect(other.status == 200)
         // body_timeout_s is 2: the slow one is dropped soon after.
         let started = ContinuousClock.now
@@ -171,7 +201,9 @@ let badRequests: [BadRequest] = [
     @Test func chunkedBodyOverTheLimitIsRefused() throws {
         let served = try RefusalGateway.shared()
         let connection = try HTTPTestConnection(port: served.port)
-        try connection.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(served.keys["everything"]!)\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try connection.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(served.keys["everything"]!)\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         let piece = String(repeating: "x", count: 65536)
         var refused: HTTPTestResponse?
         for _ in 0..<40 {
@@ -195,13 +227,16 @@ let badRequests: [BadRequest] = [
         #expect(head.status == 200)
         _ = try connection.nextChunk()
         connection.close()
-        let next = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: served.keys["everything"])
+        let next = try served.request(
+            "POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: served.keys["everything"])
         #expect(next.status == 200)
         // The dropped stream is in the audit log as a request the client abandoned (499).
         var found = false
         let deadline = ContinuousClock.now + .seconds(5)
         while !found, ContinuousClock.now < deadline {
-            let records = try ProcessResult.run(TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--action", "gateway.request", "--json"]).checked().stdout
+            let records = try ProcessResult.run(
+                TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--action", "gateway.request", "--json"]
+            ).checked().stdout
             found = records.contains(#""status":499"#)
             if !found { Thread.sleep(forTimeInterval: 0.1) }
         }

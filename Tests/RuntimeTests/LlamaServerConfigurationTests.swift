@@ -11,13 +11,14 @@ import Testing
     @Test func argumentsAreExplicitAndStartAdaptersAtZero() throws {
         try configuration.validate()
         let arguments = configuration.arguments
-        #expect(arguments == [
-            "--model", "/var/lib/airlock/x/1.0.0/base.gguf",
-            "--host", "/run/airlock/x/runtime.sock",
-            "--ctx-size", "4096", "--parallel", "4", "--threads", "2", "--threads-batch", "2",
-            "--threads-http", "6", "--offline", "--no-ui", "--no-slots",
-            "--lora-scaled", "/a/claims.gguf:0,/a/legal.gguf:0",
-        ])
+        #expect(
+            arguments == [
+                "--model", "/var/lib/airlock/x/1.0.0/base.gguf",
+                "--host", "/run/airlock/x/runtime.sock",
+                "--ctx-size", "4096", "--parallel", "4", "--threads", "2", "--threads-batch", "2",
+                "--threads-http", "6", "--offline", "--no-ui", "--no-slots",
+                "--lora-scaled", "/a/claims.gguf:0,/a/legal.gguf:0",
+            ])
         for dangerous in ["--tools", "--mcp", "--props", "--slot-save-path", "--api-key", "--hf-repo", "--webui"] {
             #expect(!arguments.contains(dangerous))
         }

@@ -22,7 +22,8 @@ import Testing
     }
 
     @Test func clientAnswerNamesTheClientsModelAndDropsTimings() throws {
-        let answer = try JSONValue.parse(Array(#"{"id":"c1","model":"/var/lib/airlock/x/1.0.0/base.gguf","choices":[],"timings":{"predicted_ms":3}}"#.utf8))
+        let answer = try JSONValue.parse(
+            Array(#"{"id":"c1","model":"/var/lib/airlock/x/1.0.0/base.gguf","choices":[],"timings":{"predicted_ms":3}}"#.utf8))
         #expect(Self.text(engine.clientAnswer(answer, model: "claims")) == #"{"id":"c1","model":"claims","choices":[]}"#)
         #expect(engine.clientAnswer(.array([.int(1)]), model: "claims") == .array([.int(1)]))
     }

@@ -133,7 +133,10 @@ import Testing
             _ = try await Self.get(client, on: Self.loops[0])
             Issue.record("answered")
         } catch let error as RuntimeCallError {
-            guard case .unreachable = error else { Issue.record("\(error)"); return }
+            guard case .unreachable = error else {
+                Issue.record("\(error)")
+                return
+            }
         }
         #expect(runtime.accepted == 1)
         runtime.stop()
@@ -141,7 +144,10 @@ import Testing
             _ = try await Self.get(client, on: Self.loops[0])
             Issue.record("answered with nothing listening")
         } catch let error as RuntimeCallError {
-            guard case .unreachable = error else { Issue.record("\(error)"); return }
+            guard case .unreachable = error else {
+                Issue.record("\(error)")
+                return
+            }
         }
     }
 
@@ -220,11 +226,12 @@ import Testing
     static func runtimeConnections(_ served: ServedBundle) -> Set<String> {
         let socket = served.runtimeSocket.replacingOccurrences(of: "//", with: "/")
         guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return [] }
-        return Set(table.split(separator: "\n").compactMap { line -> String? in
-            let fields = line.split(separator: " ")
-            guard fields.count >= 8, fields[5] == "03", fields[7].replacingOccurrences(of: "//", with: "/") == socket else { return nil }
-            return String(fields[6])
-        })
+        return Set(
+            table.split(separator: "\n").compactMap { line -> String? in
+                let fields = line.split(separator: " ")
+                guard fields.count >= 8, fields[5] == "03", fields[7].replacingOccurrences(of: "//", with: "/") == socket else { return nil }
+                return String(fields[6])
+            })
     }
 
     /// The connections present in three looks 30 ms apart: a health check's own connection
@@ -434,11 +441,14 @@ final class FakeRuntime: @unchecked Sendable {
             locked { seen.append(request) }
             switch reply(request) {
             case .answer(let body, let close):
-                let text = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+                let text =
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
                     + (close ? "Connection: close\r\n" : "Keep-Alive: timeout=5, max=100\r\n") + "\r\n" + body
                 guard Self.write(descriptor, text), !close else { return }
             case .stream(let chunks, let every):
-                guard Self.write(descriptor, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n") else { return }
+                guard Self.write(descriptor, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n") else {
+                    return
+                }
                 for _ in 0..<chunks {
                     guard Self.write(descriptor, "6\r\ntoken \r\n") else {
                         locked { _ = closedByPeer.insert(connection) }
@@ -472,11 +482,12 @@ final class FakeRuntime: @unchecked Sendable {
         }
         let head = String(decoding: buffer[..<headEnd!], as: UTF8.self)
         buffer.removeFirst(headEnd!)
-        let length = head.split(separator: "\r\n").compactMap { line -> Int? in
-            let parts = line.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
-            return Int(parts[1].trimmingCharacters(in: .whitespaces))
-        }.first ?? 0
+        let length =
+            head.split(separator: "\r\n").compactMap { line -> Int? in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+                return Int(parts[1].trimmingCharacters(in: .whitespaces))
+            }.first ?? 0
         while buffer.count < length { if !fill() { return nil } }
         buffer.removeFirst(length)
         return head

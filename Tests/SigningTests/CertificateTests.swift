@@ -38,8 +38,9 @@ import Testing
         #expect(try Certificate(pem: pki.signer.pem) == pki.signer)
         #expect(refusal { _ = try Certificate(pem: pki.signerChainPEM) }?.contains("2 PEM blocks") == true)
         let key = try PrivateKey.generate()
-        #expect(refusal { _ = try Certificate.loadChain(pem: pki.signer.pem + key.publicKey.spkiPEM) }?
-            .contains("PEM block 2 is labelled 'PUBLIC KEY'") == true)
+        #expect(
+            refusal { _ = try Certificate.loadChain(pem: pki.signer.pem + key.publicKey.spkiPEM) }?
+                .contains("PEM block 2 is labelled 'PUBLIC KEY'") == true)
         #expect(refusal { _ = try Certificate.loadChain(pem: []) }?.contains("empty") == true)
     }
 
@@ -98,8 +99,9 @@ import Testing
         #expect(reason.contains("unable to get local issuer certificate"))
 
         // Presenting the other root as an intermediate does not make it trusted.
-        guard case .refused(let selfSigned) = CertificateChainVerifier.verify(
-            leaf: pki.otherSigner, intermediates: [pki.otherRoot], trustedRoots: [pki.root], at: Date())
+        guard
+            case .refused(let selfSigned) = CertificateChainVerifier.verify(
+                leaf: pki.otherSigner, intermediates: [pki.otherRoot], trustedRoots: [pki.root], at: Date())
         else {
             Issue.record("an untrusted root passed off as an intermediate was trusted")
             return

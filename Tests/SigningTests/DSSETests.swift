@@ -62,8 +62,9 @@ import Testing
         var envelope = try DSSE.sign(payload: manifest, key: key)
         envelope.payloadType = "application/json"
         #expect(!envelope.isValid(envelope.signatures[0], by: key.publicKey))
-        #expect(envelope.verify(by: key.publicKey, payload: manifest, payloadType: "application/json")
-            == .refused(reason: "the signature by key \(key.publicKey.keyID) does not verify"))
+        #expect(
+            envelope.verify(by: key.publicKey, payload: manifest, payloadType: "application/json")
+                == .refused(reason: "the signature by key \(key.publicKey.keyID) does not verify"))
         guard case .refused(let reason) = envelope.verify(by: key.publicKey, payload: manifest) else {
             Issue.record("a wrong payload type was accepted")
             return
@@ -75,12 +76,14 @@ import Testing
         let signer = try PrivateKey.generate()
         let trusted = try PrivateKey.generate()
         var envelope = try DSSE.sign(payload: manifest, key: signer)
-        #expect(envelope.verify(by: trusted.publicKey, payload: manifest)
-            == .refused(reason: "the envelope has no signature by key \(trusted.publicKey.keyID)"))
+        #expect(
+            envelope.verify(by: trusted.publicKey, payload: manifest)
+                == .refused(reason: "the envelope has no signature by key \(trusted.publicKey.keyID)"))
         // Claiming the trusted key's id does not help.
         envelope.signatures[0].keyid = trusted.publicKey.keyID
-        #expect(envelope.verify(by: trusted.publicKey, payload: manifest)
-            == .refused(reason: "the signature by key \(trusted.publicKey.keyID) does not verify"))
+        #expect(
+            envelope.verify(by: trusted.publicKey, payload: manifest)
+                == .refused(reason: "the signature by key \(trusted.publicKey.keyID) does not verify"))
     }
 
     @Test func envelopeJSONRoundTrips() throws {
@@ -128,8 +131,9 @@ import Testing
             var tampered = envelope
             tampered.payload = text
             #expect(refusal { _ = try tampered.payloadBytes() }?.contains("not valid base64") == true, "\(text)")
-            #expect(tampered.verify(by: key.publicKey, payload: Array("hello world!".utf8), payloadType: envelope.payloadType)
-                != .verified(keyID: key.publicKey.keyID))
+            #expect(
+                tampered.verify(by: key.publicKey, payload: Array("hello world!".utf8), payloadType: envelope.payloadType)
+                    != .verified(keyID: key.publicKey.keyID))
         }
         var badSignature = envelope
         badSignature.signatures[0].sig += "\n"

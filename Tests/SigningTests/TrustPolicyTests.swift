@@ -29,7 +29,8 @@ import Testing
     @Test func emptyPolicyTrustsNothing() throws {
         let key = try PrivateKey.generate(.ed25519)
         guard case .refused(let findings) = TrustPolicy().evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([key])) else {
-            Issue.record("an empty policy trusted a bundle"); return
+            Issue.record("an empty policy trusted a bundle")
+            return
         }
         let reasons = findings.map(\.message)
         #expect(findings.first?.kind == .emptyPolicy)
@@ -40,7 +41,10 @@ import Testing
         let trusted = try PrivateKey.generate()
         let stranger = try PrivateKey.generate()
         let verdict = try policy(trusting: [trusted]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([stranger]))
-        guard case .refused(let findings) = verdict else { Issue.record("trusted a stranger"); return }
+        guard case .refused(let findings) = verdict else {
+            Issue.record("trusted a stranger")
+            return
+        }
         let reasons = findings.map(\.message)
         #expect(findings.first?.kind == .untrustedSigner)
         #expect(reasons.first == "signatures/1.dsse.json: signed by untrusted key \(stranger.publicKey.keyID)")
@@ -48,8 +52,12 @@ import Testing
 
     @Test func trustedKeyNotAllowedForTheNameIsRefused() throws {
         let key = try PrivateKey.generate()
-        let verdict = try policy(trusting: [key], names: ["legal-*"]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([key]))
-        guard case .refused(let findings) = verdict else { Issue.record("name rule ignored"); return }
+        let verdict = try policy(trusting: [key], names: ["legal-*"]).evaluate(
+            manifest: manifest, name: "claims-assistant", signatures: signed([key]))
+        guard case .refused(let findings) = verdict else {
+            Issue.record("name rule ignored")
+            return
+        }
         let reasons = findings.map(\.message)
         #expect(findings.first?.kind == .signerNotAllowed)
         #expect(reasons.first?.contains("may not sign bundle 'claims-assistant' (allowed: legal-*)") == true)
@@ -60,13 +68,15 @@ import Testing
         let b = try PrivateKey.generate(.ed25519)
         let policy = try policy(trusting: [a, b], threshold: 2)
         guard case .refused(let findings) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a])) else {
-            Issue.record("one signature met a threshold of two"); return
+            Issue.record("one signature met a threshold of two")
+            return
         }
         let reasons = findings.map(\.message)
         #expect(findings.last?.kind == .thresholdNotMet)
         #expect(reasons.last == "1 trusted signature, the policy requires 2")
         guard case .trusted(let signers) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a, b])) else {
-            Issue.record("two of two refused"); return
+            Issue.record("two of two refused")
+            return
         }
         #expect(Set(signers.map(\.keyID)) == [a.publicKey.keyID, b.publicKey.keyID])
     }
@@ -76,7 +86,8 @@ import Testing
         let b = try PrivateKey.generate()
         let policy = try policy(trusting: [a, b], threshold: 2)
         guard case .refused(let findings) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([a, a])) else {
-            Issue.record("one signer counted twice"); return
+            Issue.record("one signer counted twice")
+            return
         }
         let reasons = findings.map(\.message)
         #expect(findings.contains { $0.kind == .duplicateSigner })
@@ -87,7 +98,10 @@ import Testing
         let key = try PrivateKey.generate()
         let other = Array(#"{"name":"claims-assistant","version":"9.9.9"}"#.utf8)
         let verdict = try policy(trusting: [key]).evaluate(manifest: manifest, name: "claims-assistant", signatures: signed([key], manifest: other))
-        guard case .refused(let findings) = verdict else { Issue.record("accepted a signature over another manifest"); return }
+        guard case .refused(let findings) = verdict else {
+            Issue.record("accepted a signature over another manifest")
+            return
+        }
         let reasons = findings.map(\.message)
         #expect(findings.first?.kind == .manifestMismatch)
         #expect(reasons.first == "signatures/1.dsse.json: signs a different manifest than the bundle's")
@@ -99,8 +113,10 @@ import Testing
         var bytes = Array(Data(base64Encoded: inputs[0].envelope.signatures[0].sig)!)
         bytes[bytes.count / 2] ^= 0x01
         inputs[0].envelope.signatures[0].sig = Data(bytes).base64EncodedString()
-        guard case .refused(let findings) = try policy(trusting: [key]).evaluate(manifest: manifest, name: "claims-assistant", signatures: inputs) else {
-            Issue.record("accepted a forged signature"); return
+        guard case .refused(let findings) = try policy(trusting: [key]).evaluate(manifest: manifest, name: "claims-assistant", signatures: inputs)
+        else {
+            Issue.record("accepted a forged signature")
+            return
         }
         let reasons = findings.map(\.message)
         #expect(findings.first?.kind == .badSignature)
@@ -112,15 +128,20 @@ import Testing
         let envelope = try DSSE.sign(payload: manifest, payloadType: "application/vnd.in-toto+json", key: key)
         let verdict = try policy(trusting: [key]).evaluate(
             manifest: manifest, name: "claims-assistant", signatures: [SignatureInput(source: "signatures/1.dsse.json", envelope: envelope)])
-        guard case .refused(let findings) = verdict else { Issue.record("accepted another payload type"); return }
+        guard case .refused(let findings) = verdict else {
+            Issue.record("accepted another payload type")
+            return
+        }
         let reasons = findings.map(\.message)
         #expect(findings.first?.kind == .unknownPayloadType)
         #expect(reasons.first?.contains("unknown payload type") == true)
     }
 
-    @Test(arguments: [("claims-*", "claims-assistant", true), ("claims-*", "legal", false), ("*", "anything", true),
-                      ("claims-assistant", "claims-assistant", true), ("claims-assistant", "claims-assistant-2", false),
-                      ("*-assistant", "claims-assistant", true), ("c*s-a*t", "claims-assistant", true), ("c*x", "claims", false)])
+    @Test(arguments: [
+        ("claims-*", "claims-assistant", true), ("claims-*", "legal", false), ("*", "anything", true),
+        ("claims-assistant", "claims-assistant", true), ("claims-assistant", "claims-assistant-2", false),
+        ("*-assistant", "claims-assistant", true), ("c*s-a*t", "claims-assistant", true), ("c*x", "claims", false),
+    ])
     func namePatterns(pattern: String, name: String, expected: Bool) {
         #expect(TrustPolicy.matches(pattern: pattern, name: name) == expected)
     }
@@ -142,9 +163,9 @@ import Testing
 
         var changed = loaded
         #expect(throws: AirlockError.self) { try changed.add(key: a.publicKey, names: ["*"]) }  // already trusted
-        #expect(throws: AirlockError.self) { try changed.setThreshold(3) }                     // more than signers
+        #expect(throws: AirlockError.self) { try changed.setThreshold(3) }  // more than signers
         #expect(throws: AirlockError.self) { try changed.setThreshold(0) }
-        #expect(throws: AirlockError.self) { try changed.remove(id: a.publicKey.keyID) }       // below threshold
+        #expect(throws: AirlockError.self) { try changed.remove(id: a.publicKey.keyID) }  // below threshold
         try changed.setThreshold(1)
         #expect(try changed.remove(id: String(a.publicKey.keyID.dropFirst(7).prefix(12))) == a.publicKey.keyID)
         #expect(changed.keys.map(\.id) == [b.publicKey.keyID])
@@ -162,8 +183,9 @@ import Testing
         try policy.save(path: path)
         // Someone swaps the PEM under a trusted id.
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let swapped = text.replacingOccurrences(of: String(decoding: a.publicKey.spkiPEM, as: UTF8.self).split(separator: "\n")[1],
-                                                with: String(decoding: b.publicKey.spkiPEM, as: UTF8.self).split(separator: "\n")[1])
+        let swapped = text.replacingOccurrences(
+            of: String(decoding: a.publicKey.spkiPEM, as: UTF8.self).split(separator: "\n")[1],
+            with: String(decoding: b.publicKey.spkiPEM, as: UTF8.self).split(separator: "\n")[1])
         try swapped.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: AirlockError.self) { try TrustPolicy.load(path: path) }
         #expect(try TrustPolicy.load(path: folder.file("missing.yaml")) == TrustPolicy())
@@ -176,7 +198,11 @@ import Testing
         let keys = try (0..<8).map { _ in try PrivateKey.generate(.ed25519).publicKey }
         await withTaskGroup(of: Void.self) { group in
             for key in keys {
-                group.addTask { _ = try? TrustPolicy.update(path: path) { (policy: inout TrustPolicy) throws(AirlockError) in try policy.add(key: key, names: ["*"]) } }
+                group.addTask {
+                    _ = try? TrustPolicy.update(path: path) { (policy: inout TrustPolicy) throws(AirlockError) in
+                        try policy.add(key: key, names: ["*"])
+                    }
+                }
             }
         }
         #expect(Set(try TrustPolicy.load(path: path).keys.map(\.id)) == Set(keys.map(\.keyID)))
@@ -195,7 +221,8 @@ import Testing
             _ = try TrustPolicy.load(path: path)
             Issue.record("a policy with 'treshold:' was accepted")
         } catch {
-            #expect(error.description.contains("missing key 'threshold' at the top level ('treshold' is given there: a misspelling of it?)"), "\(error)")
+            #expect(
+                error.description.contains("missing key 'threshold' at the top level ('treshold' is given there: a misspelling of it?)"), "\(error)")
         }
     }
 }

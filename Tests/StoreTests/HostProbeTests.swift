@@ -24,7 +24,9 @@ import Testing
     @Test func readsArm64FeaturesLine() throws {
         let host = try FakeHost()
         defer { host.remove() }
-        try host.write("proc/cpuinfo", """
+        try host.write(
+            "proc/cpuinfo",
+            """
             processor\t: 0
             BogoMIPS\t: 243.75
             Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp
@@ -44,7 +46,9 @@ import Testing
     @Test func readsTheOpenKernelModulesDriverVersion() throws {
         let host = try FakeHost()
         defer { host.remove() }
-        try host.write("proc/driver/nvidia/version", """
+        try host.write(
+            "proc/driver/nvidia/version",
+            """
             NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  535.104.05  Release Build  (dvs-builder@U16-I3-B03-4-3)  Sat Aug 19 01:13:15 UTC 2023
             GCC version:  gcc version 11.4.0 (Ubuntu 11.4.0-1ubuntu1~22.04)
 
@@ -79,13 +83,15 @@ import Testing
         try host.nvidia(driver: "550.54.14", devices: 2)  // nvidiactl, nvidia-uvm, nvidia-modeset, nvidia0, nvidia1
         try host.touch("dev/nvidia-caps/nvidia-cap1")
         try host.touch("dev/nvidia10")
-        #expect(try HostProbe(root: host.root).cudaDeviceNodes() == [
-            "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia10",
-        ])
+        #expect(
+            try HostProbe(root: host.root).cudaDeviceNodes() == [
+                "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia10",
+            ])
         try host.touch("dev/nvidia-uvm-tools")
-        #expect(try HostProbe(root: host.root).cudaDeviceNodes() == [
-            "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia10",
-        ])
+        #expect(
+            try HostProbe(root: host.root).cudaDeviceNodes() == [
+                "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia10",
+            ])
         try FileManager.default.removeItem(atPath: host.directory.file("dev/nvidiactl"))
         #expect(try HostProbe(root: host.root).cudaDeviceNodes() == [], "without nvidiactl no GPU is usable")
     }

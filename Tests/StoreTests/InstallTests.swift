@@ -35,9 +35,12 @@ import Testing
         let tree = target.layout.versionDirectory(name: "claims-assistant", version: "1.4.0")
         let input = fixture.folder.file("input")
         #expect(FileManager.default.contents(atPath: tree + "/base/base.gguf") == FileManager.default.contents(atPath: input + "/base.gguf"))
-        #expect(FileManager.default.contents(atPath: tree + "/adapters/claims/claims.gguf") == FileManager.default.contents(atPath: input + "/claims.gguf"))
-        #expect(FileManager.default.contents(atPath: tree + "/runtime/cpu-generic/llama-server")
-            == FileManager.default.contents(atPath: input + "/runtime/cpu-generic/llama-server"))
+        #expect(
+            FileManager.default.contents(atPath: tree + "/adapters/claims/claims.gguf")
+                == FileManager.default.contents(atPath: input + "/claims.gguf"))
+        #expect(
+            FileManager.default.contents(atPath: tree + "/runtime/cpu-generic/llama-server")
+                == FileManager.default.contents(atPath: input + "/runtime/cpu-generic/llama-server"))
         // The payload is for root and the weights group only; the manifest beside it for all.
         #expect(target.mode(tree + "/base/base.gguf") == 0o440)
         #expect(target.mode(tree + "/runtime/cpu-generic/llama-server") == 0o550)
@@ -112,7 +115,9 @@ import Testing
         defer { target.root.remove() }
         _ = try target.store.install(bundle: v2.bundle, policy: v2.policy)
         let error = #expect(throws: AirlockError.self) { try target.store.install(bundle: v1.bundle, policy: v1.policy) }
-        #expect(error?.description == "claims-assistant 1.4.0 is not newer than 1.5.0, the highest version ever activated; installing it needs --allow-downgrade")
+        #expect(
+            error?.description
+                == "claims-assistant 1.4.0 is not newer than 1.5.0, the highest version ever activated; installing it needs --allow-downgrade")
         #expect(target.store.current(name: "claims-assistant") == "1.5.0")
         #expect(target.staged.isEmpty)
         let allowed = try target.store.install(bundle: v1.bundle, policy: v1.policy, allowDowngrade: true)
@@ -160,10 +165,13 @@ import Testing
         defer { folder.remove() }
         try BundleFixture.writeInputs(in: folder, baseBytes: 1 << 20)
         let spec = try String(contentsOfFile: folder.file("input/bundle.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "{ variant: cpu-generic, path: runtime/cpu-generic/ }", with: "{ variant: cuda12, path: runtime/cpu-generic/, requires: [\"cuda>=12\"] }")
+            .replacingOccurrences(
+                of: "{ variant: cpu-generic, path: runtime/cpu-generic/ }",
+                with: "{ variant: cuda12, path: runtime/cpu-generic/, requires: [\"cuda>=12\"] }")
         try spec.write(toFile: folder.file("input/bundle.yaml"), atomically: true, encoding: .utf8)
         let key = try PrivateKey.generate()
-        _ = try BundleBuilder.build(spec: try BundleSpec.load(path: folder.file("input/bundle.yaml")), keys: [key], output: folder.file("gpu.airlock"))
+        _ = try BundleBuilder.build(
+            spec: try BundleSpec.load(path: folder.file("input/bundle.yaml")), keys: [key], output: folder.file("gpu.airlock"))
         var policy = TrustPolicy()
         try policy.add(key: key.publicKey, names: ["*"])
         let host = folder.file("host")
@@ -188,12 +196,12 @@ import Testing
         try FileManager.default.createDirectory(atPath: folder.file("extra"), withIntermediateDirectories: true)
         try Data(repeating: 9, count: 20_000).write(to: URL(fileURLWithPath: folder.file("extra/tax.gguf")))
         try """
-            name: claims-tax
-            version: 1.0.0
-            base: { digest: \(manifest.base.digest), name: claims-assistant }
-            adapters:
-              - { name: tax, path: tax.gguf }
-            """.write(toFile: folder.file("extra/bundle.yaml"), atomically: true, encoding: .utf8)
+        name: claims-tax
+        version: 1.0.0
+        base: { digest: \(manifest.base.digest), name: claims-assistant }
+        adapters:
+          - { name: tax, path: tax.gguf }
+        """.write(toFile: folder.file("extra/bundle.yaml"), atomically: true, encoding: .utf8)
         let adapterBundle = folder.file("claims-tax-1.0.0.airlock")
         _ = try BundleBuilder.build(spec: try BundleSpec.load(path: folder.file("extra/bundle.yaml")), keys: [base.release], output: adapterBundle)
         let error = #expect(throws: AirlockError.self) { try target.store.install(bundle: adapterBundle, policy: base.policy) }

@@ -15,8 +15,10 @@ import Testing
         #expect(try RuntimeRequirement(parsing: "memory>=512MiB") == .memory(atLeastBytes: 512 << 20))
         #expect(try RuntimeRequirement(parsing: "cuda>=12.2").description == "cuda>=12.2")
 
-        for bad in ["AVX2", "avx-2", "cuda12", "cuda>=", "cuda>=12.", "cuda>=x", "cuda>=12.7", "cuda>=13",
-                    "memory>=16", "memory>=16GB", "memory>=GiB", "memory>=-1GiB", "gpu ", "", "sse3"] {
+        for bad in [
+            "AVX2", "avx-2", "cuda12", "cuda>=", "cuda>=12.", "cuda>=x", "cuda>=12.7", "cuda>=13",
+            "memory>=16", "memory>=16GB", "memory>=GiB", "memory>=-1GiB", "gpu ", "", "sse3",
+        ] {
             let error = #expect(throws: AirlockError.self) { try RuntimeRequirement(parsing: bad) }
             #expect(error?.message.hasPrefix("unknown requirement '\(bad)'") == true, "\(bad)")
         }

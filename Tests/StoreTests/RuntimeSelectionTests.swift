@@ -48,8 +48,9 @@ import Testing
         #expect(facts.nvidiaDriverVersion == "550.54.14")
         #expect(facts.cudaCapability == CUDAVersion(major: 12, minor: 4))
         #expect(choice.chosenVariant == "cuda12")
-        #expect(choice.reason
-            == "cuda12: the most capable variant that fits; CPU has avx2; driver 550.54.14 >= 525.60.13 runs CUDA 12 on 2 NVIDIA GPUs")
+        #expect(
+            choice.reason
+                == "cuda12: the most capable variant that fits; CPU has avx2; driver 550.54.14 >= 525.60.13 runs CUDA 12 on 2 NVIDIA GPUs")
         #expect(choice.rejection("cpu-avx512") == "cpu-avx512: fits, but cuda12 is more capable")
     }
 
@@ -95,8 +96,9 @@ import Testing
         #expect(facts.gpus.isEmpty)
         #expect(facts.nvidiaDriverVersion == "550.54.14")
         #expect(choice.chosenVariant == "cpu-avx2")
-        #expect(choice.rejection("cuda12")
-            == "cuda12: needs CUDA 12 (NVIDIA driver >= 525.60.13); driver 550.54.14 found but no NVIDIA GPU device node")
+        #expect(
+            choice.rejection("cuda12")
+                == "cuda12: needs CUDA 12 (NVIDIA driver >= 525.60.13); driver 550.54.14 found but no NVIDIA GPU device node")
     }
 
     @Test func gpuNodesWithoutTheControlNodeCountAsNone() throws {
@@ -118,10 +120,11 @@ import Testing
         let choice = RuntimeSelector.choose(
             variants: [.named("cuda12", ["cuda>=12"]), .named("gpu-any", ["gpu"])], host: try host.probe(), needs: modestNeeds)
 
-        #expect(choice.refusals == [
-            "cuda12: needs CUDA 12 (NVIDIA driver >= 525.60.13); no NVIDIA GPU or driver found",
-            "gpu-any: needs an NVIDIA GPU; none found (no /dev/nvidiaN beside /dev/nvidiactl)",
-        ])
+        #expect(
+            choice.refusals == [
+                "cuda12: needs CUDA 12 (NVIDIA driver >= 525.60.13); no NVIDIA GPU or driver found",
+                "gpu-any: needs an NVIDIA GPU; none found (no /dev/nvidiaN beside /dev/nvidiactl)",
+            ])
     }
 
     @Test func unknownRequirementMeansTheVariantDoesNotFit() throws {
@@ -138,10 +141,11 @@ import Testing
 
         let alone = RuntimeSelector.choose(
             variants: [.named("cpu-fast", ["AVX2", "avx2"]), .named("cuda13", ["cuda>=13"])], host: facts, needs: modestNeeds)
-        #expect(alone.refusals == [
-            "cpu-fast: unknown requirement 'AVX2'",
-            "cuda13: unknown requirement 'cuda>=13' (no NVIDIA driver minimum known for CUDA 13)",
-        ])
+        #expect(
+            alone.refusals == [
+                "cpu-fast: unknown requirement 'AVX2'",
+                "cuda13: unknown requirement 'cuda>=13' (no NVIDIA driver minimum known for CUDA 13)",
+            ])
     }
 
     @Test func shortDiskIsRefusedBeforeAnythingElse() throws {
@@ -205,8 +209,9 @@ import Testing
 
         // Memory needed but unknown: refused, saying so.
         let memoryNeeded = RuntimeSelector.choose(variants: typicalVariants, host: facts, needs: modestNeeds)
-        #expect(memoryNeeded.refusals
-            == ["needs 6.0 GiB of available memory; available memory unknown (no MemAvailable in /proc/meminfo)"])
+        #expect(
+            memoryNeeded.refusals
+                == ["needs 6.0 GiB of available memory; available memory unknown (no MemAvailable in /proc/meminfo)"])
     }
 
     @Test func storeFolderNotYetMadeIsMeasuredAtItsNearestParent() throws {

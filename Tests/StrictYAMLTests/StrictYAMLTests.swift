@@ -32,18 +32,22 @@ import Testing
     }
 
     @Test func decodesWhatTheTypeReads() throws {
-        let spec = try StrictYAML.decode(Spec.self, from: """
-            name: claims
-            adapters:
-              - { name: a, path: a.gguf }
-              - name: b
-                path: "b.gguf"
-            service: { context: 4096, parallel: +4, streaming: true }
-            labels: { team: ml, "cost centre": "42" }
-            """, origin: "spec.yaml")
-        #expect(spec == Spec(
-            name: "claims", adapters: [.init(name: "a", path: "a.gguf"), .init(name: "b", path: "b.gguf")],
-            service: .init(context: 4096, parallel: 4, streaming: true), labels: ["team": "ml", "cost centre": "42"]))
+        let spec = try StrictYAML.decode(
+            Spec.self,
+            from: """
+                name: claims
+                adapters:
+                  - { name: a, path: a.gguf }
+                  - name: b
+                    path: "b.gguf"
+                service: { context: 4096, parallel: +4, streaming: true }
+                labels: { team: ml, "cost centre": "42" }
+                """, origin: "spec.yaml")
+        #expect(
+            spec
+                == Spec(
+                    name: "claims", adapters: [.init(name: "a", path: "a.gguf"), .init(name: "b", path: "b.gguf")],
+                    service: .init(context: 4096, parallel: 4, streaming: true), labels: ["team": "ml", "cost centre": "42"]))
     }
 
     @Test func aMisspelledKeyIsRefusedNamingTheNearestKnownOne() {

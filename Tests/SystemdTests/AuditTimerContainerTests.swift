@@ -21,7 +21,12 @@ import Testing
         let milliseconds: Mutex<Int64>
         init(_ start: Int64) { milliseconds = Mutex(start) }
         func set(_ time: Int64) { milliseconds.withLock { $0 = time } }
-        func now() -> Int64 { milliseconds.withLock { $0 += 1; return $0 } }
+        func now() -> Int64 {
+            milliseconds.withLock {
+                $0 += 1
+                return $0
+            }
+        }
         func syncState() -> ClockSyncState { .synchronized }
     }
 
@@ -41,7 +46,9 @@ import Testing
         try Data(certificate.json).write(to: URL(fileURLWithPath: layout.gatewayCertificatePath))
         for days in daysAgo {
             clock.set(now - Int64(days) * day)
-            for index in 0..<3 { try await writer.append(.auditRead(by: .local(user: "root", uid: 0), verb: "search", query: "day=\(days) n=\(index)")) }
+            for index in 0..<3 {
+                try await writer.append(.auditRead(by: .local(user: "root", uid: 0), verb: "search", query: "day=\(days) n=\(index)"))
+            }
         }
         return layout
     }
@@ -118,7 +125,9 @@ import Testing
                 #expect(verified.status == 0 && verified.stdout.isEmpty && verified.stderr.isEmpty, "\(verified)")
                 scores[timer] = try ServiceContainerTests.exposure(container, unit)
             }
-            print("systemd-analyze security --offline=true: \(AuditTimer.seal.service) \(scores[.seal]!), \(AuditTimer.retention.service) \(scores[.retention]!)")
+            print(
+                "systemd-analyze security --offline=true: \(AuditTimer.seal.service) \(scores[.seal]!), \(AuditTimer.retention.service) \(scores[.retention]!)"
+            )
             #expect(scores[.seal]! <= 1.2)
             #expect(scores[.retention]! <= 0.6)
         }
@@ -148,11 +157,15 @@ import Testing
         try container.exec(["systemctl", "start", AuditTimer.seal.service]).checked()
         #expect(try Self.owner(container, segment) == "root airlock-serve 440")
         #expect(try Self.owner(container, next) == "airlock-serve airlock-serve 660", "the active segment is left as it is")
-        #expect(try Self.says(container, .seal, "handed to root (root:airlock-serve, 0440): \(AuditLayout.segmentName(1))"), "\((try? Self.said(container, .seal)) ?? "")")
+        #expect(
+            try Self.says(container, .seal, "handed to root (root:airlock-serve, 0440): \(AuditLayout.segmentName(1))"),
+            "\((try? Self.said(container, .seal)) ?? "")")
 
         // Again: nothing to do, and nothing recorded; the one record of the change is there.
         try container.exec(["systemctl", "start", AuditTimer.seal.service]).checked()
-        #expect(try Self.says(container, .seal, "nothing to do: the 1 sealed file is root's and read-only"), "\((try? Self.said(container, .seal)) ?? "")")
+        #expect(
+            try Self.says(container, .seal, "nothing to do: the 1 sealed file is root's and read-only"), "\((try? Self.said(container, .seal)) ?? "")"
+        )
         let records = try container.exec([audit, "search", "--action", "audit.seal"]).checked().stdout
         #expect(records.contains("1 record found"), "\(records)")
         try container.exec([audit, "verify"]).checked()
@@ -180,7 +193,8 @@ import Testing
         try container.write("retention_days: 398\n", to: policy)
         try container.exec(["systemctl", "start", AuditTimer.retention.service]).checked()
         #expect(try Self.segments(container) == (2...6).map(AuditLayout.segmentName), "398 days: only segment 1 is expired")
-        #expect(try Self.says(container, .retention, "kept: \(AuditLayout.segmentName(2)) and later segments hold records from within the last 398 days"))
+        #expect(
+            try Self.says(container, .retention, "kept: \(AuditLayout.segmentName(2)) and later segments hold records from within the last 398 days"))
 
         try container.exec(["rm", policy]).checked()
         try container.exec(["systemctl", "start", AuditTimer.retention.service]).checked()
@@ -223,7 +237,9 @@ import Testing
         }
         let text = try container.exec([airlock, "status"]).checked().stdout
         #expect(text.contains("audit timer airlock-audit-retention.timer: enabled, active (waiting); last run "), "\(text)")
-        #expect(text.contains("service \(ServiceContainerTests.gatewayUnit): inactive (dead), enabled, 0 restarts"), "stopped for the log's replacement: \(text)")
+        #expect(
+            text.contains("service \(ServiceContainerTests.gatewayUnit): inactive (dead), enabled, 0 restarts"),
+            "stopped for the log's replacement: \(text)")
         #expect(try container.exec([airlock, "doctor"]).status == 0)
 
         let sealTimer = "/etc/systemd/system/" + AuditTimer.seal.timer
@@ -235,14 +251,17 @@ import Testing
         #expect(found.status == 1, "\(found)")
         #expect(found.stdout.contains("timerOff: \(retentionTimer): not enabled (disabled): its service does not run by itself"), "\(found)")
         #expect(found.stdout.contains("unitDrift: \(sealTimer): differs from what Airlock renders at line "), "\(found)")
-        #expect(try container.exec([airlock, "status"]).checked().stdout.contains("audit timer \(AuditTimer.retention.timer): disabled, inactive (dead)"))
+        #expect(
+            try container.exec([airlock, "status"]).checked().stdout.contains("audit timer \(AuditTimer.retention.timer): disabled, inactive (dead)"))
 
         let repaired = try container.exec([airlock, "doctor", "--repair"])
         #expect(repaired.status == 0, "\(repaired)")
         #expect(repaired.stdout.contains("enabled and started: \(retentionTimer)"), "\(repaired)")
         #expect(repaired.stdout.contains("rendered again: \(sealTimer)"), "\(repaired)")
         #expect(try container.exec(["cat", sealTimer]).checked().stdout == rendered)
-        #expect(try ServiceContainerTests.show(container, AuditTimer.seal.timer, "TimersMonotonic").contains("OnUnitActiveUSec=5min"), "systemd reloaded it")
+        #expect(
+            try ServiceContainerTests.show(container, AuditTimer.seal.timer, "TimersMonotonic").contains("OnUnitActiveUSec=5min"),
+            "systemd reloaded it")
         for timer in AuditTimer.allCases {
             #expect(try container.exec(["systemctl", "is-enabled", timer.timer]).stdout == "enabled\n")
             #expect(try container.exec(["systemctl", "is-active", timer.timer]).stdout == "active\n")

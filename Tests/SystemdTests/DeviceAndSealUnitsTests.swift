@@ -35,12 +35,15 @@ import Testing
         let cpuLines = Self.settings(cpu[Self.runtimePath])
         let gpuLines = Self.settings(gpu[Self.runtimePath])
         #expect(cpuLines.filter { !gpuLines.contains($0) } == [], "the GPU unit keeps every line of the CPU unit")
-        #expect(gpuLines.filter { !cpuLines.contains($0) } == [
-            "BindPaths=/dev/nvidiactl /dev/nvidia-uvm /dev/nvidia-uvm-tools /dev/nvidia0 /dev/nvidia1",
-            "DeviceAllow=/dev/nvidiactl rw", "DeviceAllow=/dev/nvidia-uvm rw", "DeviceAllow=/dev/nvidia-uvm-tools rw",
-            "DeviceAllow=/dev/nvidia0 rw", "DeviceAllow=/dev/nvidia1 rw",
-        ])
-        for line in ["PrivateDevices=yes", "DevicePolicy=closed", "PrivateUsers=yes", "ProcSubset=pid", "PrivateNetwork=yes", "CapabilityBoundingSet="] {
+        #expect(
+            gpuLines.filter { !cpuLines.contains($0) } == [
+                "BindPaths=/dev/nvidiactl /dev/nvidia-uvm /dev/nvidia-uvm-tools /dev/nvidia0 /dev/nvidia1",
+                "DeviceAllow=/dev/nvidiactl rw", "DeviceAllow=/dev/nvidia-uvm rw", "DeviceAllow=/dev/nvidia-uvm-tools rw",
+                "DeviceAllow=/dev/nvidia0 rw", "DeviceAllow=/dev/nvidia1 rw",
+            ])
+        for line in [
+            "PrivateDevices=yes", "DevicePolicy=closed", "PrivateUsers=yes", "ProcSubset=pid", "PrivateNetwork=yes", "CapabilityBoundingSet=",
+        ] {
             #expect(gpuLines.contains(line), "the GPU unit lacks '\(line)'")
         }
         #expect(!(cpu[Self.runtimePath] ?? "").contains("DeviceAllow=") && !(cpu[Self.runtimePath] ?? "").contains("BindPaths="))
@@ -48,7 +51,9 @@ import Testing
     }
 
     @Test func refusesDeviceNamesSystemdWouldMisreadOrThatAreNoDevice() throws {
-        for devices in [["/etc/shadow"], ["/dev/../etc/shadow"], ["/dev/nvidia0 rw"], ["/dev/nvidia0:/dev/sda"], ["/dev/"], ["/dev/nvidia0", "/dev/nvidia0"]] {
+        for devices in [
+            ["/etc/shadow"], ["/dev/../etc/shadow"], ["/dev/nvidia0 rw"], ["/dev/nvidia0:/dev/sda"], ["/dev/"], ["/dev/nvidia0", "/dev/nvidia0"],
+        ] {
             #expect(throws: AirlockError.self, "\(devices)") { try Self.render(devices: devices) }
         }
     }
@@ -65,10 +70,11 @@ import Testing
         ] {
             #expect(service.contains(line), "the seal service lacks '\(line)'")
         }
-        #expect(Self.settings(files[1].contents) == [
-            "[Unit]", "Description=Airlock: hand sealed audit log segments to root, every 5 minutes",
-            "[Timer]", "OnBootSec=1min", "OnUnitActiveSec=5min", "[Install]", "WantedBy=timers.target",
-        ])
+        #expect(
+            Self.settings(files[1].contents) == [
+                "[Unit]", "Description=Airlock: hand sealed audit log segments to root, every 5 minutes",
+                "[Timer]", "OnBootSec=1min", "OnUnitActiveSec=5min", "[Install]", "WantedBy=timers.target",
+            ])
         let scratch = try ServiceUnits.auditUnits(.seal, auditExecutable: "/opt/airlock/airlock-audit", layout: HostLayout(root: "/srv/rehearsal"))
         #expect(Self.settings(scratch[0].contents).contains("ExecStart=/opt/airlock/airlock-audit --root /srv/rehearsal seal"))
         #expect(Self.settings(scratch[0].contents).contains("ReadWritePaths=/srv/rehearsal/var/log/airlock"))
@@ -88,16 +94,19 @@ import Testing
             #expect(service.contains(line), "the retention service lacks '\(line)'")
         }
         #expect(!service.contains { $0.hasPrefix("CapabilityBoundingSet=CAP_") || $0 == "SystemCallFilter=@chown" }, "no capability, no chown")
-        #expect(Self.settings(files[1].contents) == [
-            "[Unit]", "Description=Airlock: remove audit log segments older than the retention policy, daily",
-            "[Timer]", "OnCalendar=daily", "Persistent=true", "RandomizedDelaySec=1h", "[Install]", "WantedBy=timers.target",
-        ])
+        #expect(
+            Self.settings(files[1].contents) == [
+                "[Unit]", "Description=Airlock: remove audit log segments older than the retention policy, daily",
+                "[Timer]", "OnCalendar=daily", "Persistent=true", "RandomizedDelaySec=1h", "[Install]", "WantedBy=timers.target",
+            ])
         // The seal and retention units share nothing but their shape: both pairs, in that order.
         let all = try ServiceUnits.auditUnits(auditExecutable: "/usr/local/bin/airlock-audit", layout: ServiceUnitsTests.layout)
-        #expect(all.map { ($0.path as NSString).lastPathComponent } == [
-            "airlock-audit-seal.service", "airlock-audit-seal.timer", "airlock-audit-retention.service", "airlock-audit-retention.timer",
-        ])
-        let scratch = try ServiceUnits.auditUnits(.retention, auditExecutable: "/opt/airlock/airlock-audit", layout: HostLayout(root: "/srv/rehearsal"))
+        #expect(
+            all.map { ($0.path as NSString).lastPathComponent } == [
+                "airlock-audit-seal.service", "airlock-audit-seal.timer", "airlock-audit-retention.service", "airlock-audit-retention.timer",
+            ])
+        let scratch = try ServiceUnits.auditUnits(
+            .retention, auditExecutable: "/opt/airlock/airlock-audit", layout: HostLayout(root: "/srv/rehearsal"))
         #expect(Self.settings(scratch[0].contents).contains("ExecStart=/opt/airlock/airlock-audit --root /srv/rehearsal retention"))
         #expect(Self.settings(scratch[0].contents).contains("BindReadOnlyPaths=-/srv/rehearsal/etc/airlock/audit.yaml"))
     }
@@ -144,7 +153,9 @@ import Testing
         let (gpu, gpuCounted) = try Self.score(units["gpu"]!)
         let (seal, sealCounted) = try Self.score(units["seal"]!)
         let (retention, retentionCounted) = try Self.score(units["retention"]!)
-        print("systemd-analyze security --offline=true: runtime (CPU) \(cpu), runtime (GPU, \(Self.devices.count) nodes) \(gpu), airlock-audit-seal.service \(seal), airlock-audit-retention.service \(retention)")
+        print(
+            "systemd-analyze security --offline=true: runtime (CPU) \(cpu), runtime (GPU, \(Self.devices.count) nodes) \(gpu), airlock-audit-seal.service \(seal), airlock-audit-retention.service \(retention)"
+        )
         for (name, counted) in [("CPU", cpuCounted), ("GPU", gpuCounted), ("seal", sealCounted), ("retention", retentionCounted)] {
             let items = counted.map { line in
                 let words = line.split(separator: " ")

@@ -32,7 +32,8 @@ import Testing
         let specPath = folder + "/input/bundle-gpu.yaml"
         try spec.replacingOccurrences(of: "runtimes:\n", with: "runtimes:\n  - { variant: cuda12, path: runtime/cuda12/, requires: [gpu] }\n")
             .write(toFile: specPath, atomically: true, encoding: .utf8)
-        try ProcessResult.run(TestEnvironment.executable("airlock-pack"), ["build", specPath, "--key", folder + "/release.pem", "--output", output]).checked()
+        try ProcessResult.run(TestEnvironment.executable("airlock-pack"), ["build", specPath, "--key", folder + "/release.pem", "--output", output])
+            .checked()
         return output
     }
 
@@ -64,12 +65,15 @@ import Testing
             #expect(installed.status == 0, "\(installed)\n\(ServiceContainerTests.journal(container))")
             #expect(installed.stdout.contains("runtime: cuda12: the most capable variant that fits"), "\(installed)")
             let runtimeUnit = ServiceContainerTests.runtimeUnit
-            #expect(try container.exec(["systemctl", "is-active", runtimeUnit]).stdout == "active\n", "\(ServiceContainerTests.journal(container, runtimeUnit))")
+            #expect(
+                try container.exec(["systemctl", "is-active", runtimeUnit]).stdout == "active\n",
+                "\(ServiceContainerTests.journal(container, runtimeUnit))")
 
             let unitFile = "/etc/systemd/system/\(runtimeUnit)"
             let rendered = try container.exec(["cat", unitFile]).checked().stdout
             let deviceLines = rendered.split(separator: "\n").filter { $0.hasPrefix("BindPaths=") || $0.hasPrefix("DeviceAllow=") }
-            #expect(deviceLines.map(String.init) == ["BindPaths=" + Self.allowed.joined(separator: " ")] + Self.allowed.map { "DeviceAllow=\($0) rw" })
+            #expect(
+                deviceLines.map(String.init) == ["BindPaths=" + Self.allowed.joined(separator: " ")] + Self.allowed.map { "DeviceAllow=\($0) rw" })
             let verified = try container.exec(["systemd-analyze", "verify", unitFile])
             #expect(verified.status == 0 && verified.stdout.isEmpty && verified.stderr.isEmpty, "\(verified)")
             let score = try ServiceContainerTests.exposure(container, unitFile)
@@ -79,7 +83,8 @@ import Testing
             // What the running runtime sees: the pseudo devices and exactly the allowed nodes.
             let pid = try ServiceContainerTests.show(container, runtimeUnit, "MainPID")
             let seen = try container.exec(["nsenter", "-t", pid, "-m", "--", "ls", "/dev"]).checked().stdout.split(separator: "\n")
-            #expect(seen.filter { $0.hasPrefix("nvidia") }.map(String.init).sorted() == Self.allowed.map { String($0.dropFirst(5)) }.sorted(), "\(seen)")
+            #expect(
+                seen.filter { $0.hasPrefix("nvidia") }.map(String.init).sorted() == Self.allowed.map { String($0.dropFirst(5)) }.sorted(), "\(seen)")
 
             // The kernel's answer from the same sandbox, with nvidia-modeset bound in as well but
             // not allowed: each allowed node reaches the (absent) driver, nvidia-modeset does not.
@@ -92,7 +97,9 @@ import Testing
             _ = try container.exec(["systemctl", "start", "airlock-device-probe.service"])
             let results = try ServiceContainerTests.probeResults(container, output)
             print("devices from the sandbox of \(runtimeUnit): \(results)")
-            #expect(results["/dev/nvidiactl"] == "char 195:255 open: No such device or address", "\(results)\n\(ServiceContainerTests.journal(container, "airlock-device-probe.service"))")
+            #expect(
+                results["/dev/nvidiactl"] == "char 195:255 open: No such device or address",
+                "\(results)\n\(ServiceContainerTests.journal(container, "airlock-device-probe.service"))")
             #expect(results["/dev/nvidia-uvm"] == "char 237:0 open: No such device or address")
             #expect(results["/dev/nvidia-uvm-tools"] == "char 237:1 open: No such device or address")
             #expect(results["/dev/nvidia0"] == "char 195:0 open: No such device or address")

@@ -89,15 +89,24 @@ import Testing
             #expect(folder == "airlock-runtime airlock-runtime 750\n")
             // Of the store, the runtime sees only its version's folder, the gateway only its bundle.
             let runtimeMainPID = try Self.show(container, Self.runtimeUnit, "MainPID")
-            let seen = try container.exec(["nsenter", "-t", runtimeMainPID, "-m", "--", "ls", "-A", "/var/lib/airlock", "/var/lib/airlock/claims-assistant"]).checked().stdout
+            let seen = try container.exec([
+                "nsenter", "-t", runtimeMainPID, "-m", "--", "ls", "-A", "/var/lib/airlock", "/var/lib/airlock/claims-assistant",
+            ]).checked().stdout
             #expect(seen == "/var/lib/airlock:\nclaims-assistant\n\n/var/lib/airlock/claims-assistant:\n1.0.0\n", "\(seen)")
-            let gatewaySees = try container.exec(["nsenter", "-t", try Self.show(container, Self.gatewayUnit, "MainPID"), "-m", "--", "ls", "-A", "/var/lib/airlock"]).checked().stdout
+            let gatewaySees = try container.exec([
+                "nsenter", "-t", try Self.show(container, Self.gatewayUnit, "MainPID"), "-m", "--", "ls", "-A", "/var/lib/airlock",
+            ]).checked().stdout
             #expect(gatewaySees == "claims-assistant\n", "the audit key and other bundles are hidden: \(gatewaySees)")
             // The weights and the runtime are for the runtime's service alone: neither the gateway's
             // user nor any other account reads them (the kernel says so, not the mode bits).
             let tree = "/var/lib/airlock/claims-assistant/1.0.0"
-            let owners = try container.exec(["stat", "-c", "%n %U %G %a", tree + "/base/base.gguf", tree + "/runtime/cpu-generic/llama-server", tree + "/base"]).checked().stdout
-            #expect(owners == "\(tree)/base/base.gguf root airlock-weights 440\n\(tree)/runtime/cpu-generic/llama-server root airlock-weights 550\n\(tree)/base root airlock-weights 550\n", "\(owners)")
+            let owners = try container.exec([
+                "stat", "-c", "%n %U %G %a", tree + "/base/base.gguf", tree + "/runtime/cpu-generic/llama-server", tree + "/base",
+            ]).checked().stdout
+            #expect(
+                owners
+                    == "\(tree)/base/base.gguf root airlock-weights 440\n\(tree)/runtime/cpu-generic/llama-server root airlock-weights 550\n\(tree)/base root airlock-weights 550\n",
+                "\(owners)")
             for user in ["airlock-serve", "nobody"] {
                 let read = try container.exec(["runuser", "-u", user, "--", "head", "-c", "4", tree + "/base/base.gguf"])
                 #expect(read.status != 0 && read.stderr.contains("Permission denied"), "\(user) reads the weights: \(read)")
@@ -211,14 +220,17 @@ import Testing
     static func probeUnit(
         from rendered: String, output: String, command: String = "/usr/bin/python3 /opt/airlock-probe/probe.py 10.231.0.2"
     ) -> String {
-        let lifecycle = ["ExecStart=", "Type=", "NotifyAccess=", "WatchdogSec=", "Restart=", "RestartSec=", "RuntimeDirectory",
-                         "StopPropagatedFrom=", "Wants=", "After=", "WantedBy=", "[Install]"]
+        let lifecycle = [
+            "ExecStart=", "Type=", "NotifyAccess=", "WatchdogSec=", "Restart=", "RestartSec=", "RuntimeDirectory",
+            "StopPropagatedFrom=", "Wants=", "After=", "WantedBy=", "[Install]",
+        ]
         var lines = rendered.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             .filter { line in !lifecycle.contains { line.hasPrefix($0) } }
         let service = lines.firstIndex(of: "[Service]")! + 1
-        lines.insert(contentsOf: [
-            "Type=oneshot", "ExecStart=" + command, "StandardOutput=file:\(output)",
-        ], at: service)
+        lines.insert(
+            contentsOf: [
+                "Type=oneshot", "ExecStart=" + command, "StandardOutput=file:\(output)",
+            ], at: service)
         return lines.joined(separator: "\n")
     }
 
@@ -238,15 +250,19 @@ import Testing
             try container.makeEgressTarget()
             try container.write(Self.listener, to: "/opt/airlock-probe/listener.py")
             try container.write(Self.probe, to: "/opt/airlock-probe/probe.py")
-            try container.exec(["systemd-run", "--unit=airlock-target-listener", "--", "ip", "netns", "exec", "airlock-target",
-                                "/usr/bin/python3", "/opt/airlock-probe/listener.py"]).checked()
+            try container.exec([
+                "systemd-run", "--unit=airlock-target-listener", "--", "ip", "netns", "exec", "airlock-target",
+                "/usr/bin/python3", "/opt/airlock-probe/listener.py",
+            ]).checked()
             // Without a sandbox, every probe gets through (so this test can fail).
             var open: [String: String] = [:]
             for _ in 0..<30 where open != ["tcp": "ok", "udp": "ok", "dns": "ok"] {
                 Thread.sleep(forTimeInterval: 0.2)
                 _ = try container.exec(["rm", "-f", "/run/probe-open.json"])
-                _ = try container.exec(["systemd-run", "--wait", "--quiet", "-p", "StandardOutput=file:/run/probe-open.json", "--",
-                                        "/usr/bin/python3", "/opt/airlock-probe/probe.py", "10.231.0.2"])
+                _ = try container.exec([
+                    "systemd-run", "--wait", "--quiet", "-p", "StandardOutput=file:/run/probe-open.json", "--",
+                    "/usr/bin/python3", "/opt/airlock-probe/probe.py", "10.231.0.2",
+                ])
                 open = (try? Self.probeResults(container, "/run/probe-open.json")) ?? [:]
             }
             #expect(open == ["tcp": "ok", "udp": "ok", "dns": "ok"], "the listener is unreachable without a sandbox: \(open)")
@@ -285,7 +301,8 @@ import Testing
         let spec = try String(contentsOfFile: folder + "/input/bundle.yaml", encoding: .utf8)
         let specPath = folder + "/input/bundle-\(version).yaml"
         try spec.replacingOccurrences(of: "version: 1.0.0", with: "version: \(version)").write(toFile: specPath, atomically: true, encoding: .utf8)
-        try ProcessResult.run(TestEnvironment.executable("airlock-pack"), ["build", specPath, "--key", folder + "/release.pem", "--output", output]).checked()
+        try ProcessResult.run(TestEnvironment.executable("airlock-pack"), ["build", specPath, "--key", folder + "/release.pem", "--output", output])
+            .checked()
         return output
     }
 

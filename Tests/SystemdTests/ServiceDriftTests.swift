@@ -64,7 +64,10 @@ import Testing
         try airlock(["trust", "add", demo.publicKey, "--names", "claims-*"]).checked()
         #expect(try airlock(["status"]).stdout.contains("audit timers: none rendered"))
         let installed = try airlock(["install", demo.bundle, "--no-start"]).checked()
-        #expect(installed.stdout.contains("systemctl enable --now airlock-serve@claims-assistant.service airlock-audit-seal.timer airlock-audit-retention.timer"), "\(installed)")
+        #expect(
+            installed.stdout.contains(
+                "systemctl enable --now airlock-serve@claims-assistant.service airlock-audit-seal.timer airlock-audit-retention.timer"),
+            "\(installed)")
         let status = try airlock(["status", "--json"]).checked()
         let report = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any] ?? [:]
         let timers = report["audit_timers"] as? [[String: Any]] ?? []
@@ -77,7 +80,8 @@ import Testing
         let rendered = try String(contentsOfFile: sealTimer, encoding: .utf8)
         // A host whose services were rendered before the retention timer existed, and an edit.
         for file in ["airlock-audit-retention.service", "airlock-audit-retention.timer"] { try FileManager.default.removeItem(atPath: units + file) }
-        try rendered.replacingOccurrences(of: "OnUnitActiveSec=5min\n", with: "OnUnitActiveSec=1h\n").write(toFile: sealTimer, atomically: true, encoding: .utf8)
+        try rendered.replacingOccurrences(of: "OnUnitActiveSec=5min\n", with: "OnUnitActiveSec=1h\n").write(
+            toFile: sealTimer, atomically: true, encoding: .utf8)
         let found = try airlock(["doctor"])
         #expect(found.status == 1, "\(found)")
         for file in ["airlock-audit-retention.service", "airlock-audit-retention.timer"] {
@@ -85,7 +89,8 @@ import Testing
         }
         #expect(found.stdout.contains("unitDrift: \(sealTimer): differs from what Airlock renders at line "), "\(found)")
         #expect(found.stdout.contains("'OnUnitActiveSec=1h'"), "names the line: \(found)")
-        #expect(found.stdout.split(separator: "\n").filter { $0.hasPrefix("unitDrift:") }.count == 3, "the bundle's own units did not drift: \(found)")
+        #expect(
+            found.stdout.split(separator: "\n").filter { $0.hasPrefix("unitDrift:") }.count == 3, "the bundle's own units did not drift: \(found)")
 
         let repaired = try airlock(["doctor", "--repair"])
         #expect(repaired.status == 0, "\(repaired)")

@@ -33,7 +33,8 @@ import Testing
         let installed = try root.airlock(["install", try DemoBundle.shared().bundle]).checked()
         #expect(installed.stdout.contains("services: not started: --root is not /"))
         let unit = root.gatewayUnit
-        #expect(unit.contains { $0.hasPrefix("ExecStart=") && $0.hasSuffix(" --root \(root.path) claims-assistant --listen 10.20.0.5:8443") }, "\(unit)")
+        #expect(
+            unit.contains { $0.hasPrefix("ExecStart=") && $0.hasSuffix(" --root \(root.path) claims-assistant --listen 10.20.0.5:8443") }, "\(unit)")
         #expect(unit.contains("IPAddressAllow=localhost 10.20.0.5 10.20.0.0/16 192.168.7.0/24"))
         #expect(unit.contains("SocketBindAllow=tcp:8443"))
     }

@@ -25,10 +25,11 @@ import Testing
     static func lines(_ text: String?) -> [String] { (text ?? "").split(separator: "\n").map(String.init) }
 
     @Test func fourFilesAtTheirPlaces() throws {
-        #expect(try Self.files().keys.sorted() == [
-            "/etc/systemd/system/airlock-runtime@claims-assistant.service", "/etc/systemd/system/airlock-serve@claims-assistant.service",
-            "/etc/sysusers.d/airlock.conf", "/etc/tmpfiles.d/airlock.conf",
-        ])
+        #expect(
+            try Self.files().keys.sorted() == [
+                "/etc/systemd/system/airlock-runtime@claims-assistant.service", "/etc/systemd/system/airlock-serve@claims-assistant.service",
+                "/etc/sysusers.d/airlock.conf", "/etc/tmpfiles.d/airlock.conf",
+            ])
         #expect(try Self.files() == Self.files(), "rendering is deterministic")
         for (path, text) in try Self.files() {
             #expect(!text.contains("@NAME@") && !text.contains("@EXEC_START@"), "\(path) kept a placeholder")
@@ -42,7 +43,8 @@ import Testing
         for line in [
             execStart, "User=airlock-runtime", "Group=airlock-runtime", "RuntimeDirectory=airlock/claims-assistant",
             "RuntimeDirectoryMode=0750", "UMask=0007", "PrivateNetwork=yes", "IPAddressDeny=any", "RestrictAddressFamilies=AF_UNIX",
-            "ProtectSystem=strict", "TemporaryFileSystem=/var/lib/airlock:ro", "BindReadOnlyPaths=" + Self.tree, "InaccessiblePaths=-/etc/airlock -/var/log/airlock",
+            "ProtectSystem=strict", "TemporaryFileSystem=/var/lib/airlock:ro", "BindReadOnlyPaths=" + Self.tree,
+            "InaccessiblePaths=-/etc/airlock -/var/log/airlock",
             "NoNewPrivileges=yes", "CapabilityBoundingSet=", "AmbientCapabilities=", "PrivateMounts=yes", "PrivateUsers=yes",
             "SystemCallFilter=@system-service", "Restart=on-failure",
         ] {
@@ -84,12 +86,14 @@ import Testing
     @Test func usersAndSharedFolders() throws {
         let files = try Self.files()
         let users = Self.lines(files["/etc/sysusers.d/airlock.conf"]).filter { !$0.hasPrefix("#") }
-        #expect(users == [#"u airlock-runtime - "Airlock inference runtime" / -"#, #"u airlock-serve - "Airlock gateway" / -"#, "g airlock-weights -"])
+        #expect(
+            users == [#"u airlock-runtime - "Airlock inference runtime" / -"#, #"u airlock-serve - "Airlock gateway" / -"#, "g airlock-weights -"])
         let tmpfiles = Self.lines(files["/etc/tmpfiles.d/airlock.conf"]).filter { !$0.hasPrefix("#") }
-        #expect(tmpfiles == [
-            "d /var/log/airlock 3770 root airlock-serve -", "z /etc/airlock/clients.yaml 0640 root airlock-serve -",
-            "z /etc/airlock/gateway.yaml 0640 root airlock-serve -",
-        ])
+        #expect(
+            tmpfiles == [
+                "d /var/log/airlock 3770 root airlock-serve -", "z /etc/airlock/clients.yaml 0640 root airlock-serve -",
+                "z /etc/airlock/gateway.yaml 0640 root airlock-serve -",
+            ])
     }
 
     @Test func aScratchRootKeepsTheSocketFolderUnderIt() throws {
@@ -135,7 +139,8 @@ import Testing
         var input = Self.input
         input.versionDirectory = "/var/lib/airlock/x/@EXEC_START@/@IP_ADDRESS_ALLOW@"
         input.runtimeExecutable = input.versionDirectory + "/llama-server"
-        let runtime = try #require(try ServiceUnits.render(input, layout: Self.layout).first { $0.path.hasSuffix(ServiceUnits.runtimeUnit(input.name)) })
+        let runtime = try #require(
+            try ServiceUnits.render(input, layout: Self.layout).first { $0.path.hasSuffix(ServiceUnits.runtimeUnit(input.name)) })
         #expect(runtime.contents.contains("/var/lib/airlock/x/@EXEC_START@/@IP_ADDRESS_ALLOW@"), "\(runtime.contents)")
         #expect(runtime.contents.components(separatedBy: "\nExecStart=").count == 2, "one ExecStart= line")
         #expect(runtime.contents.components(separatedBy: "\nIPAddressAllow=").count <= 2)
@@ -143,6 +148,8 @@ import Testing
         var newline = Self.input
         newline.version = "1.0.0\nExecStartPre=/bin/sh -c 'id > /tmp/owned'"
         let error = #expect(throws: AirlockError.self) { try ServiceUnits.render(newline, layout: Self.layout) }
-        #expect(error?.description.contains("@VERSION@") == true && error?.description.contains("control character") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains("@VERSION@") == true && error?.description.contains("control character") == true,
+            "\(String(describing: error))")
     }
 }

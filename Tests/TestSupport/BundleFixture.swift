@@ -36,7 +36,8 @@ public final class BundleFixture: @unchecked Sendable {
 
     deinit { folder.remove() }
 
-    public static func writeInputs(in folder: TemporaryDirectory, baseBytes: Int, version: String = "1.4.0", name: String = "claims-assistant") throws {
+    public static func writeInputs(in folder: TemporaryDirectory, baseBytes: Int, version: String = "1.4.0", name: String = "claims-assistant") throws
+    {
         let input = folder.file("input")
         try FileManager.default.createDirectory(atPath: input + "/runtime/cpu-generic/share", withIntermediateDirectories: true)
         // Fixed, incompressible bytes (xorshift), written in 1 MiB pieces so memory stays small.
@@ -47,7 +48,9 @@ public final class BundleFixture: @unchecked Sendable {
         var block = [UInt64](repeating: 0, count: (1 << 20) / 8)
         while remaining > 0 {
             for index in block.indices {
-                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
                 block[index] = state
             }
             let count = min(remaining, 1 << 20)
@@ -60,7 +63,8 @@ public final class BundleFixture: @unchecked Sendable {
         try Data(("#!/bin/sh\necho runtime\n" + String(repeating: "# padding line\n", count: 2000)).utf8).write(to: URL(fileURLWithPath: program))
         chmod(program, 0o755)
         try Data("third-party notices\n".utf8).write(to: URL(fileURLWithPath: input + "/runtime/cpu-generic/share/NOTICE.txt"))
-        try Data("""
+        try Data(
+            """
             name: \(name)
             version: \(version)
             base: { path: base.gguf, format: gguf }
@@ -69,7 +73,8 @@ public final class BundleFixture: @unchecked Sendable {
             runtimes:
               - { variant: cpu-generic, path: runtime/cpu-generic/ }
             service: { context: 2048, parallel: 2 }
-            """.utf8).write(to: URL(fileURLWithPath: input + "/bundle.yaml"))
+            """.utf8
+        ).write(to: URL(fileURLWithPath: input + "/bundle.yaml"))
     }
 
     /// Verifies `path` (the good bundle by default) against the fixture's policy.

@@ -127,7 +127,8 @@ public final class ServedBundle: @unchecked Sendable {
             lastLog = log
             stop()
             guard lastLog.contains("in use") else {
-                throw TestSupportError(child.isRunning ? "the gateway did not become ready within 60 s:\n\(lastLog)" : "airlock run exited:\n\(lastLog)")
+                throw TestSupportError(
+                    child.isRunning ? "the gateway did not become ready within 60 s:\n\(lastLog)" : "airlock run exited:\n\(lastLog)")
             }
         }
         throw TestSupportError("no free port for the gateway after three tries:\n\(lastLog)")

@@ -78,7 +78,8 @@ public final class SystemdContainer: Sendable {
     /// A target of the test's own for egress probes: a veth pair whose far end, 10.231.0.2, is in
     /// a network namespace `airlock-target` (the near end is 10.231.0.1).
     public func makeEgressTarget() throws {
-        try shell("""
+        try shell(
+            """
             set -e
             ip link add airlock-v0 type veth peer name airlock-v1
             ip netns add airlock-target
@@ -88,7 +89,8 @@ public final class SystemdContainer: Sendable {
             ip -n airlock-target addr add 10.231.0.2/24 dev airlock-v1
             ip -n airlock-target link set airlock-v1 up
             ip -n airlock-target link set lo up
-            """).checked()
+            """
+        ).checked()
     }
 
     /// Copies a host file into the container.

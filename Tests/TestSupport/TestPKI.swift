@@ -72,11 +72,15 @@ public struct TestPKI: Sendable {
 
         let now = Self.stamp(created.addingTimeInterval(-3600))
         try makeRoot("root", "Airlock Test Root")
-        try issue("intermediate", "Airlock Test Intermediate", by: "root", "intermediate", from: now, to: Self.stamp(created.addingTimeInterval(3650 * 86400)))
+        try issue(
+            "intermediate", "Airlock Test Intermediate", by: "root", "intermediate", from: now,
+            to: Self.stamp(created.addingTimeInterval(3650 * 86400)))
         try issue("signer", "Airlock Test Signer", by: "intermediate", "signer", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
         try issue("expired", "Airlock Expired Signer", by: "intermediate", "signer", from: "20200101000000Z", to: "20210101000000Z")
         try issue("future", "Airlock Future Signer", by: "intermediate", "signer", from: "20300101000000Z", to: "20310101000000Z")
-        try issue("agreement", "Airlock Key Agreement", by: "intermediate", "key_agreement", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
+        try issue(
+            "agreement", "Airlock Key Agreement", by: "intermediate", "key_agreement", from: now,
+            to: Self.stamp(created.addingTimeInterval(30 * 86400)))
         try makeRoot("other-root", "Other Root")
         try issue("other-signer", "Other Signer", by: "other-root", "signer", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
 

@@ -48,7 +48,9 @@ public struct AuditKeyCertificate: Sendable, Equatable {
     }
 
     /// The host key's certificate of `key` for `role`.
-    public static func certify(_ key: PublicKey, role: String = AuditSigner.gateway.rawValue, by host: PrivateKey) throws(AirlockError) -> AuditKeyCertificate {
+    public static func certify(
+        _ key: PublicKey, role: String = AuditSigner.gateway.rawValue, by host: PrivateKey
+    ) throws(AirlockError) -> AuditKeyCertificate {
         let signature = try host.sign(signedBytes(role: role, publicKey: key))
         return AuditKeyCertificate(role: role, publicKey: key, certifiedBy: host.publicKey.keyID, signature: Hex.encode(signature))
     }

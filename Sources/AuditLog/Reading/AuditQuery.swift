@@ -13,7 +13,8 @@ public struct AuditQuery: Sendable, Equatable {
     public var adapter: String?
     public var outcome: String?
 
-    public init(since: Int64? = nil, until: Int64? = nil, actor: String? = nil, action: String? = nil, adapter: String? = nil, outcome: String? = nil) {
+    public init(since: Int64? = nil, until: Int64? = nil, actor: String? = nil, action: String? = nil, adapter: String? = nil, outcome: String? = nil)
+    {
         self.since = since
         self.until = until
         self.actor = actor

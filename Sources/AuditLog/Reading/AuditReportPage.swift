@@ -48,7 +48,8 @@ public enum AuditReportPage {
             var text = "<h2>\(title)</h2><table><tr><th>\(sortByKey ? "Day (UTC)" : "Name")</th><th>Records</th><th></th></tr>"
             for (key, value) in rows {
                 let width = max(1, 300 * value / top)
-                text += "<tr><td>\(escape(key))</td><td class=n>\(value)</td><td><svg width=\"300\" height=\"12\" role=\"img\" aria-label=\"\(value)\"><rect width=\"\(width)\" height=\"12\" fill=\"#4a6fa5\"/></svg></td></tr>"
+                text +=
+                    "<tr><td>\(escape(key))</td><td class=n>\(value)</td><td><svg width=\"300\" height=\"12\" role=\"img\" aria-label=\"\(value)\"><rect width=\"\(width)\" height=\"12\" fill=\"#4a6fa5\"/></svg></td></tr>"
             }
             return text + "</table>"
         }
@@ -61,12 +62,14 @@ public enum AuditReportPage {
         func records(_ title: String, _ list: [AuditRecord]) -> String {
             guard !list.isEmpty else { return "<h2>\(title)</h2><p>None.</p>" }
             let shown = list.suffix(500)
-            var text = "<h2>\(title) (\(list.count)\(list.count > shown.count ? ", the last \(shown.count) shown" : ""))</h2>"
+            var text =
+                "<h2>\(title) (\(list.count)\(list.count > shown.count ? ", the last \(shown.count) shown" : ""))</h2>"
                 + "<table class=records><colgroup><col style=\"width:5%\"><col style=\"width:15%\"><col style=\"width:12%\"><col style=\"width:12%\"><col style=\"width:14%\"><col style=\"width:7%\"><col style=\"width:35%\"></colgroup>"
                 + "<tr><th>#</th><th>Time (UTC)</th><th>Who</th><th>Action</th><th>Target</th><th>Outcome</th><th>Details</th></tr>"
             for record in shown {
                 let target = [record.target.bundle, record.target.version, record.target.adapter].compactMap { $0 }.joined(separator: " ")
-                text += "<tr><td class=n>\(record.seq)</td><td>\(escape(record.time))</td><td>\(escape(record.actor.id))</td><td>\(escape(record.action))</td><td>\(escape(target))</td><td>\(record.outcome.rawValue)</td><td>\(escape(details(record)))</td></tr>"
+                text +=
+                    "<tr><td class=n>\(record.seq)</td><td>\(escape(record.time))</td><td>\(escape(record.actor.id))</td><td>\(escape(record.action))</td><td>\(escape(target))</td><td>\(record.outcome.rawValue)</td><td>\(escape(details(record)))</td></tr>"
             }
             return text + "</table>"
         }

@@ -81,11 +81,6 @@ public struct AuditEvent: Sendable, Equatable {
         AuditEvent(action, actor: actor, target: target, outcome: outcome, details: details)
     }
 
-
-
-
-
-
     /// An older version than the active one was let in with `--allow-downgrade`.
     public static func downgradeAllowed(
         by actor: AuditActor, bundle: String, from active: String, to version: String, outcome: AuditOutcome
@@ -118,7 +113,8 @@ public struct AuditEvent: Sendable, Equatable {
     public static func seal(
         by actor: AuditActor, segments: [String], group: String, outcome: AuditOutcome = .ok, details: [String: String] = [:]
     ) -> AuditEvent {
-        AuditEvent(.seal, actor: actor, outcome: outcome, details: details.merging(["segments": segments.joined(separator: " "), "group": group]) { $1 })
+        AuditEvent(
+            .seal, actor: actor, outcome: outcome, details: details.merging(["segments": segments.joined(separator: " "), "group": group]) { $1 })
     }
 
     /// The host key certified `certificate`'s key for the gateway's checkpoints.

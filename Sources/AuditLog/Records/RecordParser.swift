@@ -192,14 +192,24 @@ struct RecordParser {
             var parsed = AuditRequest()
             for (key, value) in fields {
                 switch key {
-                case "tokens_in": guard let n = number(value) else { return nil }; parsed.tokensIn = n
-                case "tokens_out": guard let n = number(value) else { return nil }; parsed.tokensOut = n
-                case "latency_ms": guard let n = number(value) else { return nil }; parsed.latencyMilliseconds = n
+                case "tokens_in":
+                    guard let n = number(value) else { return nil }
+                    parsed.tokensIn = n
+                case "tokens_out":
+                    guard let n = number(value) else { return nil }
+                    parsed.tokensOut = n
+                case "latency_ms":
+                    guard let n = number(value) else { return nil }
+                    parsed.latencyMilliseconds = n
                 case "status":
                     guard let n = number(value), let status = UInt16(exactly: n) else { return nil }
                     parsed.status = status
-                case "prompt_sha256": guard let s = text(value) else { return nil }; parsed.promptSHA256 = s
-                case "answer_sha256": guard let s = text(value) else { return nil }; parsed.answerSHA256 = s
+                case "prompt_sha256":
+                    guard let s = text(value) else { return nil }
+                    parsed.promptSHA256 = s
+                case "answer_sha256":
+                    guard let s = text(value) else { return nil }
+                    parsed.answerSHA256 = s
                 default: return nil
                 }
             }

@@ -186,7 +186,8 @@ public final class AuditJournal: Sendable {
 
     /// Writes one line to standard error: the default report of the first failure.
     public static let reportOnStandardError: @Sendable (AirlockError) -> Void = { error in
-        let line = "airlock: the journald copy of the audit log failed (\(error)); the file log is the record of truth "
+        let line =
+            "airlock: the journald copy of the audit log failed (\(error)); the file log is the record of truth "
             + "and is unaffected; further journald failures are only counted\n"
         _ = line.utf8CString.withUnsafeBufferPointer { buffer in write(2, buffer.baseAddress, buffer.count - 1) }
     }

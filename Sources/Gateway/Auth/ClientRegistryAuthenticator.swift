@@ -26,7 +26,8 @@ public struct ClientRegistryAuthenticator: GatewayAuthenticator {
     public func authenticate(authorization: String?, source: String) async -> AuthenticationOutcome {
         let verdict = await registry.authenticate(authorizationHeader: authorization, source: source)
         if let client = verdict.client {
-            return .authenticated(ClientIdentity(name: client.name, keyID: client.presentedKeyID, readsMetrics: client.readsMetrics) { client.mayUse(model: $0) })
+            return .authenticated(
+                ClientIdentity(name: client.name, keyID: client.presentedKeyID, readsMetrics: client.readsMetrics) { client.mayUse(model: $0) })
         }
         let presented = verdict.presentedKeyID ?? "-"
         switch verdict {
@@ -41,7 +42,9 @@ public struct ClientRegistryAuthenticator: GatewayAuthenticator {
         case .unavailable(let reason):
             return .refused(
                 presented: presented, reason: "clients file unusable: \(reason)",
-                answer: .unavailable("the gateway's client list cannot be read, so no key is accepted (operators: see the gateway's log)", code: "clients_unavailable"))
+                answer: .unavailable(
+                    "the gateway's client list cannot be read, so no key is accepted (operators: see the gateway's log)", code: "clients_unavailable")
+            )
         default:
             var reason = verdict.reason
             if case .revoked(let client) = verdict { reason += " (client \(client.name))" }

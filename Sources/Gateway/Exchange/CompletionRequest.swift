@@ -182,7 +182,8 @@ public struct RequestTranslator: Sendable {
                     guard case .object(let partFields) = part, partFields.count == 2, part["type"]?.stringValue == "text",
                         let partText = part["text"]?.stringValue
                     else {
-                        throw .invalid("'\(where_).content' parts must be {\"type\": \"text\", \"text\": ...}; only text is supported", param: "messages")
+                        throw .invalid(
+                            "'\(where_).content' parts must be {\"type\": \"text\", \"text\": ...}; only text is supported", param: "messages")
                     }
                     joined += partText
                 }

@@ -112,11 +112,12 @@ final class Exchange: Sendable {
         if case RuntimeCallError.unreachable(let reason) = error { recorder.runtimeUnreachable(reason) }
         let message = "\(error)"
         guard claim() else { return }
-        let answer: OpenAIError = if case RuntimeCallError.unreachable = error {
-            .unavailable("the runtime is not answering (\(message)); retry shortly", code: "runtime_unavailable")
-        } else {
-            .unavailable(message, code: "runtime_error")
-        }
+        let answer: OpenAIError =
+            if case RuntimeCallError.unreachable = error {
+                .unavailable("the runtime is not answering (\(message)); retry shortly", code: "runtime_unavailable")
+            } else {
+                .unavailable(message, code: "runtime_error")
+            }
         if streamStarted {
             var outcome = baseOutcome
             outcome.status = 503

@@ -121,13 +121,18 @@ public final class Gateway: Sendable {
         if let address = server.channel.localAddress, let host = address.ipAddress, let port = address.port {
             onListening(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
         }
-        log("serving \(settings.catalog.bundle) \(settings.catalog.version) (models: \(settings.catalog.models.joined(separator: ", "))); runtime socket \(settings.engine.socketPath)")
+        log(
+            "serving \(settings.catalog.bundle) \(settings.catalog.version) (models: \(settings.catalog.models.joined(separator: ", "))); runtime socket \(settings.engine.socketPath)"
+        )
 
         var acceptFailure: (any Error)?
         await withTaskGroup(of: Void.self) { background in
             background.addTask { [self] in
                 await health.poll { up, why in
-                    self.log(up ? "runtime is answering on \(self.settings.engine.socketPath)" : "runtime is not answering (\(why)); requests get 503 until it does")
+                    self.log(
+                        up
+                            ? "runtime is answering on \(self.settings.engine.socketPath)"
+                            : "runtime is not answering (\(why)); requests get 503 until it does")
                     if !up { self.metrics.runtimeLost() }
                     _ = try? ServiceNotifier().notify("STATUS=" + (up ? "serving" : "runtime not answering"))
                 }
@@ -241,7 +246,12 @@ public final class Gateway: Sendable {
             channel.close(promise: nil)
             return
         }
-        defer { connections.withLock { $0.open[id] = nil; _ = $0.busy.remove(id) } }
+        defer {
+            connections.withLock {
+                $0.open[id] = nil
+                _ = $0.busy.remove(id)
+            }
+        }
         let remote = channel.remoteAddress
         // Everything this connection does runs on its event loop (`EventLoopTaskExecutor`).
         let executor = EventLoopTaskExecutor(channel.eventLoop)
@@ -350,7 +360,8 @@ public final class Gateway: Sendable {
             // Headers came, the body never finished: the client left or was too slow.
             await recordDropped(
                 request.refused(
-                    .requestTimeout("the request body did not arrive in full within \(settings.limits.bodyTimeout) (or the client closed the connection)")))
+                    .requestTimeout(
+                        "the request body did not arrive in full within \(settings.limits.bodyTimeout) (or the client closed the connection)")))
         }
         return refused ? .refused : .clientGone
     }
@@ -393,7 +404,9 @@ public final class Gateway: Sendable {
                 route: entry.route, presented: presented, reason: reason)
         case .authenticated(let client):
             if entry.route == .metrics, !client.readsMetrics {
-                return .refused(.forbidden("this API key may not read /metrics ('airlock clients add NAME --metrics' makes one that may)"), route: .metrics, client: client)
+                return .refused(
+                    .forbidden("this API key may not read /metrics ('airlock clients add NAME --metrics' makes one that may)"), route: .metrics,
+                    client: client)
             }
             if let declared = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > settings.limits.maxBodyBytes {
                 return .refused(.tooLarge(limit: settings.limits.maxBodyBytes), route: entry.route, client: client)

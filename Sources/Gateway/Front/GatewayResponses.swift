@@ -109,7 +109,10 @@ extension Gateway {
         let data: [JSONValue] = models.map { model in
             .object([
                 ("id", .string(model)), ("object", .string("model")), ("created", .int(0)),
-                ("owned_by", .string(model == settings.catalog.bundle ? "airlock:\(settings.catalog.bundle)" : "airlock:\(settings.catalog.bundle)/adapter")),
+                (
+                    "owned_by",
+                    .string(model == settings.catalog.bundle ? "airlock:\(settings.catalog.bundle)" : "airlock:\(settings.catalog.bundle)/adapter")
+                ),
             ])
         }
         let body = JSONValue.object([("object", .string("list")), ("data", .array(data))]).bytes

@@ -101,7 +101,9 @@ public struct OpenAIError: Error, Sendable, Equatable {
 
     /// The answer while the audit log cannot be written: no request is served without its record.
     static var auditUnavailable: OpenAIError {
-        .unavailable("the audit log cannot be written, so no request is served until it can (see 'airlock-audit verify' and the gateway's log)", code: "audit_unavailable", retryAfter: 5)
+        .unavailable(
+            "the audit log cannot be written, so no request is served until it can (see 'airlock-audit verify' and the gateway's log)",
+            code: "audit_unavailable", retryAfter: 5)
     }
 }
 
@@ -110,7 +112,8 @@ extension OpenAIError {
     /// (400 with the runtime's message, e.g. a prompt longer than the context), anything else
     /// is the runtime failing (503).
     static func fromRuntime(status: Int, body: [UInt8]) -> OpenAIError {
-        let message = (try? JSONValue.parse(body))?["error"]?["message"]?.stringValue
+        let message =
+            (try? JSONValue.parse(body))?["error"]?["message"]?.stringValue
             ?? String(decoding: body.prefix(300), as: UTF8.self)
         if (400..<500).contains(status) {
             return .invalid("the runtime refused the request: \(message)", code: "runtime_rejected")

@@ -119,7 +119,8 @@ extension TrustPolicy {
             return .failure(Failure(.badSignature, "signature by key \(trusted.id) does not verify"))
         }
         guard Self.allows(trusted.names, name: name) else {
-            return .failure(Failure(.signerNotAllowed, "key \(trusted.id) may not sign bundle '\(name)' (allowed: \(trusted.names.joined(separator: ",")))"))
+            return .failure(
+                Failure(.signerNotAllowed, "key \(trusted.id) may not sign bundle '\(name)' (allowed: \(trusted.names.joined(separator: ",")))"))
         }
         return .success(TrustedSigner(keyID: trusted.id, via: "key", source: input.source))
     }

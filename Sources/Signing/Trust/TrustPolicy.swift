@@ -54,7 +54,8 @@ public struct TrustPolicy: Sendable, Equatable {
             throw AirlockError(.invalidInput, "CA \(certificate.subject) is already trusted")
         }
         try Self.validate(patterns: names)
-        authorities.append(TrustedAuthority(id: id, subject: certificate.subject, names: names, added: Self.timestamp(date), certificate: certificate))
+        authorities.append(
+            TrustedAuthority(id: id, subject: certificate.subject, names: names, added: Self.timestamp(date), certificate: certificate))
     }
 
     /// What `add(pem:names:)` trusted: its id and a line saying what it is.
@@ -85,8 +86,10 @@ public struct TrustPolicy: Sendable, Equatable {
         let keyMatches = keys.filter { $0.id.hasPrefix(wanted) }
         let caMatches = authorities.filter { $0.id.hasPrefix(wanted) }
         guard keyMatches.count + caMatches.count == 1 else {
-            throw AirlockError(.invalidInput, keyMatches.isEmpty && caMatches.isEmpty
-                ? "no trusted key or CA has id \(id)" : "id \(id) matches more than one entry; give more digits")
+            throw AirlockError(
+                .invalidInput,
+                keyMatches.isEmpty && caMatches.isEmpty
+                    ? "no trusted key or CA has id \(id)" : "id \(id) matches more than one entry; give more digits")
         }
         guard keys.count + authorities.count - 1 >= threshold else {
             throw AirlockError(.invalidInput, "removing \(id) would leave fewer trusted signers than the threshold (\(threshold)); lower it first")
@@ -132,9 +135,11 @@ public struct TrustPolicy: Sendable, Equatable {
     private static func validate(patterns: [String]) throws(AirlockError) {
         guard !patterns.isEmpty else { throw AirlockError(.invalidInput, "give at least one bundle-name pattern") }
         for pattern in patterns {
-            let allowed = !pattern.isEmpty && pattern.utf8.allSatisfy {
-                (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "*")
-            }
+            let allowed =
+                !pattern.isEmpty
+                && pattern.utf8.allSatisfy {
+                    (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "*")
+                }
             guard allowed else {
                 throw AirlockError(.invalidInput, "name pattern '\(pattern)' may hold only a-z, 0-9, '-' and '*'")
             }
@@ -163,7 +168,8 @@ extension TrustPolicy {
                 throw AirlockError(.invalidInput, "\(origin): key \(key.id) does not match its public key (\(publicKey.keyID))")
             }
             if let algorithm = key.algorithm, algorithm != publicKey.algorithm.rawValue {
-                throw AirlockError(.invalidInput, "\(origin): key \(key.id) says algorithm \(algorithm), its public key is \(publicKey.algorithm.rawValue)")
+                throw AirlockError(
+                    .invalidInput, "\(origin): key \(key.id) says algorithm \(algorithm), its public key is \(publicKey.algorithm.rawValue)")
             }
             try validate(patterns: key.names)
             policy.keys.append(TrustedKey(id: key.id, algorithm: publicKey.algorithm, names: key.names, added: key.added, publicKey: publicKey))
@@ -174,8 +180,9 @@ extension TrustPolicy {
                 throw AirlockError(.invalidInput, "\(origin): CA \(authority.id) does not match its certificate")
             }
             try validate(patterns: authority.names)
-            policy.authorities.append(TrustedAuthority(
-                id: authority.id, subject: certificate.subject, names: authority.names, added: authority.added, certificate: certificate))
+            policy.authorities.append(
+                TrustedAuthority(
+                    id: authority.id, subject: certificate.subject, names: authority.names, added: authority.added, certificate: certificate))
         }
         guard policy.threshold >= 1 else { throw AirlockError(.invalidInput, "\(origin): threshold must be at least 1") }
         return policy
