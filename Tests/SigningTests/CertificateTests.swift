@@ -134,4 +134,23 @@ import Testing
             leaf: pki.keyAgreementOnly, intermediates: [pki.intermediate], trustedRoots: [pki.root], at: Date())
         #expect(verdict == .refused(reason: "certificate 'CN=Airlock Key Agreement' may not sign: its key usage lacks digitalSignature"))
     }
+
+    /// Any leaf the trusted CA issued is not a bundle signer: a TLS server's certificate and one
+    /// without an extended key usage are refused, naming the rule.
+    @Test func onlyCodeSigningCertificatesMaySign() throws {
+        let pki = try TestPKI.get()
+        #expect(pki.signer.permitsCodeSigning && !pki.tlsServer.permitsCodeSigning && !pki.withoutExtendedKeyUsage.permitsCodeSigning)
+        let tls = CertificateChainVerifier.verify(leaf: pki.tlsServer, intermediates: [pki.intermediate], trustedRoots: [pki.root], at: Date())
+        #expect(
+            tls == .refused(
+                reason: "certificate 'CN=Airlock TLS Server' is not a code-signing certificate: it has an extended key usage without codeSigning (bundle signers need codeSigning, 1.3.6.1.5.5.7.3.3)"),
+            "\(tls)")
+        let bare = CertificateChainVerifier.verify(
+            leaf: pki.withoutExtendedKeyUsage, intermediates: [pki.intermediate], trustedRoots: [pki.root], at: Date())
+        guard case .refused(let reason) = bare else {
+            Issue.record("a leaf without extended key usage was trusted")
+            return
+        }
+        #expect(reason.contains("has no extended key usage") && reason.contains("CN=Airlock No EKU"), "\(reason)")
+    }
 }

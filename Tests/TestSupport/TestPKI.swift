@@ -8,7 +8,9 @@ public import Signing
 ///     Airlock Test Root ── Airlock Test Intermediate ─┬─ signer        (now-1h ... now+30d)
 ///                                                     ├─ expired       (2020 ... 2021)
 ///                                                     ├─ future        (2030 ... 2031)
-///                                                     └─ key-agreement (no digitalSignature)
+///                                                     ├─ key-agreement (no digitalSignature)
+///                                                     ├─ tls           (serverAuth, not codeSigning)
+///                                                     └─ no-eku        (no extended key usage)
 ///     Other Root ── other-signer
 public struct TestPKI: Sendable {
     public let root: Certificate
@@ -17,6 +19,10 @@ public struct TestPKI: Sendable {
     public let expired: Certificate
     public let future: Certificate
     public let keyAgreementOnly: Certificate
+    /// Issued by the same intermediate for a TLS server (serverAuth), and with no extended key
+    /// usage at all: neither may sign bundles.
+    public let tlsServer: Certificate
+    public let withoutExtendedKeyUsage: Certificate
     public let otherRoot: Certificate
     public let otherSigner: Certificate
     /// The signer's private key, as `openssl genpkey` made it.
@@ -81,6 +87,8 @@ public struct TestPKI: Sendable {
         try issue(
             "agreement", "Airlock Key Agreement", by: "intermediate", "key_agreement", from: now,
             to: Self.stamp(created.addingTimeInterval(30 * 86400)))
+        try issue("tls", "Airlock TLS Server", by: "intermediate", "tls_server", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
+        try issue("no-eku", "Airlock No EKU", by: "intermediate", "no_eku", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
         try makeRoot("other-root", "Other Root")
         try issue("other-signer", "Other Signer", by: "other-root", "signer", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
 
@@ -90,6 +98,8 @@ public struct TestPKI: Sendable {
         expired = try load("expired")
         future = try load("future")
         keyAgreementOnly = try load("agreement")
+        tlsServer = try load("tls")
+        withoutExtendedKeyUsage = try load("no-eku")
         otherRoot = try load("other-root")
         otherSigner = try load("other-signer")
         signerKey = try PrivateKey.load(path: file("signer.key"))
@@ -155,6 +165,20 @@ public struct TestPKI: Sendable {
         authorityKeyIdentifier = keyid:always
 
         [ signer ]
+        basicConstraints = critical, CA:FALSE
+        keyUsage = critical, digitalSignature
+        extendedKeyUsage = codeSigning
+        subjectKeyIdentifier = hash
+        authorityKeyIdentifier = keyid
+
+        [ tls_server ]
+        basicConstraints = critical, CA:FALSE
+        keyUsage = critical, digitalSignature
+        extendedKeyUsage = serverAuth
+        subjectKeyIdentifier = hash
+        authorityKeyIdentifier = keyid
+
+        [ no_eku ]
         basicConstraints = critical, CA:FALSE
         keyUsage = critical, digitalSignature
         subjectKeyIdentifier = hash

@@ -73,6 +73,11 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
     /// not sign bundles.
     public var permitsDigitalSignature: Bool { certificate.permitsDigitalSignature }
 
+    /// Whether its extended key usage names code signing (false too when it has none): only
+    /// such a certificate may sign a bundle, not a TLS server's or a person's mail certificate
+    /// from the same CA.
+    public var permitsCodeSigning: Bool { certificate.codeSigningUsage == true }
+
     /// The certificate as PEM.
     public var pem: [UInt8] { OpenSSLPEM.encode(label: "CERTIFICATE", der: derBytes) }
 

@@ -16,8 +16,10 @@ public enum ChainVerdict: Sendable, Equatable {
 /// Checks X.509 chains with OpenSSL's verifier, at a time the caller chooses.
 public enum CertificateChainVerifier {
     /// Whether `leaf` chains through `intermediates` to one of `trustedRoots`, with every
-    /// certificate valid at `time` and the leaf allowed to sign (its key usage, if it has one,
-    /// includes `digitalSignature`). Any certificate in `trustedRoots` is an anchor, so a site
+    /// certificate valid at `time` and the leaf allowed to sign bundles: its key usage, if it has
+    /// one, includes `digitalSignature`, and its extended key usage names `codeSigning` (a TLS
+    /// server certificate the same CA issued may not sign). OpenSSL checks that every issuer is
+    /// a CA (basic constraints) whose key usage, if it has one, allows `keyCertSign`. Any certificate in `trustedRoots` is an anchor, so a site
     /// may trust an intermediate CA alone. Revocation is not checked.
     public static func verify(
         leaf: Certificate, intermediates: [Certificate] = [], trustedRoots: [Certificate], at time: Date = Date()
@@ -39,6 +41,11 @@ public enum CertificateChainVerifier {
             }
             guard leaf.permitsDigitalSignature else {
                 return .refused(reason: "certificate '\(leaf.subject)' may not sign: its key usage lacks digitalSignature")
+            }
+            guard leaf.permitsCodeSigning else {
+                let has = leaf.certificate.codeSigningUsage == nil ? "has no extended key usage" : "has an extended key usage without codeSigning"
+                return .refused(
+                    reason: "certificate '\(leaf.subject)' is not a code-signing certificate: it \(has) (bundle signers need codeSigning, 1.3.6.1.5.5.7.3.3)")
             }
             return .trusted(root: root)
         }

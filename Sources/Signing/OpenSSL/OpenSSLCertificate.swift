@@ -80,6 +80,13 @@ final class OpenSSLCertificate: @unchecked Sendable {
         guard X509_get_extension_flags(pointer) & UInt32(EXFLAG_KUSAGE) != 0 else { return true }
         return X509_get_key_usage(pointer) & UInt32(KU_DIGITAL_SIGNATURE) != 0
     }
+
+    /// The extended key usage: nil when the certificate has none; otherwise whether it names
+    /// code signing (1.3.6.1.5.5.7.3.3).
+    var codeSigningUsage: Bool? {
+        guard X509_get_extension_flags(pointer) & UInt32(EXFLAG_XKUSAGE) != 0 else { return nil }
+        return X509_get_extended_key_usage(pointer) & UInt32(XKU_CODE_SIGN) != 0
+    }
 }
 
 /// What OpenSSL's chain building (`X509_verify_cert`) concluded.
