@@ -69,6 +69,8 @@ cp "$runtime" "$work/input/runtime/cpu-generic/llama-server"
 mkdir -p "$root/etc/airlock"
 printf 'limits:\n  client_concurrency: 16\n' >"$root/etc/airlock/gateway.yaml"
 key=$("$bin/airlock" --root "$root" clients add bench --adapters '*' --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+# /metrics answers only a key whose client may read it.
+metrics_key=$("$bin/airlock" --root "$root" clients add bench-metrics --metrics --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
 socket="$root/run/airlock/claims-assistant/runtime.sock"
 
 start_run() {  # start_run LOG: airlock run on a free port; sets port and run_pid
@@ -105,9 +107,9 @@ if [[ $parts == *b* ]]; then
 fi
 if [[ $parts == *c* ]]; then
   echo "== (c) audit log on disk ($(findmnt -no FSTYPE -T "$auditdir")), concurrency 1" >&2
-  curl -sf "http://127.0.0.1:$port/metrics" >"$work/c-disk-before.metrics"
+  curl -sf -H "Authorization: Bearer $metrics_key" "http://127.0.0.1:$port/metrics" >"$work/c-disk-before.metrics"
   load compare --socket "$socket" --concurrency 1 >"$work/c-disk.json"
-  curl -sf "http://127.0.0.1:$port/metrics" >"$work/c-disk-after.metrics"
+  curl -sf -H "Authorization: Bearer $metrics_key" "http://127.0.0.1:$port/metrics" >"$work/c-disk-after.metrics"
   # The floor under any durable audit write: the disk's own 700-byte append + fdatasync in the
   # same folder, back to back and with the idle gap a request at concurrency 1 leaves between
   # two writes (this VM's disk is slower after idle, whatever writes to it).
@@ -141,9 +143,9 @@ elif [[ $(id -u) -eq 0 ]]; then
   mount -t tmpfs -o size=64m,mode=0750 airlock-bench-audit "$auditdir"
   cp -a "$work/audit-saved/." "$auditdir/"
   start_run "$work/run-tmpfs.log"
-  curl -sf "http://127.0.0.1:$port/metrics" >"$work/c-tmpfs-before.metrics"
+  curl -sf -H "Authorization: Bearer $metrics_key" "http://127.0.0.1:$port/metrics" >"$work/c-tmpfs-before.metrics"
   load compare --socket "$socket" --concurrency 1 >"$work/c-tmpfs.json"
-  curl -sf "http://127.0.0.1:$port/metrics" >"$work/c-tmpfs-after.metrics"
+  curl -sf -H "Authorization: Bearer $metrics_key" "http://127.0.0.1:$port/metrics" >"$work/c-tmpfs-after.metrics"
   stop_run
   umount "$auditdir"
 else
