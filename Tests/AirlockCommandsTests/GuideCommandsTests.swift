@@ -15,16 +15,8 @@ import Testing
     static func commands() throws -> [(String, Int, [String])] {
         var found: [(String, Int, [String])] = []
         for document in documents {
-            let path = TestEnvironment.repositoryRoot.appendingPathComponent(document).path
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
-            var inShell = false
-            for (number, line) in text.components(separatedBy: "\n").enumerated() {
-                if line.hasPrefix("```") {
-                    inShell = !inShell && (line == "```sh" || line == "```bash" || line == "```shell")
-                    continue
-                }
-                guard inShell else { continue }
-                for words in airlockCommands(in: line) { found.append((document, number + 1, words)) }
+            for (number, line) in try Guides.shellLines(document) {
+                for words in airlockCommands(in: line) { found.append((document, number, words)) }
             }
         }
         return found
