@@ -24,6 +24,10 @@ let package = Package(
         .executable(name: "airlock", targets: ["airlock"]),
         .executable(name: "airlock-serve", targets: ["airlock-serve"]),
         .executable(name: "airlock-audit", targets: ["airlock-audit"]),
+        /// The four in one program that dispatches on the name it was started by: the Debian
+        /// package installs it once as /usr/bin/airlock, the other three as links to it (one copy
+        /// of the statically linked Swift runtime instead of four; scripts/package.sh).
+        .executable(name: "airlock-multicall", targets: ["airlock-multicall"]),
         /// For the libFuzzer package in Fuzz/ only (its executables call these entries).
         .library(name: "FuzzHarness", targets: ["FuzzHarness"]),
     ],
@@ -110,6 +114,7 @@ let package = Package(
         .executableTarget(name: "airlock", dependencies: ["AirlockCommands"], swiftSettings: strict),
         .executableTarget(name: "airlock-serve", dependencies: ["AirlockCommands"], swiftSettings: strict),
         .executableTarget(name: "airlock-audit", dependencies: ["AirlockCommands"], swiftSettings: strict),
+        .executableTarget(name: "airlock-multicall", dependencies: ["AirlockCommands"], swiftSettings: strict),
 
         // MARK: Tests
 

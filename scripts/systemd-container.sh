@@ -28,6 +28,8 @@
 #   AIRLOCK_CONTAINER_BIND=/c         the same, read-write
 #   AIRLOCK_CONTAINER_MASK="x.service y.timer"   extra units to mask on boot
 #   AIRLOCK_CONTAINER_BOOT_TIMEOUT=60 seconds to wait for `systemctl is-system-running`
+#   AIRLOCK_CONTAINER_IMAGE=/dir      boot this root file system instead of the host's (read-only
+#                                     lower layer, as /; e.g. a plain Debian from debian-image.sh)
 #
 # State ("the cache" of a container): ${XDG_CACHE_HOME:-$HOME/.cache}/airlock/nspawn/NAME/
 #   root/        the mount point of the read-only bind of /
@@ -235,7 +237,9 @@ cmd_start() {
   mkdir -p "$dir/root"
   # Not recursive: the container sees only the root file system, none of the host's other mounts.
   # Read-only, so nothing (not even a stray `rm -rf` on the state folder) can write through it.
-  mount --bind / "$dir/root"
+  local image=${AIRLOCK_CONTAINER_IMAGE:-/}
+  [[ -d $image/usr/lib/systemd ]] || die "AIRLOCK_CONTAINER_IMAGE: '$image' holds no systemd"
+  mount --bind "$image" "$dir/root"
   mount --make-private "$dir/root"
   mount -o remount,bind,ro "$dir/root"
 

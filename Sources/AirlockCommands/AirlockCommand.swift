@@ -20,7 +20,7 @@ public struct AirlockCommand: AsyncParsableCommand {
         version: AirlockVersion.description,
         subcommands: [
             Trust.self, Verify.self, Install.self, List.self, Status.self, Activate.self,
-            Rollback.self, Remove.self, Run.self, Clients.self, Doctor.self,
+            Rollback.self, Remove.self, Run.self, Clients.self, Doctor.self, PackageEvent.self,
         ]
     )
 

@@ -18,6 +18,18 @@ public enum ExitStatus {
 /// The entry point every executable calls: parses, runs, and turns errors into one line on
 /// stderr and an exit status.
 public enum CommandMain {
+    /// The name this process was started by: the last part of `argv[0]` (a link's own name).
+    public static func invokedName() -> String {
+        let first = CommandLine.arguments.first ?? ""
+        return first.split(separator: "/").last.map(String.init) ?? first
+    }
+
+    /// For the multi-call program started by a name that is none of its commands.
+    public static func exitUnknownName(_ name: String, known: [String]) -> Never {
+        writeError("\(name): this program runs as one of \(known.joined(separator: ", ")): start it by one of those names (a link to it)")
+        exit(ExitStatus.usage)
+    }
+
     public static func run(_ command: any AsyncParsableCommand.Type, arguments: [String]? = nil) async -> Never {
         let name = command.configuration.commandName ?? "airlock"
         do {

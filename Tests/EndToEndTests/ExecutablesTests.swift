@@ -19,6 +19,48 @@ import Testing
         }
     }
 
+    /// The Debian package installs one program as /usr/bin/airlock and the other three names as
+    /// links to it: each name must behave exactly like its own executable.
+    @Test func theMultiCallProgramIsWhicheverNameStartsIt() throws {
+        let folder = try TemporaryDirectory("airlock-multicall")
+        defer { folder.remove() }
+        for name in ["airlock", "airlock-pack", "airlock-serve", "airlock-audit"] {
+            try FileManager.default.createSymbolicLink(atPath: folder.file(name), withDestinationPath: TestEnvironment.executable("airlock-multicall"))
+            let linked = try ProcessResult.run(folder.file(name), ["--help"]).checked()
+            let own = try ProcessResult.run(TestEnvironment.executable(name), ["--help"]).checked()
+            #expect(linked.stdout == own.stdout, "\(name) through the multi-call program")
+        }
+        let audit = try ProcessResult.run(folder.file("airlock-audit"), ["verify", "--root", folder.file("root")])
+        #expect(audit.status == 1 && audit.stderr.hasPrefix("airlock-audit: no audit log"), "\(audit)")
+        try FileManager.default.createSymbolicLink(atPath: folder.file("airlockd"), withDestinationPath: TestEnvironment.executable("airlock-multicall"))
+        let unknown = try ProcessResult.run(folder.file("airlockd"), ["--help"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("airlock, airlock-pack, airlock-serve, airlock-audit"), "\(unknown)")
+    }
+
+    /// The package's maintainer scripts record what dpkg did to Airlock itself, chained like
+    /// every other record; the verb stays out of `--help` (only the package calls it).
+    @Test func packageEventsAreAuditRecords() throws {
+        let folder = try TemporaryDirectory("airlock-package-event")
+        defer { folder.remove() }
+        let airlock = TestEnvironment.executable("airlock")
+        try ProcessResult.run(airlock, ["package-event", "configured", "--version", "0.1.0", "--previous", "", "--root", folder.path]).checked()
+        try ProcessResult.run(airlock, ["package-event", "configured", "--version", "0.2.0", "--previous", "0.1.0", "--root", folder.path]).checked()
+        try ProcessResult.run(airlock, ["package-event", "removing", "--version", "0.2.0", "--root", folder.path]).checked()
+        let found = try ProcessResult.run(
+            TestEnvironment.executable("airlock-audit"), ["search", "--action", "airlock.package", "--json", "--root", folder.path]
+        ).checked()
+        let changes = found.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return (object["details"] as? [String: String])?["change"]
+        }
+        #expect(changes == ["installed", "upgraded from 0.1.0 to 0.2.0", "removed (state kept)"], "\(found.stdout)")
+        try ProcessResult.run(TestEnvironment.executable("airlock-audit"), ["verify", "--root", folder.path]).checked()
+        let help = try ProcessResult.run(airlock, ["--help"]).checked()
+        #expect(!help.stdout.contains("package-event"))
+        let wrong = try ProcessResult.run(airlock, ["package-event", "purged", "--version", "1", "--root", folder.path])
+        #expect(wrong.status == 64, "\(wrong)")
+    }
+
     @Test func serveHelpExplainsHowItIsStarted() throws {
         let help = try ProcessResult.run(TestEnvironment.executable("airlock-serve"), ["--help"]).checked()
         #expect(help.stdout.contains("airlock run"))

@@ -12,6 +12,8 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case clientAdd = "client.add"
     case clientRevoke = "client.revoke"
     case policyLoaded = "policy.loaded"
+    /// The Debian package installed, upgraded, removed or purged Airlock itself.
+    case package = "airlock.package"
     // The gateway.
     case request = "gateway.request"
     case authenticationFailed = "gateway.auth_failed"
