@@ -12,8 +12,9 @@
 #      and show that the key may not use `legal` (404, the same answer as a model that does not exist),
 #   6. the compliance officer's check: airlock-audit verify of the demo's audit log
 #      (every admin command and every request above left one record),
-#   7. the same bundle as systemd services on a host whose PID 1 is a real systemd (a container
-#      booted from this machine's own root by scripts/systemd-container.sh): `airlock install`
+#   7. the same bundle as systemd services on a plain Debian 12 whose PID 1 is a real systemd (a
+#      container of scripts/debian-image.sh, booted by scripts/systemd-container.sh), with Airlock
+#      installed there by apt from the signed offline repository scripts/package.sh writes: `airlock install`
 #      renders, enables and starts the runtime and gateway units; their state, a chat request
 #      through the gateway and their systemd-analyze security scores are shown, and the
 #      container is left running so that you can look at the units (the last lines say how;
@@ -121,25 +122,36 @@ step "compliance: the audit log of everything above (airlock-audit verify)"
 "$bin/airlock-audit" --root "$root" verify
 
 container=airlock-demo
-step "services: boot a container whose PID 1 is systemd (this machine's root, writes in a tmpfs)"
+step "package: Airlock as a target host gets it (scripts/package.sh: release .deb + signed offline apt repository)"
+deb=$(bash scripts/package.sh --output "$work/dist")
+ls -l "$deb" >&2
+step "services: boot a plain Debian 12 (no Swift, no network; scripts/debian-image.sh) with systemd as PID 1"
+image="${XDG_CACHE_HOME:-$HOME/.cache}/airlock/demo-image"
 scripts/systemd-container.sh stop "$container" 2>/dev/null || true
-scripts/systemd-container.sh start "$container" >/dev/null
+rm -rf "$image"
+scripts/debian-image.sh unpack "$image"
+AIRLOCK_CONTAINER_IMAGE="$image" scripts/systemd-container.sh start "$container" >/dev/null
 in_container() { scripts/systemd-container.sh exec "$container" -- "$@"; }
 for file in claims-assistant-1.0.0.airlock release.pub.pem security-officer.pub.pem; do
   scripts/systemd-container.sh copy "$container" "$work/$file" "/root/$file"
 done
-# Installed as on a real host (and out of /tmp, which the units' PrivateTmp= hides).
-for program in airlock airlock-serve airlock-audit airlock-pack; do
-  scripts/systemd-container.sh copy "$container" "$bin/$program" "/usr/local/bin/$program" 0755
+for file in "$work"/dist/airlock-offline-repo/*; do
+  scripts/systemd-container.sh copy "$container" "$file" "/media/airlock-offline-repo/$(basename "$file")"
 done
+step "services: install Airlock there with apt from the offline repository, as its INSTALL says"
+in_container sh -ec 'install -d /etc/apt/keyrings
+  install -m 0644 /media/airlock-offline-repo/airlock-archive-keyring.gpg /etc/apt/keyrings/
+  echo "deb [signed-by=/etc/apt/keyrings/airlock-archive-keyring.gpg] file:/media/airlock-offline-repo ./" >/etc/apt/sources.list.d/airlock.list
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq airlock >/dev/null
+  dpkg-query -W airlock'
 step "services: airlock install there (as root, --root /): renders, enables and starts both units"
-in_container /usr/local/bin/airlock trust add /root/release.pub.pem --names 'claims-*'
-in_container /usr/local/bin/airlock trust add /root/security-officer.pub.pem --names 'claims-*'
-in_container /usr/local/bin/airlock trust threshold 2
-in_container /usr/local/bin/airlock install /root/claims-assistant-1.0.0.airlock
+in_container airlock trust add /root/release.pub.pem --names 'claims-*'
+in_container airlock trust add /root/security-officer.pub.pem --names 'claims-*'
+in_container airlock trust threshold 2
+in_container airlock install /root/claims-assistant-1.0.0.airlock
 in_container systemctl --no-pager status 'airlock-*@claims-assistant.service' | grep -E '^(●| +(Active|Main PID|Memory):)' || true
 step "services: a chat request through the gateway unit (127.0.0.1:8080 inside the container)"
-key=$(in_container /usr/local/bin/airlock clients add claims-app --adapters claims)
+key=$(in_container airlock clients add claims-app --adapters claims)
 in_container curl -sf http://127.0.0.1:8080/v1/chat/completions -H "Authorization: Bearer $key" \
   -H 'Content-Type: application/json' \
   -d '{"model":"claims","messages":[{"role":"user","content":"Is water damage covered?"}],"max_tokens":16,"temperature":0}' \
@@ -157,7 +169,7 @@ The container '$container' is still running, with both services. Look at them wi
   scripts/systemd-container.sh exec $container -- systemctl status 'airlock-*@claims-assistant.service'
   scripts/systemd-container.sh exec $container -- systemctl cat airlock-runtime@claims-assistant.service
   scripts/systemd-container.sh exec $container -- journalctl -u airlock-serve@claims-assistant
-  scripts/systemd-container.sh exec $container -- /usr/local/bin/airlock status
+  scripts/systemd-container.sh exec $container -- airlock status
 Stop it (everything written inside vanishes) with:
   scripts/systemd-container.sh stop $container
 EOF_HINT

@@ -5,7 +5,8 @@
 # install and serve a bundle under systemd, the audit log verified; then an upgrade from an older
 # package that keeps the trust policy, the bundle, the clients and the audit chain (its first
 # record names both versions); then a .deb and a Release with one flipped byte, both refused by
-# apt itself. Exits non-zero, naming the check, on the first failure. Run by scripts/test.sh.
+# apt itself; then remove and purge (state kept while a bundle is installed; the audit log kept
+# unless confirmed), each recorded. Exits non-zero, naming the check, on the first failure. Run by scripts/test.sh.
 #
 #   bash scripts/package-test.sh [--keep]   --keep leaves the container running for a look
 set -euo pipefail
@@ -50,6 +51,8 @@ scripts/debian-image.sh unpack "$image"
 scripts/systemd-container.sh stop "$container" >/dev/null 2>&1 || true
 AIRLOCK_CONTAINER_IMAGE="$image" AIRLOCK_CONTAINER_BIND_RO="$work" scripts/systemd-container.sh start "$container" >/dev/null
 inside() { scripts/systemd-container.sh exec "$container" -- "$@"; }
+# (Checks below read whole outputs with `grep -c`: `grep -q` stops at the first match, and under
+# pipefail the writer's SIGPIPE would fail the check.)
 sh_inside() { inside /bin/sh -ec "$1"; }
 
 use_repository() { # use_repository FOLDER: the only apt source inside is this offline repository
@@ -76,8 +79,8 @@ for program in airlock airlock-pack airlock-serve airlock-audit; do
   done < <(awk '/=>/ {print $3} !/=>/ && $1 ~ /^\// {print $1}' <<<"$libraries")
   inside "/usr/bin/$program" --version >/dev/null || fail "$program --version"
 done
-inside man -P cat airlock-audit 2>/dev/null | grep -q 'airlock-audit' || fail "man airlock-audit shows no page"
-inside man -P cat airlock.install 2>/dev/null | grep -q -- '--no-activate' || fail "man airlock.install lacks --no-activate"
+inside man -P cat airlock-audit 2>/dev/null | grep -c 'airlock-audit' >/dev/null || fail "man airlock-audit shows no page"
+inside man -P cat airlock.install 2>/dev/null | grep -c -- '--no-activate' >/dev/null || fail "man airlock.install lacks --no-activate"
 inside getent group airlock-serve airlock-weights >/dev/null || fail "the service users' groups were not created"
 [[ $(inside stat -c '%a %U:%G' /var/log/airlock) == '3770 root:airlock-serve' ]] || fail "/var/log/airlock is not 3770 root:airlock-serve"
 
@@ -105,11 +108,11 @@ use_repository "$work/new/airlock-offline-repo"
 inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq airlock >/dev/null
 [[ $(inside dpkg-query -W -f='${Version}' airlock) == "$new_version" ]] || fail "the upgrade did not install $new_version"
 inside airlock-audit verify || fail "the audit chain does not verify across the upgrade"
-inside airlock-audit search --action airlock.package --json | grep -q "upgraded from 0.0.9 to $new_version" ||
+inside airlock-audit search --action airlock.package --json | grep -c "upgraded from 0.0.9 to $new_version" >/dev/null ||
   fail "no audit record names the upgrade from 0.0.9 to $new_version"
-inside airlock list | grep -q 'claims-assistant' || fail "the installed bundle is gone after the upgrade"
-inside airlock trust list | grep -q 'claims-\*' || fail "the trust policy is gone after the upgrade"
-inside airlock clients list | grep -q 'claims-app' || fail "the clients are gone after the upgrade"
+inside airlock list | grep -c 'claims-assistant' >/dev/null || fail "the installed bundle is gone after the upgrade"
+inside airlock trust list | grep -c 'claims-\*' >/dev/null || fail "the trust policy is gone after the upgrade"
+inside airlock clients list | grep -c 'claims-app' >/dev/null || fail "the clients are gone after the upgrade"
 answer=$(chat) || fail "the gateway stopped answering across the package upgrade"
 
 step "a flipped byte in the .deb or in Release is refused by apt"
@@ -140,8 +143,28 @@ inside test -d /var/lib/airlock/claims-assistant || fail "apt remove took the in
 inside sh -c 'ls /var/log/airlock/audit-*.jsonl >/dev/null' || fail "apt remove took the audit log"
 use_repository "$work/new/airlock-offline-repo"
 inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq airlock >/dev/null
-inside airlock-audit search --action airlock.package --json | grep -q 'removed (state kept)' || fail "the removal left no audit record"
+inside airlock-audit search --action airlock.package --json | grep -c 'removed (state kept)' >/dev/null || fail "the removal left no audit record"
 inside airlock-audit verify >/dev/null || fail "the audit chain across remove and reinstall"
+
+step "apt purge: refused to touch state while a bundle is installed; then removes Airlock's files but keeps the audit log"
+inside env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq airlock >/dev/null 2>"$work/purge.log" || { cat "$work/purge.log" >&2; fail "apt purge with a bundle installed"; }
+inside test -f /etc/airlock/trust.yaml || fail "purge with a bundle installed took the trust policy"
+inside test -d /var/lib/airlock/claims-assistant/1.0.0 || fail "purge with a bundle installed took the bundle"
+inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq airlock >/dev/null
+inside airlock-audit search --action airlock.package --json | grep -c 'purged: nothing: bundles still installed' >/dev/null || fail "the refused purge left no record"
+inside airlock remove claims-assistant --force >/dev/null
+inside env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq airlock >/dev/null
+inside test ! -e /etc/airlock || fail "purge left /etc/airlock"
+inside test ! -e /var/lib/airlock/claims-assistant || fail "purge left the store"
+inside test ! -e /etc/systemd/system/airlock-audit-seal.timer || fail "purge left the audit timers"
+inside sh -c 'ls /var/log/airlock/audit-*.jsonl >/dev/null' || fail "purge without the confirmation took the audit log"
+inside test -f /var/lib/airlock/audit-key.pem || fail "purge took the audit key the kept log is verified with"
+inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq airlock >/dev/null
+inside airlock-audit verify >/dev/null || fail "the kept audit log does not verify after purge and reinstall"
+inside airlock-audit search --action airlock.package --json | grep -c 'the audit log and its keys are kept' >/dev/null || fail "the purge left no record"
+inside env DEBIAN_FRONTEND=noninteractive AIRLOCK_PURGE_AUDIT_LOG=remove-the-audit-log apt-get purge -y -qq airlock >/dev/null
+inside test ! -e /var/log/airlock || fail "purge with AIRLOCK_PURGE_AUDIT_LOG=remove-the-audit-log kept the audit log"
+inside test ! -e /var/lib/airlock || fail "the confirmed purge left /var/lib/airlock"
 
 step "passed"
 ((keep)) && echo "container '$container' kept: scripts/systemd-container.sh exec $container -- bash" >&2

@@ -44,7 +44,7 @@ while (($#)); do
   esac
 done
 
-for tool in swift dpkg-deb dpkg-shlibdeps apt-ftparchive gpg strip fakeroot; do
+for tool in swift dpkg-deb dpkg-shlibdeps apt-ftparchive gpg strip; do
   command -v "$tool" >/dev/null || die "missing '$tool' (scripts/setup-host.sh installs what this needs)"
 done
 

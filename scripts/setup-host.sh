@@ -11,7 +11,7 @@ packages=(
   curl jq zstd                                           # the demo and the scripts
   faketime                                               # audit test: a writer whose clock was set back
   time                                                   # scripts/fuzz.sh: CPU time per fuzz target
-  debootstrap apt-utils gpg fakeroot                     # scripts/package.sh and its test: the .deb, the offline repository, a plain Debian image
+  debootstrap apt-utils gpg                              # scripts/package.sh and its test: the .deb, the offline repository, a plain Debian image
 )
 
 log() { echo "setup-host: $*" >&2; }

@@ -24,15 +24,16 @@ import Testing
     @Test func theMultiCallProgramIsWhicheverNameStartsIt() throws {
         let folder = try TemporaryDirectory("airlock-multicall")
         defer { folder.remove() }
+        let multicall = TestEnvironment.executable("airlock-multicall")
         for name in ["airlock", "airlock-pack", "airlock-serve", "airlock-audit"] {
-            try FileManager.default.createSymbolicLink(atPath: folder.file(name), withDestinationPath: TestEnvironment.executable("airlock-multicall"))
+            try FileManager.default.createSymbolicLink(atPath: folder.file(name), withDestinationPath: multicall)
             let linked = try ProcessResult.run(folder.file(name), ["--help"]).checked()
             let own = try ProcessResult.run(TestEnvironment.executable(name), ["--help"]).checked()
             #expect(linked.stdout == own.stdout, "\(name) through the multi-call program")
         }
         let audit = try ProcessResult.run(folder.file("airlock-audit"), ["verify", "--root", folder.file("root")])
         #expect(audit.status == 1 && audit.stderr.hasPrefix("airlock-audit: no audit log"), "\(audit)")
-        try FileManager.default.createSymbolicLink(atPath: folder.file("airlockd"), withDestinationPath: TestEnvironment.executable("airlock-multicall"))
+        try FileManager.default.createSymbolicLink(atPath: folder.file("airlockd"), withDestinationPath: multicall)
         let unknown = try ProcessResult.run(folder.file("airlockd"), ["--help"])
         #expect(unknown.status == 64 && unknown.stderr.contains("airlock, airlock-pack, airlock-serve, airlock-audit"), "\(unknown)")
     }
