@@ -122,7 +122,7 @@ sed -e 's|@AUDIT_DIRECTORY@|/var/log/airlock|; s|@CLIENTS_FILE@|/etc/airlock/cli
 # Man pages (one per executable and verb) and completions, from the commands themselves.
 links=$stage/bin
 mkdir -p "$links"
-for name in "${executables[@]}"; do ln -s "$repo_root/$binary" "$links/$name"; done
+for name in "${executables[@]}"; do ln -s "$(realpath "$binary")" "$links/$name"; done
 mkdir -p "$stage/man"
 manual_date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)
 for name in "${executables[@]}"; do
