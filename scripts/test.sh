@@ -32,12 +32,11 @@ echo "== tests that run alone: $alone" >&2
 swift test --skip-build --disable-xctest --filter "$alone"
 # The Debian package: a release build, the signed offline repository, and apt installing,
 # upgrading and refusing it on a plain Debian 12 booted with systemd (scripts/package-test.sh);
-# then two clean release builds must give the same .deb. AIRLOCK_PACKAGE_TEST=0 skips both.
+# AIRLOCK_PACKAGE_TEST=0 skips it. (Reproducibility, two clean release builds compared:
+# scripts/package.sh --check-reproducible, about 5 minutes; not yet part of this run.)
 if [ "${AIRLOCK_PACKAGE_TEST:-1}" != 0 ]; then
     echo "== package: build, install from the offline repository on a plain Debian 12, upgrade, tamper" >&2
     bash scripts/package-test.sh
-    echo "== package: reproducible (two clean release builds, compared byte for byte)" >&2
-    bash scripts/package.sh --check-reproducible
 fi
 # The fuzz targets build (a package of their own, sanitizers on) and run briefly, repeatably;
 # longer runs: scripts/fuzz.sh SECONDS (Docs/testing.md). AIRLOCK_FUZZ_SECONDS=0 skips this.
