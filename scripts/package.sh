@@ -15,9 +15,9 @@
 # repository key, made on first use in ${XDG_CACHE_HOME:-$HOME/.cache}/airlock/repo-signing/ (fine
 # for a rehearsal; a site's releases use its release key, kept offline).
 #
-# Reproducible: the same commit gives a byte-identical .deb (times are SOURCE_DATE_EPOCH, default
-# the commit's time; build paths are mapped to '.'; owners are root; files sorted). Check it with
-# scripts/package.sh --check-reproducible (two clean builds, compared).
+# Meant to be reproducible (times are SOURCE_DATE_EPOCH, default the commit's time; build paths
+# are mapped to '.'; owners are root; files sorted): scripts/package.sh --check-reproducible makes
+# two clean builds and compares them. Not there yet: the program itself still differs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$PWD
@@ -55,8 +55,8 @@ if ((check)); then
   # Two builds from scratch, in two folders, must give the same bytes.
   work=$(mktemp -d /tmp/airlock-repro.XXXXXX)
   trap 'rm -rf "$work"' EXIT
-  # Two clean builds in the same folder, emptied between them. (Two different build folders still
-  # differ in the binary: a path the prefix maps do not cover; see Docs/benchmarks.md, "Package".)
+  # Two clean builds in the same folder, emptied between them. (So far the program itself still
+  # differs between two such builds, everything else matches: Docs/benchmarks.md, "Package".)
   for run in a b; do
     log "reproducibility: clean build $run"
     rm -rf "$work/build"
