@@ -141,17 +141,13 @@ enum Guides {
         return line
     }
 
-    /// The id of the trust entry `site-ca.pem` added (the one that is a certificate).
+    /// The id of the trust entry `site-ca.pem` added (the CA whose subject is the test root's).
     static func siteCAEntry(in json: Data) throws -> String {
-        let object = try JSONSerialization.jsonObject(with: json)
-        let entries = (object as? [String: Any])?["signers"] as? [[String: Any]] ?? (object as? [[String: Any]]) ?? []
-        for entry in entries {
-            let text = String(decoding: try JSONSerialization.data(withJSONObject: entry), as: UTF8.self)
-            if text.contains("Airlock Test Root"), let id = entry["id"] as? String {
-                return String(id.replacingOccurrences(of: "sha256:", with: "").prefix(8))
-            }
+        let signers = (try JSONSerialization.jsonObject(with: json) as? [String: Any])?["signers"] as? [[String: Any]] ?? []
+        guard let id = signers.first(where: { $0["subject"] as? String == "CN=Airlock Test Root" })?["id"] as? String else {
+            throw TestSupportError("no trust entry for site-ca.pem in `trust list --json`: \(String(decoding: json, as: UTF8.self))")
         }
-        throw TestSupportError("no trust entry for site-ca.pem in `trust list --json`: \(String(decoding: json, as: UTF8.self))")
+        return String(id.replacingOccurrences(of: "sha256:", with: "").prefix(8))
     }
 
     /// `airlock` and `airlock-audit` run with `--root ROOT` appended (unless the first word is an
