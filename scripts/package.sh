@@ -15,9 +15,12 @@
 # repository key, made on first use in ${XDG_CACHE_HOME:-$HOME/.cache}/airlock/repo-signing/ (fine
 # for a rehearsal; a site's releases use its release key, kept offline).
 #
-# Meant to be reproducible (times are SOURCE_DATE_EPOCH, default the commit's time; build paths
-# are mapped to '.'; owners are root; files sorted): scripts/package.sh --check-reproducible makes
-# two clean builds and compares them. Not there yet: the program itself still differs.
+# Reproducible: times are SOURCE_DATE_EPOCH (default the commit's time), build paths are mapped
+# to '.', owners are root, files sorted, and the program is built without debug information
+# (-gnone, -g0: the DWARF of imported Clang modules carries their module-cache signatures, which
+# differ from build to build, and so does the .swift_modhash section that hashes it; the package
+# strips debug information anyway). scripts/package.sh --check-reproducible makes two clean
+# builds and compares the .debs byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$PWD
@@ -85,7 +88,7 @@ mkdir -p "$scratch"
 scratch_real=$(realpath "$scratch")
 swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product airlock-multicall \
   -Xswiftc -file-prefix-map -Xswiftc "$scratch_real=.build" -Xswiftc -file-prefix-map -Xswiftc "$repo_root=." \
-  -Xcc -ffile-prefix-map="$scratch_real=.build" -Xcc -ffile-prefix-map="$repo_root=." >&2
+  -Xcc -ffile-prefix-map="$scratch_real=.build" -Xcc -ffile-prefix-map="$repo_root=." -Xswiftc -gnone -Xcc -g0 >&2
 binary="$scratch/release/airlock-multicall"
 build_seconds=$((SECONDS - t0))
 
