@@ -29,17 +29,65 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
                 Exit status 0 only when the whole log is intact. With --against, the log must \
                 also still contain, unchanged, everything up to a checkpoint you kept off the host \
                 (printed earlier by 'airlock-audit checkpoint').
+
+                The end of the log is compared with the system journal: every writer sends each \
+                record to journald before anyone is told it was written, and the log's own \
+                accounts cannot take an entry back. A log that ends before the newest record the \
+                journal received (from root or the log folder's owner) is 'truncated-tail', even \
+                in the open segment after the last checkpoint. Reading the system journal needs \
+                root or the group systemd-journal (or adm); where it cannot be read, or holds no \
+                entry of this log, verify says the end is not proven and judges it by the \
+                checkpoints alone. --no-journal skips the comparison.
                 """)
         @OptionGroup var root: RootOptions
         @Option(help: ArgumentHelp("A checkpoint kept off the host; prove nothing up to it changed.", valueName: "FILE"))
         var against: String?
+        @Flag(help: "Do not compare the log's end with the system journal.")
+        var noJournal = false
         @OptionGroup var output: OutputOptions
+
+        struct Tail: Encodable {
+            /// "journal" (proven up to `seq`), "unproven" (see `reason`) or "not-checked".
+            var evidence: String
+            var seq: UInt64?
+            var time: String?
+            var uid: UInt32?
+            var entries: Int?
+            var reason: String?
+
+            init(_ evidence: AuditTailEvidence) {
+                switch evidence {
+                case .journal(let head, let entries):
+                    self.evidence = "journal"
+                    seq = head.seq
+                    time = head.time
+                    uid = head.uid
+                    self.entries = entries
+                case .unproven(let reason):
+                    self.evidence = "unproven"
+                    self.reason = reason
+                case .notChecked:
+                    self.evidence = "not-checked"
+                }
+            }
+
+            var line: String {
+                switch evidence {
+                case "journal":
+                    "end of the log: proven by the system journal, whose newest entry of this log is record \(seq ?? 0) (\(time ?? "")), "
+                        + "among \(entries ?? 0) entries"
+                case "unproven": "end of the log: NOT proven by the journal (\(reason ?? "")); judged by the checkpoints alone"
+                default: "end of the log: not compared with the journal (--no-journal)"
+                }
+            }
+        }
 
         struct Report: Encodable {
             var intact: Bool
             var records: Int?
             var lastSeq: UInt64?
             var lastCheckpoint: AuditCheckpoint?
+            var tail: Tail
             var damage: String?
             var kind: String?
             var segment: String?
@@ -53,23 +101,26 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
                 throw AirlockError(.invalidInput, "no audit log under \(layout.directory): nothing has been recorded yet")
             }
             let outside = try against.map { path throws(AirlockError) in try AuditCheckpoint(json: try readFile(path)) }
-            let verdict = try AuditLogVerifier.verify(layout: layout, against: outside)
+            let (verdict, evidence) = try AuditLogVerifier.verifyReportingTail(
+                layout: layout, against: outside, tail: noJournal ? .none : .journal)
+            let tail = Tail(evidence)
             switch verdict {
             case .intact(let records, let lastSeq, let checkpoint):
                 if output.json {
-                    try Output.json(Report(intact: true, records: records, lastSeq: lastSeq, lastCheckpoint: checkpoint))
+                    try Output.json(Report(intact: true, records: records, lastSeq: lastSeq, lastCheckpoint: checkpoint, tail: tail))
                 } else {
                     Output.line(
                         "intact: \(records) records, the last is number \(lastSeq); every record chains to the one before it and every checkpoint signature is valid"
                     )
                     if let checkpoint { Output.line("latest checkpoint: record \(checkpoint.seq) at \(checkpoint.time)") }
                     if outside != nil { Output.line("nothing up to the checkpoint kept off the host was changed or removed") }
+                    Output.line(tail.line)
                 }
             case .damaged(let damage):
                 if output.json {
                     try Output.json(
                         Report(
-                            intact: false, damage: damage.description, kind: damage.kind.rawValue, segment: damage.segment,
+                            intact: false, tail: tail, damage: damage.description, kind: damage.kind.rawValue, segment: damage.segment,
                             line: damage.line, seq: damage.seq))
                 }
                 throw AirlockError(.refused, "DAMAGED: \(damage.description)")

@@ -16,7 +16,7 @@ import Testing
         let line = try #require(try log.lines(1).last)
         let record = try AuditRecord(line: line)
         #expect(record.target.adapter == hostile, "the record keeps the exact text")
-        let fields = AuditJournal.fields(record, line: line, hash: "h", segment: "audit-000001.jsonl")
+        let fields = AuditJournal.fields(record, line: line, hash: "h", segment: "audit-000001.jsonl", log: log.layout.directory + "\n\u{1b}[2J")
         for (name, value) in fields where name != "AIRLOCK_RECORD" {
             #expect(value.unicodeScalars.allSatisfy(Printable.isPlain), "\(name) carries raw control text: \(value.debugDescription)")
         }
@@ -24,6 +24,8 @@ import Testing
         let exact = try #require(fields.first { $0.name == "AIRLOCK_RECORD" }?.value)
         #expect(!exact.unicodeScalars.contains { $0.value < 0x20 })
         let adapter = try #require(fields.first { $0.name == "AIRLOCK_TARGET_ADAPTER" }?.value)
+        let named = try #require(fields.first { $0.name == "AIRLOCK_LOG" }?.value)
+        #expect(named == log.layout.directory + "\\x0a\\x1b[2J")
         #expect(adapter == "claims\\x0a\\x1b[2Jaudit #1: root bundle.install ok\\u{202e}")
     }
 }

@@ -181,7 +181,48 @@ import Testing
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let answered = try Self.chat(container, key: second)
             #expect(answered.0 == 200, "\(answered)\n\(Self.journal(container, Self.runtimeUnit))")
+
+            try Self.aCutTailIsCaughtByTheJournal(container)
         }
+    }
+
+    /// The insider's cut (issue 16): the gateway's user removes the last record of the open
+    /// segment, after the last checkpoint. The chain and the checkpoints alone cannot see it
+    /// (`--no-journal` says intact); the system journal, which holds every record the gateway
+    /// answered for and which that user cannot edit, can. An entry another account forges
+    /// there does not count.
+    static func aCutTailIsCaughtByTheJournal(_ container: SystemdContainer) throws {
+        let audit = try container.executable("airlock-audit")
+        let proven = try container.exec([audit, "verify", "--json"])
+        #expect(proven.status == 0, "\(proven)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(proven.stdout.utf8)) as? [String: Any])
+        let tail = try #require(report["tail"] as? [String: Any], "\(proven.stdout)")
+        #expect(tail["evidence"] as? String == "journal", "\(proven.stdout)")
+        #expect(tail["seq"] as? Int == report["last_seq"] as? Int, "the journal's newest record is the log's last: \(proven.stdout)")
+
+        // Another local account sends a "newer record" to the journal: ignored (it is not a writer).
+        let forged = "SYSLOG_IDENTIFIER=airlock-audit\nAIRLOCK_LOG=/var/log/airlock\nAIRLOCK_SEQ=999999\nAIRLOCK_PREV=\(String(repeating: "0", count: 64))\nAIRLOCK_SEGMENT=audit-000001.jsonl\nAIRLOCK_TIME=2099-01-01T00:00:00.000Z\nMESSAGE=forged\n"
+        try container.exec(["sh", "-c", "printf '%s' \"$1\" > /tmp/forged && chmod 644 /tmp/forged", "sh", forged]).checked()
+        try container.exec(["runuser", "-u", "nobody", "--", "logger", "--journald=/tmp/forged"]).checked()
+        let stillProven = try container.exec([audit, "verify"])
+        #expect(stillProven.status == 0 && stillProven.stdout.contains("proven by the system journal"), "\(stillProven)")
+
+        // The gateway's user cuts the last line of the open segment.
+        let segments = try container.exec(["sh", "-c", "ls /var/log/airlock/audit-*.jsonl"]).checked().stdout
+            .split(separator: "\n").map(String.init)
+        let open = try #require(segments.last)
+        let text = try container.exec(["cat", open]).checked().stdout
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        let last = try #require(lines.last)
+        #expect(last.contains("\"gateway.request\""), "the last record is the gateway's: \(last)")
+        let cut = text.utf8.count - last.utf8.count - 1
+        try container.exec(["runuser", "-u", "airlock-serve", "--", "truncate", "-s", String(cut), open]).checked()
+
+        let blind = try container.exec([audit, "verify", "--no-journal"])
+        #expect(blind.status == 0, "without the journal the cut is invisible (what issue 16 reports): \(blind)")
+        let caught = try container.exec([audit, "verify"])
+        #expect(caught.status != 0, "\(caught)")
+        #expect(caught.stderr.contains("truncated-tail") && caught.stderr.contains("system journal received record"), "\(caught)")
     }
 
     /// A listener of the test's own on a veth address it created: TCP 8000 accepts, UDP 5353

@@ -1,6 +1,7 @@
 public import AirlockCore
 public import Signing
 internal import Dispatch
+internal import Systemd
 internal import Synchronization
 #if canImport(FoundationEssentials)
 internal import FoundationEssentials
@@ -89,19 +90,32 @@ public enum AuditLogVerifier {
     /// The host's log as `layout` lays it out: the host key's public half, the gateway key's
     /// certificate and root's latest checkpoint beside it, when they are there.
     public static func verify(
-        layout: AuditLayout, against outside: AuditCheckpoint? = nil, clockToleranceMilliseconds: Int64 = defaultClockTolerance
+        layout: AuditLayout, against outside: AuditCheckpoint? = nil, tail: AuditTailSource = .journal,
+        clockToleranceMilliseconds: Int64 = defaultClockTolerance
     ) throws(AirlockError) -> AuditVerdict {
+        try verifyReportingTail(layout: layout, against: outside, tail: tail, clockToleranceMilliseconds: clockToleranceMilliseconds)
+            .verdict
+    }
+
+    /// `verify(layout:…)`, and what the log's end was compared with.
+    public static func verifyReportingTail(
+        layout: AuditLayout, against outside: AuditCheckpoint? = nil, tail: AuditTailSource = .journal,
+        clockToleranceMilliseconds: Int64 = defaultClockTolerance
+    ) throws(AirlockError) -> (verdict: AuditVerdict, tail: AuditTailEvidence) {
         let rootHead: AuditCheckpoint?
         do throws(AirlockError) {
             rootHead = try FileBytes.readIfPresent(path: layout.rootCheckpointPath, limit: 64 * 1024).map { bytes throws(AirlockError) in
                 try AuditCheckpoint(json: bytes)
             }
         } catch {
-            return .damaged(AuditDamage(kind: .malformed, segment: layout.rootCheckpointPath, line: 1, seq: nil, message: error.description))
+            return (
+                .damaged(AuditDamage(kind: .malformed, segment: layout.rootCheckpointPath, line: 1, seq: nil, message: error.description)),
+                .notChecked
+            )
         }
-        return try verify(
+        return try verifyReportingTail(
             directory: layout.directory, publicKey: try AuditKey.publicKey(layout), against: outside,
-            certificates: AuditGatewayKey.certificate(layout).map { [$0] } ?? [], rootHead: rootHead,
+            certificates: AuditGatewayKey.certificate(layout).map { [$0] } ?? [], rootHead: rootHead, tail: tail,
             clockToleranceMilliseconds: clockToleranceMilliseconds)
     }
 
@@ -110,15 +124,51 @@ public enum AuditLogVerifier {
     /// the host key that root's writers kept where the gateway cannot write.
     public static func verify(
         directory: String, publicKey: PublicKey, against outside: AuditCheckpoint? = nil,
-        certificates: [AuditKeyCertificate] = [], rootHead: AuditCheckpoint? = nil,
+        certificates: [AuditKeyCertificate] = [], rootHead: AuditCheckpoint? = nil, tail: AuditTailSource = .none,
         clockToleranceMilliseconds: Int64 = defaultClockTolerance
     ) throws(AirlockError) -> AuditVerdict {
+        try verifyReportingTail(
+            directory: directory, publicKey: publicKey, against: outside, certificates: certificates, rootHead: rootHead, tail: tail,
+            clockToleranceMilliseconds: clockToleranceMilliseconds
+        ).verdict
+    }
+
+    /// `verify(directory:…)`, and what the log's end was compared with.
+    public static func verifyReportingTail(
+        directory: String, publicKey: PublicKey, against outside: AuditCheckpoint? = nil,
+        certificates: [AuditKeyCertificate] = [], rootHead: AuditCheckpoint? = nil, tail: AuditTailSource = .none,
+        clockToleranceMilliseconds: Int64 = defaultClockTolerance
+    ) throws(AirlockError) -> (verdict: AuditVerdict, tail: AuditTailEvidence) {
         var walk = Walk(publicKey: publicKey, tolerance: clockToleranceMilliseconds)
         for certificate in certificates where certificate.isSigned(by: publicKey) {
             walk.certified[certificate.publicKey.keyID] = certificate.publicKey
             walk.knownOutside = true
         }
         let folder = try AuditFiles.folder(directory)
+        // Read before the snapshot: every record the journal names was on disk before it was
+        // sent, so it is inside the snapshot taken next; records written meanwhile are not asked for.
+        let evidence: AuditTailEvidence
+        switch tail {
+        case .none: evidence = .notChecked
+        case .given(let given): evidence = given
+        case .journal:
+            // The log's writers: root's commands, the folder's owner, the gateway's account.
+            var status = stat()
+            var writers: [UInt32] = [0]
+            if fstat(folder.descriptor, &status) == 0 { writers.append(UInt32(status.st_uid)) }
+            if let account = getpwnam(ServiceUnits.gatewayUser) { writers.append(UInt32(account.pointee.pw_uid)) }
+            let since = try AuditFiles.firstRecordTime(in: folder).map { $0 - clockToleranceMilliseconds }
+            evidence = AuditJournal.head(ofLogIn: directory, writers: writers, since: since)
+        }
+        let verdict = try walkAndCheck(
+            folder: folder, walk: &walk, publicKey: publicKey, outside: outside, rootHead: rootHead, head: evidence.head)
+        return (verdict, evidence)
+    }
+
+    private static func walkAndCheck(
+        folder: FolderHandle, walk: inout Walk, publicKey: PublicKey, outside: AuditCheckpoint?, rootHead: AuditCheckpoint?,
+        head: AuditJournalHead?
+    ) throws(AirlockError) -> AuditVerdict {
         let snapshot = try AuditFiles.snapshot(of: folder)
         var expected: [(source: String, checkpoint: AuditCheckpoint)] = []
         if let latest = snapshot.latest {
@@ -148,6 +198,7 @@ public enum AuditLogVerifier {
             gatewaySigned.append((source, checkpoint))
         }
         walk.watched = Set(expected.map(\.checkpoint.seq))
+        if let head { walk.watched.insert(head.seq) }
 
         // A log whose oldest segments went by retention starts later: its first record is taken
         // on trust here, and must match the `audit.retention` record of the segment before it.
@@ -213,6 +264,7 @@ public enum AuditLogVerifier {
                         message: "the log up to seq \(checkpoint.seq) is not the one \(source) signed: it was rewritten"))
             }
         }
+        if let head, let damage = walk.checkJournalHead(head) { return .damaged(damage) }
         return .intact(records: walk.records, lastSeq: walk.lastSeq, lastCheckpoint: walk.lastCheckpoint)
     }
 
@@ -527,6 +579,29 @@ public enum AuditLogVerifier {
         mutating func finish() -> AuditDamage? {
             if let damage = breach(unsignedRoot, by: "the log ends after it") { return damage }
             if anchored, knownOutside, !sawCertificate { return earlyBreach }
+            return nil
+        }
+
+        /// At the end of the log: it must reach the newest record its writers sent to the system
+        /// journal, and hold that record unchanged.
+        func checkJournalHead(_ head: AuditJournalHead) -> AuditDamage? {
+            // Older than the oldest record left: retention took it.
+            if let start, head.seq < start.seq { return nil }
+            let told = "the system journal received record \(head.seq) (\(head.segment), \(head.time)) from uid \(head.uid)"
+            guard lastSeq >= head.seq else {
+                let end = last.map { "\($0.segment) line \($0.line)" } ?? "no records"
+                return AuditDamage(
+                    kind: .truncatedTail, segment: last?.segment ?? head.segment, line: last?.line ?? 0, seq: lastSeq + 1,
+                    message: "the log ends at seq \(lastSeq) (\(end)), but \(told): records were cut off the end")
+            }
+            guard let seen = seen[head.seq], seen.prev != nil, seen.prev == ChainHash(hex: head.prev), seen.segment == head.segment
+            else {
+                let location = seen[head.seq]
+                return AuditDamage(
+                    kind: .edited, segment: location?.segment ?? head.segment, line: location?.line ?? 0, seq: head.seq,
+                    message: "the log up to seq \(head.seq) is not the one its writer sent: \(told) with another predecessor; "
+                        + "it was rewritten")
+            }
             return nil
         }
 

@@ -54,6 +54,18 @@ enum AuditFiles {
         return (segments, try folder.contents(of: AuditLayout.latestCheckpointName, upTo: 1 << 20))
     }
 
+    /// The time of the log's first record (the first line of its first segment), in
+    /// milliseconds; nil when there is none or it cannot be read as a record.
+    static func firstRecordTime(in folder: FolderHandle) throws(AirlockError) -> Int64? {
+        guard let number = try segmentNumbers(in: folder).first else { return nil }
+        let name = AuditLayout.segmentName(number)
+        guard let descriptor = try folder.openFile(name, .read) else { return nil }
+        defer { close(descriptor) }
+        let bytes = try read(descriptor, at: 0, count: 65536, path: folder.path(of: name))
+        guard let end = bytes.firstIndex(of: 0x0A), let record = try? AuditRecord(line: Array(bytes[..<end])) else { return nil }
+        return AuditTime.parse(record.time)
+    }
+
     /// `count` bytes at `offset` (fewer only at the end of the file).
     static func read(_ descriptor: Int32, at offset: Int64, count: Int, path: String) throws(AirlockError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)

@@ -7,9 +7,12 @@ internal import Synchronization
 /// where the site's log collection already looks (`journalctl SYSLOG_IDENTIFIER=airlock-audit`).
 ///
 /// The file log stays the record of truth: entries are sent only after their records are on disk
-/// (fdatasync done) and after the appenders were told so, on a queue of their own, so journald
-/// never slows an append down and a journald failure never fails one. Failures are counted
-/// (`status`) and reported once through `onFirstFailure`.
+/// (fdatasync done), and a journald failure never fails an append. They are sent by the
+/// committer itself, in log order, before any appender is told its record was written: so every
+/// record anyone was told of is in the journal, where the log's writers cannot take it back,
+/// and `verify` can prove the log's end against it (`AuditJournal.head`). Failures are counted
+/// (`status`) and reported once through `onFirstFailure`. (One datagram per record on journald's
+/// socket; if journald stops reading, appends wait for it, as every service logging to it does.)
 ///
 /// Each entry carries `MESSAGE` (one readable line), `PRIORITY` (6 ok, 4 refused or a recovery,
 /// 3 failed), `SYSLOG_IDENTIFIER=airlock-audit`, and the record as fields:
@@ -18,7 +21,8 @@ internal import Synchronization
 /// `AIRLOCK_TARGET_VERSION`, `AIRLOCK_TARGET_ADAPTER`, `AIRLOCK_DETAIL_<KEY>` for each detail,
 /// `AIRLOCK_TOKENS_IN`, `AIRLOCK_TOKENS_OUT`, `AIRLOCK_LATENCY_MS`, `AIRLOCK_STATUS`,
 /// `AIRLOCK_PROMPT_SHA256`, `AIRLOCK_ANSWER_SHA256`, `AIRLOCK_PREV` (the chain hash before it),
-/// `AIRLOCK_CHAIN` (the hash of its own line: the next record's `prev`), `AIRLOCK_SEGMENT`, and
+/// `AIRLOCK_CHAIN` (the hash of its own line: the next record's `prev`), `AIRLOCK_SEGMENT`,
+/// `AIRLOCK_LOG` (the log folder's real path, telling one host's logs apart), and
 /// `AIRLOCK_RECORD` (the exact line, so the journal copy can be compared with the file).
 public final class AuditJournal: Sendable {
     /// What the journal copy has done so far.
@@ -43,21 +47,24 @@ public final class AuditJournal: Sendable {
     public static var defaultSocket: String { JournalSink.defaultSocket }
 
     private let sink: JournalSink
+    /// `AIRLOCK_LOG` of every entry.
+    let log: String
     private let queue = DispatchQueue(label: "airlock.audit.journal")
     private let state = Mutex(Status(sent: 0, failed: 0, firstFailure: nil))
     private let onFirstFailure: @Sendable (AirlockError) -> Void
 
-    init(sink: JournalSink, onFirstFailure: @escaping @Sendable (AirlockError) -> Void) {
+    init(sink: JournalSink, log: String, onFirstFailure: @escaping @Sendable (AirlockError) -> Void) {
         self.sink = sink
+        self.log = log
         self.onFirstFailure = onFirstFailure
     }
 
     public var status: Status { state.withLock { $0 } }
 
-    /// Queues `entries` (in log order) for sending; returns at once.
-    func submit(_ entries: [Entry]) {
+    /// Sends `entries` (in log order) and returns once journald has each (or it failed).
+    func send(_ entries: [Entry]) {
         guard !entries.isEmpty else { return }
-        queue.async { [self] in
+        queue.sync { [self] in
             for entry in entries { send(entry) }
         }
     }
@@ -69,7 +76,7 @@ public final class AuditJournal: Sendable {
             ("MESSAGE", Printable.escaped("audit log not written: " + error.description)),
             ("PRIORITY", "2"), ("SYSLOG_IDENTIFIER", Self.syslogIdentifier),
             ("AIRLOCK_ACTION", AuditAction.unsafeFile.rawValue), ("AIRLOCK_OUTCOME", AuditOutcome.refused.rawValue),
-            ("AIRLOCK_DETAIL_FOLDER", Printable.escaped(folder)),
+            ("AIRLOCK_DETAIL_FOLDER", Printable.escaped(folder)), ("AIRLOCK_LOG", Printable.escaped(log, limit: 4096)),
         ]
         // Sent before returning: the program that hit this is about to fail and may exit.
         queue.sync { [self] in
@@ -82,7 +89,8 @@ public final class AuditJournal: Sendable {
         }
     }
 
-    /// Returns once everything submitted before the call has been sent (or has failed).
+    /// Returns once everything handed over before the call has been sent (or has failed); since
+    /// `send` is synchronous, at once (kept for callers that wait before reading the journal).
     func drained() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async { continuation.resume() }
@@ -92,7 +100,7 @@ public final class AuditJournal: Sendable {
     private func send(_ entry: Entry) {
         do throws(AirlockError) {
             let record = try AuditRecord(line: entry.line)
-            try sink.send(Self.fields(record, line: entry.line, hash: entry.hash, segment: entry.segment))
+            try sink.send(Self.fields(record, line: entry.line, hash: entry.hash, segment: entry.segment, log: log))
             state.withLock { $0.sent += 1 }
         } catch {
             let first = state.withLock { status -> Bool in
@@ -106,7 +114,9 @@ public final class AuditJournal: Sendable {
     }
 
     /// The journal fields of one record (see the type's documentation).
-    static func fields(_ record: AuditRecord, line: [UInt8], hash: String, segment: String) -> [(name: String, value: String)] {
+    static func fields(
+        _ record: AuditRecord, line: [UInt8], hash: String, segment: String, log: String
+    ) -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = [
             ("MESSAGE", message(record)),
             ("PRIORITY", String(priority(record))),
@@ -137,6 +147,7 @@ public final class AuditJournal: Sendable {
         fields.append(("AIRLOCK_PREV", record.prev))
         fields.append(("AIRLOCK_CHAIN", hash))
         fields.append(("AIRLOCK_SEGMENT", segment))
+        fields.append(("AIRLOCK_LOG", log))
         let exact = line.last == 0x0A ? line.dropLast() : line[...]
         // Text from clients and bundles reaches these fields: each carries only what it meant,
         // with control and formatting characters escaped (`Printable`), so a model named with a

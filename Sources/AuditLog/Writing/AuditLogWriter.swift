@@ -97,7 +97,7 @@ public final class AuditLogWriter: Sendable {
         let folder = try FolderHandle(layout.directory, createMode: 0o750)
         let key = try AuditKey.loadOrCreate(path: layout.keyPath)
         journal = options.journalSocket.flatMap { JournalSink.system(socket: $0) }.map {
-            AuditJournal(sink: $0, onFirstFailure: options.onJournalFailure)
+            AuditJournal(sink: $0, log: AuditJournal.logName(layout.directory), onFirstFailure: options.onJournalFailure)
         }
         let engine: SegmentEngine
         do throws(AirlockError) {
@@ -116,7 +116,7 @@ public final class AuditLogWriter: Sendable {
             }
         }
         if !engine.unsafeFiles.isEmpty { _ = try engine.commit([]).get() }
-        journal?.submit(engine.takeJournalEntries())
+        journal?.send(engine.takeJournalEntries())
         self.engine = Mutex(engine)
     }
 
@@ -218,15 +218,14 @@ public final class AuditLogWriter: Sendable {
         return outcome.map { $0[0] }
     }
 
-    /// Commits `works` (on the flusher, or on an appender that found the writer idle) and hands
-    /// what became durable to the journal: queued before the appenders are told (so
-    /// `journalDrained()` after an append waits for it), sent on the journal's own queue, so
-    /// journald is never on their path.
+    /// Commits `works` (on the flusher, or on an appender that found the writer idle) and sends
+    /// what became durable to the journal before the appenders are told (one committer at a
+    /// time: `Queue.flushing`), so no record anyone was told of is missing from the journal.
     private func commit(_ works: [Work]) -> Result<[Committed], AirlockError> {
         let (outcome, durable) = engine.withLock { engine in
             (engine.commit(works), engine.takeJournalEntries())
         }
-        journal?.submit(durable)
+        journal?.send(durable)
         if case .failure(let error) = outcome, error.reasonKind == .unsafeFile {
             journal?.alert(error, folder: layout.directory)
         }
