@@ -111,6 +111,43 @@ import Testing
         #expect(damage.kind == .truncatedTail && damage.message.contains("root's latest checkpoint"), "\(damage)")
     }
 
+    /// `airlock-audit seal`'s timer step: root signs over what the gateway wrote since root's
+    /// last checkpoint, so a cut of those records is caught without any journal, and a quiet
+    /// log gets no record.
+    @Test func rootsTimerCheckpointBoundsWhatTheGatewaysUserCanCutUnseen() async throws {
+        let host = try Host()
+        defer { host.log.folder.remove() }
+        let root = try host.root()
+        let gateway = try host.gateway()
+        try await root.append(.admin(.install, by: TestLog.alice, target: AuditTarget(bundle: "claims-llm", version: "1.0.0"), outcome: .ok))
+        let rootSeq = { () throws -> UInt64 in
+            try AuditCheckpoint(json: [UInt8](try Data(contentsOf: URL(fileURLWithPath: host.log.layout.rootCheckpointPath)))).seq
+        }
+        for index in 0..<3 { try await gateway.append(Host.request(index)) }
+
+        // Without the timer, the gateway's user cuts its own last records and nothing sees it.
+        let whole = try host.log.lines(1)
+        try host.log.write(1, lines: Array(whole.dropLast(2)))
+        #expect(try host.verify().isIntact, "the gap issue 16 names")
+        try host.log.write(1, lines: whole)
+        let copy = try Data(contentsOf: URL(fileURLWithPath: host.log.layout.latestCheckpointPath))
+
+        let signed = try #require(try await root.checkpointIfRecords(after: try rootSeq()))
+        let after = try host.log.records(1)
+        #expect(signed.reason == "timer" && after.last?.seq == signed.seq && after.last?.action == "audit.checkpoint")
+        #expect(try rootSeq() == signed.seq, "root's own copy is the timer's checkpoint")
+        #expect(try await root.checkpointIfRecords(after: try rootSeq()) == nil, "nothing new: no record")
+        #expect(try host.verify().isIntact)
+
+        // Now the same cut (the timer's checkpoint with it, and the older copy of the latest
+        // checkpoint put back in the log folder) is caught by root's own copy.
+        let withCheckpoint = try host.log.lines(1)
+        try host.log.write(1, lines: Array(withCheckpoint.dropLast(3)))
+        try copy.write(to: URL(fileURLWithPath: host.log.layout.latestCheckpointPath))
+        let damage = try #require(try host.verify().damage)
+        #expect(damage.kind == .truncatedTail && damage.message.contains("root's latest checkpoint"), "\(damage)")
+    }
+
     @Test func aKeyTheHostNeverCertifiedSignsNothing() async throws {
         let host = try Host()
         defer { host.log.folder.remove() }

@@ -66,7 +66,7 @@ public final class AuditLogWriter: Sendable {
     public let journal: AuditJournal?
 
     private enum Work: Sendable {
-        case event(RecordTemplate), checkpoint, checkpointIfDue
+        case event(RecordTemplate), checkpoint, checkpointIfDue, checkpointIfAfter(UInt64)
         case retention(days: Int, actor: AuditActor, dryRun: Bool)
     }
     private struct Waiter: Sendable {
@@ -168,6 +168,14 @@ public final class AuditLogWriter: Sendable {
     /// quiet spell are covered within `checkpointSeconds` too.
     public func checkpointIfDue() async throws(AirlockError) -> AuditCheckpoint? {
         try await submit(.checkpointIfDue).checkpoint
+    }
+
+    /// Signs a checkpoint when the log holds records after `seq` (root's latest checkpoint);
+    /// nil when it does not. `airlock-audit seal` calls it as root every 5 minutes, so every
+    /// record the gateway wrote is under a checkpoint of the host key (kept where the gateway's
+    /// user cannot write) within about 6 minutes, journal or not.
+    public func checkpointIfRecords(after seq: UInt64) async throws(AirlockError) -> AuditCheckpoint? {
+        try await submit(.checkpointIfAfter(seq)).checkpoint
     }
 
     /// Removes the sealed segments whose every record is older than `policy.retentionDays`,
@@ -366,6 +374,13 @@ public final class AuditLogWriter: Sendable {
                     case .retention(let days, let actor, let dryRun):
                         let report = try applyRetention(days: days, actor: actor, dryRun: dryRun)
                         committed.append(Committed(seq: tail?.lastSeq ?? 0, checkpoint: nil, retention: report))
+                    case .checkpointIfAfter(let seq):
+                        if let current = tail, current.lastSeq > seq {
+                            let checkpoint = try addCheckpoint(reason: "timer")
+                            committed.append(Committed(seq: checkpoint.seq, checkpoint: checkpoint))
+                        } else {
+                            committed.append(Committed(seq: tail?.lastSeq ?? 0, checkpoint: nil))
+                        }
                     case .checkpointIfDue:
                         if checkpointDue(now: clock.now()) {
                             let checkpoint = try addCheckpoint(reason: "time")
