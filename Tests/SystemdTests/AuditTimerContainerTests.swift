@@ -169,6 +169,18 @@ import Testing
         let records = try container.exec([audit, "search", "--action", "audit.seal"]).checked().stdout
         #expect(records.contains("1 record found"), "\(records)")
         try container.exec([audit, "verify"]).checked()
+
+        // The gateway answers once more: the next run signs over its record with the host key,
+        // and root's own copy of the latest checkpoint (out of the gateway's reach) is that one.
+        #expect(try ServiceContainerTests.chat(container, key: key).0 == 200)
+        try container.exec(["systemctl", "start", AuditTimer.seal.service]).checked()
+        #expect(try Self.says(container, .seal, "signed with the host key: checkpoint record"), "\((try? Self.said(container, .seal)) ?? "")")
+        let rootCopy = try container.exec(["cat", "/var/lib/airlock/audit-root/checkpoint.json"]).checked().stdout
+        let active = try #require(try Self.segments(container).last)
+        let last = try container.shell("tail -n 1 /var/log/airlock/\(active)").checked().stdout
+        let checkpoint = try AuditCheckpoint(json: Array(rootCopy.utf8))
+        #expect(checkpoint.reason == "timer" && last.contains("\"seq\":\(checkpoint.seq),"), "\(rootCopy)\n\(last)")
+        try container.exec([audit, "verify"]).checked()
     }
 
     /// The service reads the policy (`/etc/airlock/audit.yaml`): one below 180 days fails the
