@@ -32,11 +32,16 @@ echo "== tests that run alone: $alone" >&2
 swift test --skip-build --disable-xctest --filter "$alone"
 # The Debian package: a release build, the signed offline repository, and apt installing,
 # upgrading and refusing it on a plain Debian 12 booted with systemd (scripts/package-test.sh);
-# AIRLOCK_PACKAGE_TEST=0 skips it. (Reproducibility, two clean release builds compared:
-# scripts/package.sh --check-reproducible, about 5 minutes; not yet part of this run.)
+# AIRLOCK_PACKAGE_TEST=0 skips it. Then reproducibility: two clean release builds of this
+# checkout must give byte-identical .debs (scripts/package.sh --check-reproducible, about 7
+# minutes on two cores); AIRLOCK_REPRODUCIBLE_CHECK=0 skips it.
 if [ "${AIRLOCK_PACKAGE_TEST:-1}" != 0 ]; then
     echo "== package: build, install from the offline repository on a plain Debian 12, upgrade, tamper" >&2
     bash scripts/package-test.sh
+fi
+if [ "${AIRLOCK_REPRODUCIBLE_CHECK:-1}" != 0 ]; then
+    echo "== package: two clean builds give the same .deb" >&2
+    bash scripts/package.sh --check-reproducible
 fi
 # The fuzz targets build (a package of their own, sanitizers on) and run briefly, repeatably;
 # longer runs: scripts/fuzz.sh SECONDS (Docs/testing.md). AIRLOCK_FUZZ_SECONDS=0 skips this.

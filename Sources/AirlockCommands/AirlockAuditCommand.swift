@@ -347,6 +347,8 @@ extension AirlockAuditCommand {
         @Option(help: "Records appended by --appenders concurrent appenders.") var concurrent = 50000
         @Option(help: "Concurrent appenders.") var appenders = 64
         @Option(help: "Fill the log up to this many records, then time verify (0: skip).") var verifyRecords = 0
+        @Flag(help: "Do not send the records to journald (where it runs): the baseline for what the journal copy costs.")
+        var noJournal = false
         @OptionGroup var output: OutputOptions
 
         struct Result: Encodable {
@@ -361,6 +363,8 @@ extension AirlockAuditCommand {
             var verifyRecords: Int?
             var verifySeconds: Double?
             var verifyRecordsPerSecond: Double?
+            /// Whether the records went to journald too.
+            var journal: Bool
         }
 
         func validate() throws {
@@ -379,7 +383,7 @@ extension AirlockAuditCommand {
             {
                 throw AirlockError(.refused, "\(layout.directory) already holds an audit log: the benchmark needs a new folder")
             }
-            let writer = try AuditLogWriter(layout: layout)
+            let writer = try AuditLogWriter(layout: layout, options: AuditLogWriter.Options(journalSocket: noJournal ? nil : AuditJournal.defaultSocket))
             let fsync = try AuditBenchmark.fdatasyncLatency(folder: layout.directory, samples: fsyncSamples)
             let event = AuditEvent.request(
                 by: .client("sha256:bench"), bundle: "claims-assistant", version: "1.4.0", adapter: "claims", outcome: .ok,
@@ -398,7 +402,8 @@ extension AirlockAuditCommand {
             var result = Result(
                 fdatasyncMedianUs: fsync * 1e6, fdatasyncPerSecond: 1 / fsync, singleAppendsPerSecond: singleRate,
                 singleVersusFdatasync: singleRate * fsync, appenders: appenders, concurrentAppendsPerSecond: concurrentRate,
-                concurrentVersusFdatasync: concurrentRate * fsync, concurrentVersusSingle: concurrentRate / singleRate)
+                concurrentVersusFdatasync: concurrentRate * fsync, concurrentVersusSingle: concurrentRate / singleRate,
+                journal: writer.journal != nil)
             if verifyRecords > 0 {
                 var written = single + concurrent
                 while written < verifyRecords {
@@ -422,6 +427,7 @@ extension AirlockAuditCommand {
                 return
             }
             func number(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
+            Output.line(result.journal ? "records also sent to journald (before each append returns)" : "no journald copy")
             Output.line("fdatasync baseline: median \(number(fsync * 1e6)) us = \(number(1 / fsync)) flushes/s")
             Output.line(
                 "durable appends, one appender: \(number(singleRate)) records/s (\(number(result.singleVersusFdatasync, 2))x the fdatasync rate)")
