@@ -19,8 +19,13 @@
 # to '.', owners are root, files sorted, and the program is built without debug information
 # (-gnone, -g0: the DWARF of imported Clang modules carries their module-cache signatures, which
 # differ from build to build, and so does the .swift_modhash section that hashes it; the package
-# strips debug information anyway). scripts/package.sh --check-reproducible makes two clean
-# builds and compares the .debs byte for byte.
+# strips debug information anyway), and the build runs in a fixed place whatever the checkout's
+# path: the checkout's files (tracked and untracked, not ignored) are copied to
+# /var/tmp/airlock-package/src and built into /var/tmp/airlock-package/build (AIRLOCK_PACKAGE_ROOT
+# moves both; --scratch-path moves the build folder): the compiler writes some source paths into
+# the program even with -file-prefix-map (the file named in withoutActuallyEscaping's check, the
+# per-module hashes of .swift_modhash). scripts/package.sh --check-reproducible makes two clean
+# builds there and compares the .debs byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo_root=$PWD
@@ -32,7 +37,8 @@ output=dist
 version=""
 gnupg_home=""
 key_id=""
-scratch=.build
+build_root=${AIRLOCK_PACKAGE_ROOT:-/var/tmp/airlock-package}
+scratch=$build_root/build
 check=0
 while (($#)); do
   case $1 in
@@ -55,15 +61,13 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/
 export TZ=UTC LC_ALL=C.UTF-8
 
 if ((check)); then
-  # Two builds from scratch, in two folders, must give the same bytes.
+  # Two builds from scratch must give the same bytes: each empties the build folder first.
   work=$(mktemp -d /tmp/airlock-repro.XXXXXX)
   trap 'rm -rf "$work"' EXIT
-  # Two clean builds in the same folder, emptied between them. (So far the program itself still
-  # differs between two such builds, everything else matches: Docs/benchmarks.md, "Package".)
   for run in a b; do
-    log "reproducibility: clean build $run"
-    rm -rf "$work/build"
-    "$0" --output "$work/$run" --scratch-path "$work/build" ${version:+--version "$version"} >/dev/null
+    log "reproducibility: clean build $run (in $scratch, emptied first)"
+    rm -rf "$scratch"
+    "$0" --output "$work/$run" --scratch-path "$scratch" ${version:+--version "$version"} >/dev/null
   done
   a=$(ls "$work"/a/*.deb) b=$(ls "$work"/b/*.deb)
   if cmp -s "$a" "$b"; then
@@ -73,6 +77,26 @@ if ((check)); then
   log "NOT reproducible: $(basename "$a") differs between two clean builds"
   (cd "$work" && mkdir -p xa xb && dpkg-deb -R "$a" xa && dpkg-deb -R "$b" xb && diff -r xa xb | head -20) >&2 || true
   exit 1
+fi
+
+# --- the sources, at a fixed path ----------------------------------------------------------
+src=$build_root/src
+if [[ $repo_root != "$(realpath -m "$src")" ]]; then
+  mkdir -p "$build_root"
+  exec 9>"$build_root/lock"
+  flock -w 3600 9 || die "another package build holds $build_root/lock"
+  log "copying the checkout's files to $src (the build's fixed path)"
+  rm -rf "$src"
+  mkdir -p "$src"
+  # Tracked and untracked files, not ignored ones (no .build, no dist); mtimes kept, so the
+  # build folder's incremental build still applies.
+  git ls-files -z --cached --others --exclude-standard |
+    tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$src"
+  args=(--output "$(realpath -m "$output")" --scratch-path "$(realpath -m "$scratch")")
+  [[ -n $version ]] && args+=(--version "$version")
+  [[ -n $gnupg_home ]] && args+=(--gnupg-home "$(realpath -m "$gnupg_home")")
+  [[ -n $key_id ]] && args+=(--key-id "$key_id")
+  AIRLOCK_PACKAGE_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown) AIRLOCK_PACKAGE_ROOT=$build_root exec bash "$src/scripts/package.sh" "${args[@]}"
 fi
 
 compiled=$(sed -n 's/.*description = "\(.*\)".*/\1/p' Sources/AirlockCommands/AirlockVersion.swift)
@@ -156,7 +180,7 @@ done
   sed 's/^$/./; s/^/ /' "$yams/LICENSE"
 } >"$tree/usr/share/doc/airlock/copyright"
 {
-  printf 'airlock (%s) bookworm; urgency=medium\n\n  * Built from commit %s.\n\n' "$version" "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+  printf 'airlock (%s) bookworm; urgency=medium\n\n  * Built from commit %s.\n\n' "$version" "${AIRLOCK_PACKAGE_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}"
   printf ' -- Airlock release <release@airlock.invalid>  %s\n' "$(date -u -R -d "@$SOURCE_DATE_EPOCH")"
 } | gzip -9n >"$tree/usr/share/doc/airlock/changelog.gz"
 

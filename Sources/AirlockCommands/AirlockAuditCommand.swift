@@ -462,13 +462,20 @@ struct QueryOptions: ParsableArguments {
     @Option(help: "Action, e.g. bundle.install, or a prefix such as bundle.") var action: String?
     @Option(help: "Adapter (model id).") var adapter: String?
     @Option(help: "Outcome: ok, refused or failed.") var outcome: Outcome?
+    @Option(help: ArgumentHelp("A gateway request's id (the X-Request-Id its client sent or was answered with).", valueName: "ID"))
+    var requestId: String?
+    @Option(help: ArgumentHelp("Gateway requests from this address (192.0.2.7, 2001:db8::7) or address:port.", valueName: "ADDRESS"))
+    var source: String?
 
     func validate() throws {
         do throws(AirlockError) { _ = try query() } catch { throw ValidationError(error.message) }
     }
 
     func query() throws(AirlockError) -> AuditQuery {
-        try Self.query(since: since, until: until, actor: actor, action: action, adapter: adapter, outcome: outcome?.rawValue)
+        var query = try Self.query(since: since, until: until, actor: actor, action: action, adapter: adapter, outcome: outcome?.rawValue)
+        query.requestID = requestId
+        query.source = source
+        return query
     }
 
     static func query(

@@ -242,7 +242,7 @@ import Testing
             jsonl.stdout.split(separator: "\n").last?.contains("\"action\":\"audit.checkpoint\"") == true, "the export ends at a signed checkpoint")
         let csv = try host.run("airlock-audit", ["export", "--format", "csv"]).checked()
         let rows = csv.stdout.split(separator: "\n")
-        #expect(rows.first == "seq,time,clock,actor_kind,actor,action,bundle,version,adapter,outcome,tokens_in,tokens_out,latency_ms,status,details")
+        #expect(rows.first == "seq,time,clock,actor_kind,actor,action,bundle,version,adapter,outcome,tokens_in,tokens_out,latency_ms,status,request_id,source,prompt_sha256,answer_sha256,details")
         #expect(rows.contains { $0.contains(",bundle.install,claims-assistant,1.4.0,,ok,") })
 
         // Each read left a record naming the local user and the query.

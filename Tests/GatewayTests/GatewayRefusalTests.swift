@@ -243,3 +243,93 @@ let badRequests: [BadRequest] = [
         #expect(found)
     }
 }
+
+/// What an investigator needs of each request (issue 16, point 4): the id the client sent (or
+/// the gateway made) comes back in `X-Request-Id` and is in the record with the client's source
+/// address and port; `airlock-audit search` finds the record by either.
+@Suite struct RequestIdentityTests {
+    static func records(_ served: ServedBundle, _ filters: [String]) throws -> [[String: Any]] {
+        let out = try ProcessResult.run(
+            TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--json"] + filters
+        ).checked().stdout
+        return try out.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+    }
+
+    @Test func theClientsRequestIDAndSourceRoundTripIntoTheRecord() throws {
+        let served = try RefusalGateway.shared()
+        let key = try #require(served.keys["claims-app"])
+        let id = "case-4711/7f3a:b=+@x_y.z-\(UUID().uuidString)"
+        let connection = try HTTPTestConnection(port: served.port)
+        try connection.sendRequest(
+            "POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key, headers: ["X-Request-Id": id])
+        let response = try connection.readResponse()
+        #expect(response.status == 200, "\(response)")
+        #expect(response.headers["x-request-id"] == id)
+
+        let found = try Self.records(served, ["--request-id", id])
+        #expect(found.count == 1, "\(found)")
+        let request = try #require(found.first?["request"] as? [String: Any])
+        #expect(request["id"] as? String == id)
+        #expect(request["source"] as? String == "127.0.0.1:\(connection.localPort)")
+        #expect(request["status"] as? Int == 200)
+        // The digest of the answer as sent: a disputed answer can be checked against it.
+        let answer = try #require(request["answer_sha256"] as? String)
+        #expect(answer.count == 64)
+        let bySource = try Self.records(served, ["--source", "127.0.0.1:\(connection.localPort)"])
+        #expect(bySource.contains { ($0["request"] as? [String: Any])?["id"] as? String == id })
+        #expect(try Self.records(served, ["--source", "127.0.0.1"]).count >= 1)
+    }
+
+    @Test func withoutAnIDTheGatewayMakesOneAndSaysIt() throws {
+        let served = try RefusalGateway.shared()
+        let key = try #require(served.keys["claims-app"])
+        var ids: [String] = []
+        for _ in 0..<2 {
+            let response = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key)
+            #expect(response.status == 200)
+            let id = try #require(response.headers["x-request-id"])
+            #expect(id.count == 32 && id.allSatisfy(\.isHexDigit), "\(id)")
+            ids.append(id)
+            let found = try Self.records(served, ["--request-id", id])
+            #expect(found.count == 1 && (found.first?["request"] as? [String: Any])?["id"] as? String == id)
+        }
+        #expect(ids[0] != ids[1])
+        // Refusals carry one too, and are recorded under it.
+        let refused = try served.request("POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims"), key: "sk-unknown")
+        #expect(refused.status == 401)
+        let id = try #require(refused.headers["x-request-id"])
+        #expect(try Self.records(served, ["--request-id", id]).first?["action"] as? String == "gateway.auth_failed")
+    }
+
+    @Test(arguments: [
+        String(repeating: "a", count: 129), "two words", "tab\there", "quote\"d", "ünïcode", "semi;colon", "<script>",
+    ])
+    func anUnacceptableRequestIDIsRefusedNamingTheRule(_ bad: String) throws {
+        let served = try RefusalGateway.shared()
+        let key = try #require(served.keys["claims-app"])
+        let connection = try HTTPTestConnection(port: served.port)
+        try connection.sendRequest(
+            "POST", "/v1/chat/completions", body: ServedBundle.chat(model: "claims", maxTokens: 4), key: key, headers: ["X-Request-Id": bad])
+        let response = try connection.readResponse()
+        #expect(response.status == 400, "\(response)")
+        #expect(response.errorCode == "invalid_request_id")
+        let given = try #require(response.headers["x-request-id"])
+        #expect(given != bad && given.count == 32, "the gateway's own id, never the client's text back")
+        let found = try Self.records(served, ["--request-id", given])
+        #expect(found.count == 1 && found.first?["outcome"] as? String == "refused", "\(found)")
+    }
+
+    @Test func twoRequestIDsAreRefused() throws {
+        let served = try RefusalGateway.shared()
+        let key = try #require(served.keys["claims-app"])
+        let connection = try HTTPTestConnection(port: served.port)
+        let body = ServedBundle.chat(model: "claims", maxTokens: 4)
+        try connection.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer \(key)\r\nX-Request-Id: one\r\n"
+                + "X-Request-Id: two\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        let response = try connection.readResponse()
+        #expect(response.status == 400 && response.errorCode == "invalid_request_id", "\(response)")
+    }
+}

@@ -58,6 +58,16 @@ public final class HTTPTestConnection {
 
     deinit { Glibc.close(descriptor) }
 
+    /// This end's port (what the server sees as the client's).
+    public var localPort: Int {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Closes the connection at once (a client hanging up).
     public func close() { shutdown(descriptor, Int32(SHUT_RDWR)) }
 

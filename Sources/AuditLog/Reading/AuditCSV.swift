@@ -9,7 +9,7 @@ internal import AirlockCore
 /// quoted, as OWASP's "CSV Injection" advice describes. Quotes inside a cell are doubled.
 public enum AuditCSV {
     public static let header =
-        "seq,time,clock,actor_kind,actor,action,bundle,version,adapter,outcome,tokens_in,tokens_out,latency_ms,status,details"
+        "seq,time,clock,actor_kind,actor,action,bundle,version,adapter,outcome,tokens_in,tokens_out,latency_ms,status,request_id,source,prompt_sha256,answer_sha256,details"
 
     public static func row(_ record: AuditRecord) -> String {
         let details = record.details.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
@@ -18,7 +18,8 @@ public enum AuditCSV {
             String(record.seq), record.time, record.clock.rawValue, record.actor.kind.rawValue, record.actor.id, record.action,
             record.target.bundle, record.target.version, record.target.adapter, record.outcome.rawValue,
             request?.tokensIn.map(String.init), request?.tokensOut.map(String.init),
-            request?.latencyMilliseconds.map(String.init), request?.status.map(String.init), details,
+            request?.latencyMilliseconds.map(String.init), request?.status.map(String.init), request?.id, request?.source,
+            request?.promptSHA256, request?.answerSHA256, details,
         ]
         return cells.map { cell($0 ?? "") }.joined(separator: ",")
     }

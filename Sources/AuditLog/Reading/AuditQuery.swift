@@ -12,9 +12,17 @@ public struct AuditQuery: Sendable, Equatable {
     public var action: String?
     public var adapter: String?
     public var outcome: String?
+    /// A gateway request's id (`X-Request-Id`).
+    public var requestID: String?
+    /// A gateway request's source: an address (`192.0.2.7`, `2001:db8::7`) or address and port.
+    public var source: String?
 
-    public init(since: Int64? = nil, until: Int64? = nil, actor: String? = nil, action: String? = nil, adapter: String? = nil, outcome: String? = nil)
-    {
+    public init(
+        since: Int64? = nil, until: Int64? = nil, actor: String? = nil, action: String? = nil, adapter: String? = nil, outcome: String? = nil,
+        requestID: String? = nil, source: String? = nil
+    ) {
+        self.requestID = requestID
+        self.source = source
         self.since = since
         self.until = until
         self.actor = actor
@@ -45,6 +53,11 @@ public struct AuditQuery: Sendable, Equatable {
         if let action, record.action != action, !record.action.hasPrefix(action + ".") { return false }
         if let adapter, record.target.adapter != adapter { return false }
         if let outcome, record.outcome.rawValue != outcome { return false }
+        if let requestID, record.request?.id != requestID { return false }
+        if let source {
+            guard let recorded = record.request?.source else { return false }
+            if recorded != source, AuditRequest.address(ofSource: recorded) != source { return false }
+        }
         return true
     }
 
@@ -57,6 +70,8 @@ public struct AuditQuery: Sendable, Equatable {
         if let action { parts.append("action=\(action)") }
         if let adapter { parts.append("adapter=\(adapter)") }
         if let outcome { parts.append("outcome=\(outcome)") }
+        if let requestID { parts.append("request_id=\(requestID)") }
+        if let source { parts.append("source=\(source)") }
         return parts.joined(separator: " ")
     }
 }

@@ -228,11 +228,19 @@ public struct AuditRequest: Sendable, Equatable, Codable {
     public var promptSHA256: String?
     /// Hex SHA-256 of the answer bytes.
     public var answerSHA256: String?
+    /// The request id: the client's `X-Request-Id` when it sent one, else the gateway's own;
+    /// returned to the client in the response's `X-Request-Id` either way.
+    public var id: String?
+    /// Where the request came from: the client's address and port (`192.0.2.7:51234`,
+    /// `[2001:db8::7]:51234`), as the gateway's socket saw it.
+    public var source: String?
 
     public init(
         tokensIn: UInt64? = nil, tokensOut: UInt64? = nil, latencyMilliseconds: UInt64? = nil,
-        status: UInt16? = nil, promptSHA256: String? = nil, answerSHA256: String? = nil
+        status: UInt16? = nil, promptSHA256: String? = nil, answerSHA256: String? = nil, id: String? = nil, source: String? = nil
     ) {
+        self.id = id
+        self.source = source
         self.tokensIn = tokensIn
         self.tokensOut = tokensOut
         self.latencyMilliseconds = latencyMilliseconds
@@ -243,16 +251,30 @@ public struct AuditRequest: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case tokensIn = "tokens_in", tokensOut = "tokens_out", latencyMilliseconds = "latency_ms", status
-        case promptSHA256 = "prompt_sha256", answerSHA256 = "answer_sha256"
+        case promptSHA256 = "prompt_sha256", answerSHA256 = "answer_sha256", id, source
     }
 
     func write(to json: inout CanonicalJSON) {
         if let answerSHA256 { json.field(CodingKeys.answerSHA256.rawValue, string: answerSHA256) }
+        if let id { json.field(CodingKeys.id.rawValue, string: id) }
         if let latencyMilliseconds { json.field(CodingKeys.latencyMilliseconds.rawValue, number: latencyMilliseconds) }
         if let promptSHA256 { json.field(CodingKeys.promptSHA256.rawValue, string: promptSHA256) }
+        if let source { json.field(CodingKeys.source.rawValue, string: source) }
         if let status { json.field(CodingKeys.status.rawValue, number: UInt64(status)) }
         if let tokensIn { json.field(CodingKeys.tokensIn.rawValue, number: tokensIn) }
         if let tokensOut { json.field(CodingKeys.tokensOut.rawValue, number: tokensOut) }
+    }
+}
+
+extension AuditRequest {
+    /// The address part of a `source` (`192.0.2.7:51234` → `192.0.2.7`, `[2001:db8::7]:51234`
+    /// → `2001:db8::7`); nil when it has no port.
+    public static func address(ofSource source: String) -> String? {
+        if source.hasPrefix("["), let close = source.firstIndex(of: "]") {
+            return String(source[source.index(after: source.startIndex)..<close])
+        }
+        guard let colon = source.lastIndex(of: ":") else { return nil }
+        return String(source[..<colon])
     }
 }
 

@@ -389,7 +389,8 @@ enum LineScanner {
                     } else if named("status") {
                         guard let number, number <= UInt16.max else { return nil }
                     } else {
-                        guard named("prompt_sha256") || named("answer_sha256"), text != nil else { return nil }
+                        guard named("prompt_sha256") || named("answer_sha256") || named("id") || named("source"), text != nil
+                        else { return nil }
                     }
                 }
                 if take(UInt8(ascii: ",")) { continue }

@@ -210,6 +210,12 @@ struct RecordParser {
                 case "answer_sha256":
                     guard let s = text(value) else { return nil }
                     parsed.answerSHA256 = s
+                case "id":
+                    guard let s = text(value) else { return nil }
+                    parsed.id = s
+                case "source":
+                    guard let s = text(value) else { return nil }
+                    parsed.source = s
                 default: return nil
                 }
             }

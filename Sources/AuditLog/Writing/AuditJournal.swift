@@ -20,7 +20,7 @@ internal import Synchronization
 /// `AIRLOCK_ACTOR_KIND`, `AIRLOCK_ACTOR_UID`, `AIRLOCK_OUTCOME`, `AIRLOCK_TARGET_BUNDLE`,
 /// `AIRLOCK_TARGET_VERSION`, `AIRLOCK_TARGET_ADAPTER`, `AIRLOCK_DETAIL_<KEY>` for each detail,
 /// `AIRLOCK_TOKENS_IN`, `AIRLOCK_TOKENS_OUT`, `AIRLOCK_LATENCY_MS`, `AIRLOCK_STATUS`,
-/// `AIRLOCK_PROMPT_SHA256`, `AIRLOCK_ANSWER_SHA256`, `AIRLOCK_PREV` (the chain hash before it),
+/// `AIRLOCK_PROMPT_SHA256`, `AIRLOCK_ANSWER_SHA256`, `AIRLOCK_REQUEST_ID`, `AIRLOCK_SOURCE`, `AIRLOCK_PREV` (the chain hash before it),
 /// `AIRLOCK_CHAIN` (the hash of its own line: the next record's `prev`), `AIRLOCK_SEGMENT`,
 /// `AIRLOCK_LOG` (the log folder's real path, telling one host's logs apart), and
 /// `AIRLOCK_RECORD` (the exact line, so the journal copy can be compared with the file).
@@ -143,6 +143,8 @@ public final class AuditJournal: Sendable {
             if let value = request.status { fields.append(("AIRLOCK_STATUS", String(value))) }
             if let value = request.promptSHA256 { fields.append(("AIRLOCK_PROMPT_SHA256", value)) }
             if let value = request.answerSHA256 { fields.append(("AIRLOCK_ANSWER_SHA256", value)) }
+            if let value = request.id { fields.append(("AIRLOCK_REQUEST_ID", value)) }
+            if let value = request.source { fields.append(("AIRLOCK_SOURCE", value)) }
         }
         fields.append(("AIRLOCK_PREV", record.prev))
         fields.append(("AIRLOCK_CHAIN", hash))

@@ -280,7 +280,7 @@ public final class Gateway: Sendable {
                     connections.withLock { _ = $0.busy.insert(id) }
                     // A request refused on its headers left its body unread: the connection ends.
                     let keepAlive = request.head.isKeepAlive && request.screened.refusal == nil && !isShuttingDown
-                    let writer = ResponseWriter(outbound: outbound, keepAlive: keepAlive, eventLoop: channel.eventLoop)
+                    let writer = ResponseWriter(outbound: outbound, keepAlive: keepAlive, requestID: request.id, eventLoop: channel.eventLoop)
                     let task = Task(executorPreference: executor) { await self.respond(to: request, remote: remote, writer: writer) }
                     inFlight.set(task)
                     await task.value
@@ -329,8 +329,11 @@ public final class Gateway: Sendable {
                 case .head(let requestHead):
                     let started = ContinuousClock.now
                     let path = String(requestHead.uri.prefix { $0 != "?" && $0 != "#" })
+                    let (id, badID) = RequestID.of(requestHead.headers)
+                    var screened = await screen(requestHead, path: path, remote: remote)
+                    if let badID, screened.refusal == nil { screened = .refused(badID, route: screened.route, client: screened.client) }
                     let request = IncomingRequest(
-                        head: requestHead, path: path, started: started, screened: await screen(requestHead, path: path, remote: remote))
+                        head: requestHead, path: path, started: started, screened: screened, id: id, source: RequestID.source(remote))
                     if request.screened.refusal != nil {
                         continuation.yield(request)
                         refused = true

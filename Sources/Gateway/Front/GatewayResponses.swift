@@ -57,7 +57,8 @@ extension Gateway {
             tokensIn: outcome.tokensIn, tokensOut: outcome.tokensOut)
         let summary = AuditRequest(
             tokensIn: outcome.tokensIn, tokensOut: outcome.tokensOut, latencyMilliseconds: milliseconds,
-            status: UInt16(clamping: outcome.status), promptSHA256: outcome.promptSHA256, answerSHA256: outcome.answerSHA256)
+            status: UInt16(clamping: outcome.status), promptSHA256: outcome.promptSHA256, answerSHA256: outcome.answerSHA256,
+            id: request.id, source: request.source)
         let event: AuditEvent
         var details = ["endpoint": String(request.path.prefix(200)), "method": request.head.method.rawValue]
         if let reason = outcome.reason { details["reason"] = String(reason.prefix(500)) }
@@ -76,7 +77,8 @@ extension Gateway {
         }
         log(
             "\(request.head.method.rawValue) \(request.path.prefix(200)) \(outcome.status) \(screened.client?.name ?? presented ?? "-") "
-                + "model=\(outcome.model ?? "-") tokens=\(outcome.tokensIn ?? 0)/\(outcome.tokensOut ?? 0) \(milliseconds)ms"
+                + "model=\(outcome.model ?? "-") tokens=\(outcome.tokensIn ?? 0)/\(outcome.tokensOut ?? 0) \(milliseconds)ms "
+                + "id=\(request.id) from=\(request.source ?? "-")"
                 + (outcome.reason.map { " (\($0.prefix(200)))" } ?? ""))
         do {
             let handed = ContinuousClock.now

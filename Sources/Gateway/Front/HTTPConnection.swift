@@ -10,11 +10,77 @@ struct IncomingRequest: Sendable {
     /// When its head arrived.
     let started: ContinuousClock.Instant
     let screened: Screened
+    /// Its id: the client's `X-Request-Id`, or one the gateway made (`RequestID`); in the
+    /// response's `X-Request-Id` and in the audit record.
+    let id: String
+    /// The client's address and port (`192.0.2.7:51234`, `[2001:db8::7]:51234`); nil when the
+    /// socket gave none.
+    let source: String?
     var body: [UInt8] = []
 
     /// The same request refused with `error` after its headers were accepted (`Screened.refusing`).
     func refused(_ error: OpenAIError) -> IncomingRequest {
-        IncomingRequest(head: head, path: path, started: started, screened: screened.refusing(error))
+        IncomingRequest(head: head, path: path, started: started, screened: screened.refusing(error), id: id, source: source)
+    }
+}
+
+/// A request's id. A client's `X-Request-Id` is kept when it is one value of 1 to 128
+/// characters from `A-Z a-z 0-9 . _ : @ / + = -` (UUIDs, ULIDs, base64, `req_…` all fit); any
+/// other is refused (400 `invalid_request_id`), since an id quietly replaced could no longer be
+/// matched with the client's own logs. Without one, the gateway makes one: 32 random hex digits.
+enum RequestID {
+    static let header = "X-Request-Id"
+    static let maxLength = 128
+
+    /// The id to use, and the refusal when the client's was not acceptable.
+    static func of(_ headers: HTTPHeaders) -> (id: String, refusal: OpenAIError?) {
+        let given = headers[canonicalForm: header]
+        if given.isEmpty { return (make(), nil) }
+        guard given.count == 1, let value = given.first.map(String.init), isAcceptable(value) else {
+            return (
+                make(),
+                .invalid(
+                    "X-Request-Id must be one value of 1 to \(maxLength) characters from A-Z a-z 0-9 . _ : @ / + = -",
+                    param: "X-Request-Id", code: "invalid_request_id")
+            )
+        }
+        return (value, nil)
+    }
+
+    static func isAcceptable(_ value: String) -> Bool {
+        let bytes = value.utf8
+        guard (1...maxLength).contains(bytes.count) else { return false }
+        return bytes.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+            case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "/"), UInt8(ascii: "+"),
+                UInt8(ascii: "="), UInt8(ascii: "-"):
+                true
+            default: false
+            }
+        }
+    }
+
+    static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(32)
+        for _ in 0..<2 {
+            var word = generator.next() as UInt64
+            for _ in 0..<16 {
+                text.append(digits[Int(word & 0xF)])
+                word >>= 4
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// `192.0.2.7:51234`, `[2001:db8::7]:51234`; nil for an address without IP and port.
+    static func source(_ address: SocketAddress?) -> String? {
+        guard let address, let ip = address.ipAddress, let port = address.port else { return nil }
+        if case .v6 = address { return "[\(ip)]:\(port)" }
+        return "\(ip):\(port)"
     }
 }
 
@@ -70,6 +136,8 @@ enum Screened: Sendable {
 struct ResponseWriter: Sendable {
     let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     let keepAlive: Bool
+    /// The request's id, sent back in every response's `X-Request-Id`.
+    let requestID: String
     /// The connection's event loop: the runtime connection made for this response is put on
     /// the same one, so that both legs of a request are served by one thread.
     let eventLoop: any EventLoop
@@ -78,6 +146,7 @@ struct ResponseWriter: Sendable {
         var fields = HTTPHeaders(headers)
         if let length { fields.replaceOrAdd(name: "Content-Length", value: String(length)) }
         if !keepAlive { fields.replaceOrAdd(name: "Connection", value: "close") }
+        fields.replaceOrAdd(name: RequestID.header, value: requestID)
         return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: fields)
     }
 
