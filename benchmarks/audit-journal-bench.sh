@@ -24,16 +24,16 @@ name=airlock-bench-journal
 scripts/systemd-container.sh start "$name" >/dev/null
 trap 'scripts/systemd-container.sh stop "$name" >/dev/null 2>&1 || true' EXIT
 scripts/systemd-container.sh copy "$name" "$program" /usr/local/lib/airlock-bench/airlock-audit 0755
-in() { scripts/systemd-container.sh exec "$name" -- "$@"; }
+inside() { scripts/systemd-container.sh exec "$name" -- "$@"; }
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); program $program"
 printf '%-4s %-10s %12s %14s %16s\n' run copy fdatasync_us "1 appender/s" "64 appenders/s"
 for run in $(seq 1 "$runs"); do
   for mode in journal none; do
     flag=()
     [[ $mode == none ]] && flag=(--no-journal)
-    json=$(in /usr/local/lib/airlock-bench/airlock-audit --root "/var/tmp/bench-$run-$mode" benchmark --json \
+    json=$(inside /usr/local/lib/airlock-bench/airlock-audit --root "/var/tmp/bench-$run-$mode" benchmark --json \
       --single 2000 --concurrent 20000 --appenders 64 "${flag[@]}")
     python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%-4s %-10s %12.1f %14.0f %16.0f" % (sys.argv[2], "journald" if r["journal"] else "none", r["fdatasync_median_us"], r["single_appends_per_second"], r["concurrent_appends_per_second"]))' "$json" "$run"
   done
 done
-in journalctl --no-pager -q SYSLOG_IDENTIFIER=airlock-audit -o cat | wc -l | sed 's/^/journal entries received: /'
+inside journalctl --no-pager -q SYSLOG_IDENTIFIER=airlock-audit -o cat | wc -l | sed 's/^/journal entries received: /'
