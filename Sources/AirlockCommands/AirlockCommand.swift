@@ -31,7 +31,7 @@ public struct AirlockCommand: AsyncParsableCommand {
     struct Trust: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Manage the trust policy: who may sign which bundles, and how many must.",
-            subcommands: [Add.self, List.self, Remove.self, Threshold.self])
+            subcommands: [Add.self, List.self, Remove.self, Threshold.self, Revoke.self])
 
         struct Add: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Trust a public key or a CA certificate.")
@@ -91,6 +91,7 @@ public struct AirlockCommand: AsyncParsableCommand {
             struct Listing: Encodable {
                 var threshold: Int
                 var signers: [Entry]
+                var revoked: [TrustPolicy.Revocation]
             }
 
             func run() throws {
@@ -103,15 +104,59 @@ public struct AirlockCommand: AsyncParsableCommand {
                         Entry(id: $0.id, kind: "ca", algorithm: nil, subject: $0.subject, names: $0.names, added: $0.added)
                     }
                 if output.json {
-                    try Output.json(Listing(threshold: policy.threshold, signers: entries))
+                    try Output.json(Listing(threshold: policy.threshold, signers: entries, revoked: policy.revoked))
                     return
                 }
                 Output.line("threshold: \(policy.threshold) signature\(policy.threshold == 1 ? "" : "s") from distinct trusted signers")
                 if entries.isEmpty { Output.line("nothing is trusted yet: add a key with 'airlock trust add KEY.pub.pem'") }
                 for entry in entries {
                     let what = entry.kind == "key" ? "key \(entry.algorithm ?? "")" : "CA  \(entry.subject ?? "")"
-                    Output.line("\(entry.id)  \(what)  names: \(entry.names.joined(separator: ","))  added \(entry.added)")
+                    let revoked = policy.revoked.contains { $0.id == entry.id } ? "  REVOKED" : ""
+                    Output.line("\(entry.id)  \(what)  names: \(entry.names.joined(separator: ","))  added \(entry.added)\(revoked)")
                 }
+                for entry in policy.revoked {
+                    let what = entry.kind == .key ? "key" : "certificate \(Printable.escaped(entry.subject ?? ""))"
+                    Output.line("revoked \(entry.revoked): \(entry.id)  \(what)  (\(Printable.escaped(entry.reason)))")
+                }
+            }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Revoke a key or a certificate: no signature by it, or through it, counts again.",
+                discussion: """
+                    WHAT is a PEM file (a public key, or a certificate: a signer's leaf, an \
+                    intermediate or a CA), a full key id (sha256: and 64 hex digits, e.g. from \
+                    'airlock status'), or the id of a trusted key or CA as 'airlock trust list' \
+                    shows it (its first 8 or more hex digits). A revoked key is refused whether it \
+                    is trusted directly or certified by a CA; a revoked certificate refuses every \
+                    chain through it. 'airlock verify' and 'install' then refuse bundles that need \
+                    it, naming the revocation; 'airlock status' flags installed versions it signed. \
+                    A revocation is kept for good (there is no unrevoke) and recorded in the audit log.
+                    """)
+            @OptionGroup var root: RootOptions
+            @Argument(help: ArgumentHelp("A PEM file, or a key or certificate id.", valueName: "WHAT"))
+            var what: String
+            @Option(help: ArgumentHelp("Why (one line, recorded with it and shown by 'trust list').", valueName: "TEXT"))
+            var reason: String
+            @OptionGroup var output: OutputOptions
+
+            func run() async throws {
+                let layout = root.layout
+                let isFile = FileManager.default.fileExists(atPath: what)
+                let revocation = try await AdminAudit.run(.trustChange, details: ["change": "revoke", "target": what], layout: layout) {
+                    let pem = isFile ? try readFile(what) : nil
+                    let made: TrustPolicy.Revocation = try TrustPolicy.update(path: layout.trustPolicy) {
+                        (policy: inout TrustPolicy) throws(AirlockError) -> TrustPolicy.Revocation in
+                        try policy.revoke(pem: pem, id: isFile ? nil : what, reason: reason)
+                    }
+                    var details = ["kind": made.kind.rawValue, "key": made.id, "reason": made.reason]
+                    if let key = made.key { details["certified_key"] = key }
+                    return Audited(made, details: details)
+                }
+                if output.json { return try Output.json(revocation) }
+                let described = revocation.kind == .key ? "key" : "certificate \(Printable.escaped(revocation.subject ?? ""))"
+                Output.line("revoked \(described) \(revocation.id): no signature by it or through it counts from now on")
             }
         }
 
@@ -409,6 +454,19 @@ public struct AirlockCommand: AsyncParsableCommand {
         func run() throws {
             var report = try StatusReport.make(BundleStore(layout: root.layout), services: root.layout)
             report.auditTimers = AuditTimerServices.states(layout: root.layout)
+            // What the trust policy has revoked since these versions were installed.
+            let policy = try TrustPolicy.load(path: root.layout.trustPolicy)
+            report.revokedSigners = report.bundles.flatMap { bundle in
+                bundle.versions.flatMap { version in
+                    version.signers.compactMap { key in
+                        policy.revocation(ofKey: key).map {
+                            StatusReport.RevokedSigner(
+                                bundle: bundle.name, version: version.version, key: key, current: version.version == bundle.current,
+                                revoked: $0.revoked, reason: $0.reason)
+                        }
+                    }
+                }
+            }
             if output.json { return try Output.json(report) }
             if report.bundles.isEmpty { Output.line("nothing installed under \(root.layout.storeDirectory)") }
             for bundle in report.bundles {
@@ -418,7 +476,10 @@ public struct AirlockCommand: AsyncParsableCommand {
                     Output.line(
                         "  \(mark) \(version.version)  installed \(version.installedAt)  \(version.files) files, \(Output.bytes(version.bytes))")
                     Output.line("      runtime \(version.runtimeReason ?? version.runtime ?? "none (adapter-only: runs on its base's runtime)")")
-                    Output.line("      signed by \(version.signers.joined(separator: ", "))")
+                    let signers = version.signers.map { key in
+                        policy.revocation(ofKey: key).map { "\(key) (REVOKED \($0.revoked): \(Printable.escaped($0.reason)))" } ?? key
+                    }
+                    Output.line("      signed by \(signers.joined(separator: ", "))")
                 }
                 let states = bundle.services ?? []
                 if !states.contains(where: \.rendered) { Output.line("  services: none rendered") }
@@ -428,6 +489,11 @@ public struct AirlockCommand: AsyncParsableCommand {
                         ?? "rendered (not managed: --root is not /)"
                     Output.line("  service \(state.unit): \(systemd)")
                 }
+            }
+            for flagged in report.revokedSigners ?? [] {
+                Output.line(
+                    "WARNING: \(flagged.bundle) \(flagged.version)\(flagged.current ? " (current)" : "") was signed by \(flagged.key), "
+                        + "revoked \(flagged.revoked): install a version signed by a key still trusted")
             }
             let timers = report.auditTimers ?? []
             if !timers.contains(where: \.rendered) {

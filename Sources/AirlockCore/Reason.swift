@@ -59,6 +59,8 @@ public struct Reason: Sendable, Equatable, CustomStringConvertible {
         public static let duplicateSigner = Kind("duplicate-signer")
         /// Fewer distinct trusted signatures than the policy's threshold.
         public static let thresholdNotMet = Kind("threshold-not-met")
+        /// A signature by a key or through a certificate the trust policy revoked.
+        public static let revoked = Kind("revoked")
         /// The policy trusts nothing yet.
         public static let emptyPolicy = Kind("empty-policy")
 

@@ -16,6 +16,26 @@ public struct StatusReport: Encodable {
     public var bundles: [Bundle]
     /// The host's audit timers (`status` only).
     public var auditTimers: [AuditTimerServices.State]?
+    /// Installed versions signed by a key the trust policy has since revoked (`status` only).
+    public var revokedSigners: [RevokedSigner]?
+
+    public struct RevokedSigner: Encodable, Sendable, Equatable {
+        public var bundle: String
+        public var version: String
+        public var key: String
+        public var current: Bool
+        public var revoked: String
+        public var reason: String
+
+        public init(bundle: String, version: String, key: String, current: Bool, revoked: String, reason: String) {
+            self.bundle = bundle
+            self.version = version
+            self.key = key
+            self.current = current
+            self.revoked = revoked
+            self.reason = reason
+        }
+    }
 
     public static func make(_ store: BundleStore, services layout: HostLayout? = nil) throws -> StatusReport {
         var bundles: [Bundle] = []

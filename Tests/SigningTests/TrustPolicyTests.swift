@@ -225,4 +225,73 @@ import Testing
                 error.description.contains("missing key 'threshold' at the top level ('treshold' is given there: a misspelling of it?)"), "\(error)")
         }
     }
+
+    // MARK: Revocation (issue 19, point 2)
+
+    func refusal(_ verdict: TrustVerdict) -> [Reason] {
+        if case .refused(let reasons) = verdict { return reasons }
+        return []
+    }
+
+    @Test func aRevokedKeyCountsForNothingAndTheRefusalNamesTheRevocation() throws {
+        let (alice, bob) = (try PrivateKey.generate(), try PrivateKey.generate())
+        var policy = try policy(trusting: [alice, bob], threshold: 1)
+        let revocation = try policy.revoke(pem: nil, id: String(alice.publicKey.keyID.dropFirst(7).prefix(8)), reason: "laptop stolen 2026-12-01")
+        #expect(revocation.kind == .key && revocation.id == alice.publicKey.keyID)
+        let reasons = refusal(policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([alice])))
+        #expect(reasons.first?.kind == .revoked, "\(reasons)")
+        #expect(reasons.first?.message.contains("was revoked on \(revocation.revoked) (laptop stolen 2026-12-01)") == true, "\(reasons)")
+        #expect(reasons.last?.kind == .thresholdNotMet)
+        // Bob still counts; the two together count once.
+        guard case .trusted(let signers) = policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: try signed([alice, bob]))
+        else {
+            Issue.record("bob's signature no longer counts")
+            return
+        }
+        #expect(signers.map(\.keyID) == [bob.publicKey.keyID])
+        // It survives the file, and twice is refused.
+        let reloaded = try TrustPolicy.parse(policy.yaml())
+        #expect(reloaded.revoked == policy.revoked)
+        #expect(throws: AirlockError.self) { var again = reloaded; _ = try again.revoke(pem: nil, id: alice.publicKey.keyID, reason: "again") }
+    }
+
+    @Test func revokingALeafAnIntermediateOrTheCARefusesEveryChainThroughIt() throws {
+        let pki = try TestPKI.get()
+        var base = TrustPolicy()
+        try base.add(authority: pki.root, names: ["*"])
+        let inputs = [
+            SignatureInput(
+                source: "signatures/1.dsse.json", envelope: try DSSE.sign(payload: manifest, key: pki.signerKey), chain: [pki.signer, pki.intermediate])
+        ]
+        guard case .trusted = base.evaluate(manifest: manifest, name: "claims-assistant", signatures: inputs) else {
+            Issue.record("the chain is not trusted to begin with")
+            return
+        }
+        for certificate in [pki.signer, pki.intermediate, pki.root] {
+            var policy = base
+            let revocation = try policy.revoke(pem: certificate.pem, id: nil, reason: "compromised")
+            #expect(revocation.kind == .certificate && revocation.id == certificate.fingerprint.description)
+            let reasons = refusal(policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: inputs))
+            #expect(reasons.first?.kind == .revoked && reasons.first?.message.contains(certificate.subject) == true, "\(reasons)")
+        }
+        // The leaf's key revoked by its id (as `airlock status` shows it): refused too.
+        var byKey = base
+        _ = try byKey.revoke(pem: nil, id: try pki.signer.publicKey.keyID, reason: "key compromised")
+        #expect(refusal(byKey.evaluate(manifest: manifest, name: "claims-assistant", signatures: inputs)).first?.kind == .revoked)
+    }
+
+    @Test(arguments: ["", "two\nlines", String(repeating: "x", count: 501)])
+    func aRevocationNeedsAOneLineReason(_ reason: String) throws {
+        var policy = try policy(trusting: [try PrivateKey.generate()])
+        #expect(throws: AirlockError.self) { _ = try policy.revoke(pem: nil, id: policy.keys[0].id, reason: reason) }
+        #expect(policy.revoked.isEmpty)
+    }
+
+    @Test func anIdNoEntryHasIsRefusedUnlessItIsAFullKeyID() throws {
+        var policy = try policy(trusting: [try PrivateKey.generate()])
+        #expect(throws: AirlockError.self) { _ = try policy.revoke(pem: nil, id: "deadbeef", reason: "r") }
+        #expect(throws: AirlockError.self) { _ = try policy.revoke(pem: nil, id: "not-hex!", reason: "r") }
+        let other = "sha256:" + String(repeating: "ab", count: 32)
+        #expect(try policy.revoke(pem: nil, id: other, reason: "a leaf key").id == other)
+    }
 }

@@ -77,6 +77,10 @@ extension TrustPolicy {
         return .refused(reasons + [Reason(.thresholdNotMet, counted)])
     }
 
+    static func describe(_ revocation: Revocation) -> String {
+        "was revoked on \(revocation.revoked) (\(revocation.reason))"
+    }
+
     private struct Failure: Error {
         let kind: Reason.Kind
         let text: String
@@ -89,7 +93,16 @@ extension TrustPolicy {
     private func check(
         _ signature: DSSEEnvelope.Signature, in input: SignatureInput, name: String, at time: Date
     ) -> Result<TrustedSigner, Failure> {
+        if let revocation = revocation(ofKey: signature.keyid) {
+            let what = revocation.kind == .certificate ? "certificate \(revocation.subject ?? revocation.id) (key \(signature.keyid))" : "key \(signature.keyid)"
+            return .failure(Failure(.revoked, "\(what) \(Self.describe(revocation))"))
+        }
         if let leaf = input.chain.first {
+            for certificate in input.chain {
+                if let revocation = revocation(of: certificate) {
+                    return .failure(Failure(.revoked, "certificate \(certificate.subject) \(Self.describe(revocation))"))
+                }
+            }
             let verdict = CertificateChainVerifier.verify(
                 leaf: leaf, intermediates: Array(input.chain.dropFirst()),
                 trustedRoots: authorities.map(\.certificate), at: time)
@@ -105,6 +118,12 @@ extension TrustPolicy {
             }
             guard input.envelope.isValid(signature, by: key) else {
                 return .failure(Failure(.badSignature, "signature by \(leaf.subject) does not verify"))
+            }
+            if let revocation = revocation(of: root) {
+                return .failure(Failure(.revoked, "CA \(root.subject) \(Self.describe(revocation))"))
+            }
+            if let revocation = revocation(ofKey: key.keyID) {
+                return .failure(Failure(.revoked, "the key of certificate \(leaf.subject) (\(key.keyID)) \(Self.describe(revocation))"))
             }
             let authority = authorities.first { $0.certificate == root }
             guard let authority, Self.allows(authority.names, name: name) else {

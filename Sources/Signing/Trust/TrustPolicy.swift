@@ -30,6 +30,26 @@ public struct TrustPolicy: Sendable, Equatable {
         public var certificate: Certificate
     }
 
+    /// Keys and certificates no signature may count for, whatever else trusts them: a key by its
+    /// id (directly trusted, or inside any certificate), a certificate by its fingerprint
+    /// (leaf, intermediate or CA: no chain through it counts). Kept for good: there is no
+    /// `unrevoke` (a revocation undone by mistake would be worse than one made by mistake; the
+    /// file is root's to edit, and `airlock verify` says which entry refused).
+    public var revoked: [Revocation] = []
+
+    public struct Revocation: Sendable, Equatable, Encodable {
+        public enum Kind: String, Sendable, Encodable { case key, certificate }
+        public var kind: Kind
+        /// `sha256:` id of the key, or the certificate's `sha256:` fingerprint.
+        public var id: String
+        /// For a certificate: the id of the key it certifies (what installed bundles record).
+        public var key: String?
+        /// For a certificate: its subject, for people reading the list.
+        public var subject: String?
+        public var reason: String
+        public var revoked: String
+    }
+
     public init(threshold: Int = 1, keys: [TrustedKey] = [], authorities: [TrustedAuthority] = []) {
         self.threshold = threshold
         self.keys = keys
@@ -104,6 +124,73 @@ public struct TrustPolicy: Sendable, Equatable {
     }
 
     /// Sets k of k-of-n. Refuses 0 and more than the trusted signers there are.
+    /// The revocation that names this key id (directly, or as a revoked certificate's key).
+    public func revocation(ofKey keyID: String) -> Revocation? {
+        revoked.first { ($0.kind == .key && $0.id == keyID) || $0.key == keyID }
+    }
+
+    /// The revocation that names this certificate.
+    public func revocation(of certificate: Certificate) -> Revocation? {
+        let fingerprint = certificate.fingerprint.description
+        return revoked.first { $0.kind == .certificate && $0.id == fingerprint }
+    }
+
+    /// Revokes what `target` names: a PEM (a public key, or a certificate: leaf, intermediate
+    /// or CA), a full key id (`sha256:` and 64 hex digits), or the id (or its first 8 or more hex
+    /// digits) of a trusted key or CA. Revoking twice is refused.
+    public mutating func revoke(pem: [UInt8]?, id target: String?, reason: String, at date: Date = Date()) throws(AirlockError) -> Revocation {
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty, reason.count <= 500, !reason.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw AirlockError(.invalidInput, "give the reason in one line of at most 500 characters (--reason)")
+        }
+        var revocation: Revocation
+        let now = Self.timestamp(date)
+        if let pem {
+            let text = String(decoding: pem, as: UTF8.self)
+            if text.contains("-----BEGIN CERTIFICATE-----") {
+                let certificate = try Certificate(pem: pem)
+                revocation = Revocation(
+                    kind: .certificate, id: certificate.fingerprint.description, key: try? certificate.publicKey.keyID,
+                    subject: certificate.subject, reason: reason, revoked: now)
+            } else {
+                let key = try PublicKey(pem: pem)
+                revocation = Revocation(kind: .key, id: key.keyID, key: nil, subject: nil, reason: reason, revoked: now)
+            }
+        } else if let target {
+            let wanted = target.lowercased()
+            let bare = wanted.hasPrefix("sha256:") ? String(wanted.dropFirst(7)) : wanted
+            guard bare.count >= 8, bare.allSatisfy(\.isHexDigit) else {
+                throw AirlockError(.invalidInput, "'\(target)' is neither a PEM file nor a key or certificate id (sha256: and hex digits)")
+            }
+            let keyMatches = keys.filter { $0.id.dropFirst(7).hasPrefix(bare) }
+            let authorityMatches = authorities.filter { $0.id.dropFirst(7).hasPrefix(bare) }
+            if keyMatches.count + authorityMatches.count > 1 {
+                throw AirlockError(.invalidInput, "'\(target)' matches more than one trusted key or CA: give more of its digits")
+            }
+            if let key = keyMatches.first {
+                revocation = Revocation(kind: .key, id: key.id, key: nil, subject: nil, reason: reason, revoked: now)
+            } else if let authority = authorityMatches.first {
+                revocation = Revocation(
+                    kind: .certificate, id: authority.id, key: try? authority.certificate.publicKey.keyID, subject: authority.subject,
+                    reason: reason, revoked: now)
+            } else if bare.count == 64 {
+                // A key this policy never trusted directly (a leaf certificate's key, say).
+                revocation = Revocation(kind: .key, id: "sha256:" + bare, key: nil, subject: nil, reason: reason, revoked: now)
+            } else {
+                throw AirlockError(
+                    .invalidInput,
+                    "no trusted key or CA has an id starting with '\(target)'; to revoke another key give its full id or its PEM file")
+            }
+        } else {
+            throw AirlockError(.invalidInput, "name what to revoke: a PEM file or an id")
+        }
+        if let earlier = revoked.first(where: { $0.kind == revocation.kind && $0.id == revocation.id }) {
+            throw AirlockError(.refused, "\(revocation.id) is already revoked (since \(earlier.revoked): \(earlier.reason))")
+        }
+        revoked.append(revocation)
+        return revocation
+    }
+
     public mutating func setThreshold(_ count: Int) throws(AirlockError) {
         guard count >= 1 else { throw AirlockError(.invalidInput, "the threshold must be at least 1") }
         guard count <= keys.count + authorities.count else {
@@ -184,6 +271,17 @@ extension TrustPolicy {
                 TrustedAuthority(
                     id: authority.id, subject: certificate.subject, names: authority.names, added: authority.added, certificate: certificate))
         }
+        for entry in raw.revoked ?? [] {
+            guard let kind = Revocation.Kind(rawValue: entry.kind) else {
+                throw AirlockError(.invalidInput, "\(origin): revoked entry \(entry.id): kind must be key or certificate")
+            }
+            let bare = entry.id.hasPrefix("sha256:") ? entry.id.dropFirst(7) : ""
+            guard bare.count == 64, bare.allSatisfy(\.isHexDigit) else {
+                throw AirlockError(.invalidInput, "\(origin): revoked entry '\(entry.id)' is not a sha256: id")
+            }
+            policy.revoked.append(
+                Revocation(kind: kind, id: entry.id, key: entry.key, subject: entry.subject, reason: entry.reason, revoked: entry.revoked))
+        }
         guard policy.threshold >= 1 else { throw AirlockError(.invalidInput, "\(origin): threshold must be at least 1") }
         return policy
     }
@@ -196,7 +294,7 @@ extension TrustPolicy {
         func list(_ names: [String]) -> String { "[" + names.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
         var text = """
             # Airlock trust policy: who may sign which bundles, and how many signatures a bundle needs.
-            # Change it with `airlock trust add|remove|threshold`, not by hand.
+            # Change it with `airlock trust add|remove|threshold|revoke`, not by hand.
             threshold: \(threshold)
             keys:\(keys.isEmpty ? " []" : "")
 
@@ -223,6 +321,17 @@ extension TrustPolicy {
                 \(block(authority.certificate.pem))
 
                 """
+        }
+        text += "revoked:\(revoked.isEmpty ? " []" : "")\n"
+        func quoted(_ value: String) -> String {
+            let plain = String(String.UnicodeScalarView(value.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+            return "\"" + plain.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        for entry in revoked {
+            text += "  - kind: \(entry.kind.rawValue)\n    id: \"\(entry.id)\"\n"
+            if let key = entry.key { text += "    key: \"\(key)\"\n" }
+            if let subject = entry.subject { text += "    subject: \(quoted(subject))\n" }
+            text += "    reason: \(quoted(entry.reason))\n    revoked: \"\(entry.revoked)\"\n"
         }
         return text
     }
@@ -252,6 +361,16 @@ private struct RawPolicy: Decodable {
     var threshold: Int
     var keys: [RawKey]?
     var authorities: [RawAuthority]?
+    var revoked: [RawRevocation]?
+
+    struct RawRevocation: Decodable {
+        var kind: String
+        var id: String
+        var key: String?
+        var subject: String?
+        var reason: String
+        var revoked: String
+    }
 
     struct RawKey: Decodable {
         var id: String
