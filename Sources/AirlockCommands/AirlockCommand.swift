@@ -517,7 +517,28 @@ public struct AirlockCommand: AsyncParsableCommand {
         var name: String
         @Argument(help: "The installed version to activate.")
         var version: String
+        @Flag(help: "Activate it even though the trust policy has since revoked keys it needs (recorded).")
+        var allowRevokedSigner = false
         @OptionGroup var output: OutputOptions
+
+        /// Refuses a version that no longer has the signatures the policy needs: its recorded
+        /// signers minus those revoked since are fewer than the threshold.
+        static func standingSigners(layout: AirlockCore.HostLayout, name: String, allow: Bool)
+            throws(AirlockError) -> (InstalledVersion) throws(AirlockError) -> Void
+        {
+            let policy = try TrustPolicy.load(path: layout.trustPolicy)
+            return { (installed: InstalledVersion) throws(AirlockError) in
+                let revoked = installed.signers.filter { policy.revocation(ofKey: $0) != nil }
+                let standing = installed.signers.count - revoked.count
+                guard !revoked.isEmpty, standing < policy.threshold, !allow else { return }
+                let which = revoked.map { key in "\(key) (revoked \(policy.revocation(ofKey: key)?.revoked ?? ""))" }
+                throw AirlockError(
+                    .refused, kind: .revoked,
+                    "\(name) \(installed.version) was signed by \(which.joined(separator: ", ")): \(standing) of the \(policy.threshold) "
+                        + "signature\(policy.threshold == 1 ? "" : "s") it needs still stand. Install a version signed by a key still "
+                        + "trusted, or pass --allow-revoked-signer (recorded)")
+            }
+        }
 
         /// What `--json` prints after a switch of the current version.
         struct Switched: Encodable {
@@ -532,9 +553,11 @@ public struct AirlockCommand: AsyncParsableCommand {
             let (previous, services) = try await AdminAudit.run(
                 .activate, target: AuditTarget(bundle: name, version: version), layout: layout
             ) {
-                let previous = try BundleStore(layout: layout).activate(name: name, version: version)
+                let permit = try Self.standingSigners(layout: layout, name: name, allow: allowRevokedSigner)
+                let previous = try BundleStore(layout: layout).activate(name: name, version: version, permit: permit)
                 let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
                 var details = ["previous": previous ?? ""]
+                if allowRevokedSigner { details["allow_revoked_signer"] = "true" }
                 details["services"] = Self.servicesDetail(services)
                 return Audited((previous, services), outcome: services.isFailure ? .failed : .ok, details: details)
             }
@@ -568,14 +591,18 @@ public struct AirlockCommand: AsyncParsableCommand {
         @OptionGroup var root: RootOptions
         @Argument(help: "The bundle name.")
         var name: String
+        @Flag(help: "Go back even though the trust policy has since revoked keys that version needs (recorded).")
+        var allowRevokedSigner = false
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let layout = root.layout
             let (from, to, services) = try await AdminAudit.run(.rollback, target: AuditTarget(bundle: name), layout: layout) {
-                let (from, to) = try BundleStore(layout: layout).rollback(name: name)
+                let permit = try Activate.standingSigners(layout: layout, name: name, allow: allowRevokedSigner)
+                let (from, to) = try BundleStore(layout: layout).rollback(name: name, permit: permit)
                 let services = Result { () throws(AirlockError) -> String? in try Services.refresh(name: name, layout: layout) }
                 var details = ["from": from]
+                if allowRevokedSigner { details["allow_revoked_signer"] = "true" }
                 details["services"] = Activate.servicesDetail(services)
                 return Audited(
                     (from, to, services), outcome: services.isFailure ? .failed : .ok, target: AuditTarget(bundle: name, version: to),

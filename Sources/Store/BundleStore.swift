@@ -139,21 +139,28 @@ public struct BundleStore: Sendable {
 
     /// Makes an installed version current (no downgrade floor: every installed version was
     /// verified when it was installed, and going back is an operator's decision).
-    public func activate(name: String, version: String) throws(AirlockError) -> String? {
+    /// `permit` sees the version's record first (under the store lock) and may refuse it (a
+    /// signer the trust policy revoked since, say).
+    public func activate(
+        name: String, version: String, permit: (InstalledVersion) throws(AirlockError) -> Void = { _ in }
+    ) throws(AirlockError) -> String? {
         let lock = try StoreLock(path: layout.storeLock)
         defer { lock.release() }
         var state = try loadState(name: name)
-        guard state.installed[version] != nil, directoryExists(layout.versionDirectory(name: name, version: version)) else {
+        guard let record = state.installed[version], directoryExists(layout.versionDirectory(name: name, version: version)) else {
             throw AirlockError(
                 .invalidInput, "\(name) \(version) is not installed (installed: \(state.installed.keys.sorted().joined(separator: ", ")))")
         }
+        try permit(record)
         let previous = current(name: name)
         try activateLocked(name: name, version: version, state: &state)
         return previous
     }
 
     /// Goes back to the version activated before the current one. Returns (from, to).
-    public func rollback(name: String) throws(AirlockError) -> (from: String, to: String) {
+    public func rollback(
+        name: String, permit: (InstalledVersion) throws(AirlockError) -> Void = { _ in }
+    ) throws(AirlockError) -> (from: String, to: String) {
         let lock = try StoreLock(path: layout.storeLock)
         defer { lock.release() }
         var state = try loadState(name: name)
@@ -164,6 +171,7 @@ public struct BundleStore: Sendable {
         guard let target = earlier else {
             throw AirlockError(.invalidInput, "\(name) has no earlier installed version to roll back to")
         }
+        if let record = state.installed[target] { try permit(record) }
         try activateLocked(name: name, version: target, state: &state)
         return (current, target)
     }

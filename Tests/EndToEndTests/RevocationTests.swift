@@ -47,6 +47,18 @@ import Testing
         #expect(try airlock(["trust", "revoke", pem, "--reason", "again"]).status == 1)
         try airlock(["install", v2.bundle, "--no-start"]).checked()
 
+        // Going back to what the revoked key signed is refused, unless the operator says so.
+        let back = try airlock(["rollback", "claims-assistant"])
+        #expect(back.status == 1 && back.stderr.contains("0 of the 1 signature it needs still stand"), "\(back)")
+        #expect(back.stderr.contains("--allow-revoked-signer"), "\(back)")
+        #expect(try airlock(["activate", "claims-assistant", "1.4.0"]).status == 1)
+        try airlock(["activate", "claims-assistant", "1.4.0", "--allow-revoked-signer"]).checked()
+        let activations = try ProcessResult.run(
+            TestEnvironment.executable("airlock-audit"), ["--root", root.path, "search", "--action", "bundle.activate", "--json"]
+        ).checked().stdout
+        #expect(activations.contains(#""allow_revoked_signer":"true""#), "\(activations)")
+        #expect(activations.components(separatedBy: #""outcome":"refused""#).count - 1 == 1, "\(activations)")
+
         // The revocation is an audit record naming what and why.
         let records = try ProcessResult.run(
             TestEnvironment.executable("airlock-audit"), ["--root", root.path, "search", "--action", "trust.change", "--json"]
