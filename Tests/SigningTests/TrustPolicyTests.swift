@@ -294,4 +294,38 @@ import Testing
         let other = "sha256:" + String(repeating: "ab", count: 32)
         #expect(try policy.revoke(pem: nil, id: other, reason: "a leaf key").id == other)
     }
+
+    // MARK: Distinct anchors (issue 19, point 1)
+
+    /// Two officers whose certificates one CA issued are one anchor: with threshold 2 they are
+    /// not enough; an officer of that CA and a separately trusted key are.
+    @Test func certificatesOfOneCACountOnceTowardsAThreshold() throws {
+        let pki = try TestPKI.get()
+        let other = try PrivateKey.generate()
+        var policy = TrustPolicy()
+        try policy.add(authority: pki.root, names: ["*"])
+        try policy.add(key: other.publicKey, names: ["*"])
+        try policy.setThreshold(2)
+        func input(_ key: PrivateKey, _ chain: [Certificate], _ index: Int) throws -> SignatureInput {
+            SignatureInput(source: "signatures/\(index).dsse.json", envelope: try DSSE.sign(payload: manifest, key: key), chain: chain)
+        }
+        let officers = [
+            try input(pki.signerKey, [pki.signer, pki.intermediate], 1), try input(pki.secondSignerKey, [pki.secondSigner, pki.intermediate], 2),
+        ]
+        let reasons = refusal(policy.evaluate(manifest: manifest, name: "claims-assistant", signatures: officers))
+        #expect(reasons.last?.kind == .thresholdNotMet, "\(reasons)")
+        #expect(reasons.last?.message.contains("1 trusted signature, the policy requires 2 (2 signers, but certificates that chain to one trusted CA count once") == true, "\(reasons)")
+        // Trusting the intermediate too does not make two anchors of one chain.
+        var both = policy
+        try both.add(authority: pki.intermediate, names: ["*"])
+        #expect(refusal(both.evaluate(manifest: manifest, name: "claims-assistant", signatures: officers)).last?.kind == .thresholdNotMet)
+        // One officer and the other key: two anchors.
+        guard case .trusted(let signers) = policy.evaluate(
+            manifest: manifest, name: "claims-assistant", signatures: [officers[0], try input(other, [], 2)])
+        else {
+            Issue.record("a CA's signer and a separate key did not meet threshold 2")
+            return
+        }
+        #expect(signers.count == 2)
+    }
 }

@@ -25,6 +25,9 @@ public struct TestPKI: Sendable {
     public let withoutExtendedKeyUsage: Certificate
     public let otherRoot: Certificate
     public let otherSigner: Certificate
+    /// A second code-signing leaf of the same intermediate as `signer` (another officer of one CA).
+    public let secondSigner: Certificate
+    public let secondSignerKey: PrivateKey
     /// The signer's private key, as `openssl genpkey` made it.
     public let signerKey: PrivateKey
     /// Keys of the expired, the future and the other root's signers.
@@ -89,6 +92,7 @@ public struct TestPKI: Sendable {
             to: Self.stamp(created.addingTimeInterval(30 * 86400)))
         try issue("tls", "Airlock TLS Server", by: "intermediate", "tls_server", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
         try issue("no-eku", "Airlock No EKU", by: "intermediate", "no_eku", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
+        try issue("second", "Airlock Second Signer", by: "intermediate", "signer", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
         try makeRoot("other-root", "Other Root")
         try issue("other-signer", "Other Signer", by: "other-root", "signer", from: now, to: Self.stamp(created.addingTimeInterval(30 * 86400)))
 
@@ -102,6 +106,8 @@ public struct TestPKI: Sendable {
         withoutExtendedKeyUsage = try load("no-eku")
         otherRoot = try load("other-root")
         otherSigner = try load("other-signer")
+        secondSigner = try load("second")
+        secondSignerKey = try PrivateKey.load(path: file("second.key"))
         signerKey = try PrivateKey.load(path: file("signer.key"))
         signerFingerprintFromOpenSSL = try Self.openssl("x509", "-in", file("signer.pem"), "-noout", "-fingerprint", "-sha256")
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)

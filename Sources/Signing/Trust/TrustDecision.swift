@@ -46,6 +46,9 @@ extension TrustPolicy {
         }
         var reasons: [Reason] = []
         var signers: [TrustedSigner] = []
+        // The trust entries each counted signer stands on (a key: itself; a certificate: every
+        // trusted CA in its chain).
+        var anchors: [Set<String>] = []
         for input in signatures {
             guard input.envelope.payloadType == DSSE.manifestPayloadType else {
                 reasons.append(Reason(.unknownPayloadType, "\(input.source): unknown payload type '\(input.envelope.payloadType)'"))
@@ -61,20 +64,42 @@ extension TrustPolicy {
             }
             for signature in input.envelope.signatures {
                 switch check(signature, in: input, name: name, at: time) {
-                case .success(let signer):
+                case .success(let (signer, standsOn)):
                     if signers.contains(where: { $0.keyID == signer.keyID }) {
                         reasons.append(Reason(.duplicateSigner, "\(input.source): signer \(signer.keyID) signed more than once and is counted once"))
                     } else {
                         signers.append(signer)
+                        anchors.append(standsOn)
                     }
                 case .failure(let reason):
                     reasons.append(Reason(reason.kind, "\(input.source): \(reason.text)"))
                 }
             }
         }
-        if signers.count >= threshold { return .trusted(signers) }
-        let counted = "\(signers.count) trusted signature\(signers.count == 1 ? "" : "s"), the policy requires \(threshold)"
+        // A threshold counts distinct trust anchors: signers whose anchors overlap (two
+        // certificates of one CA) count once together.
+        let distinct = Self.distinctAnchorGroups(anchors)
+        if distinct >= threshold { return .trusted(signers) }
+        var counted = "\(distinct) trusted signature\(distinct == 1 ? "" : "s"), the policy requires \(threshold)"
+        if distinct < signers.count {
+            counted += " (\(signers.count) signers, but certificates that chain to one trusted CA count once: a threshold counts distinct trust anchors)"
+        }
         return .refused(reasons + [Reason(.thresholdNotMet, counted)])
+    }
+
+    /// How many groups `anchors` falls into when sets that share an anchor are joined.
+    static func distinctAnchorGroups(_ anchors: [Set<String>]) -> Int {
+        var groups: [Set<String>] = []
+        for set in anchors {
+            var merged = set
+            groups.removeAll { group in
+                guard !group.isDisjoint(with: merged) else { return false }
+                merged.formUnion(group)
+                return true
+            }
+            groups.append(merged)
+        }
+        return groups.count
     }
 
     static func describe(_ revocation: Revocation) -> String {
@@ -92,7 +117,7 @@ extension TrustPolicy {
 
     private func check(
         _ signature: DSSEEnvelope.Signature, in input: SignatureInput, name: String, at time: Date
-    ) -> Result<TrustedSigner, Failure> {
+    ) -> Result<(TrustedSigner, Set<String>), Failure> {
         if let revocation = revocation(ofKey: signature.keyid) {
             let what = revocation.kind == .certificate ? "certificate \(revocation.subject ?? revocation.id) (key \(signature.keyid))" : "key \(signature.keyid)"
             return .failure(Failure(.revoked, "\(what) \(Self.describe(revocation))"))
@@ -129,7 +154,9 @@ extension TrustPolicy {
             guard let authority, Self.allows(authority.names, name: name) else {
                 return .failure(Failure(.signerNotAllowed, "CA \(root.subject) may not sign bundle '\(name)'"))
             }
-            return .success(TrustedSigner(keyID: key.keyID, via: "\(leaf.subject) (CA \(authority.subject))", source: input.source))
+            let chain = input.chain + [root]
+            let standsOn = Set(authorities.filter { entry in chain.contains(entry.certificate) }.map(\.id))
+            return .success((TrustedSigner(keyID: key.keyID, via: "\(leaf.subject) (CA \(authority.subject))", source: input.source), standsOn))
         }
         guard let trusted = keys.first(where: { $0.id == signature.keyid }) else {
             return .failure(Failure(.untrustedSigner, "signed by untrusted key \(signature.keyid)"))
@@ -141,6 +168,6 @@ extension TrustPolicy {
             return .failure(
                 Failure(.signerNotAllowed, "key \(trusted.id) may not sign bundle '\(name)' (allowed: \(trusted.names.joined(separator: ",")))"))
         }
-        return .success(TrustedSigner(keyID: trusted.id, via: "key", source: input.source))
+        return .success((TrustedSigner(keyID: trusted.id, via: "key", source: input.source), [trusted.id]))
     }
 }
