@@ -246,12 +246,14 @@ public struct AirlockAuditCommand: AsyncParsableCommand {
             let query = try range()
             try await recordRead(verb: "report", query: query, layout: host)
             let layout = AuditLayout(host: host)
-            let verdict = try AuditLogVerifier.verify(layout: layout)
+            let (verdict, evidence) = try AuditLogVerifier.verifyReportingTail(layout: layout)
             let (text, intact): (String, Bool)
             switch verdict {
             case .intact(let records, let lastSeq, let checkpoint):
+                let tail = Verify.Tail(evidence).line
                 text =
                     "The whole log verifies: all \(records) lines (records and checkpoints) chain to one another and every checkpoint signature is valid (last line \(lastSeq)\(checkpoint.map { ", last checkpoint at \($0.seq)" } ?? ""))."
+                    + " " + tail.prefix(1).uppercased() + tail.dropFirst() + "."
                 intact = true
             case .damaged(let damage):
                 text = damage.description

@@ -253,6 +253,7 @@ import Testing
         #expect(report.stdout.contains("integrity intact"))
         let page = try String(contentsOfFile: host.root.file("report.html"), encoding: .utf8)
         #expect(page.contains("Integrity: INTACT"))
+        #expect(page.contains("End of the log: "), "the page says whether the journal proves where the log ends")
         #expect(page.contains("Activity per day") && page.contains("<svg"))
         #expect(page.contains("bundle.verify") && page.contains("refused"))
         #expect(!page.contains("<script") && !page.contains("http://") && !page.contains("https://"), "the page must be self-contained")
