@@ -46,9 +46,8 @@ extension AirlockAuditCommand {
                     layout: layout)
             }
             // Root's latest checkpoint; what came after it (the gateway's records) gets one now.
-            let audit = AuditLayout(host: layout)
-            let rootSeq = (try? FileBytes.readIfPresent(path: audit.rootCheckpointPath, limit: 64 * 1024))
-                .flatMap { $0 }.flatMap { try? AuditCheckpoint(json: $0) }?.seq ?? 0
+            // (One that cannot be read is as none: a new checkpoint replaces it.)
+            let rootSeq = ((try? AuditCheckpoint.rootHead(AuditLayout(host: layout))) ?? nil)?.seq ?? 0
             let writer = try AuditLogWriter(host: layout)
             let signed = try await writer.checkpointIfRecords(after: rootSeq)
             await writer.journalDrained()

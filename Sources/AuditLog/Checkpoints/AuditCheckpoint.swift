@@ -114,6 +114,16 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
     }
 }
 
+extension AuditCheckpoint {
+    /// Root's latest checkpoint (`layout.rootCheckpointPath`, where the gateway cannot write);
+    /// nil when root has signed none yet.
+    public static func rootHead(_ layout: AuditLayout) throws(AirlockError) -> AuditCheckpoint? {
+        try FileBytes.readIfPresent(path: layout.rootCheckpointPath, limit: 64 * 1024).map { bytes throws(AirlockError) in
+            try AuditCheckpoint(json: bytes)
+        }
+    }
+}
+
 /// Lower-case hex, for signatures in records.
 enum Hex {
     static func encode(_ bytes: [UInt8]) -> String { Digest(bytes: bytes).hex }

@@ -104,9 +104,7 @@ public enum AuditLogVerifier {
     ) throws(AirlockError) -> (verdict: AuditVerdict, tail: AuditTailEvidence) {
         let rootHead: AuditCheckpoint?
         do throws(AirlockError) {
-            rootHead = try FileBytes.readIfPresent(path: layout.rootCheckpointPath, limit: 64 * 1024).map { bytes throws(AirlockError) in
-                try AuditCheckpoint(json: bytes)
-            }
+            rootHead = try AuditCheckpoint.rootHead(layout)
         } catch {
             return (
                 .damaged(AuditDamage(kind: .malformed, segment: layout.rootCheckpointPath, line: 1, seq: nil, message: error.description)),

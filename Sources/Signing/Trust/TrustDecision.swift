@@ -147,9 +147,6 @@ extension TrustPolicy {
             if let revocation = revocation(of: root) {
                 return .failure(Failure(.revoked, "CA \(root.subject) \(Self.describe(revocation))"))
             }
-            if let revocation = revocation(ofKey: key.keyID) {
-                return .failure(Failure(.revoked, "the key of certificate \(leaf.subject) (\(key.keyID)) \(Self.describe(revocation))"))
-            }
             let authority = authorities.first { $0.certificate == root }
             guard let authority, Self.allows(authority.names, name: name) else {
                 return .failure(Failure(.signerNotAllowed, "CA \(root.subject) may not sign bundle '\(name)'"))
