@@ -61,9 +61,12 @@ let package = Package(
         .target(name: "Signing", dependencies: ["AirlockCore", "COpenSSL", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
         /// Streaming tar+zstd write and read and safe extraction, over libarchive.
         .target(name: "Archive", dependencies: ["AirlockCore", "CArchive", "CAirlockShims"], swiftSettings: strict),
+        /// What a model or adapter folder must be (Hugging Face safetensors, PEFT LoRA): the
+        /// safetensors header reader and the checks run at build and again at verify.
+        .target(name: "ModelFormats", dependencies: ["AirlockCore"], swiftSettings: strict),
         /// Whole bundle files: build, co-sign, inspect and verify (the one place that combines
         /// BundleFormat, Signing and Archive); `VerifiedBundle` is what install accepts.
-        .target(name: "BundleIO", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive"], swiftSettings: strict),
+        .target(name: "BundleIO", dependencies: ["AirlockCore", "BundleFormat", "Signing", "Archive", "ModelFormats"], swiftSettings: strict),
         /// The on-host store: atomic install, activation, rollback, host probe.
         .target(
             name: "Store", dependencies: ["AirlockCore", "BundleFormat", "Signing", "BundleIO", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
@@ -131,6 +134,7 @@ let package = Package(
         .testTarget(name: "FuzzHarnessTests", dependencies: ["FuzzHarness"], swiftSettings: strict),
         .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore"], swiftSettings: strict),
         .testTarget(name: "StrictYAMLTests", dependencies: ["StrictYAML", "AirlockCore"], swiftSettings: strict),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "AirlockCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "BundleFormatTests", dependencies: ["BundleFormat", "AirlockCore"], swiftSettings: strict),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"], swiftSettings: strict),

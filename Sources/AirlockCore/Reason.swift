@@ -74,6 +74,15 @@ public struct Reason: Sendable, Equatable, CustomStringConvertible {
         /// A listed file missing from the bundle.
         public static let missingEntry = Kind("missing-entry")
 
+        // The weights and adapters, checked at build and again at verify.
+        /// Weights in a format whose loading runs code (pickle: `.bin`, `.pt`, `.pth`, `.ckpt`,
+        /// ...) or a model's own Python code.
+        public static let unsafeWeights = Kind("unsafe-weights")
+        /// A model or adapter folder that is malformed or does not fit: a bad safetensors
+        /// header, a shard missing or unlisted, an adapter that does not fit its base, a rank
+        /// over the limit, no tokenizer or chat template.
+        public static let invalidModel = Kind("invalid-model")
+
         // Files on the host.
         /// A name in a folder another user can write that is not a plain file Airlock wrote (a
         /// symbolic or hard link, a FIFO, a folder, a stranger's file): refused, left as it is.

@@ -25,11 +25,13 @@ public struct Manifest: Codable, Sendable, Equatable {
     public struct BaseModel: Codable, Sendable, Equatable {
         /// The bundle name the base model was shipped in.
         public var name: String
-        /// `gguf` or `safetensors`; absent in adapter-only bundles.
+        /// `gguf` or `safetensors` (one file), or `hf` (a Hugging Face folder); absent in
+        /// adapter-only bundles.
         public var format: String?
-        /// The payload path; absent in adapter-only bundles.
+        /// The payload path (a folder, ending in `/`, for `hf`); absent in adapter-only bundles.
         public var path: String?
-        /// `sha256:...` of the weights file: how adapters name the base they fit.
+        /// `sha256:...` of the weights file, or of a folder's listing (`folderListing`): how
+        /// adapters name the base they fit.
         public var digest: String
 
         public init(name: String, format: String?, path: String?, digest: String) {
@@ -43,17 +45,27 @@ public struct Manifest: Codable, Sendable, Equatable {
     public struct Adapter: Codable, Sendable, Equatable {
         /// The model id clients use.
         public var name: String
+        /// A GGUF file, or for `peft` a folder (ending in `/`).
         public var path: String
+        /// `sha256:...` of the file, or of the folder's listing (`folderListing`).
         public var digest: String
         /// `sha256:...` of the base weights it fits.
         public var baseDigest: String
+        /// Absent: a GGUF LoRA file. `peft`: a PEFT LoRA folder.
+        public var format: String?
+        /// A PEFT adapter's largest rank (from its weights, checked at build and verify).
+        public var rank: Int?
 
-        public init(name: String, path: String, digest: String, baseDigest: String) {
+        public init(name: String, path: String, digest: String, baseDigest: String, format: String? = nil, rank: Int? = nil) {
             self.name = name
             self.path = path
             self.digest = digest
             self.baseDigest = baseDigest
+            self.format = format
+            self.rank = rank
         }
+
+        public var isFolder: Bool { path.hasSuffix("/") }
     }
 
     public struct RuntimeVariant: Codable, Sendable, Equatable {
@@ -65,22 +77,34 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var executable: String
         /// What the host must have: CPU flags (`avx2`, `avx512f`) or `cuda>=12.2`-style needs.
         public var requires: [String]
+        /// The inference engine: absent for llama-server, `vllm` for vLLM (whose `executable`
+        /// is the launcher script the host's Python runs).
+        public var engine: String?
 
-        public init(variant: String, path: String, executable: String, requires: [String]) {
+        public init(variant: String, path: String, executable: String, requires: [String], engine: String? = nil) {
             self.variant = variant
             self.path = path
             self.executable = executable
             self.requires = requires
+            self.engine = engine
         }
+
+        /// The engine's name: `llama-server` or `vllm`.
+        public var engineName: String { engine ?? RuntimeEngineName.llamaServer }
     }
 
     public struct ServiceSettings: Codable, Sendable, Equatable {
         public var context: Int?
         public var parallel: Int?
+        /// The largest LoRA rank the runtime is started for (`max_lora_rank`); PEFT adapters
+        /// above it are refused at build and at verify. Set from the adapters when a spec
+        /// carrying PEFT adapters does not say.
+        public var maxLoraRank: Int?
 
-        public init(context: Int? = nil, parallel: Int? = nil) {
+        public init(context: Int? = nil, parallel: Int? = nil, maxLoraRank: Int? = nil) {
             self.context = context
             self.parallel = parallel
+            self.maxLoraRank = maxLoraRank
         }
     }
 
@@ -140,6 +164,19 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// Whether the bundle carries a base model and runtimes (false: adapter-only).
     public var shipsBase: Bool { base.path != nil }
 
+    /// The files under `folder` (a payload path ending in `/`), as the text whose SHA-256 is that
+    /// folder's digest: one line `HEX-SHA256  PATH-INSIDE-THE-FOLDER` per file, sorted bytewise by
+    /// path, each ending in a newline, which is what `sha256sum` prints for those files, so
+    /// `(cd base && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum`
+    /// reproduces the digest from an installed tree.
+    public func folderListing(_ folder: String) -> [UInt8] {
+        var lines = files.filter { $0.path.hasPrefix(folder) }.map { (Array($0.path.utf8.dropFirst(folder.utf8.count)), $0.sha256) }
+        lines.sort { $0.0.lexicographicallyPrecedes($1.0) }
+        var text: [UInt8] = []
+        for (path, sha256) in lines { text += Array(sha256.utf8) + [0x20, 0x20] + path + [0x0A] }
+        return text
+    }
+
     /// The manifest's one encoding: sorted keys, no insignificant white space, `/` unescaped,
     /// snake_case keys. The same manifest always gives the same bytes.
     public func encoded() throws(AirlockError) -> [UInt8] {
@@ -196,8 +233,10 @@ public struct Manifest: Codable, Sendable, Equatable {
             throw refuse("base format '\(Printable.escaped(format, limit: 40))' is not a-z, 0-9 and '-'")
         }
         if let service {
-            guard (service.context ?? 1).isBetween(1, 1 << 24), (service.parallel ?? 1).isBetween(1, 1024) else {
-                throw refuse("service settings out of range (context 1 to 16777216, parallel 1 to 1024)")
+            guard (service.context ?? 1).isBetween(1, 1 << 24), (service.parallel ?? 1).isBetween(1, 1024),
+                (service.maxLoraRank ?? 1).isBetween(1, 1 << 16)
+            else {
+                throw refuse("service settings out of range (context 1 to 16777216, parallel 1 to 1024, max_lora_rank 1 to 65536)")
             }
         }
         guard files.count <= limits.maxFiles else { throw refuse("\(files.count) files; at most \(limits.maxFiles) allowed") }
@@ -233,9 +272,15 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
         guard Self.isDigest(base.digest) else { throw refuse("the base digest is malformed") }
         if let path = base.path {
-            guard let entry = byPath[path] else { throw refuse("the base model '\(path)' is not in the file list") }
-            guard "sha256:" + entry.sha256 == base.digest else {
-                throw refuse("the base digest does not match the base file")
+            if path.hasSuffix("/") {
+                guard base.format == ModelFormatName.huggingFace else { throw refuse("the base is a folder but its format is not hf") }
+                guard files.contains(where: { $0.path.hasPrefix(path) }) else { throw refuse("the base folder '\(path)' holds no file") }
+            } else {
+                guard base.format != ModelFormatName.huggingFace else { throw refuse("an hf base must be a folder (a path ending in '/')") }
+                guard let entry = byPath[path] else { throw refuse("the base model '\(path)' is not in the file list") }
+                guard "sha256:" + entry.sha256 == base.digest else {
+                    throw refuse("the base digest does not match the base file")
+                }
             }
             guard !runtimes.isEmpty else { throw refuse("a bundle with a base model needs at least one runtime") }
         } else {
@@ -248,8 +293,22 @@ public struct Manifest: Codable, Sendable, Equatable {
             guard adapterNames.insert(adapter.name).inserted, adapter.name != name else {
                 throw refuse("adapter name '\(adapter.name)' is used twice or equals the bundle name")
             }
-            guard let entry = byPath[adapter.path], "sha256:" + entry.sha256 == adapter.digest
-            else { throw refuse("adapter '\(adapter.name)' does not match a file in the list") }
+            switch adapter.format {
+            case nil:
+                guard let entry = byPath[adapter.path], "sha256:" + entry.sha256 == adapter.digest
+                else { throw refuse("adapter '\(adapter.name)' does not match a file in the list") }
+                guard adapter.rank == nil else { throw refuse("adapter '\(adapter.name)' is a GGUF file but names a rank") }
+            case ModelFormatName.peft?:
+                guard adapter.isFolder, files.contains(where: { $0.path.hasPrefix(adapter.path) }), Self.isDigest(adapter.digest) else {
+                    throw refuse("adapter '\(adapter.name)' is peft but its path is not a folder of listed files")
+                }
+                guard let rank = adapter.rank, rank.isBetween(1, 1 << 16) else { throw refuse("adapter '\(adapter.name)' names no rank") }
+                if let limit = service?.maxLoraRank, rank > limit {
+                    throw refuse("adapter '\(adapter.name)' has rank \(rank), above max_lora_rank \(limit)")
+                }
+            case let other?:
+                throw refuse("adapter '\(adapter.name)' has format '\(Printable.escaped(other, limit: 40))' (this Airlock reads GGUF files and peft folders)")
+            }
             guard adapter.baseDigest == base.digest else { throw refuse("adapter '\(adapter.name)' fits another base") }
         }
         var variants = Set<String>()
@@ -265,6 +324,18 @@ public struct Manifest: Codable, Sendable, Equatable {
             guard runtime.path.hasSuffix("/"), runtime.executable.hasPrefix(runtime.path),
                 let entry = byPath[runtime.executable], entry.isExecutable
             else { throw refuse("runtime '\(runtime.variant)' has no executable program at '\(runtime.executable)'") }
+            if let engine = runtime.engine, engine != RuntimeEngineName.vllm {
+                throw refuse("runtime '\(runtime.variant)' names engine '\(Printable.escaped(engine, limit: 40))' (this Airlock runs llama-server and vllm)")
+            }
+            if base.path != nil {
+                let wants = runtime.engineName == RuntimeEngineName.vllm ? ModelFormatName.huggingFace : ModelFormatName.gguf
+                guard base.format == wants else {
+                    throw refuse("runtime '\(runtime.variant)' (\(runtime.engineName)) serves \(wants) weights; the base is \(base.format ?? "unknown")")
+                }
+                for adapter in adapters where (adapter.format == ModelFormatName.peft) != (wants == ModelFormatName.huggingFace) {
+                    throw refuse("runtime '\(runtime.variant)' (\(runtime.engineName)) cannot load adapter '\(adapter.name)' (\(adapter.format ?? "gguf"))")
+                }
+            }
         }
     }
 
@@ -301,6 +372,22 @@ public struct ManifestLimits: Sendable {
 
     /// 16 MiB, nesting 16, 100,000 files.
     public static let standard = ManifestLimits(maxBytes: 16 << 20, maxDepth: 16, maxFiles: 100_000)
+}
+
+/// The spellings of model formats in specs and manifests.
+public enum ModelFormatName {
+    public static let gguf = "gguf"
+    public static let safetensors = "safetensors"
+    /// A Hugging Face model folder (config.json, tokenizer, safetensors weights).
+    public static let huggingFace = "hf"
+    /// A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors).
+    public static let peft = "peft"
+}
+
+/// The engines a runtime variant may name.
+public enum RuntimeEngineName {
+    public static let llamaServer = "llama-server"
+    public static let vllm = "vllm"
 }
 
 /// The bundle's first entry.

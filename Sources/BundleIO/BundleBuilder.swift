@@ -39,6 +39,15 @@ public enum BundleBuilder {
         spec: BundleSpec, keys: [PrivateKey], chains: [Int: [UInt8]] = [:], output: String, created: Date? = nil,
         progress: ProgressReporter? = nil
     ) throws(AirlockError) -> Result {
+        try build(spec: spec, keys: keys, chains: chains, output: output, created: created, progress: progress) { spec throws(AirlockError) in try ModelChecks.check(spec: spec) }
+    }
+
+    /// `modelChecks` is a seam for tests only: a bundle built past the checks (by an older or a
+    /// modified builder) must still be refused at verify.
+    static func build(
+        spec: BundleSpec, keys: [PrivateKey], chains: [Int: [UInt8]], output: String, created: Date?,
+        progress: ProgressReporter?, modelChecks: (BundleSpec) throws(AirlockError) -> ModelChecks.Findings
+    ) throws(AirlockError) -> Result {
         guard !keys.isEmpty else { throw AirlockError(.invalidInput, "give at least one --key to sign the bundle with") }
         for (index, chain) in chains {
             guard keys.indices.contains(index) else { throw AirlockError(.invalidInput, "a certificate chain has no key") }
@@ -50,6 +59,7 @@ public enum BundleBuilder {
         guard !FileManager.default.fileExists(atPath: output) else {
             throw AirlockError(.invalidInput, "'\(output)' already exists; choose another --output or remove it")
         }
+        let findings = try modelChecks(spec)
         let plan = try plan(spec)
         let createdAt: Date
         if let created { createdAt = created } else { createdAt = try defaultCreated(plan) }
@@ -77,7 +87,7 @@ public enum BundleBuilder {
 
         // The head's exact size: digests are fixed-length hex, envelopes are padded to the
         // longest signature their algorithm can make, so placeholders measure it.
-        let placeholder = try makeManifest(spec: spec, entries: entries, created: createdAt)
+        let placeholder = try makeManifest(spec: spec, entries: entries, created: createdAt, findings: findings)
         let placeholderBytes = try placeholder.encoded()
         let reserved = try BundleArchiveWriter.headBytes(try headEntries(manifest: placeholderBytes, keys: keys, chains: chains)).count
 
@@ -113,7 +123,7 @@ public enum BundleBuilder {
             try writer.finish()
             progress?.end()
 
-            let manifest = try makeManifest(spec: spec, entries: entries, created: createdAt)
+            let manifest = try makeManifest(spec: spec, entries: entries, created: createdAt, findings: findings)
             try manifest.validate()
             let manifestBytes = try manifest.encoded()
             guard manifestBytes.count == placeholderBytes.count else {
@@ -179,19 +189,39 @@ public enum BundleBuilder {
     }
 
     /// The payload, in archive order: base, adapters, then each runtime variant's files sorted.
+    /// Folders (a Hugging Face base, PEFT adapters) keep their files' relative paths; weights are
+    /// stored as they are, the rest of a model folder (tokenizer, configs) compressed.
     static func plan(_ spec: BundleSpec) throws(AirlockError) -> [PlannedFile] {
         var files: [PlannedFile] = []
-        if case .file(let path, _) = spec.base {
-            files.append(PlannedFile(path: BundleLayout.basePath(fileName: lastComponent(path)), source: path, executable: false, encoding: .stored))
+        func addFolder(_ folder: String, as prefix: String, what: String) throws(AirlockError) {
+            for relative in try FolderListing.regularFiles(under: folder, what: what) {
+                let weights = relative.lowercased().hasSuffix(".safetensors")
+                files.append(
+                    PlannedFile(
+                        path: prefix + relative, source: folder + "/" + relative, executable: false,
+                        encoding: weights ? .stored : .zstd(level: runtimeCompressionLevel)))
+            }
+        }
+        if case .file(let path, let format) = spec.base {
+            if format == ModelFormatName.huggingFace {
+                try addFolder(path, as: BundleLayout.baseFolder, what: "base model folder")
+            } else {
+                files.append(
+                    PlannedFile(path: BundleLayout.basePath(fileName: lastComponent(path)), source: path, executable: false, encoding: .stored))
+            }
         }
         for adapter in spec.adapters {
-            files.append(
-                PlannedFile(
-                    path: BundleLayout.adapterPath(name: adapter.name, fileName: lastComponent(adapter.path)),
-                    source: adapter.path, executable: false, encoding: .stored))
+            if adapter.format == ModelFormatName.peft {
+                try addFolder(adapter.path, as: BundleLayout.adapterFolder(name: adapter.name), what: "adapter folder")
+            } else {
+                files.append(
+                    PlannedFile(
+                        path: BundleLayout.adapterPath(name: adapter.name, fileName: lastComponent(adapter.path)),
+                        source: adapter.path, executable: false, encoding: .stored))
+            }
         }
         for runtime in spec.runtimes {
-            for relative in try regularFiles(under: runtime.path) {
+            for relative in try FolderListing.regularFiles(under: runtime.path, what: "runtime folder") {
                 let source = runtime.path + "/" + relative
                 files.append(
                     PlannedFile(
@@ -202,28 +232,49 @@ public enum BundleBuilder {
         return files
     }
 
-    static func makeManifest(spec: BundleSpec, entries: [Manifest.FileEntry], created: Date) throws(AirlockError) -> Manifest {
-        func digest(of path: String) -> String { "sha256:" + (entries.first { $0.path == path }?.sha256 ?? "") }
-        let base: Manifest.BaseModel
+    static func makeManifest(
+        spec: BundleSpec, entries: [Manifest.FileEntry], created: Date, findings: ModelChecks.Findings
+    ) throws(AirlockError) -> Manifest {
+        var manifest = Manifest(
+            name: spec.name.rawValue, version: spec.version.description, created: timestamp(created),
+            base: .init(name: spec.name.rawValue, format: nil, path: nil, digest: ""), adapters: [], runtimes: [],
+            service: spec.service, chunkSize: chunkSize, files: entries)
+        func digest(of path: String) throws(AirlockError) -> String {
+            guard path.hasSuffix("/") else { return "sha256:" + (entries.first { $0.path == path }?.sha256 ?? "") }
+            return "sha256:" + (try SHA256Hasher.hash(manifest.folderListing(path))).hex
+        }
         switch spec.base {
         case .file(let path, let format):
-            let inBundle = BundleLayout.basePath(fileName: lastComponent(path))
-            base = .init(name: spec.name.rawValue, format: format, path: inBundle, digest: digest(of: inBundle))
+            let inBundle = format == ModelFormatName.huggingFace ? BundleLayout.baseFolder : BundleLayout.basePath(fileName: lastComponent(path))
+            manifest.base = .init(name: spec.name.rawValue, format: format, path: inBundle, digest: try digest(of: inBundle))
         case .reference(let digest, let name):
-            base = .init(name: name, format: nil, path: nil, digest: digest)
+            manifest.base = .init(name: name, format: nil, path: nil, digest: digest)
         }
-        let adapters = spec.adapters.map { adapter in
-            let inBundle = BundleLayout.adapterPath(name: adapter.name, fileName: lastComponent(adapter.path))
-            return Manifest.Adapter(name: adapter.name, path: inBundle, digest: digest(of: inBundle), baseDigest: base.digest)
+        for adapter in spec.adapters {
+            if adapter.format == ModelFormatName.peft {
+                let inBundle = BundleLayout.adapterFolder(name: adapter.name)
+                manifest.adapters.append(
+                    Manifest.Adapter(
+                        name: adapter.name, path: inBundle, digest: try digest(of: inBundle), baseDigest: manifest.base.digest,
+                        format: ModelFormatName.peft, rank: findings.adapters[adapter.name]?.rank))
+            } else {
+                let inBundle = BundleLayout.adapterPath(name: adapter.name, fileName: lastComponent(adapter.path))
+                manifest.adapters.append(
+                    Manifest.Adapter(name: adapter.name, path: inBundle, digest: try digest(of: inBundle), baseDigest: manifest.base.digest))
+            }
         }
-        let runtimes = spec.runtimes.map { runtime in
+        manifest.runtimes = spec.runtimes.map { runtime in
             let folder = BundleLayout.runtimeFolder(variant: runtime.variant)
             return Manifest.RuntimeVariant(
-                variant: runtime.variant, path: folder, executable: folder + runtime.executable, requires: runtime.requires)
+                variant: runtime.variant, path: folder, executable: folder + runtime.executable, requires: runtime.requires,
+                engine: runtime.engine == RuntimeEngineName.llamaServer ? nil : runtime.engine)
         }
-        return Manifest(
-            name: spec.name.rawValue, version: spec.version.description, created: timestamp(created), base: base,
-            adapters: adapters, runtimes: runtimes, service: spec.service, chunkSize: chunkSize, files: entries)
+        // The runtime is started for the largest rank it must load, when the spec does not say.
+        if let largest = findings.adapters.values.map(\.rank).max(), manifest.service?.maxLoraRank == nil {
+            manifest.service = manifest.service ?? Manifest.ServiceSettings()
+            manifest.service?.maxLoraRank = largest
+        }
+        return manifest
     }
 
     /// `SOURCE_DATE_EPOCH` if set (reproducible-builds convention), else the newest input's mtime.
@@ -252,33 +303,6 @@ public enum BundleBuilder {
         }
     }
 
-    /// Regular files under `folder`, relative, sorted bytewise; links and special files refused.
-    static func regularFiles(under folder: String) throws(AirlockError) -> [String] {
-        var found: [String] = []
-        func walk(_ relative: String) throws(AirlockError) {
-            let absolute = relative.isEmpty ? folder : folder + "/" + relative
-            let names: [String]
-            do { names = try FileManager.default.contentsOfDirectory(atPath: absolute) } catch {
-                throw AirlockError(.invalidInput, "cannot list runtime folder '\(absolute)'")
-            }
-            for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-                let child = relative.isEmpty ? name : relative + "/" + name
-                var status = stat()
-                guard lstat(folder + "/" + child, &status) == 0 else { throw AirlockError.system("cannot stat '\(folder)/\(child)'", errno: errno) }
-                switch status.st_mode & S_IFMT {
-                case S_IFDIR: try walk(child)
-                case S_IFREG: found.append(child)
-                default:
-                    throw AirlockError(
-                        .invalidInput, "'\(folder)/\(child)' is not a regular file or folder (links and special files cannot go into a bundle)")
-                }
-            }
-        }
-        try walk("")
-        guard !found.isEmpty else { throw AirlockError(.invalidInput, "runtime folder '\(folder)' is empty") }
-        return found
-    }
-
     static func isExecutable(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0 && status.st_mode & 0o111 != 0
@@ -300,6 +324,10 @@ public enum BundleLayout {
     public static func signaturePath(_ index: Int) -> String { "\(signaturesDirectory)/\(index).dsse.json" }
     public static func chainPath(_ index: Int) -> String { "\(signaturesDirectory)/\(index).chain.pem" }
     public static func basePath(fileName: String) -> String { "base/" + fileName }
+    /// A Hugging Face base folder's files go under this folder.
+    public static let baseFolder = "base/"
+    /// A PEFT adapter folder's files go under this folder.
+    public static func adapterFolder(name: String) -> String { "adapters/\(name)/" }
     public static func adapterPath(name: String, fileName: String) -> String { "adapters/\(name)/" + fileName }
     public static func runtimeFolder(variant: String) -> String { "runtime/\(variant)/" }
     /// At most this many signature envelopes, each at most `maxSignatureBytes`.

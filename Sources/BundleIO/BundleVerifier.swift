@@ -2,6 +2,7 @@ public import AirlockCore
 public import BundleFormat
 public import Signing
 internal import Archive
+internal import ModelFormats
 public import Foundation
 
 /// Receives a bundle's payload while it is verified (install extracts through this): each file's
@@ -31,7 +32,7 @@ public struct VerifiedBundle: Sendable {
 /// Why a bundle was refused: one line for the operator, and every reason found (the deciding
 /// one first), each with a kind a script can match.
 public struct Refusal: Sendable, Error, CustomStringConvertible {
-    public enum Stage: String, Sendable { case format, signatures, payload }
+    public enum Stage: String, Sendable { case format, signatures, payload, model }
     public let stage: Stage
     public let findings: [Reason]
     /// Set when the sink (not the bundle) failed: thrown as an error, not returned as a refusal.
@@ -66,6 +67,7 @@ extension Refusal.Stage {
         switch self {
         case .format, .payload: .malformedArchive
         case .signatures: .malformedSignature
+        case .model: .invalidModel
         }
     }
 }
@@ -110,6 +112,7 @@ public enum BundleVerifier {
         }
         let head: Head
         do { head = try readHead(reader) } catch let refusal { return .refused(refusal) }
+        do { try ModelChecks.checkFolderDigests(head.manifest) } catch { return .refused(Refusal(stage: .format, error: error)) }
 
         let signers: [TrustedSigner]
         if let policy {
@@ -126,12 +129,19 @@ public enum BundleVerifier {
         let expected = manifest.files
         let listed = Set(expected.map(\.path))
         var index = 0
+        var heads: [String: [UInt8]] = [:]
         var header: EntryHeader? = head.firstPayload
         progress?.begin("verifying", total: Int64(expected.reduce(0) { $0 + $1.size }))
         do throws(Refusal) {
             while let entry = header {
                 if index < expected.count, entry.path == expected[index].path, entry.kind == .file {
-                    try verifyFile(expected[index], chunkSize: manifest.chunkSize, reader: reader, sink: sink, progress: progress)
+                    let file = expected[index]
+                    if var collector = ModelChecks.headCollector(for: file, manifest: manifest) {
+                        try verifyFile(file, chunkSize: manifest.chunkSize, reader: reader, sink: sink, progress: progress) { collector.feed($0) }
+                        heads[file.path] = collector.file.head
+                    } else {
+                        try verifyFile(file, chunkSize: manifest.chunkSize, reader: reader, sink: sink, progress: progress)
+                    }
                     index += 1
                 } else if !listed.contains(entry.path) || entry.kind != .file {
                     throw Refusal(stage: .payload, .unlistedEntry, "entry '\(entry.path)' is not in the manifest")
@@ -143,6 +153,8 @@ public enum BundleVerifier {
             if index < expected.count {
                 throw Refusal(stage: .payload, .missingEntry, "manifest entry '\(expected[index].path)' is missing from the bundle")
             }
+            // The model checks of `airlock-pack build`, again, on the bytes this bundle carries.
+            _ = try refusing(.model) { () throws(AirlockError) in try ModelChecks.check(manifest: manifest, heads: heads) }
         } catch {
             if let failure = error.sinkFailure { throw failure }
             return .refused(error)
@@ -237,7 +249,7 @@ public enum BundleVerifier {
 
     static func verifyFile(
         _ file: Manifest.FileEntry, chunkSize: UInt64, reader: BundleArchiveReader, sink: (any PayloadSink)?,
-        progress: ProgressReporter?
+        progress: ProgressReporter?, observe: (UnsafeRawBufferPointer) -> Void = { _ in }
     ) throws(Refusal) {
         let hasher: ChunkHasher
         do { hasher = try ChunkHasher(chunkSize: chunkSize, wholeFile: false) } catch {
@@ -256,6 +268,7 @@ public enum BundleVerifier {
                 try reader.readDecoded(file.encoding == .zstd ? .zstd : .stored, storedSize: Int64(file.storedSize), plainSize: Int64(file.size)) {
                     (block: UnsafeRawBufferPointer) throws(AirlockError) in
                     try hasher.update(block)
+                    observe(block)
                     try toSink { () throws(AirlockError) in try sink?.write(block) }
                     progress?.advance(by: Int64(block.count))
                 }

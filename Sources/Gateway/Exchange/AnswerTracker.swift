@@ -1,3 +1,4 @@
+internal import AirlockCore
 internal import Runtime
 internal import Signing
 

@@ -1,3 +1,4 @@
+internal import AirlockCore
 public import Runtime
 internal import Signing
 

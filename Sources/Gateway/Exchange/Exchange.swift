@@ -1,3 +1,4 @@
+internal import AirlockCore
 internal import NIOCore
 internal import Runtime
 internal import Synchronization

@@ -1,3 +1,4 @@
+internal import AirlockCore
 internal import Foundation
 internal import Runtime
 
