@@ -164,11 +164,15 @@ public struct AirlockPackCommand: AsyncParsableCommand {
             } else {
                 Output.line("base       adapter-only: fits \(manifest.base.name) \(manifest.base.digest)")
             }
-            for adapter in manifest.adapters { Output.line("adapter    \(adapter.name): \(adapter.path)") }
+            for adapter in manifest.adapters {
+                let kind = adapter.format.map { format in "\(format)\(adapter.rank.map { ", rank \($0)" } ?? "")" } ?? "gguf"
+                Output.line("adapter    \(adapter.name): \(adapter.path) (\(kind))")
+            }
             for runtime in manifest.runtimes {
                 let needs = runtime.requires.isEmpty ? "any host" : runtime.requires.joined(separator: ", ")
-                Output.line("runtime    \(runtime.variant): \(runtime.executable) (needs \(needs))")
+                Output.line("runtime    \(runtime.variant): \(runtime.executable) (\(runtime.engineName); needs \(needs))")
             }
+            if let rank = manifest.service?.maxLoraRank { Output.line("service    max_lora_rank \(rank)") }
             let total = manifest.files.reduce(UInt64(0)) { $0 + $1.size }
             Output.line("files      \(manifest.files.count), \(Output.bytes(total))")
             for signer in signers {

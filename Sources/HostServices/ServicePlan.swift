@@ -61,6 +61,11 @@ public struct ServicePlan {
         guard let variantName, let variant = manifest.runtimes.first(where: { $0.variant == variantName }) else {
             throw AirlockError(.refused, "\(name) \(version) has no runtime chosen for this host; reinstall it or run 'airlock doctor'")
         }
+        guard variant.engineName == RuntimeEngineName.llamaServer else {
+            throw AirlockError(
+                .refused,
+                "\(name) \(version)'s runtime '\(variant.variant)' is \(variant.engineName); this Airlock verifies and installs vLLM bundles but does not serve them yet (issue 18)")
+        }
         let context = manifest.service?.context ?? defaultContext
         let parallel = manifest.service?.parallel ?? defaultParallel
         let runDirectory = layout.runDirectory(name: name)
