@@ -1,0 +1,132 @@
+public import AirlockCore
+
+/// vLLM's OpenAI-compatible server as an `InferenceEngine`: the host's Python runs the launcher
+/// of a verified runtime folder (`airlock-pack runtime vllm`) isolated (`-I`: no user site, no
+/// `PYTHON*` variables, no script folder on the path; `-B`: no bytecode written into the
+/// read-only store), on a Unix socket (`--uds`), with the base and every adapter loaded at start
+/// and nothing fetched: the environment is complete and switches every hub and telemetry
+/// access off, and points every cache into the unit's own state folder.
+///
+/// Not yet wired into `ServicePlan` (issue 18): the argument list and the request and answer
+/// rewriting are fixed and tested here; serving and the unit come next.
+public struct VLLMEngine: InferenceEngine, Equatable {
+    /// The host's interpreter (`/usr/bin/python3.11`: the ABI the runtime folder was built for).
+    public var python: String
+    /// The runtime folder's launcher (absolute path).
+    public var launcher: String
+    /// The base model's Hugging Face folder.
+    public var model: String
+    /// The id vLLM gives the base model (requests for the base name it).
+    public var servedName: String
+    /// PEFT adapter folders, loaded at start; requests pick theirs by name.
+    public var adapters: [RuntimeAdapter]
+    public var socketPath: String
+    /// Context per request (tokens): `--max-model-len`.
+    public var contextSize: Int
+    /// Requests generated at once: `--max-num-seqs`.
+    public var parallel: Int
+    /// `--max-lora-rank`: the manifest's `max_lora_rank`, rounded up to a rank vLLM accepts.
+    public var maxLoraRank: Int
+    /// The unit's state folder: caches, configuration and temporary files, nothing else.
+    public var stateDirectory: String
+    /// CPU threads for the CPU build (`OMP_NUM_THREADS`).
+    public var threads: Int
+    public var backlog: Int
+
+    /// The ranks vLLM's `--max-lora-rank` accepts (0.32).
+    public static let acceptedRanks = [1, 8, 16, 32, 64, 128, 256, 320, 512]
+
+    public init(
+        python: String, launcher: String, model: String, servedName: String, adapters: [RuntimeAdapter], socketPath: String,
+        contextSize: Int, parallel: Int, maxLoraRank: Int, stateDirectory: String, threads: Int = 1, backlog: Int = 0
+    ) {
+        self.python = python
+        self.launcher = launcher
+        self.model = model
+        self.servedName = servedName
+        self.adapters = adapters
+        self.socketPath = socketPath
+        self.contextSize = contextSize
+        self.parallel = parallel
+        self.maxLoraRank = Self.acceptedRanks.first { $0 >= maxLoraRank } ?? maxLoraRank
+        self.stateDirectory = stateDirectory
+        self.threads = threads
+        self.backlog = backlog
+    }
+
+    public var name: String { "vllm" }
+    public var executable: String { python }
+
+    public var arguments: [String] {
+        var arguments = [
+            "-I", "-B", launcher,
+            "--model", model,
+            "--served-model-name", servedName,
+            "--uds", socketPath,
+            "--max-model-len", String(contextSize),
+            "--max-num-seqs", String(parallel),
+        ]
+        if !adapters.isEmpty {
+            arguments += ["--enable-lora", "--max-loras", String(adapters.count), "--max-lora-rank", String(maxLoraRank), "--lora-modules"]
+            arguments += adapters.map { "\($0.name)=\($0.path)" }
+        }
+        return arguments
+    }
+
+    /// Complete: nothing is inherited. The hub, telemetry and usage reports off; every cache in
+    /// the state folder (vLLM, Hugging Face, XDG, Python's temporary files, HOME).
+    public var environment: [String: String] {
+        let state = stateDirectory
+        return [
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+            "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "VLLM_DO_NOT_TRACK": "1",
+            "HOME": state, "HF_HOME": state + "/hf", "VLLM_CACHE_ROOT": state + "/vllm-cache", "VLLM_CONFIG_ROOT": state + "/vllm-config",
+            "XDG_CACHE_HOME": state + "/cache", "XDG_CONFIG_HOME": state + "/config", "TMPDIR": state + "/tmp",
+            "OMP_NUM_THREADS": String(threads), "VLLM_CPU_KVCACHE_SPACE": "1",
+            "PATH": "/usr/bin:/bin",
+        ]
+    }
+
+    public var slots: Int { parallel }
+    public var healthPath: String { "/health" }
+    /// Not yet measured for vLLM's server: the gateway closes after a stream, the safe choice.
+    public var keepsConnectionAfterStream: Bool { false }
+
+    /// Refuses what vLLM would misread: relative paths, an adapter name or path holding `=`
+    /// or white space (`--lora-modules NAME=PATH`), the served name colliding with an adapter.
+    public func validate() throws(AirlockError) {
+        for path in [python, launcher, model, socketPath, stateDirectory] where !path.hasPrefix("/") {
+            throw AirlockError(.invalidInput, "vLLM path '\(path)' must be absolute")
+        }
+        for adapter in adapters {
+            guard !adapter.name.contains("="), !(adapter.name + adapter.path).contains(where: \.isWhitespace), adapter.path.hasPrefix("/") else {
+                throw AirlockError(.invalidInput, "adapter '\(adapter.name)' at '\(adapter.path)' cannot be named on vLLM's command line")
+            }
+        }
+        guard Set(adapters.map(\.name) + [servedName]).count == adapters.count + 1 else {
+            throw AirlockError(.invalidInput, "two models share a name (adapters and '\(servedName)')")
+        }
+        guard contextSize > 0, parallel > 0, threads > 0, backlog >= 0, Self.acceptedRanks.contains(maxLoraRank) else {
+            throw AirlockError(
+                .invalidInput, "context, parallel and threads must be positive, and max_lora_rank at most \(Self.acceptedRanks.last!)")
+        }
+    }
+
+    /// `fields` with `model` naming the adapter (or the base): vLLM picks the LoRA by model id.
+    public func requestBody(_ fields: [(String, JSONValue)], adapter: String?) -> JSONValue {
+        .object(fields.filter { $0.0 != "model" } + [("model", .string(adapter ?? servedName))])
+    }
+
+    /// The model id the client named, and nothing only vLLM reports.
+    public func clientAnswer(_ answer: JSONValue, model: String) -> JSONValue {
+        guard case .object(let members) = answer else { return answer }
+        return .object(
+            members.compactMap { key, member in
+                switch key {
+                case "model": (key, .string(model))
+                case "kv_transfer_params", "prompt_logprobs", "prompt_token_ids", "service_tier", "system_fingerprint": nil
+                default: (key, member)
+                }
+            })
+    }
+}
