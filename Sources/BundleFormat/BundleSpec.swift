@@ -59,7 +59,7 @@ public struct BundleSpec: Sendable, Equatable {
         /// Absolute path of the variant's folder.
         public var path: String
         /// The program inside the folder, relative to it (default `llama-server`; for vLLM
-        /// `airlock-vllm`, the launcher `airlock-pack runtime vllm` writes).
+        /// `airlock-vllm.py`, the launcher of the runtime folder `scripts/vllm-runtime.sh` builds).
         public var executable: String
         public var requires: [String]
         /// `llama-server` or `vllm` (default: `vllm` for a variant named `vllm-...`).
@@ -67,7 +67,7 @@ public struct BundleSpec: Sendable, Equatable {
     }
 
     /// The launcher a vLLM runtime folder holds (`airlock-pack runtime vllm`).
-    public static let vllmLauncher = "airlock-vllm"
+    public static let vllmLauncher = "airlock-vllm.py"
 
     /// Reads and checks a spec file: YAML shape, names, versions, and that every file exists.
     public static func load(path: String) throws(AirlockError) -> BundleSpec {

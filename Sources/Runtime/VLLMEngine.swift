@@ -1,9 +1,10 @@
 public import AirlockCore
 
 /// vLLM's OpenAI-compatible server as an `InferenceEngine`: the host's Python runs the launcher
-/// of a verified runtime folder (`airlock-pack runtime vllm`) isolated (`-I`: no user site, no
-/// `PYTHON*` variables, no script folder on the path; `-B`: no bytecode written into the
-/// read-only store), on a Unix socket (`--uds`), with the base and every adapter loaded at start
+/// of a verified runtime folder (`scripts/vllm-runtime.sh` today, `airlock-pack runtime vllm`
+/// next) isolated (`-I`: no user site, no `PYTHON*` variables, no script folder on the path;
+/// `-S`: not even Debian's dist-packages; `-B`: no bytecode written into the read-only store),
+/// on a Unix socket (`--uds`), with the base and every adapter loaded at start
 /// and nothing fetched: the environment is complete and switches every hub and telemetry
 /// access off, and points every cache into the unit's own state folder.
 ///
@@ -59,7 +60,7 @@ public struct VLLMEngine: InferenceEngine, Equatable {
 
     public var arguments: [String] {
         var arguments = [
-            "-I", "-B", launcher,
+            "-I", "-S", "-B", launcher,
             "--model", model,
             "--served-model-name", servedName,
             "--uds", socketPath,
@@ -83,6 +84,8 @@ public struct VLLMEngine: InferenceEngine, Equatable {
             "HOME": state, "HF_HOME": state + "/hf", "VLLM_CACHE_ROOT": state + "/vllm-cache", "VLLM_CONFIG_ROOT": state + "/vllm-config",
             "XDG_CACHE_HOME": state + "/cache", "XDG_CONFIG_HOME": state + "/config", "TMPDIR": state + "/tmp",
             "OMP_NUM_THREADS": String(threads), "VLLM_CPU_KVCACHE_SPACE": "1",
+            // Without it vLLM finds its own address by a UDP connect to 8.8.8.8.
+            "VLLM_HOST_IP": "127.0.0.1",
             "PATH": "/usr/bin:/bin",
         ]
     }

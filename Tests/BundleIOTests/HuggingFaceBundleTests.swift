@@ -25,8 +25,8 @@ struct HFInputs {
         try TinyHFModel.writeAdapter(input + "/adapters/legal", rank: 8, targets: ["q_proj", "o_proj"])
         let runtime = input + "/runtime/vllm-cpu"
         try FileManager.default.createDirectory(atPath: runtime + "/site-packages/vllm", withIntermediateDirectories: true)
-        try "#!/usr/bin/python3 -IB\nimport runpy\n".write(toFile: runtime + "/airlock-vllm", atomically: false, encoding: .utf8)
-        chmod(runtime + "/airlock-vllm", 0o755)
+        try "#!/usr/bin/python3 -IB\nimport runpy\n".write(toFile: runtime + "/airlock-vllm.py", atomically: false, encoding: .utf8)
+        chmod(runtime + "/airlock-vllm.py", 0o755)
         try "VERSION = '0.32.0'\n".write(toFile: runtime + "/site-packages/vllm/__init__.py", atomically: false, encoding: .utf8)
         let service = maxLoraRank.map { "service: { context: 256, parallel: 2, max_lora_rank: \($0) }" } ?? "service: { context: 256, parallel: 2 }"
         try """
@@ -84,7 +84,7 @@ struct HFInputs {
         #expect(manifest.adapters.map(\.rank) == [4, 8])
         #expect(manifest.service?.maxLoraRank == 8)  // set from the adapters: the spec did not say
         #expect(manifest.runtimes.first?.engine == "vllm")
-        #expect(manifest.runtimes.first?.executable == "runtime/vllm-cpu/airlock-vllm")
+        #expect(manifest.runtimes.first?.executable == "runtime/vllm-cpu/airlock-vllm.py")
 
         // The folder digest is what sha256sum gives for the folder's listing, as documented.
         let script = "cd '\(inputs.input)/models/tiny' && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum"

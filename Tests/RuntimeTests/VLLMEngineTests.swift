@@ -5,7 +5,7 @@ import Testing
 @Suite struct VLLMEngineTests {
     func engine(rank: Int = 8, adapters: [RuntimeAdapter]? = nil) -> VLLMEngine {
         VLLMEngine(
-            python: "/usr/bin/python3.11", launcher: "/var/lib/airlock/store/x/1.0.0/runtime/vllm-cpu/airlock-vllm",
+            python: "/usr/bin/python3.11", launcher: "/var/lib/airlock/store/x/1.0.0/runtime/vllm-cpu/airlock-vllm.py",
             model: "/var/lib/airlock/store/x/1.0.0/base", servedName: "claims-assistant",
             adapters: adapters ?? [
                 RuntimeAdapter(name: "claims", path: "/s/adapters/claims"), RuntimeAdapter(name: "legal", path: "/s/adapters/legal"),
@@ -19,7 +19,7 @@ import Testing
         #expect(vllm.executable == "/usr/bin/python3.11")
         #expect(
             vllm.arguments == [
-                "-I", "-B", "/var/lib/airlock/store/x/1.0.0/runtime/vllm-cpu/airlock-vllm",
+                "-I", "-S", "-B", "/var/lib/airlock/store/x/1.0.0/runtime/vllm-cpu/airlock-vllm.py",
                 "--model", "/var/lib/airlock/store/x/1.0.0/base", "--served-model-name", "claims-assistant",
                 "--uds", "/run/airlock/x/runtime.sock", "--max-model-len", "256", "--max-num-seqs", "2",
                 "--enable-lora", "--max-loras", "2", "--max-lora-rank", "8",  // 4 rounded up to a rank vLLM accepts
