@@ -113,7 +113,7 @@ public struct HuggingFaceModel: Sendable, Equatable {
             for (shard, names) in listed.sorted(by: { $0.key < $1.key }) {
                 let inShard = headers[shard]!.byName
                 for name in names.sorted() where inShard[name] == nil {
-                    throw refuse("\(Self.indexFile) puts tensor '\(Printable.escaped(name))' in '\(shard)', which does not hold it")
+                    throw refuse("\(Self.indexFile) puts tensor '\(Printable.escaped(name))' in '\(Printable.escaped(shard))', which does not hold it")
                 }
                 for (name, tensor) in inShard {
                     guard names.contains(name) else {

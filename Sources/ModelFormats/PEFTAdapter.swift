@@ -142,7 +142,7 @@ public struct PEFTAdapter: Sendable, Equatable {
         if let base {
             for target in targets {
                 guard base.tensors.keys.contains(where: { $0.hasSuffix("." + target + ".weight") }) else {
-                    throw refuse("target module '\(Printable.escaped(target))' does not exist in the base architecture (\(base.architecture))")
+                    throw refuse("target module '\(Printable.escaped(target))' does not exist in the base architecture (\(Printable.escaped(base.architecture, limit: 80)))")
                 }
             }
         }
