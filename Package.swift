@@ -94,6 +94,13 @@ let package = Package(
             swiftSettings: strict),
         /// Append-only hash-chained audit log, signed checkpoints, search and export.
         .target(name: "AuditLog", dependencies: ["AirlockCore", "Signing", "Systemd", "CAirlockShims", "StrictYAML"], swiftSettings: strict),
+        /// Runtime folders a bundle carries, made on the build host: `airlock-pack runtime vllm`
+        /// (the pinned locks and the launcher of `runtimes/vllm/`, compiled in).
+        .target(
+            name: "RuntimeFolders", dependencies: ["AirlockCore", "Runtime", "Signing"],
+            exclude: ["VLLM/make-lock.sh", "VLLM/lock-from-report.py", "VLLM/cpu-header.txt", "VLLM/cuda-header.txt"],
+            resources: [.embedInCode("VLLM/vllm-cpu.lock.txt"), .embedInCode("VLLM/vllm-cuda.lock.txt"), .embedInCode("VLLM/airlock-vllm.py")],
+            swiftSettings: strict),
         /// The host work behind the commands: rendering, writing and (on `--root /`) starting the
         /// systemd units, users and folders; the serving plan of an installed bundle; the audit
         /// timers' state; `status`. Functions return values that tests check in-process.
@@ -106,7 +113,7 @@ let package = Package(
             name: "AirlockCommands",
             dependencies: [
                 argumentParser, "AirlockCore", "BundleFormat", "Signing", "BundleIO", "Store",
-                "Systemd", "Runtime", "ClientRegistry", "Gateway", "AuditLog", "HostServices",
+                "Systemd", "Runtime", "ClientRegistry", "Gateway", "AuditLog", "HostServices", "RuntimeFolders",
             ],
             swiftSettings: strict
         ),

@@ -22,7 +22,7 @@ public struct AirlockPackCommand: AsyncParsableCommand {
               airlock-pack inspect claims-assistant-1.4.0.airlock
             """,
         version: AirlockVersion.description,
-        subcommands: [Keygen.self, Build.self, Sign.self, Inspect.self]
+        subcommands: [Keygen.self, Build.self, Sign.self, Inspect.self, Runtime.self]
     )
 
     public init() {}

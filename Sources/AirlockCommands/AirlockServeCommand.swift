@@ -18,7 +18,7 @@ public struct AirlockServeCommand: AsyncParsableCommand {
             current version of bundle NAME: the base model under the bundle's name and each \
             adapter under its own. Clients authenticate with keys from 'airlock clients add' \
             (ROOT/etc/airlock/clients.yaml, re-read when it changes); limits come from \
-            ROOT/etc/airlock/gateway.yaml. The runtime (llama-server) must be listening on \
+            ROOT/etc/airlock/gateway.yaml. The runtime (llama-server or vLLM) must be listening on \
             ROOT/run/airlock/NAME/runtime.sock: started by its systemd unit, or by \
             'airlock run NAME', which also starts this gateway with the same arguments. \
             Every request is recorded in the audit log before its answer completes. SIGTERM \

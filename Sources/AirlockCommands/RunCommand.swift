@@ -14,8 +14,9 @@ extension AirlockCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run an installed bundle's runtime and gateway in the foreground, without systemd (Ctrl-C stops both).",
             discussion: """
-                Starts the bundle's llama-server (explicit arguments, empty environment, a Unix \
-                socket under ROOT/run/airlock/NAME, no network) and the gateway, airlock-serve, \
+                Starts the bundle's runtime (llama-server, or vLLM on the host's Python; \
+                explicit arguments, its own complete environment, a Unix socket under \
+                ROOT/run/airlock/NAME) and the gateway, airlock-serve, \
                 with the arguments the systemd units use. If the runtime dies it is restarted \
                 (the gateway answers 503 meanwhile and resumes by itself); Ctrl-C or SIGTERM \
                 stops the gateway (answers in flight finish) and then the runtime.
@@ -60,7 +61,7 @@ extension AirlockCommand {
                 signal(number) { caught in stopRequested.store(caught, ordering: .relaxed) }
             }
             Output.line("airlock run: starting \(plan.name) \(plan.version) (runtime log: \(runtimeLog))")
-            var runtime = try plan.runtime.start(logPath: runtimeLog, readinessTimeout: .seconds(60))
+            var runtime = try plan.runtime.launch(logPath: runtimeLog)
             let gateway = try ChildProcess(
                 executable: serve, arguments: ["--root", layout.root, plan.name, "--listen", listen],
                 environment: [:], inheritOutput: true)
@@ -77,7 +78,7 @@ extension AirlockCommand {
                     Output.line("airlock run: the runtime exited; restarting it (the gateway answers 503 meanwhile)")
                     try? await Task.sleep(for: backoff)
                     do {
-                        runtime = try plan.runtime.start(logPath: runtimeLog, readinessTimeout: .seconds(60))
+                        runtime = try plan.runtime.launch(logPath: runtimeLog)
                         backoff = .milliseconds(250)
                         Output.line("airlock run: runtime restarted (pid \(runtime.process.pid))")
                     } catch {

@@ -46,6 +46,9 @@ public struct HostLayout: Sendable, Equatable {
     public var gatewayConfig: String { under("etc/airlock/gateway.yaml") }
     /// `/run/airlock/NAME`: the runtime's socket (and, without systemd, its log) while it runs.
     public func runDirectory(name: String) -> String { under("run/airlock/" + name) }
+    /// `/var/lib/airlock-runtime/NAME`: the runtime's own writable state (a vLLM runtime's
+    /// caches), outside the root-owned store; the runtime's unit's `StateDirectory=`.
+    public func runtimeStateDirectory(name: String) -> String { under("var/lib/airlock-runtime/" + name) }
     /// `/var/lib/airlock`: installed bundles, one folder per name.
     public var storeDirectory: String { under("var/lib/airlock") }
     /// `/var/log/airlock`: the audit log.

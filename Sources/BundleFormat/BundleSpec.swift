@@ -59,7 +59,7 @@ public struct BundleSpec: Sendable, Equatable {
         /// Absolute path of the variant's folder.
         public var path: String
         /// The program inside the folder, relative to it (default `llama-server`; for vLLM
-        /// `airlock-vllm.py`, the launcher of the runtime folder `scripts/vllm-runtime.sh` builds).
+        /// `airlock-vllm.py`, the launcher of the runtime folder `airlock-pack runtime vllm` makes).
         public var executable: String
         public var requires: [String]
         /// `llama-server` or `vllm` (default: `vllm` for a variant named `vllm-...`).

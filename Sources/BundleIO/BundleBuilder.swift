@@ -330,7 +330,13 @@ public enum BundleLayout {
     public static func adapterFolder(name: String) -> String { "adapters/\(name)/" }
     public static func adapterPath(name: String, fileName: String) -> String { "adapters/\(name)/" + fileName }
     public static func runtimeFolder(variant: String) -> String { "runtime/\(variant)/" }
-    /// At most this many signature envelopes, each at most `maxSignatureBytes`.
+    /// At most this many signature entries (envelopes and chains).
     public static let maxSignatures = 32
-    public static let maxSignatureBytes = 1 << 20
+    /// One envelope carries the manifest in base64 plus its signatures: at most that and 1 MiB.
+    /// A vLLM runtime makes manifests of 13 MB (55,793 files), so the limit follows the
+    /// manifest read just before instead of being fixed.
+    public static func maxSignatureBytes(manifestBytes: Int) -> Int { 4 * ((manifestBytes + 2) / 3) + (1 << 20) }
+    /// All signature entries together: eight envelopes' worth, so that a hostile bundle cannot
+    /// make the verifier hold 32 full copies of a large manifest.
+    public static func maxSignatureTotal(manifestBytes: Int) -> Int { 8 * maxSignatureBytes(manifestBytes: manifestBytes) }
 }

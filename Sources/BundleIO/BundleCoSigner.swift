@@ -47,7 +47,8 @@ public enum BundleCoSigner {
             var head: [(path: String, bytes: [UInt8])] = []
             var header = try reader.next()
             while let entry = header, entry.path == manifestEntryName || entry.path.hasPrefix(signaturesDirectory + "/") {
-                head.append((entry.path, try reader.readAll(limit: ManifestLimits.standard.maxBytes)))
+                let limit = head.first.map { BundleLayout.maxSignatureBytes(manifestBytes: $0.bytes.count) } ?? ManifestLimits.standard.maxBytes
+                head.append((entry.path, try reader.readAll(limit: limit)))
                 header = try reader.next()
             }
             head.append((BundleLayout.signaturePath(number), envelope))

@@ -196,6 +196,8 @@ public enum BundleVerifier {
 
         var envelopes: [Int: DSSEEnvelope] = [:]
         var chains: [Int: [Certificate]] = [:]
+        let envelopeLimit = BundleLayout.maxSignatureBytes(manifestBytes: manifestBytes.count)
+        var signatureBytes = 0
         var next = try refusing(.format) { () throws(AirlockError) in try reader.next() }
         while let entry = next, entry.path.hasPrefix(signaturesDirectory + "/") {
             guard let (number, kind) = signatureEntry(entry.path), number <= BundleLayout.maxSignatures else {
@@ -203,11 +205,19 @@ public enum BundleVerifier {
                     stage: .signatures, .malformedSignature,
                     "'\(entry.path)' is not a signature entry this Airlock reads (at most \(BundleLayout.maxSignatures))")
             }
-            let bytes = try refusing(.signatures) { () throws(AirlockError) in try reader.readAll(limit: BundleLayout.maxSignatureBytes) }
+            let bytes = try refusing(.signatures) { () throws(AirlockError) in try reader.readAll(limit: envelopeLimit) }
+            signatureBytes += bytes.count
+            guard signatureBytes <= BundleLayout.maxSignatureTotal(manifestBytes: manifestBytes.count) else {
+                throw Refusal(
+                    stage: .signatures, .malformedSignature,
+                    "the signature entries hold more than \(BundleLayout.maxSignatureTotal(manifestBytes: manifestBytes.count)) bytes in all (eight envelopes' worth)")
+            }
             switch kind {
             case .envelope:
                 guard envelopes[number] == nil else { throw Refusal(stage: .signatures, .duplicateEntry, "'\(entry.path)' appears twice") }
-                envelopes[number] = try refusing(.signatures) { () throws(AirlockError) in try decodeEnvelope(bytes, source: entry.path) }
+                envelopes[number] = try refusing(.signatures) { () throws(AirlockError) in
+                    try decodeEnvelope(bytes, source: entry.path, maxBytes: envelopeLimit)
+                }
             case .chain:
                 guard chains[number] == nil else { throw Refusal(stage: .signatures, .duplicateEntry, "'\(entry.path)' appears twice") }
                 chains[number] = try refusing(.signatures) { () throws(AirlockError) in try Certificate.loadChain(pem: bytes) }
@@ -238,8 +248,8 @@ public enum BundleVerifier {
         return nil
     }
 
-    static func decodeEnvelope(_ bytes: [UInt8], source: String) throws(AirlockError) -> DSSEEnvelope {
-        try JSONShape.check(bytes, maxBytes: BundleLayout.maxSignatureBytes, maxDepth: 4)
+    static func decodeEnvelope(_ bytes: [UInt8], source: String, maxBytes: Int) throws(AirlockError) -> DSSEEnvelope {
+        try JSONShape.check(bytes, maxBytes: maxBytes, maxDepth: 4)
         do {
             return try JSONDecoder().decode(DSSEEnvelope.self, from: Data(bytes))
         } catch {

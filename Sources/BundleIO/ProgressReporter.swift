@@ -36,8 +36,7 @@ public final class ProgressReporter: @unchecked Sendable {
     }
 
     private func draw(final: Bool) {
-        let elapsed =
-            Double((ContinuousClock.now - started).components.seconds) + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+        let elapsed = (ContinuousClock.now - started).inSeconds
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let left = rate > 0 ? Double(total - done) / rate : 0
         let percent = total > 0 ? Int(Double(done) * 100 / Double(total)) : 100

@@ -12,7 +12,8 @@ internal import Store
 public struct ServicePlan {
     public let name: String
     public let version: String
-    public let runtime: LlamaServerEngine
+    /// `LlamaServerEngine` or `VLLMEngine`, as the variant's `engine` says.
+    public let runtime: any InferenceEngine
     public let catalog: ModelCatalog
     public let runDirectory: String
     /// The runtime variant chosen for this host at install (`cpu-avx2`, `cuda12`, ...), and
@@ -61,26 +62,48 @@ public struct ServicePlan {
         guard let variantName, let variant = manifest.runtimes.first(where: { $0.variant == variantName }) else {
             throw AirlockError(.refused, "\(name) \(version) has no runtime chosen for this host; reinstall it or run 'airlock doctor'")
         }
-        guard variant.engineName == RuntimeEngineName.llamaServer else {
-            throw AirlockError(
-                .refused,
-                "\(name) \(version)'s runtime '\(variant.variant)' is \(variant.engineName); this Airlock verifies and installs vLLM bundles but does not serve them yet (issue 18)")
-        }
         let context = manifest.service?.context ?? defaultContext
         let parallel = manifest.service?.parallel ?? defaultParallel
         let runDirectory = layout.runDirectory(name: name)
-        let runtime = LlamaServerEngine(
-            executable: tree + "/" + variant.executable,
-            model: tree + "/" + basePath,
-            adapters: manifest.adapters.map { RuntimeAdapter(name: $0.name, path: tree + "/" + $0.path) },
-            socketPath: runDirectory + "/runtime.sock",
-            contextSize: context * parallel,
-            parallel: parallel,
-            // One core is left to the gateway and the host: on small hosts llama-server's
-            // threads spin-wait for a core and throughput collapses (docs: test environment).
-            threads: max(1, ProcessInfo.processInfo.activeProcessorCount - 1),
-            // As many waiting as running: a slot that frees is refilled from inside the runtime.
-            backlog: parallel)
+        // One core is left to the gateway and the host: on small hosts the engine's threads
+        // spin-wait for a core and throughput collapses (docs: test environment).
+        let threads = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        let adapters = manifest.adapters.map { RuntimeAdapter(name: $0.name, path: tree + "/" + $0.path) }
+        let runtime: any InferenceEngine
+        switch variant.engineName {
+        case RuntimeEngineName.llamaServer:
+            runtime = LlamaServerEngine(
+                executable: tree + "/" + variant.executable,
+                model: tree + "/" + basePath,
+                adapters: adapters,
+                socketPath: runDirectory + "/runtime.sock",
+                contextSize: context * parallel,
+                parallel: parallel,
+                threads: threads,
+                // As many waiting as running: a slot that frees is refilled from inside the runtime.
+                backlog: parallel)
+        case RuntimeEngineName.vllm:
+            guard let python = RuntimeRequirement.pythonPath(variant.requires) else {
+                throw AirlockError(
+                    .refused,
+                    "\(name) \(version)'s vLLM runtime '\(variant.variant)' names no interpreter in its requires (python3.N); rebuild the bundle with a current airlock-pack")
+            }
+            runtime = VLLMEngine(
+                python: python,
+                launcher: tree + "/" + variant.executable,
+                model: tree + "/" + (basePath.hasSuffix("/") ? String(basePath.dropLast()) : basePath),
+                servedName: name,
+                adapters: adapters.map { RuntimeAdapter(name: $0.name, path: $0.path.hasSuffix("/") ? String($0.path.dropLast()) : $0.path) },
+                socketPath: runDirectory + "/runtime.sock",
+                contextSize: context,
+                parallel: parallel,
+                maxLoraRank: manifest.service?.maxLoraRank ?? manifest.adapters.compactMap(\.rank).max() ?? 8,
+                stateDirectory: layout.runtimeStateDirectory(name: name),
+                threads: threads,
+                backlog: parallel)
+        default:
+            throw AirlockError(.refused, "\(name) \(version)'s runtime '\(variant.variant)' is \(variant.engineName), which this Airlock cannot serve")
+        }
         try runtime.validate()
         let catalog = try ModelCatalog(bundle: name, version: version, adapters: manifest.adapters.map(\.name))
         return ServicePlan(

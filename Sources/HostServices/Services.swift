@@ -75,7 +75,9 @@ public enum Services {
             versionDirectory: layout.versionDirectory(name: plan.name, version: plan.version),
             socketDirectory: plan.runDirectory,
             serveExecutable: serve, serveArguments: serveArguments,
-            listenHost: settings.listen.host, listenPort: settings.listen.port, clientNetworks: settings.clients, devices: devices)
+            listenHost: settings.listen.host, listenPort: settings.listen.port, clientNetworks: settings.clients, devices: devices,
+            engine: plan.runtime is VLLMEngine ? .vllm : .llamaServer, runtimeEnvironment: plan.runtime.environment,
+            runtimeStateDirectory: (plan.runtime as? VLLMEngine)?.stateDirectory)
     }
 
     /// The files Airlock renders for the current version of `name` (its two units, then the

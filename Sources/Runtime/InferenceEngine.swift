@@ -33,8 +33,15 @@ public protocol InferenceEngine: Sendable {
     /// goes back to the pool).
     var keepsConnectionAfterStream: Bool { get }
 
+    /// How long it may take from start until `healthPath` answers 200.
+    var startTimeout: Duration { get }
+
     /// Refuses a configuration the engine would misread.
     func validate() throws(AirlockError)
+
+    /// Makes what the engine needs on disk before each start outside systemd (its unit's
+    /// `StateDirectory=` and `PrivateTmp=` do it there). The default needs nothing.
+    func prepare() throws(AirlockError)
 
     /// The request body the engine receives: the gateway's checked `fields` (in order), plus
     /// the engine's own that apply exactly `adapter` (nil: the base model alone).
@@ -63,11 +70,22 @@ public struct RuntimeAdapter: Sendable, Equatable {
 }
 
 extension InferenceEngine {
+    public var startTimeout: Duration { .seconds(60) }
+
+    public func prepare() throws(AirlockError) {}
+
+    /// `start` with the engine's own `startTimeout`, for a caller that holds `any
+    /// InferenceEngine` (`airlock run`).
+    public func launch(logPath: String?) throws(AirlockError) -> any RunningRuntime {
+        try start(logPath: logPath, readinessTimeout: startTimeout)
+    }
+
     /// Starts the runtime with only its own environment and waits until it is ready. A stale
     /// socket file at the path is removed first. If the runtime exits or is not ready within
     /// `readinessTimeout`, it is stopped and the error carries the end of its log.
     public func start(logPath: String?, readinessTimeout: Duration) throws(AirlockError) -> RuntimeProcess<Self> {
         try validate()
+        try prepare()
         unlink(socketPath)
         let process = try ChildProcess(executable: executable, arguments: arguments, environment: environment, outputPath: logPath)
         let server = RuntimeProcess(configuration: self, process: process, logPath: logPath)

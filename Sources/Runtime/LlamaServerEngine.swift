@@ -123,19 +123,10 @@ public struct LlamaServerEngine: InferenceEngine, Equatable {
         .object(fields + [("lora", loraList(applying: adapter)), ("cache_prompt", .bool(false))])
     }
 
-    /// The model id the client named instead of the runtime's file path, and no `timings`
-    /// (llama-server's own speed report).
+    /// The OpenAI shape alone (`OpenAIAnswerShape`): the model id the client named instead
+    /// of the runtime's file path, no `timings` or `system_fingerprint` (llama-server's speed
+    /// report and build id).
     public func clientAnswer(_ answer: JSONValue, model: String) -> JSONValue {
-        guard case .object(let members) = answer else { return answer }
-        var output: [(String, JSONValue)] = []
-        output.reserveCapacity(members.count)
-        for (key, member) in members {
-            switch key {
-            case "model": output.append((key, .string(model)))
-            case "timings": continue
-            default: output.append((key, member))
-            }
-        }
-        return .object(output)
+        OpenAIAnswerShape.normalized(answer, model: model)
     }
 }

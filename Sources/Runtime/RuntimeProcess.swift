@@ -1,8 +1,19 @@
 public import AirlockCore
 
+/// A started engine, whatever its kind: what a supervisor (`airlock run`) watches and stops.
+public protocol RunningRuntime: Sendable {
+    var process: ChildProcess { get }
+    /// SIGTERM, then SIGKILL after `grace`; removes the socket file.
+    @discardableResult func stop(grace: Duration) -> Int32
+}
+
+extension RunningRuntime {
+    @discardableResult public func stop() -> Int32 { stop(grace: .seconds(5)) }
+}
+
 /// A running engine, started from its configuration (`InferenceEngine.start`) and ready (its
 /// health path answered 200) when `start` returns.
-public final class RuntimeProcess<Engine: InferenceEngine>: Sendable {
+public final class RuntimeProcess<Engine: InferenceEngine>: RunningRuntime {
     public let configuration: Engine
     public let process: ChildProcess
     public let logPath: String?

@@ -1,15 +1,16 @@
 public import AirlockCore
+internal import Foundation
 
 /// vLLM's OpenAI-compatible server as an `InferenceEngine`: the host's Python runs the launcher
-/// of a verified runtime folder (`scripts/vllm-runtime.sh` today, `airlock-pack runtime vllm`
-/// next) isolated (`-I`: no user site, no `PYTHON*` variables, no script folder on the path;
+/// of a verified runtime folder (made by `airlock-pack runtime vllm`) isolated (`-I`: no user site, no `PYTHON*` variables, no script folder on the path;
 /// `-S`: not even Debian's dist-packages; `-B`: no bytecode written into the read-only store),
 /// on a Unix socket (`--uds`), with the base and every adapter loaded at start
 /// and nothing fetched: the environment is complete and switches every hub and telemetry
 /// access off, and points every cache into the unit's own state folder.
 ///
-/// Not yet wired into `ServicePlan` (issue 18): the argument list and the request and answer
-/// rewriting are fixed and tested here; serving and the unit come next.
+/// `ServicePlan` builds it for a runtime variant whose engine is `vllm`; `airlock run` starts it
+/// with `prepare()` first, the runtime's unit with the same arguments and environment (TMPDIR
+/// then the unit's private /tmp, fresh at each start).
 public struct VLLMEngine: InferenceEngine, Equatable {
     /// The host's interpreter (`/usr/bin/python3.11`: the ABI the runtime folder was built for).
     public var python: String
@@ -55,6 +56,14 @@ public struct VLLMEngine: InferenceEngine, Equatable {
         self.backlog = backlog
     }
 
+    /// Start-up imports three interpreters' worth of torch and vLLM: 25-40 s on two cores
+    /// (Docs/notes-vllm-runtime.md), so the margin is wide.
+    public var startTimeout: Duration { .seconds(300) }
+
+    /// Per start: torch's rendezvous file and vLLM's ZeroMQ sockets go here, and a stale one
+    /// from a killed start must not be found by the next.
+    public var temporaryDirectory: String { stateDirectory + "/tmp" }
+
     public var name: String { "vllm" }
     public var executable: String { python }
 
@@ -66,6 +75,9 @@ public struct VLLMEngine: InferenceEngine, Equatable {
             "--uds", socketPath,
             "--max-model-len", String(contextSize),
             "--max-num-seqs", String(parallel),
+            // The gateway polls /health; one journal line per poll is noise (requests are
+            // the audit log's, and vLLM does not log prompts unless --enable-log-requests).
+            "--disable-uvicorn-access-log",
         ]
         if !adapters.isEmpty {
             arguments += ["--enable-lora", "--max-loras", String(adapters.count), "--max-lora-rank", String(maxLoraRank), "--lora-modules"]
@@ -82,7 +94,7 @@ public struct VLLMEngine: InferenceEngine, Equatable {
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
             "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "VLLM_DO_NOT_TRACK": "1",
             "HOME": state, "HF_HOME": state + "/hf", "VLLM_CACHE_ROOT": state + "/vllm-cache", "VLLM_CONFIG_ROOT": state + "/vllm-config",
-            "XDG_CACHE_HOME": state + "/cache", "XDG_CONFIG_HOME": state + "/config", "TMPDIR": state + "/tmp",
+            "XDG_CACHE_HOME": state + "/cache", "XDG_CONFIG_HOME": state + "/config", "TMPDIR": temporaryDirectory,
             "OMP_NUM_THREADS": String(threads), "VLLM_CPU_KVCACHE_SPACE": "1",
             // Without it vLLM finds its own address by a UDP connect to 8.8.8.8.
             "VLLM_HOST_IP": "127.0.0.1",
@@ -115,21 +127,27 @@ public struct VLLMEngine: InferenceEngine, Equatable {
         }
     }
 
+    /// The state folder (0700, made when missing; its caches are kept across starts: the
+    /// model-info cache saves ~11 s) and an empty temporary folder inside it (0700).
+    public func prepare() throws(AirlockError) {
+        try AtomicFile.makeDirectories(stateDirectory, mode: 0o700)
+        let temporary = temporaryDirectory
+        do {
+            if FileManager.default.fileExists(atPath: temporary) { try FileManager.default.removeItem(atPath: temporary) }
+        } catch {
+            throw AirlockError(.system, "cannot empty vLLM's temporary folder \(temporary): \(error.localizedDescription)")
+        }
+        guard mkdir(temporary, 0o700) == 0 else { throw .system("cannot create vLLM's temporary folder \(temporary)", errno: errno) }
+    }
+
     /// `fields` with `model` naming the adapter (or the base): vLLM picks the LoRA by model id.
     public func requestBody(_ fields: [(String, JSONValue)], adapter: String?) -> JSONValue {
         .object(fields.filter { $0.0 != "model" } + [("model", .string(adapter ?? servedName))])
     }
 
-    /// The model id the client named, and nothing only vLLM reports.
+    /// The OpenAI shape alone (`OpenAIAnswerShape`): the model id the client named, nothing
+    /// only vLLM reports.
     public func clientAnswer(_ answer: JSONValue, model: String) -> JSONValue {
-        guard case .object(let members) = answer else { return answer }
-        return .object(
-            members.compactMap { key, member in
-                switch key {
-                case "model": (key, .string(model))
-                case "kv_transfer_params", "prompt_logprobs", "prompt_token_ids", "service_tier", "system_fingerprint": nil
-                default: (key, member)
-                }
-            })
+        OpenAIAnswerShape.normalized(answer, model: model)
     }
 }

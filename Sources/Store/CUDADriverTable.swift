@@ -73,12 +73,12 @@ struct NVIDIADriverVersion: Comparable, Sendable, CustomStringConvertible {
 /// Minor Version Compatibility" (the floor of a whole major release), and Table 3, "CUDA Toolkit
 /// and Corresponding Driver Versions" (the Linux x86_64 driver each GA release needs).
 ///
-///     major floor (Table 2)   11.x >= 450.80.02    12.x >= 525.60.13
+///     major floor (Table 2)   11.x >= 450.80.02    12.x >= 525.60.13    13.x >= 580.65.06
 ///     GA releases (Table 3)   11.0 450.51.05   11.1 455.23      11.2 460.27.03   11.3 465.19.01
 ///                             11.4 470.42.01   11.5 495.29.05   11.6 510.39.01   11.7 515.43.04
 ///                             11.8 520.61.05   12.0 525.60.13   12.1 530.30.02   12.2 535.54.03
 ///                             12.3 545.23.06   12.4 550.54.14   12.5 555.42.02   12.6 560.28.03
-///                             12.8 570.26      12.9 575.51.03   (there is no 12.7)
+///                             12.8 570.26      12.9 575.51.03   13.0 580.65.06 (there is no 12.7)
 ///
 /// Checked against two stored copies of NVIDIA's notes, for CUDA 13.2 and for 13.2
 /// Update 2 (docs.nvidia.com/cuda/archive/13.2.2/cuda-toolkit-release-notes), read through the
@@ -95,10 +95,15 @@ struct NVIDIADriverVersion: Comparable, Sendable, CustomStringConvertible {
 /// A requirement naming only the major (`cuda>=12`) needs the major's floor: under minor
 /// version compatibility any 12.x build runs on it. One naming a minor (`cuda>=12.2`) needs that
 /// release's own driver and never less than the floor, so a runtime that states a minor does
-/// not lean on minor version compatibility (which leaves out PTX JIT compilation). CUDA 13 and
-/// later are not in the table: a requirement for them is refused as unknown, not guessed.
+/// not lean on minor version compatibility (which leaves out PTX JIT compilation).
+///
+/// CUDA 13 (vLLM 0.32's CUDA build, issue 18): the 13.0 GA row, 580.65.06, is the driver CUDA
+/// 13.0.0 shipped with; NVIDIA's Minor Version Compatibility guide gives the 13.x range as
+/// ">= 580", so the floor is kept at the GA driver, as for 12.x. 13.1 and later minors are not
+/// in the table (their rows were not among the stored notes): `cuda>=13.1` is refused as
+/// unknown, not guessed, and `cuda>=14` too.
 enum CUDADriverTable {
-    static let majorFloors: [Int: String] = [11: "450.80.02", 12: "525.60.13"]
+    static let majorFloors: [Int: String] = [11: "450.80.02", 12: "525.60.13", 13: "580.65.06"]
 
     static let releases: [(cuda: CUDAVersion, driver: String)] = [
         (CUDAVersion(major: 11, minor: 0), "450.51.05"),
@@ -119,6 +124,7 @@ enum CUDADriverTable {
         (CUDAVersion(major: 12, minor: 6), "560.28.03"),
         (CUDAVersion(major: 12, minor: 8), "570.26"),
         (CUDAVersion(major: 12, minor: 9), "575.51.03"),
+        (CUDAVersion(major: 13, minor: 0), "580.65.06"),
     ]
 
     /// The driver a requirement needs: `minor == nil` for a major-only requirement (`cuda>=12`).

@@ -35,10 +35,13 @@ public struct HostFacts: Sendable, Equatable, Codable {
     public var diskFolder: String
     /// Free space in `diskFolder` for an unprivileged writer (`statvfs` `f_bavail`).
     public var freeDiskBytes: UInt64
+    /// The host's Python interpreters a carried runtime can run on: `python3.N` regular,
+    /// executable files in `/usr/bin` (Debian's), sorted (`python3.11`).
+    public var pythons: [String]
 
     public init(
         cpuFlags: Set<String>, memoryTotalBytes: UInt64?, memoryAvailableBytes: UInt64?, gpus: [GPU],
-        nvidiaDriverVersion: String?, diskFolder: String, freeDiskBytes: UInt64
+        nvidiaDriverVersion: String?, diskFolder: String, freeDiskBytes: UInt64, pythons: [String] = []
     ) {
         self.cpuFlags = cpuFlags
         self.memoryTotalBytes = memoryTotalBytes
@@ -48,6 +51,7 @@ public struct HostFacts: Sendable, Equatable, Codable {
         self.cudaCapability = Self.cudaCapability(driver: nvidiaDriverVersion)
         self.diskFolder = diskFolder
         self.freeDiskBytes = freeDiskBytes
+        self.pythons = pythons
     }
 
     static func cudaCapability(driver: String?) -> CUDAVersion? {
@@ -59,7 +63,7 @@ public struct HostFacts: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case cpuFlags, memoryTotalBytes, memoryAvailableBytes, gpus, nvidiaDriverVersion, cudaCapability
-        case diskFolder, freeDiskBytes
+        case diskFolder, freeDiskBytes, pythons
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,7 +75,8 @@ public struct HostFacts: Sendable, Equatable, Codable {
             gpus: try container.decode([GPU].self, forKey: .gpus),
             nvidiaDriverVersion: try container.decodeIfPresent(String.self, forKey: .nvidiaDriverVersion),
             diskFolder: try container.decode(String.self, forKey: .diskFolder),
-            freeDiskBytes: try container.decode(UInt64.self, forKey: .freeDiskBytes)
+            freeDiskBytes: try container.decode(UInt64.self, forKey: .freeDiskBytes),
+            pythons: try container.decodeIfPresent([String].self, forKey: .pythons) ?? []
         )
     }
 
@@ -85,5 +90,6 @@ public struct HostFacts: Sendable, Equatable, Codable {
         try container.encode(cudaCapability, forKey: .cudaCapability)
         try container.encode(diskFolder, forKey: .diskFolder)
         try container.encode(freeDiskBytes, forKey: .freeDiskBytes)
+        try container.encode(pythons, forKey: .pythons)
     }
 }

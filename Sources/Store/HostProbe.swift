@@ -58,7 +58,8 @@ public struct HostProbe: Sendable {
             gpus: try gpus(),
             nvidiaDriverVersion: driverText.flatMap(Self.parseDriverVersion),
             diskFolder: diskFolder,
-            freeDiskBytes: try space.freeBytes(inFolder: diskFolder)
+            freeDiskBytes: try space.freeBytes(inFolder: diskFolder),
+            pythons: pythons()
         )
     }
 
@@ -95,6 +96,24 @@ public struct HostProbe: Sendable {
     func exists(_ relative: String) -> Bool {
         var info = stat()
         return stat(path(relative), &info) == 0
+    }
+
+    /// `usr/bin/python3.N`: regular files (a link is followed) with an execute bit, sorted by
+    /// minor version. Names only: nothing is run at probe time.
+    func pythons() -> [String] {
+        guard let directory = opendir(path("usr/bin")) else { return [] }
+        defer { closedir(directory) }
+        var found: [(minor: Int, name: String)] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard let minor = RuntimeRequirement.pythonMinor(name) else { continue }
+            var info = stat()
+            guard stat(path("usr/bin/" + name), &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_mode & 0o111 != 0 else { continue }
+            found.append((minor, name))
+        }
+        return found.sorted { $0.minor < $1.minor }.map(\.name)
     }
 
     /// `dev/nvidiaN` nodes, in index order, when `dev/nvidiactl` is there too.

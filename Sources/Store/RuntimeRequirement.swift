@@ -5,6 +5,7 @@ public import AirlockCore
 /// Grammar (no spaces, case matters):
 ///
 ///     requirement := cpu-flag | "gpu" | "cuda>=" major ["." minor] | "memory>=" amount unit
+///                  | "python3." minor
 ///     cpu-flag    := a name from `knownCPUFlags`, spelled as /proc/cpuinfo spells it
 ///                    (`avx2`, `avx512f`, `sse4_2`; SSE3 is `pni`)
 ///     major, minor:= 1 to 4 digits; the CUDA version must be in `CUDADriverTable`
@@ -15,6 +16,8 @@ public import AirlockCore
 /// - `gpu`: the host has an NVIDIA GPU (a `/dev/nvidiaN` node beside `/dev/nvidiactl`).
 /// - `cuda>=12`, `cuda>=12.2`: an NVIDIA GPU and a driver that runs that CUDA version
 ///   (the driver minimum comes from `CUDADriverTable`).
+/// - `python3.11`: the host has Debian's interpreter `/usr/bin/python3.11` (a vLLM runtime
+///   folder holds extension modules and bytecode for exactly that ABI, and runs on it).
 /// - `memory>=16GiB`: the host has at least that much memory in all (`MemTotal`); what is
 ///   free now is the caller's `ResourceNeeds`.
 ///
@@ -27,6 +30,8 @@ public enum RuntimeRequirement: Hashable, Sendable, CustomStringConvertible {
     /// `minor` nil: the major alone (`cuda>=12`).
     case cuda(major: Int, minor: Int?)
     case memory(atLeastBytes: UInt64)
+    /// `python3.N`: N.
+    case python(minor: Int)
 
     /// CPU flags a runtime build may depend on (what ggml's CPU backends dispatch on, x86-64
     /// and arm64), as `/proc/cpuinfo` names them.
@@ -55,6 +60,8 @@ public enum RuntimeRequirement: Hashable, Sendable, CustomStringConvertible {
                 throw Self.unknown(text, because: "no NVIDIA driver minimum known for CUDA \(number)")
             }
             self = .cuda(major: version.major, minor: minor)
+        } else if let minor = Self.pythonMinor(text) {
+            self = .python(minor: minor)
         } else if text.hasPrefix("memory>="), let bytes = Self.parseAmount(text.dropFirst("memory>=".count)) {
             self = .memory(atLeastBytes: bytes)
         } else {
@@ -69,6 +76,7 @@ public enum RuntimeRequirement: Hashable, Sendable, CustomStringConvertible {
         case .gpu: "gpu"
         case .cuda(let major, let minor): minor.map { "cuda>=\(major).\($0)" } ?? "cuda>=\(major)"
         case .memory(let bytes): "memory>=\(ByteCount.text(bytes))"
+        case .python(let minor): "python3.\(minor)"
         }
     }
 
@@ -83,8 +91,24 @@ public enum RuntimeRequirement: Hashable, Sendable, CustomStringConvertible {
     var needsGPU: Bool {
         switch self {
         case .gpu, .cuda: true
-        case .cpuFlag, .memory: false
+        case .cpuFlag, .memory, .python: false
         }
+    }
+
+    /// N of `python3.N` (1 to 2 digits, no leading zero); nil for anything else.
+    static func pythonMinor(_ text: String) -> Int? {
+        guard text.hasPrefix("python3.") else { return nil }
+        let digits = text.dropFirst("python3.".count)
+        guard (1...2).contains(digits.count), digits.allSatisfy(\.isASCIIDigit), digits == "0" || !digits.hasPrefix("0") else { return nil }
+        return Int(digits)
+    }
+
+    /// The interpreter a `python3.N` requirement names on the host.
+    public static func pythonPath(_ requires: [String]) -> String? {
+        for text in requires {
+            if case .python(let minor)? = try? RuntimeRequirement(parsing: text) { return "/usr/bin/python3.\(minor)" }
+        }
+        return nil
     }
 
     private static func unknown(_ text: String, because detail: String? = nil) -> AirlockError {

@@ -140,6 +140,14 @@ public enum RuntimeSelector {
                 }
             case .cuda(let major, let minor):
                 checkCUDA(major: major, minor: minor, host: host, into: &evaluation)
+            case .python(let minor):
+                let name = "python3.\(minor)"
+                if host.pythons.contains(name) {
+                    evaluation.met.append("/usr/bin/\(name)")
+                } else {
+                    let found = host.pythons.isEmpty ? "none found" : "found " + host.pythons.map { "/usr/bin/" + $0 }.joined(separator: ", ")
+                    evaluation.failures.append("needs Debian's /usr/bin/\(name) (apt install \(name)); \(found)")
+                }
             case .memory(let bytes):
                 if let total = host.memoryTotalBytes {
                     if total >= bytes {

@@ -24,11 +24,18 @@ public struct ServiceUnitInput: Sendable, Equatable {
     /// The device nodes the runtime may open beyond systemd's pseudo devices (`/dev/...`): none
     /// for a CPU variant; for a GPU variant the NVIDIA nodes CUDA opens.
     public var devices: [String]
+    /// Which engine the runtime is: its sandbox differs where the engine needs it to.
+    public var engine: RuntimeSandbox
+    /// The runtime's complete environment (empty for llama-server).
+    public var runtimeEnvironment: [String: String]
+    /// The runtime's own writable folder (`/var/lib/airlock-runtime/NAME`), or nil for none.
+    public var runtimeStateDirectory: String?
 
     public init(
         name: String, version: String, runtimeExecutable: String, runtimeArguments: [String],
         versionDirectory: String, socketDirectory: String, serveExecutable: String, serveArguments: [String],
-        listenHost: String, listenPort: Int, clientNetworks: [String], devices: [String] = []
+        listenHost: String, listenPort: Int, clientNetworks: [String], devices: [String] = [],
+        engine: RuntimeSandbox = .llamaServer, runtimeEnvironment: [String: String] = [:], runtimeStateDirectory: String? = nil
     ) {
         self.name = name
         self.version = version
@@ -42,7 +49,22 @@ public struct ServiceUnitInput: Sendable, Equatable {
         self.listenPort = listenPort
         self.clientNetworks = clientNetworks
         self.devices = devices
+        self.engine = engine
+        self.runtimeEnvironment = runtimeEnvironment
+        self.runtimeStateDirectory = runtimeStateDirectory
     }
+}
+
+/// The two runtime sandboxes. llama-server is one process that needs nothing but its socket:
+/// no IP socket at all, no writable file, no executable memory it makes. vLLM (measured in
+/// Docs/notes-vllm-runtime.md) is four processes that talk over 127.0.0.1 TCP (torch's gloo
+/// needs an interface holding it, even for one worker), write caches and shared memory, and JIT
+/// machine code (torch's oneDNN kernels): its unit keeps `PrivateNetwork=yes` (an own namespace
+/// whose only interface is its own loopback) and `IPAddressDeny=any` with only `localhost`
+/// allowed, and loosens exactly what it needs, each line saying why.
+public enum RuntimeSandbox: String, Sendable, Equatable {
+    case llamaServer = "llama-server"
+    case vllm
 }
 
 /// One file `airlock install` writes, with its exact contents.
@@ -111,7 +133,23 @@ public enum ServiceUnits {
             "IP_ADDRESS_ALLOW": "IPAddressAllow=" + allowed.joined(separator: " "),
         ]
         var runtime = common
+        runtime["ENGINE"] = input.engine.rawValue
         runtime["DEVICE_ACCESS"] = try deviceLines(input.devices)
+        runtime["ENGINE_PROCESS"] = try engineLines(input)
+        runtime["ENGINE_NETWORK"] = Self.networkLines(input.engine)
+        runtime["ENGINE_MEMORY"] = Self.memoryLines(input.engine)
+        runtime["ENGINE_SYSCALLS"] =
+            input.engine == .llamaServer
+            ? "# (llama-server makes no scheduling or memory-policy calls.)"
+            : [
+                "# vLLM's CPU worker and ZeroMQ pin threads to cores and memory to NUMA nodes (ZeroMQ aborts when",
+                "# refused): those calls of @resources are allowed back; realtime scheduling stays refused (RestrictRealtime=).",
+                "SystemCallFilter=sched_setaffinity sched_setscheduler sched_setparam sched_setattr set_mempolicy mbind migrate_pages move_pages",
+            ].joined(separator: "\n")
+        runtime["ENGINE_PROC"] =
+            input.engine == .llamaServer
+            ? "ProcSubset=pid"
+            : "# vLLM reads /proc/meminfo and /proc/cpuinfo at start (memory and CPU checks).\nProcSubset=all"
         runtime["EXEC_START"] = try SystemdQuoting.execLine(input.runtimeExecutable, input.runtimeArguments)
         var gateway = common
         gateway["EXEC_START"] = try SystemdQuoting.execLine(input.serveExecutable, input.serveArguments)
@@ -157,9 +195,71 @@ public enum ServiceUnits {
             ] + devices.map { "DeviceAllow=\($0) rw" }).joined(separator: "\n")
     }
 
+    /// The engine's process lines: for llama-server a comment (empty environment, nothing
+    /// written); for vLLM its complete environment (TMPDIR the unit's private /tmp, fresh at each
+    /// start), its state folder and the descriptors it asks for.
+    static func engineLines(_ input: ServiceUnitInput) throws(AirlockError) -> String {
+        switch input.engine {
+        case .llamaServer:
+            return "# Environment: none (llama-server reads LLAMA_ARG_* variables; it gets none)."
+        case .vllm:
+            var environment = input.runtimeEnvironment
+            environment["TMPDIR"] = "/tmp"
+            var lines = ["# Environment: complete (hub, telemetry and usage reports off; every cache in the state folder)."]
+            for name in environment.keys.sorted() { lines.append(try SystemdQuoting.environmentLine(name, environment[name]!)) }
+            guard let state = input.runtimeStateDirectory else {
+                throw AirlockError(.invalidInput, "a vLLM runtime's unit needs its state folder")
+            }
+            let path = try SystemdQuoting.plainPath(state)
+            if path.hasPrefix("/var/lib/") {
+                lines += [
+                    "# Its caches (the model-info cache saves ~11 s a start), kept across restarts, its own alone.",
+                    "StateDirectory=\(path.dropFirst("/var/lib/".count))", "StateDirectoryMode=0700",
+                ]
+            } else {
+                lines += [
+                    "# Rendered under a --root outside /: the state folder must exist (owner airlock-runtime, 0700).",
+                    "ReadWritePaths=\(path)",
+                ]
+            }
+            lines += ["# vLLM raises its descriptor limit to 65535 and warns when it cannot.", "LimitNOFILE=65535"]
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    static func networkLines(_ engine: RuntimeSandbox) -> String {
+        switch engine {
+        case .llamaServer:
+            return [
+                "# No network: only loopback in its own namespace, and only Unix sockets.",
+                "PrivateNetwork=yes", "IPAddressDeny=any", "RestrictAddressFamilies=AF_UNIX",
+            ].joined(separator: "\n")
+        case .vllm:
+            return [
+                "# No network: its own namespace, whose only interface is its own loopback, and only localhost",
+                "# even there. vLLM's processes talk over that loopback (torch's gloo needs an interface holding",
+                "# 127.0.0.1) and look it up over netlink; clients reach it only through the gateway's Unix socket.",
+                "PrivateNetwork=yes", "IPAddressDeny=any", "IPAddressAllow=localhost",
+                "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+            ].joined(separator: "\n")
+        }
+    }
+
+    static func memoryLines(_ engine: RuntimeSandbox) -> String {
+        switch engine {
+        case .llamaServer:
+            return "MemoryDenyWriteExecute=yes"
+        case .vllm:
+            return [
+                "# torch's CPU kernels (oneDNN) generate machine code at run time: executable memory is allowed.",
+                "MemoryDenyWriteExecute=no",
+            ].joined(separator: "\n")
+        }
+    }
+
     /// The placeholders whose values are whole lines that Airlock itself composed; every other
     /// value is one field's text and may not hold a line break or any other control character.
-    static let lineValues: Set<String> = ["SOCKET_DIRECTORY", "DEVICE_ACCESS"]
+    static let lineValues: Set<String> = ["SOCKET_DIRECTORY", "DEVICE_ACCESS", "ENGINE_PROCESS", "ENGINE_NETWORK", "ENGINE_MEMORY", "ENGINE_PROC", "ENGINE_SYSCALLS"]
 
     /// Fills every `@KEY@` of `template` in one pass: a value is copied as it is and never
     /// scanned again, so a path that itself holds `@NAME@` cannot inject into the unit. A

