@@ -10,6 +10,9 @@ echo "== test runtime" >&2
 scripts/test-runtime.sh >/dev/null
 echo "== demo model" >&2
 scripts/demo-model.sh >/dev/null
+echo "== vLLM: the CPU lock's wheels (the runtime folder is made by airlock-pack in the tests) and the tiny HF model" >&2
+scripts/vllm-runtime.sh --wheels >/dev/null
+scripts/hf-model.sh >/dev/null
 echo "== openai client (pinned venv for OpenAIClientTests)" >&2
 scripts/openai-client.sh >/dev/null
 echo "== systemd containers left by earlier runs" >&2

@@ -84,15 +84,23 @@ extension InferenceEngine {
     /// socket file at the path is removed first. If the runtime exits or is not ready within
     /// `readinessTimeout`, it is stopped and the error carries the end of its log.
     public func start(logPath: String?, readinessTimeout: Duration) throws(AirlockError) -> RuntimeProcess<Self> {
+        try startProcess(environment: environment, logPath: logPath, readinessTimeout: readinessTimeout)
+    }
+
+    /// `start`'s work with `environment` (an engine that adds a per-start value to its own
+    /// calls this from its `start`); `cleanup` runs once the process has been stopped.
+    public func startProcess(
+        environment: [String: String], logPath: String?, readinessTimeout: Duration, cleanup: (@Sendable () -> Void)? = nil
+    ) throws(AirlockError) -> RuntimeProcess<Self> {
         try validate()
         try prepare()
         unlink(socketPath)
         let process = try ChildProcess(executable: executable, arguments: arguments, environment: environment, outputPath: logPath)
-        let server = RuntimeProcess(configuration: self, process: process, logPath: logPath)
+        let server = RuntimeProcess(configuration: self, process: process, logPath: logPath, cleanup: cleanup)
         do {
             try server.waitUntilReady(timeout: readinessTimeout)
         } catch {
-            process.terminate(grace: .seconds(2))
+            server.stop(grace: .seconds(2))
             throw AirlockError(.process, "\(name) did not become ready", cause: server.appendingLog(to: error))
         }
         return server

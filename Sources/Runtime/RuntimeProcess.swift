@@ -21,10 +21,13 @@ public final class RuntimeProcess<Engine: InferenceEngine>: RunningRuntime {
     /// A client for the runtime's socket.
     public var client: UnixSocketHTTPClient { UnixSocketHTTPClient(socketPath: configuration.socketPath) }
 
-    init(configuration: Engine, process: ChildProcess, logPath: String?) {
+    private let cleanup: (@Sendable () -> Void)?
+
+    init(configuration: Engine, process: ChildProcess, logPath: String?, cleanup: (@Sendable () -> Void)? = nil) {
         self.configuration = configuration
         self.process = process
         self.logPath = logPath
+        self.cleanup = cleanup
     }
 
     /// Polls the engine's health path until it answers 200.
@@ -48,6 +51,7 @@ public final class RuntimeProcess<Engine: InferenceEngine>: RunningRuntime {
     public func stop(grace: Duration = .seconds(5)) -> Int32 {
         let status = process.terminate(grace: grace)
         unlink(configuration.socketPath)
+        cleanup?()
         return status
     }
 

@@ -60,9 +60,11 @@ public struct VLLMEngine: InferenceEngine, Equatable {
     /// (Docs/notes-vllm-runtime.md), so the margin is wide.
     public var startTimeout: Duration { .seconds(300) }
 
-    /// Per start: torch's rendezvous file and vLLM's ZeroMQ sockets go here, and a stale one
-    /// from a killed start must not be found by the next.
-    public var temporaryDirectory: String { stateDirectory + "/tmp" }
+    /// The temporary folder: torch's rendezvous file and vLLM's ZeroMQ sockets go there, so it
+    /// must be fresh at each start, its own, and short (a Unix socket's path has 107 bytes at
+    /// most). Under the unit: its private /tmp. Under `airlock run`: a `mkdtemp` folder under
+    /// /tmp (0700, a name no other user can take first), removed when the runtime stops.
+    public static let temporaryDirectory = "/tmp"
 
     public var name: String { "vllm" }
     public var executable: String { python }
@@ -94,7 +96,7 @@ public struct VLLMEngine: InferenceEngine, Equatable {
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
             "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "VLLM_DO_NOT_TRACK": "1",
             "HOME": state, "HF_HOME": state + "/hf", "VLLM_CACHE_ROOT": state + "/vllm-cache", "VLLM_CONFIG_ROOT": state + "/vllm-config",
-            "XDG_CACHE_HOME": state + "/cache", "XDG_CONFIG_HOME": state + "/config", "TMPDIR": temporaryDirectory,
+            "XDG_CACHE_HOME": state + "/cache", "XDG_CONFIG_HOME": state + "/config", "TMPDIR": Self.temporaryDirectory,
             "OMP_NUM_THREADS": String(threads), "VLLM_CPU_KVCACHE_SPACE": "1",
             // Without it vLLM finds its own address by a UDP connect to 8.8.8.8.
             "VLLM_HOST_IP": "127.0.0.1",
@@ -128,16 +130,28 @@ public struct VLLMEngine: InferenceEngine, Equatable {
     }
 
     /// The state folder (0700, made when missing; its caches are kept across starts: the
-    /// model-info cache saves ~11 s) and an empty temporary folder inside it (0700).
+    /// model-info cache saves ~11 s).
     public func prepare() throws(AirlockError) {
         try AtomicFile.makeDirectories(stateDirectory, mode: 0o700)
-        let temporary = temporaryDirectory
-        do {
-            if FileManager.default.fileExists(atPath: temporary) { try FileManager.default.removeItem(atPath: temporary) }
-        } catch {
-            throw AirlockError(.system, "cannot empty vLLM's temporary folder \(temporary): \(error.localizedDescription)")
+    }
+
+    /// Outside systemd: the engine's environment with TMPDIR a fresh private folder, removed
+    /// again when the runtime is stopped.
+    public func start(logPath: String?, readinessTimeout: Duration) throws(AirlockError) -> RuntimeProcess<Self> {
+        var template = Array("\(Self.temporaryDirectory)/airlock-vllm.XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw .system("cannot create vLLM's temporary folder under \(Self.temporaryDirectory)", errno: errno)
         }
-        guard mkdir(temporary, 0o700) == 0 else { throw .system("cannot create vLLM's temporary folder \(temporary)", errno: errno) }
+        let folder = String(cString: made)
+        var environment = environment
+        environment["TMPDIR"] = folder
+        let remove: @Sendable () -> Void = { try? FileManager.default.removeItem(atPath: folder) }
+        do {
+            return try startProcess(environment: environment, logPath: logPath, readinessTimeout: readinessTimeout, cleanup: remove)
+        } catch {
+            remove()
+            throw error
+        }
     }
 
     /// `fields` with `model` naming the adapter (or the base): vLLM picks the LoRA by model id.

@@ -203,8 +203,8 @@ public enum ServiceUnits {
         case .llamaServer:
             return "# Environment: none (llama-server reads LLAMA_ARG_* variables; it gets none)."
         case .vllm:
-            var environment = input.runtimeEnvironment
-            environment["TMPDIR"] = "/tmp"
+            // TMPDIR is /tmp: the unit's own (PrivateTmp=yes), fresh at each start.
+            let environment = input.runtimeEnvironment
             var lines = ["# Environment: complete (hub, telemetry and usage reports off; every cache in the state folder)."]
             for name in environment.keys.sorted() { lines.append(try SystemdQuoting.environmentLine(name, environment[name]!)) }
             guard let state = input.runtimeStateDirectory else {

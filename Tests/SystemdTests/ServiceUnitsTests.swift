@@ -69,7 +69,7 @@ import Testing
         input.runtimeExecutable = "/usr/bin/python3.11"
         input.runtimeArguments = ["-I", "-S", "-B", Self.tree + "/runtime/vllm-cpu/airlock-vllm.py", "--model", Self.tree + "/base"]
         input.engine = .vllm
-        input.runtimeEnvironment = ["HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TMPDIR": "/var/lib/airlock-runtime/x/tmp", "HOME": "/var/lib/airlock-runtime/claims-assistant-hf"]
+        input.runtimeEnvironment = ["HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TMPDIR": "/tmp", "HOME": "/var/lib/airlock-runtime/claims-assistant-hf"]
         input.runtimeStateDirectory = "/var/lib/airlock-runtime/claims-assistant-hf"
         let files = Dictionary(uniqueKeysWithValues: try ServiceUnits.render(input, layout: Self.layout).map { ($0.path, $0.contents) })
         let text = try #require(files["/etc/systemd/system/airlock-runtime@claims-assistant-hf.service"])

@@ -71,9 +71,18 @@ public enum VLLMDemoBundle {
         return input + "/bundle.yaml"
     }
 
+    /// Built once per test process; `AIRLOCK_TEST_VLLM_BUNDLE=BUNDLE:PUBLIC_KEY` names one built
+    /// before (a shortcut while working on the tests; CI never sets it).
     public static func shared() throws -> BuiltBundle {
         try built.withLock { cached in
             if let cached { return cached }
+            if let given = ProcessInfo.processInfo.environment["AIRLOCK_TEST_VLLM_BUNDLE"], case let parts = given.split(separator: ":"),
+                parts.count == 2
+            {
+                let result = BuiltBundle(bundle: String(parts[0]), publicKey: String(parts[1]), name: name)
+                cached = result
+                return result
+            }
             let folder = try TemporaryDirectory("airlock-vllm-bundle")
             let spec = try stageInputs(in: folder.file("input"))
             let pack = TestEnvironment.executable("airlock-pack")

@@ -21,22 +21,26 @@ public final class SystemdContainer: Sendable {
     /// the pure cgroup v2 layout (nspawn's `SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1`): on this machine's
     /// hybrid host the container's systemd cannot use the v1 devices controller, so `DeviceAllow=`
     /// is enforced (by BPF) only in such a container.
-    public static func with<T>(name: String, unifiedCgroups: Bool = false, _ body: (SystemdContainer) throws -> T) throws -> T {
-        let container = try start(name: name, unifiedCgroups: unifiedCgroups)
+    public static func with<T>(
+        name: String, unifiedCgroups: Bool = false, bindReadOnly: [String] = [], _ body: (SystemdContainer) throws -> T
+    ) throws -> T {
+        let container = try start(name: name, unifiedCgroups: unifiedCgroups, bindReadOnly: bindReadOnly)
         defer { container.stop() }
         return try body(container)
     }
 
-    /// Boots a container named `name` and waits until its systemd is running.
-    public static func start(name: String, unifiedCgroups: Bool = false) throws -> SystemdContainer {
+    /// Boots a container named `name` and waits until its systemd is running; `bindReadOnly`
+    /// host folders appear inside at the same paths, read-only.
+    public static func start(name: String, unifiedCgroups: Bool = false, bindReadOnly: [String] = []) throws -> SystemdContainer {
         // The container has its own /tmp: a checkout there (CI clones into one) and its build
         // output are bound in read-only at the same path, so tests can run what they built.
         var environment = ProcessInfo.processInfo.environment
         let shared = [TestEnvironment.repositoryRoot.path, TestEnvironment.executablesDirectory.path]
             .filter { $0.hasPrefix("/tmp/") || $0.hasPrefix("/run/") }
-        if !shared.isEmpty {
+        let binds = Array(shared.prefix(1)) + bindReadOnly
+        if !binds.isEmpty {
             let existing = environment["AIRLOCK_CONTAINER_BIND_RO"].map { [$0] } ?? []
-            environment["AIRLOCK_CONTAINER_BIND_RO"] = (existing + [shared[0]]).joined(separator: ":")
+            environment["AIRLOCK_CONTAINER_BIND_RO"] = (existing + binds).joined(separator: ":")
         }
         if unifiedCgroups { environment["SYSTEMD_NSPAWN_UNIFIED_HIERARCHY"] = "1" }
         let result = try ProcessResult.run(script, ["start", name], environment: environment)
