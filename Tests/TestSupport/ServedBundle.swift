@@ -83,7 +83,10 @@ public enum VLLMDemoBundle {
                 cached = result
                 return result
             }
-            let folder = try TemporaryDirectory("airlock-vllm-bundle")
+            // One place, emptied first: a test run does not leave 660 MB behind in /tmp each time.
+            let folder = TestEnvironment.cacheFolder("test-vllm-bundle")
+            try? FileManager.default.removeItem(atPath: folder.path)
+            try FileManager.default.createDirectory(atPath: folder.path, withIntermediateDirectories: true)
             let spec = try stageInputs(in: folder.file("input"))
             let pack = TestEnvironment.executable("airlock-pack")
             try ProcessResult.run(pack, ["keygen", "--output", folder.file("release.pem")]).checked()
@@ -155,7 +158,11 @@ public final class ServedBundle: @unchecked Sendable {
         try start()
     }
 
-    deinit { stop() }
+    /// Stops it and removes its folder (an installed vLLM bundle is 2.4 GB).
+    deinit {
+        stop()
+        folder.remove()
+    }
 
     @discardableResult
     public func airlock(_ arguments: [String]) throws -> ProcessResult {

@@ -43,6 +43,13 @@ public enum TestEnvironment {
         return path
     }
 
+    /// `${XDG_CACHE_HOME:-$HOME/.cache}/airlock/NAME` (not made).
+    public static func cacheFolder(_ name: String) -> TemporaryDirectory {
+        let environment = ProcessInfo.processInfo.environment
+        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? "/root") + "/.cache")
+        return TemporaryDirectory(existing: cache + "/airlock/" + name)
+    }
+
     /// The vLLM CPU runtime folder, made once by `airlock-pack runtime vllm` from the cached
     /// wheels (scripts/vllm-runtime.sh; about a minute the first time) and cached.
     public static func vllmRuntime() throws -> String {
@@ -101,6 +108,9 @@ public struct TemporaryDirectory: Sendable {
         }
         path = String(cString: made)
     }
+
+    /// A folder at a fixed path (a cache's), made or emptied by the caller.
+    public init(existing path: String) { self.path = path }
 
     public func file(_ name: String) -> String { path + "/" + name }
 
