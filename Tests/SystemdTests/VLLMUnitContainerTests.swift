@@ -85,7 +85,13 @@ import Testing
                 try container.exec(["systemctl", "daemon-reload"]).checked()
                 _ = try container.exec(["systemctl", "start", "\(name).service"])
                 let results: [String: String]
-                do { results = try ServiceContainerTests.probeResults(container, output) } catch {
+                // The probe unit sends standard error to the same file (huggingface_hub logs its
+                // retries there): the JSON is the last line.
+                do {
+                    let text = try container.exec(["cat", output]).checked().stdout
+                    let last = text.split(separator: "\n").last.map(String.init) ?? ""
+                    results = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: String])
+                } catch {
                     let printed = (try? container.exec(["cat", output]).stdout) ?? ""
                     Issue.record("the \(variant) probe printed no JSON: '\(printed)'\n\(ServiceContainerTests.journal(container, name + ".service"))")
                     continue
