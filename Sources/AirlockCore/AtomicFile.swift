@@ -71,6 +71,16 @@ public enum AtomicFile {
         }
     }
 
+    /// A new, empty folder `PARENT/PREFIX.XXXXXX` (`mkdtemp`: mode 0700, a random name no other
+    /// user can have made first, so nothing planted in a shared /tmp is followed).
+    public static func makeTemporaryFolder(in parent: String, prefix: String) throws(AirlockError) -> String {
+        var template = Array("\(parent)/\(prefix).XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw AirlockError.system("cannot create a temporary folder under \(parent)", errno: errno)
+        }
+        return String(cString: made)
+    }
+
     /// fsync of a folder, so that a rename or a new entry in it survives a crash.
     public static func syncDirectory(_ path: String) throws(AirlockError) {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

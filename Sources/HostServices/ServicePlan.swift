@@ -88,12 +88,14 @@ public struct ServicePlan {
                     .refused,
                     "\(name) \(version)'s vLLM runtime '\(variant.variant)' names no interpreter in its requires (python3.N); rebuild the bundle with a current airlock-pack")
             }
+            // Folders as vLLM names them: no trailing `/` (the manifest's folder paths end in one).
+            func folder(_ path: String) -> String { path.hasSuffix("/") ? String(path.dropLast()) : path }
             runtime = VLLMEngine(
                 python: python,
                 launcher: tree + "/" + variant.executable,
-                model: tree + "/" + (basePath.hasSuffix("/") ? String(basePath.dropLast()) : basePath),
+                model: folder(tree + "/" + basePath),
                 servedName: name,
-                adapters: adapters.map { RuntimeAdapter(name: $0.name, path: $0.path.hasSuffix("/") ? String($0.path.dropLast()) : $0.path) },
+                adapters: adapters.map { RuntimeAdapter(name: $0.name, path: folder($0.path)) },
                 socketPath: runDirectory + "/runtime.sock",
                 contextSize: context,
                 parallel: parallel,

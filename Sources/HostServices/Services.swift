@@ -76,8 +76,10 @@ public enum Services {
             socketDirectory: plan.runDirectory,
             serveExecutable: serve, serveArguments: serveArguments,
             listenHost: settings.listen.host, listenPort: settings.listen.port, clientNetworks: settings.clients, devices: devices,
-            engine: plan.runtime is VLLMEngine ? .vllm : .llamaServer, runtimeEnvironment: plan.runtime.environment,
-            runtimeStateDirectory: (plan.runtime as? VLLMEngine)?.stateDirectory)
+            // An engine this renderer has no sandbox for gets the strictest one (it then fails
+            // to start rather than run loosened).
+            engine: RuntimeSandbox(rawValue: plan.runtime.name) ?? .llamaServer, runtimeEnvironment: plan.runtime.environment,
+            runtimeStateDirectory: plan.runtime.writableDirectory)
     }
 
     /// The files Airlock renders for the current version of `name` (its two units, then the
@@ -330,9 +332,7 @@ public enum Services {
     /// arguments and environment, no inherited descriptors); what it prints goes to a file in a
     /// fresh private folder (mkdtemp, 0700), read back and removed.
     public static func capture(_ executable: String, _ arguments: [String]) throws(AirlockError) -> String {
-        var template = Array((NSTemporaryDirectory() + "/airlock-tool.XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw AirlockError.system("cannot create a folder for \(executable)'s output", errno: errno) }
-        let folder = String(cString: made)
+        let folder = try AtomicFile.makeTemporaryFolder(in: NSTemporaryDirectory(), prefix: "airlock-tool")
         let outputPath = folder + "/output"
         defer {
             unlink(outputPath)

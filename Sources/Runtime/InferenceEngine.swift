@@ -36,6 +36,9 @@ public protocol InferenceEngine: Sendable {
     /// How long it may take from start until `healthPath` answers 200.
     var startTimeout: Duration { get }
 
+    /// The engine's own writable folder (its caches), or nil: it writes nothing.
+    var writableDirectory: String? { get }
+
     /// Refuses a configuration the engine would misread.
     func validate() throws(AirlockError)
 
@@ -71,6 +74,8 @@ public struct RuntimeAdapter: Sendable, Equatable {
 
 extension InferenceEngine {
     public var startTimeout: Duration { .seconds(60) }
+
+    public var writableDirectory: String? { nil }
 
     public func prepare() throws(AirlockError) {}
 

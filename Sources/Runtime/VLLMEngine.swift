@@ -29,7 +29,7 @@ public struct VLLMEngine: InferenceEngine, Equatable {
     public var parallel: Int
     /// `--max-lora-rank`: the manifest's `max_lora_rank`, rounded up to a rank vLLM accepts.
     public var maxLoraRank: Int
-    /// The unit's state folder: caches, configuration and temporary files, nothing else.
+    /// The unit's state folder: caches and configuration, nothing else.
     public var stateDirectory: String
     /// CPU threads for the CPU build (`OMP_NUM_THREADS`).
     public var threads: Int
@@ -65,6 +65,8 @@ public struct VLLMEngine: InferenceEngine, Equatable {
     /// most). Under the unit: its private /tmp. Under `airlock run`: a `mkdtemp` folder under
     /// /tmp (0700, a name no other user can take first), removed when the runtime stops.
     public static let temporaryDirectory = "/tmp"
+
+    public var writableDirectory: String? { stateDirectory }
 
     public var name: String { "vllm" }
     public var executable: String { python }
@@ -138,11 +140,7 @@ public struct VLLMEngine: InferenceEngine, Equatable {
     /// Outside systemd: the engine's environment with TMPDIR a fresh private folder, removed
     /// again when the runtime is stopped.
     public func start(logPath: String?, readinessTimeout: Duration) throws(AirlockError) -> RuntimeProcess<Self> {
-        var template = Array("\(Self.temporaryDirectory)/airlock-vllm.XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw .system("cannot create vLLM's temporary folder under \(Self.temporaryDirectory)", errno: errno)
-        }
-        let folder = String(cString: made)
+        let folder = try AtomicFile.makeTemporaryFolder(in: Self.temporaryDirectory, prefix: "airlock-vllm")
         var environment = environment
         environment["TMPDIR"] = folder
         let remove: @Sendable () -> Void = { try? FileManager.default.removeItem(atPath: folder) }

@@ -121,7 +121,8 @@ public enum VLLMRuntimeFolder {
 
         let partial = output + ".partial"
         try removeTree(partial)
-        try AtomicFile.makeDirectories(partial, mode: 0o755)
+        // Made here and now, never an existing one (nor whatever a planted link points to).
+        guard mkdir(partial, 0o755) == 0 else { throw .system("cannot create '\(partial)'", errno: errno) }
         var done = false
         defer { if !done { try? removeTree(partial) } }
         let log = partial + "/.pip.log"
@@ -180,8 +181,9 @@ public enum VLLMRuntimeFolder {
         guard path.hasPrefix("/"), access(path, X_OK) == 0 else {
             throw AirlockError(.invalidInput, "--python '\(Printable.escaped(path))' is not an executable (the target's CPython 3.11, e.g. /usr/bin/python3.11)")
         }
-        let probe = NSTemporaryDirectory() + "/airlock-python-\(getpid()).txt"
-        defer { unlink(probe) }
+        let folder = try AtomicFile.makeTemporaryFolder(in: NSTemporaryDirectory(), prefix: "airlock-python")
+        let probe = folder + "/said.txt"
+        defer { try? removeTree(folder) }
         try run([path, "-I", "-c", "import sys, platform; print(platform.python_implementation(), *sys.version_info[:2])"], log: probe, what: path)
         let said = (try? String(contentsOfFile: probe, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         guard said == "CPython 3 11" else {

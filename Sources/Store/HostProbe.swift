@@ -98,16 +98,28 @@ public struct HostProbe: Sendable {
         return stat(path(relative), &info) == 0
     }
 
+    /// The names in the folder at `relative` (none when it does not exist).
+    func entryNames(_ relative: String) throws(AirlockError) -> [String] {
+        let folder = path(relative)
+        guard let directory = opendir(folder) else {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR { return [] }
+            throw .system("cannot list '\(folder)'", errno: code)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            names.append(withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self) })
+        }
+        return names
+    }
+
     /// `usr/bin/python3.N`: regular files (a link is followed) with an execute bit, sorted by
     /// minor version. Names only: nothing is run at probe time.
     func pythons() -> [String] {
-        guard let directory = opendir(path("usr/bin")) else { return [] }
-        defer { closedir(directory) }
+        guard let names = try? entryNames("usr/bin") else { return [] }
         var found: [(minor: Int, name: String)] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+        for name in names {
             guard let minor = RuntimeRequirement.pythonMinor(name) else { continue }
             var info = stat()
             guard stat(path("usr/bin/" + name), &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_mode & 0o111 != 0 else { continue }
@@ -119,18 +131,8 @@ public struct HostProbe: Sendable {
     /// `dev/nvidiaN` nodes, in index order, when `dev/nvidiactl` is there too.
     func gpus() throws(AirlockError) -> [HostFacts.GPU] {
         guard exists("dev/nvidiactl") else { return [] }
-        let folder = path("dev")
-        guard let directory = opendir(folder) else {
-            let code = errno
-            if code == ENOENT || code == ENOTDIR { return [] }
-            throw .system("cannot list '\(folder)'", errno: code)
-        }
-        defer { closedir(directory) }
         var found: [HostFacts.GPU] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+        for name in try entryNames("dev") {
             guard name.hasPrefix("nvidia"), let index = Self.deviceIndex(name.dropFirst("nvidia".count)) else { continue }
             found.append(HostFacts.GPU(index: index, devicePath: path("dev/" + name)))
         }

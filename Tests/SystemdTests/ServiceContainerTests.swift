@@ -256,6 +256,30 @@ import Testing
         print(json.dumps(out))
         """
 
+    /// The egress target (a veth address of the test's own, 10.231.0.2, with TCP, UDP and DNS
+    /// listeners) and the probe script at /opt/airlock-probe/probe.py; returns once the probe,
+    /// run without a sandbox, gets through all three (so a sandbox test can fail).
+    static func startEgressTarget(_ container: SystemdContainer) throws {
+        try container.makeEgressTarget()
+        try container.write(listener, to: "/opt/airlock-probe/listener.py")
+        try container.write(probe, to: "/opt/airlock-probe/probe.py")
+        try container.exec([
+            "systemd-run", "--unit=airlock-target-listener", "--", "ip", "netns", "exec", "airlock-target",
+            "/usr/bin/python3", "/opt/airlock-probe/listener.py",
+        ]).checked()
+        var open: [String: String] = [:]
+        for _ in 0..<30 where open != ["tcp": "ok", "udp": "ok", "dns": "ok"] {
+            Thread.sleep(forTimeInterval: 0.2)
+            _ = try container.exec(["rm", "-f", "/run/probe-open.json"])
+            _ = try container.exec([
+                "systemd-run", "--wait", "--quiet", "-p", "StandardOutput=file:/run/probe-open.json", "--",
+                "/usr/bin/python3", "/opt/airlock-probe/probe.py", "10.231.0.2",
+            ])
+            open = (try? probeResults(container, "/run/probe-open.json")) ?? [:]
+        }
+        #expect(open == ["tcp": "ok", "udp": "ok", "dns": "ok"], "the listener is unreachable without a sandbox: \(open)")
+    }
+
     /// A probe unit with every line of a rendered unit except how it starts and restarts: the
     /// same user, sandbox and firewall, running `command` (the egress probe) once.
     static func probeUnit(
@@ -288,25 +312,7 @@ import Testing
             try container.preflightFirewall()
             let installed = try Self.installDemo(container)
             #expect(installed.status == 0, "\(installed)")
-            try container.makeEgressTarget()
-            try container.write(Self.listener, to: "/opt/airlock-probe/listener.py")
-            try container.write(Self.probe, to: "/opt/airlock-probe/probe.py")
-            try container.exec([
-                "systemd-run", "--unit=airlock-target-listener", "--", "ip", "netns", "exec", "airlock-target",
-                "/usr/bin/python3", "/opt/airlock-probe/listener.py",
-            ]).checked()
-            // Without a sandbox, every probe gets through (so this test can fail).
-            var open: [String: String] = [:]
-            for _ in 0..<30 where open != ["tcp": "ok", "udp": "ok", "dns": "ok"] {
-                Thread.sleep(forTimeInterval: 0.2)
-                _ = try container.exec(["rm", "-f", "/run/probe-open.json"])
-                _ = try container.exec([
-                    "systemd-run", "--wait", "--quiet", "-p", "StandardOutput=file:/run/probe-open.json", "--",
-                    "/usr/bin/python3", "/opt/airlock-probe/probe.py", "10.231.0.2",
-                ])
-                open = (try? Self.probeResults(container, "/run/probe-open.json")) ?? [:]
-            }
-            #expect(open == ["tcp": "ok", "udp": "ok", "dns": "ok"], "the listener is unreachable without a sandbox: \(open)")
+            try Self.startEgressTarget(container)
 
             // The runtime twice: as rendered (RestrictAddressFamilies=AF_UNIX refuses the sockets),
             // and without that line, to show that PrivateNetwork=yes alone also holds.

@@ -14,23 +14,9 @@ import sys
 
 import openai
 
+from openai_client import failure, step  # the same recording of each step and its failure
+
 PROMPT = "Is water damage covered?"
-
-
-def failure(error):
-    return {
-        "error": type(error).__name__,
-        "status": getattr(error, "status_code", None),
-        "message": str(error)[:500],
-        "not_found_error": isinstance(error, openai.NotFoundError),
-    }
-
-
-def step(result, name, action):
-    try:
-        result[name] = action()
-    except Exception as error:  # recorded for the test to assert on
-        result[name] = failure(error)
 
 
 def main():
