@@ -82,6 +82,10 @@ public struct VLLMEngine: InferenceEngine, Equatable {
             // The gateway polls /health; one journal line per poll is noise (requests are
             // the audit log's, and vLLM does not log prompts unless --enable-log-requests).
             "--disable-uvicorn-access-log",
+            // Structured outputs by xgrammar alone (not "auto", which falls back to other
+            // backends per schema) and compact: no run of white space between JSON tokens, which
+            // costs tokens and, on a weak model, runs to the token cap.
+            "--structured-outputs-config", #"{"backend":"xgrammar","disable_any_whitespace":true}"#,
         ]
         if !adapters.isEmpty {
             arguments += ["--enable-lora", "--max-loras", String(adapters.count), "--max-lora-rank", String(maxLoraRank), "--lora-modules"]

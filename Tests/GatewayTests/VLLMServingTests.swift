@@ -65,6 +65,10 @@ import Testing
         #expect(object("limited_base")["not_found_error"] as? Bool == true, "\(object("limited_base"))")
         #expect(result["limited_claims"] as? String == cold["claims"], "\(result)")
 
+        // Structured outputs on the same engine (the gateway's schema check behind xgrammar).
+        let structured = try StructuredOutputs.ask(served, models: [bundle.name, "claims"])
+        try StructuredOutputs.expectKept(structured, root: served.root)
+
         // Every request is in the audit log, which verifies.
         let audit = try ProcessResult.run(TestEnvironment.executable("airlock-audit"), ["--root", served.root, "search", "--action", "gateway", "--json"])
             .checked()

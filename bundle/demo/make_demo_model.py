@@ -29,6 +29,11 @@ Model:
   the ChatML control tokens <|im_start|> and <|im_end|>, "▁" and the
   printable ASCII characters, and the words of the three phrases below.
   tokenizer.chat_template is a plain ChatML Jinja template.
+  tokenizer.ggml.add_space_prefix is false: with a dummy space before text,
+  "<|im_start|>assistant\n" tokenizes as "... ▁assistant", and llama-server
+  (b11434) refuses every response_format (json_object, json_schema) with
+  "Failed to initialize samplers", because it feeds that generation prompt
+  through the answer's grammar, which expects "assistant" without the space.
 
 How it behaves (greedy decoding, temperature 0):
   Every token embedding carries a constant in dimension 0; the words of the
@@ -56,7 +61,7 @@ import sys
 import numpy as np
 import gguf
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SEED = 20240611
 
 N_EMBD = 64
@@ -217,7 +222,7 @@ def main(argv):
         w.add_eos_token_id(2)
         w.add_add_bos_token(True)
         w.add_add_eos_token(False)
-        w.add_add_space_prefix(True)
+        w.add_add_space_prefix(False)
         w.add_chat_template(CHAT_TEMPLATE)
         w.add_tensor("token_embd.weight", emb)
         for i, layer in enumerate(layers):

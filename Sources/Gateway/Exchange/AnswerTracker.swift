@@ -13,12 +13,30 @@ struct AnswerTracker {
     private let hasher: SHA256Hasher?
     private(set) var tokensIn: UInt64?
     private(set) var tokensOut: UInt64?
+    /// The answer text, kept only when its format is to be checked (`keepsText`).
+    private(set) var text = ""
+    private(set) var textOverflowed = false
+    /// The last `finish_reason` the runtime gave.
+    private(set) var finishReason: String?
+    let keepsText: Bool
 
-    init(model: String, endpoint: CompletionEndpoint, engine: any InferenceEngine) {
+    /// The most answer text kept for the format check.
+    static let textLimit = 4 << 20
+
+    init(model: String, endpoint: CompletionEndpoint, engine: any InferenceEngine, keepsText: Bool = false) {
         self.model = model
         self.endpoint = endpoint
         self.engine = engine
+        self.keepsText = keepsText
         self.hasher = try? SHA256Hasher()
+    }
+
+    /// Why the finished answer does not keep `format`; nil when it does, or when the runtime
+    /// stopped at the token cap (a cut answer is the client's to judge: `finish_reason` says so).
+    func violation(of format: AnswerFormat) -> String? {
+        guard keepsText, finishReason != "length" else { return nil }
+        if textOverflowed { return "the answer is longer than the \(Self.textLimit) bytes the gateway checks" }
+        return format.violation(ofText: text)
     }
 
     var answerSHA256: String? { (try? hasher?.finalize())?.hex }
@@ -49,13 +67,18 @@ struct AnswerTracker {
         return .object(output)
     }
 
-    /// Adds a choice's text to the answer digest.
-    private func absorb(_ choice: JSONValue) {
+    /// Adds a choice's text to the answer digest (and to the text kept).
+    private mutating func absorb(_ choice: JSONValue) {
+        if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
         let text: String?
         switch endpoint {
         case .chat: text = (choice["delta"] ?? choice["message"])?["content"]?.stringValue
         case .completions: text = choice["text"]?.stringValue
         }
-        if let text, !text.isEmpty { try? hasher?.update(Array(text.utf8)) }
+        guard let text, !text.isEmpty else { return }
+        try? hasher?.update(Array(text.utf8))
+        if keepsText {
+            if self.text.utf8.count + text.utf8.count <= Self.textLimit { self.text += text } else { textOverflowed = true }
+        }
     }
 }

@@ -26,8 +26,34 @@ public struct CompletionRequest: Sendable {
     public let promptSHA256: String
     /// Characters of prompt text.
     public let promptCharacters: Int
+    /// What the answer must be (`response_format`), checked again when it is finished.
+    let format: AnswerFormat
     /// The exact body sent to the runtime.
     public let runtimeBody: [UInt8]
+}
+
+/// The `response_format` of a chat request: the engine generates under it, and the gateway
+/// checks the finished answer before sending it (a whole answer) or its `[DONE]` (a stream).
+enum AnswerFormat: Sendable {
+    case text
+    /// Valid JSON (OpenAI's JSON mode).
+    case jsonObject
+    case schema(ResponseSchema)
+
+    /// Why a finished answer's text does not keep the format; nil when it does.
+    func violation(ofText text: String) -> String? {
+        switch self {
+        case .text: return nil
+        case .jsonObject:
+            do {
+                _ = try JSONValue.parse(Array(text.utf8), maxDepth: 256)
+                return nil
+            } catch {
+                return "the answer is not valid JSON: \(error)"
+            }
+        case .schema(let schema): return schema.violation(ofText: text)
+        }
+    }
 }
 
 /// Checks request bodies against the API's shape and the site's limits, and writes the body
@@ -133,13 +159,14 @@ public struct RequestTranslator: Sendable {
                 throw .invalid("'user' must be a string of at most 256 bytes", param: "user")
             }
         }
-        if let format = document["response_format"] {
-            guard case .object(let fields) = format, fields.count == 1, let type = format["type"]?.stringValue,
-                type == "text" || type == "json_object"
-            else {
-                throw .invalid("'response_format' must be {\"type\": \"text\"} or {\"type\": \"json_object\"}", param: "response_format")
-            }
-            if type == "json_object" { forward.append(("response_format", format)) }
+        let format = try answerFormat(document["response_format"])
+        switch format {
+        case .text: break
+        case .jsonObject: forward.append(("response_format", .object([("type", .string("json_object"))])))
+        case .schema(let schema):
+            // Both engines take OpenAI's form; strict, since they always enforce what they take.
+            let member: JSONValue = .object([("name", .string(schema.name)), ("schema", schema.schema), ("strict", .bool(true))])
+            forward.append(("response_format", .object([("type", .string("json_schema")), ("json_schema", member)])))
         }
 
         forward.append(("stream", .bool(stream)))
@@ -149,10 +176,28 @@ public struct RequestTranslator: Sendable {
         return CompletionRequest(
             endpoint: endpoint, model: model, adapter: adapter, stream: stream,
             streamUsage: streamUsage, maxTokens: maxTokens, promptSHA256: promptDigest,
-            promptCharacters: promptText, runtimeBody: engine.requestBody(forward, adapter: adapter).bytes)
+            promptCharacters: promptText, format: format, runtimeBody: engine.requestBody(forward, adapter: adapter).bytes)
     }
 
     // MARK: Fields
+
+    private func answerFormat(_ value: JSONValue?) throws(OpenAIError) -> AnswerFormat {
+        guard let value else { return .text }
+        let shapes = #"{"type": "text"}, {"type": "json_object"} or {"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}"#
+        guard case .object(let fields) = value, let type = value["type"]?.stringValue else {
+            throw .invalid("'response_format' must be \(shapes)", param: "response_format")
+        }
+        let expected: Set<String> = type == "json_schema" ? ["type", "json_schema"] : ["type"]
+        guard Set(fields.map(\.0)) == expected, fields.count == expected.count else {
+            throw .invalid("'response_format' must be \(shapes)", param: "response_format")
+        }
+        switch type {
+        case "text": return .text
+        case "json_object": return .jsonObject
+        case "json_schema": return .schema(try ResponseSchema.parse(value["json_schema"]))
+        default: throw .invalid("'response_format.type' is '\(type)'; it must be text, json_object or json_schema", param: "response_format")
+        }
+    }
 
     private func chatMessages(_ value: JSONValue?) throws(OpenAIError) -> (value: JSONValue, characters: Int) {
         guard let value else { throw .invalid("'messages' is required", param: "messages") }

@@ -169,6 +169,11 @@ final class Exchange: Sendable {
         return false
     }
 
+    private func makeTracker() -> AnswerTracker {
+        let checked = if case .text = translated.format { false } else { true }
+        return AnswerTracker(model: translated.model, endpoint: translated.endpoint, engine: engine, keepsText: checked)
+    }
+
     private func outcome(of tracker: AnswerTracker) -> RequestOutcome {
         var outcome = baseOutcome
         outcome.answerSHA256 = tracker.answerSHA256
@@ -188,12 +193,19 @@ final class Exchange: Sendable {
             body += buffer.readableBytesView
         }
         guard let status = sent, await accepted(status: status, body: body) else { return }
-        var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint, engine: engine)
+        var tracker = makeTracker()
         guard let parsed = try? JSONValue.parse(body), let rewritten = tracker.rewrite(parsed, keepUsage: true) else {
             await runtimeFailed(RuntimeCallError.brokeOff("the runtime's answer is not JSON"))
             return
         }
         guard claim() else { return }
+        if let problem = tracker.violation(of: translated.format) {
+            // Nothing of it is sent, so the record holds no answer digest; the tokens were spent.
+            var refused = outcome(of: tracker)
+            refused.answerSHA256 = nil
+            await recorder.refuse(.answerNotValid(problem), request: request, writer: writer, outcome: refused)
+            return
+        }
         guard await recorder.record(request, outcome(of: tracker)) else {
             try? await writer.send(.auditUnavailable)
             return
@@ -226,7 +238,7 @@ final class Exchange: Sendable {
     private func stream() async {
         var errorBody: [UInt8] = []
         var events = ServerSentEvents()
-        var tracker = AnswerTracker(model: translated.model, endpoint: translated.endpoint, engine: engine)
+        var tracker = makeTracker()
         let keepUsage = translated.streamUsage
         let sent = await forward(when: "during the answer") { buffer, status in
             guard status == 200 else {
@@ -247,10 +259,20 @@ final class Exchange: Sendable {
         }
         guard let status = sent, await accepted(status: status, body: errorBody) else { return }
         guard claim() else { return }
-        let recorded = await recorder.record(request, outcome(of: tracker))
+        // A stream's text is already sent when it can be checked: one that does not keep the
+        // format ends with an error event instead of [DONE], and its record says why.
+        var finished = outcome(of: tracker)
+        var closing: [UInt8] = Self.event(Array("[DONE]".utf8))
+        if let problem = tracker.violation(of: translated.format) {
+            let error = OpenAIError.answerNotValid(problem)
+            finished.status = error.status
+            finished.reason = error.message
+            closing = Self.errorEvent(error)
+        }
+        let recorded = await recorder.record(request, finished)
         do {
             // The answer is complete only with [DONE], sent once its record is on disk.
-            try await sendEvent(recorded ? Self.event(Array("[DONE]".utf8)) : Self.errorEvent(.auditUnavailable))
+            try await sendEvent(recorded ? closing : Self.errorEvent(.auditUnavailable))
             try await writer.finish()
         } catch {
             // The client left after the last token; the record stands as written.

@@ -96,6 +96,14 @@ public struct OpenAIError: Error, Sendable, Equatable {
             headers: retryAfter.map { [("Retry-After", String($0))] } ?? [])
     }
 
+    /// The engine's finished answer does not keep the `response_format` the client asked for
+    /// (the gateway checks it before sending: `ResponseSchema`). Nothing of it is sent.
+    public static func answerNotValid(_ problem: String) -> OpenAIError {
+        OpenAIError(
+            status: 502, type: "server_error", code: "answer_not_valid",
+            message: "the engine's answer does not keep the requested response_format (\(problem)); it was not sent, retry or change the request")
+    }
+
     public static func deadline(_ message: String) -> OpenAIError {
         OpenAIError(status: 504, type: "server_error", code: "timeout", message: message)
     }
