@@ -66,8 +66,8 @@ enum AdminAudit {
     /// The bundle a file claims to be (its manifest's name and version, read without verifying
     /// anything), for the record of an operation that may refuse it; `.none` when it cannot be read.
     static func claimedTarget(ofBundle path: String) -> AuditTarget {
-        guard let inspected = try? BundleVerifier.inspect(path: path) else { return .none }
-        return AuditTarget(bundle: inspected.manifest.name, version: inspected.manifest.version)
+        guard let claimed = BundleVerifier.claimedIdentity(path: path) else { return .none }
+        return AuditTarget(bundle: claimed.name, version: claimed.version)
     }
 }
 

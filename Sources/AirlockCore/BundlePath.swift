@@ -10,19 +10,36 @@ public enum BundlePath {
     public static let maxBytes = 255
 
     /// Why `bytes` is not an acceptable path, or nil when it is.
-    public static func problem(_ bytes: some BidirectionalCollection<UInt8>) -> String? {
+    ///
+    /// Concrete ([UInt8], one pass) rather than generic: called across modules for each of the
+    /// tens of thousands of entries of a runtime folder, an unspecialised generic version spent
+    /// about 36 µs per path in witness-table calls (10% of verifying a vLLM bundle).
+    public static func problem(_ bytes: [UInt8]) -> String? {
         if bytes.isEmpty { return "the path is empty" }
         if bytes.count > maxBytes { return "the path is \(bytes.count) bytes, over the limit of \(maxBytes)" }
-        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) { return "the path contains a NUL or control character" }
+        let slash = UInt8(ascii: "/")
+        let dot = UInt8(ascii: ".")
+        var ascii = true
+        for byte in bytes {
+            if byte < 0x20 || byte == 0x7f { return "the path contains a NUL or control character" }
+            if byte >= 0x80 { ascii = false }
+        }
         if bytes.contains(UInt8(ascii: "\\")) { return "the path contains a backslash" }
-        guard let text = String(validating: bytes, as: UTF8.self) else { return "the path is not valid UTF-8" }
-        guard Printable.isPlain(text) else { return "the path contains a control or bidirectional formatting character" }
-        if bytes.first == UInt8(ascii: "/") { return "the path is absolute" }
-        if bytes.last == UInt8(ascii: "/") { return "the path ends with '/'" }
-        for component in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
-            if component.isEmpty { return "the path has an empty component" }
-            if component.elementsEqual([UInt8(ascii: ".")]) { return "the path has a '.' component" }
-            if component.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) { return "the path has a '..' component" }
+        if !ascii {
+            guard let text = String(validating: bytes, as: UTF8.self) else { return "the path is not valid UTF-8" }
+            guard Printable.isPlain(text) else { return "the path contains a control or bidirectional formatting character" }
+        }
+        if bytes.first == slash { return "the path is absolute" }
+        if bytes.last == slash { return "the path ends with '/'" }
+        var componentStart = 0
+        for index in 0...bytes.count {
+            let byte = index < bytes.count ? bytes[index] : slash
+            guard byte == slash else { continue }
+            let length = index - componentStart
+            if length == 0 { return "the path has an empty component" }
+            if length == 1 && bytes[componentStart] == dot { return "the path has a '.' component" }
+            if length == 2 && bytes[componentStart] == dot && bytes[componentStart + 1] == dot { return "the path has a '..' component" }
+            componentStart = index + 1
         }
         return nil
     }

@@ -85,7 +85,7 @@ struct TarEntryHeaders {
             let prefix = cString(main[345..<500])
             path = prefix.isEmpty ? name : prefix + [UInt8(ascii: "/")] + name
         }
-        let label = BundlePath.printable(path)
+        let label = { BundlePath.printable(path) }  // for messages only: built when one is thrown
 
         let typeflag = main[156]
         switch typeflag {
@@ -93,19 +93,19 @@ struct TarEntryHeaders {
             break
         default:
             throw AirlockError(
-                .archive, kind: .unsafeEntry, "bundle entry '\(label)' is \(typeName(typeflag)): only regular files and directories are allowed")
+                .archive, kind: .unsafeEntry, "bundle entry '\(label())' is \(typeName(typeflag)): only regular files and directories are allowed")
         }
 
         let mode = try octalField(main[100..<108], "mode", at: offset)
         if mode & 0o7000 != 0 {
             throw AirlockError(
                 .archive, kind: .unsafeEntry,
-                "bundle entry '\(label)' has mode \(String(mode, radix: 8)): setuid, setgid and sticky bits are not allowed")
+                "bundle entry '\(label())' has mode \(String(mode, radix: 8)): setuid, setgid and sticky bits are not allowed")
         }
 
-        let size = try resolveSize(ustar: main[124..<136], pax: pax["size"], label: label)
+        let size = try resolveSize(ustar: main[124..<136], pax: pax["size"], label: label())
         if typeflag == UInt8(ascii: "5") && size != 0 {
-            throw AirlockError(.archive, kind: .malformedArchive, "bundle entry '\(label)' is a directory with \(size) bytes of data")
+            throw AirlockError(.archive, kind: .malformedArchive, "bundle entry '\(label())' is a directory with \(size) bytes of data")
         }
         return .entry(
             TarEntryHeaders(
@@ -113,31 +113,31 @@ struct TarEntryHeaders {
     }
 
     /// The size rule (see the type's documentation).
-    static func resolveSize(ustar: ArraySlice<UInt8>, pax: [UInt8]?, label: String) throws(AirlockError) -> Int64 {
+    static func resolveSize(ustar: ArraySlice<UInt8>, pax: [UInt8]?, label: @autoclosure () -> String) throws(AirlockError) -> Int64 {
         let field = sizeField(ustar)
         guard let pax else {
             guard case .octal(let value)? = field else {
                 throw AirlockError(
-                    .archive, kind: .malformedArchive, "bundle entry '\(label)' has a malformed or non-octal ustar size field and no pax size record")
+                    .archive, kind: .malformedArchive, "bundle entry '\(label())' has a malformed or non-octal ustar size field and no pax size record")
             }
             guard value < eightGiB else {
                 throw AirlockError(
-                    .archive, kind: .malformedArchive, "bundle entry '\(label)' is \(value) bytes (8 GiB or more) without a pax size record")
+                    .archive, kind: .malformedArchive, "bundle entry '\(label())' is \(value) bytes (8 GiB or more) without a pax size record")
             }
             return value
         }
         guard let declared = canonicalDecimal(pax) else {
             throw AirlockError(
-                .archive, kind: .malformedArchive, "bundle entry '\(label)' has a malformed pax size record '\(BundlePath.printable(pax))'")
+                .archive, kind: .malformedArchive, "bundle entry '\(label())' has a malformed pax size record '\(BundlePath.printable(pax))'")
         }
         guard let field else {
             throw AirlockError(
-                .archive, kind: .malformedArchive, "bundle entry '\(label)' has a malformed ustar size field beside pax size \(declared)")
+                .archive, kind: .malformedArchive, "bundle entry '\(label())' has a malformed ustar size field beside pax size \(declared)")
         }
         guard field.value == declared else {
             throw AirlockError(
                 .archive, kind: .malformedArchive,
-                "bundle entry '\(label)': pax size \(declared) disagrees with the ustar header's size \(field.value); refusing an archive that tar readers would split differently"
+                "bundle entry '\(label())': pax size \(declared) disagrees with the ustar header's size \(field.value); refusing an archive that tar readers would split differently"
             )
         }
         return declared

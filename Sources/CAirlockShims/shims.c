@@ -41,3 +41,5 @@ int CAirlockShims_set_parent_death_signal(int signal) {
 #include <unistd.h>
 
 int CAirlockShims_O_DIRECT(void) { return O_DIRECT; }
+
+int CAirlockShims_syncfs(int descriptor) { return syncfs(descriptor); }

@@ -38,3 +38,6 @@ int CAirlockShims_set_parent_death_signal(int signal);
 /// `O_DIRECT` (file I/O that bypasses the page cache), which `<fcntl.h>` declares only under
 /// `_GNU_SOURCE`.
 int CAirlockShims_O_DIRECT(void);
+
+/// syncfs(2): flushes the file system holding `descriptor` (declared only under `_GNU_SOURCE`).
+int CAirlockShims_syncfs(int descriptor);
