@@ -22,6 +22,7 @@ import Testing
                 "-I", "-S", "-B", "/var/lib/airlock/store/x/1.0.0/runtime/vllm-cpu/airlock-vllm.py",
                 "--model", "/var/lib/airlock/store/x/1.0.0/base", "--served-model-name", "claims-assistant",
                 "--uds", "/run/airlock/x/runtime.sock", "--max-model-len", "256", "--max-num-seqs", "2", "--disable-uvicorn-access-log",
+                "--structured-outputs-config", #"{"backend":"xgrammar","disable_any_whitespace":true}"#,
                 "--enable-lora", "--max-loras", "2", "--max-lora-rank", "8",  // 4 rounded up to a rank vLLM accepts
                 "--lora-modules", "claims=/s/adapters/claims", "legal=/s/adapters/legal",
             ])
