@@ -264,10 +264,10 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
     let group = PayloadAccess.group()
     /// The file being written, on a writer thread of its own (see `StagedFileWriter`).
     private var file: StagedFileWriter?
-    /// A small file being written: its bytes are kept and written at its end, on this thread
-    /// (a writer thread and a 2 MiB buffer for each of a runtime folder's ~56,000 files of a few
-    /// KiB cost more than the writing: Docs/benchmarks.md, "Many small files").
-    private var small: (descriptor: Int32, path: String, bytes: [UInt8])?
+    /// A small file being received: its bytes are kept, and the file created and written whole
+    /// at its end, on this thread (a writer thread and a 2 MiB buffer for each of a runtime
+    /// folder's ~56,000 files of a few KiB cost more than the writing: Docs/benchmarks.md).
+    private var small: (path: String, bytes: [UInt8])?
     /// Folders of the staging tree made so far (a runtime folder's files share a few thousand).
     private var madeFolders: Set<String> = []
 
@@ -360,18 +360,12 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
             madeFolders.insert(folder)
         }
         if entry.size <= Self.smallFileLimit {
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw AirlockError.system("cannot create \(path)", errno: errno) }
             var bytes: [UInt8] = []
             bytes.reserveCapacity(Int(entry.size))
-            small = (descriptor, path, bytes)
+            small = (path, bytes)
             return
         }
         file = try StagedFileWriter(creating: path)
-    }
-
-    deinit {
-        if let small { close(small.descriptor) }  // abandoned half way (a refusal): the tree is removed
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(AirlockError) {
@@ -387,22 +381,17 @@ final class StagingSink: PayloadSink, @unchecked Sendable {
     }
 
     /// Ends a file: all of it written and sealed (mode, group). Not flushed one by one: the
-    /// whole staging tree is flushed at once before it is renamed into place (`flush(staging:)`),
+    /// whole staging tree is flushed at once before it is renamed into place (`FileTree.flushFileSystem`),
     /// which makes the same promise (nothing is current before every byte is on the disk) for
     /// one device flush instead of one per file.
     func endFile(_ entry: Manifest.FileEntry) throws(AirlockError) {
         if dryRun { return }
         if let small {
-            defer {
-                close(small.descriptor)
-                self.small = nil
-            }
-            var failure: AirlockError?
-            small.bytes.withUnsafeBytes { buffer in
-                do throws(AirlockError) { try FileTree.writeAll(small.descriptor, buffer, path: small.path) } catch { failure = error }
-            }
-            if let failure { throw failure }
-            try PayloadAccess.seal(descriptor: small.descriptor, path: small.path, executable: entry.isExecutable, group: group)
+            self.small = nil
+            let descriptor = try FileTree.createNew(small.path)
+            defer { close(descriptor) }
+            try FileTree.writeAll(descriptor, small.bytes, path: small.path)
+            try PayloadAccess.seal(descriptor: descriptor, path: small.path, executable: entry.isExecutable, group: group)
             CrashPoint.reach("install.file-before-fsync")
             CrashPoint.reach("install.file-synced")
             return

@@ -16,16 +16,28 @@ enum FileTree {
         }
     }
 
-    /// A new file (never an existing one, never through a link), written whole, mode set, flushed.
-    static func create(_ path: String, bytes: [UInt8], mode: mode_t) throws(AirlockError) {
+    /// Creates `path` for writing: never an existing file, never through a link, mode 0600 until
+    /// the caller sets the final one. The caller closes the descriptor.
+    static func createNew(_ path: String) throws(AirlockError) -> Int32 {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw AirlockError.system("cannot create \(path)", errno: errno) }
-        defer { close(descriptor) }
+        return descriptor
+    }
+
+    /// Writes all of `bytes` to `descriptor`.
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], path: String) throws(AirlockError) {
         var failure: AirlockError?
         bytes.withUnsafeBytes { buffer in
             do throws(AirlockError) { try writeAll(descriptor, buffer, path: path) } catch { failure = error }
         }
         if let failure { throw failure }
+    }
+
+    /// A new file (never an existing one, never through a link), written whole, mode set, flushed.
+    static func create(_ path: String, bytes: [UInt8], mode: mode_t) throws(AirlockError) {
+        let descriptor = try createNew(path)
+        defer { close(descriptor) }
+        try writeAll(descriptor, bytes, path: path)
         guard fchmod(descriptor, mode) == 0 else { throw AirlockError.system("cannot set the mode of \(path)", errno: errno) }
         guard fsync(descriptor) == 0 else { throw AirlockError.system("cannot flush \(path)", errno: errno) }
     }

@@ -50,8 +50,7 @@ final class StagedFileWriter: @unchecked Sendable {
     /// sets the final one.
     init(creating path: String, bufferSize: Int = 2 << 20, bufferCount: Int = 4) throws(AirlockError) {
         precondition(bufferSize > 0 && bufferSize % Self.alignment == 0 && bufferCount > 0)
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw AirlockError.system("cannot create \(path)", errno: errno) }
+        let descriptor = try FileTree.createNew(path)
         self.path = path
         self.descriptor = descriptor
         self.bufferSize = bufferSize
